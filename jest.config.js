@@ -1,0 +1,12 @@
+// One Jest configuration for every package. TypeScript is transpiled per file (isolatedModules);
+// type errors are caught by `npm run typecheck`, which `npm test` runs first.
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages'],
+  testMatch: ['**/test/**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
+  moduleNameMapper: { '^@iot-custom-auth/([^/]+)$': '<rootDir>/packages/$1/src' },
+  modulePathIgnorePatterns: ['<rootDir>/packages/.*/dist', '<rootDir>/cdk.out'],
+  testTimeout: 30000,
+};

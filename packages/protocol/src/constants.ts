@@ -1,0 +1,80 @@
+/**
+ * Names and limits fixed by AWS IoT Core custom authentication.
+ * Every other package imports these instead of re-typing the strings.
+ */
+
+/** Query parameter (MQTT username) and HTTP header / query name that selects the authorizer. */
+export const AUTHORIZER_NAME_PARAM = 'x-amz-customauthorizer-name';
+/** Query parameter (MQTT username) and HTTP header / query name carrying the token signature. */
+export const AUTHORIZER_SIGNATURE_PARAM = 'x-amz-customauthorizer-signature';
+
+/** AWS IoT's limits on what a custom authorizer Lambda may return. */
+export const AUTHORIZER_RESPONSE_LIMITS = {
+  /** `principalId` must match this pattern. */
+  principalIdPattern: /^[a-zA-Z0-9]{1,128}$/,
+  maxPolicyDocuments: 10,
+  maxPolicyDocumentChars: 2048,
+  minTtlSeconds: 300,
+  maxTtlSeconds: 86_400,
+} as const;
+
+/** AWS IoT gives the authorizer Lambda this long to answer before refusing the connection. */
+export const AUTHORIZER_INVOKE_TIMEOUT_SECONDS = 5;
+
+/** AWS IoT's limit on the MQTT client identifier, in bytes. */
+export const MAX_CLIENT_ID_BYTES = 128;
+
+/** AWS IoT's limit on `TokenKeyName`. */
+export const TOKEN_KEY_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,128}$/;
+
+/** The ALPN protocol name that routes a TLS connection on 443 to custom-authenticated MQTT. */
+export const MQTT_ALPN_PROTOCOL = 'mqtt';
+/** Path of the MQTT over WebSockets endpoint. */
+export const MQTT_WEBSOCKET_PATH = '/mqtt';
+/** Port for custom authentication, direct MQTT (ALPN `mqtt`) and WebSockets alike. */
+export const CUSTOM_AUTH_PORT = 443;
+
+/** This project's defaults, shared by the stack, the Lambda and the client. */
+export const DEFAULTS = {
+  clientIdPrefix: 'test-',
+  tokenKeyName: 'token',
+  /** Topics a device may use live under `<topicRoot>/<clientId>`. */
+  topicRoot: 'devices',
+  refreshAfterSeconds: 300,
+  disconnectAfterSeconds: 86_400,
+  /** A signed token may live at most this long (`exp - iat`). */
+  tokenMaxLifetimeSeconds: 3600,
+  /** Tolerated difference between the signer's clock and the Lambda's. */
+  tokenClockSkewSeconds: 60,
+  /** How long the Lambda keeps the device credentials from Secrets Manager. */
+  secretCacheTtlSeconds: 300,
+} as const;
+
+/**
+ * Environment variables the authorizer Lambda reads at cold start. The CDK stack sets them; local-iot passes
+ * them through from the synthesized template.
+ */
+export const AUTHORIZER_ENV = {
+  /** ARN of the Secrets Manager secret holding the device credentials (JSON, see `DEVICE_SECRET_FIELDS`). */
+  deviceSecretArn: 'DEVICE_SECRET_ARN',
+  clientIdPrefix: 'CLIENT_ID_PREFIX',
+  topicRoot: 'TOPIC_ROOT',
+  refreshAfterSeconds: 'REFRESH_AFTER_SECONDS',
+  disconnectAfterSeconds: 'DISCONNECT_AFTER_SECONDS',
+  secretCacheTtlSeconds: 'SECRET_CACHE_TTL_SECONDS',
+  tokenMaxLifetimeSeconds: 'TOKEN_MAX_LIFETIME_SECONDS',
+  tokenClockSkewSeconds: 'TOKEN_CLOCK_SKEW_SECONDS',
+} as const;
+
+/** Keys of the JSON object stored in the device credentials secret. */
+export const DEVICE_SECRET_FIELDS = { username: 'username', password: 'password' } as const;
+
+/**
+ * Where the token-signing key pair lives, relative to the repository root (git-ignored). `npm run keys`
+ * creates it; the stack reads the public key, the client signs with the private key.
+ */
+export const TOKEN_SIGNING_KEY_FILES = {
+  directory: '.keys',
+  privateKey: 'token-signing-private.pem',
+  publicKey: 'token-signing-public.pem',
+} as const;

@@ -1,0 +1,30 @@
+import { DEVICE_SECRET_FIELDS } from './constants';
+
+/** The device user name and password the unsigned authorizer accepts. */
+export interface DeviceCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** User name of the sample device the stack creates credentials for. */
+export const DEFAULT_DEVICE_USERNAME = 'device';
+
+/**
+ * Reads the device credentials secret (`{"username": "...", "password": "..."}`). Returns `undefined` when
+ * the value is not such an object with two non-empty strings; never echoes the value.
+ */
+export function parseDeviceCredentials(secretString: unknown): DeviceCredentials | undefined {
+  if (typeof secretString !== 'string') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(secretString);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const username = (parsed as Record<string, unknown>)[DEVICE_SECRET_FIELDS.username];
+  const password = (parsed as Record<string, unknown>)[DEVICE_SECRET_FIELDS.password];
+  if (typeof username !== 'string' || typeof password !== 'string' || !username || !password)
+    return undefined;
+  return { username, password };
+}

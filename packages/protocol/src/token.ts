@@ -1,0 +1,125 @@
+import { createPublicKey, createSign, createVerify, type KeyObject } from 'node:crypto';
+import { ProtocolError } from './errors';
+import { isStandardBase64 } from './username';
+
+/**
+ * The claims of this project's signed token. The token sent to AWS IoT is `base64url(JSON.stringify(claims))`:
+ * only characters that need no URL-encoding, so it travels unchanged in a username, a header or a query string.
+ */
+export interface TokenClaims {
+  /** The MQTT client id the token was issued for. */
+  readonly clientId: string;
+  /** Issued at, seconds since the epoch. */
+  readonly iat: number;
+  /** Expires at, seconds since the epoch. */
+  readonly exp: number;
+}
+
+/** Longest token this project creates or accepts (AWS IoT's TestInvokeAuthorizer allows 6144 characters). */
+export const MAX_TOKEN_LENGTH = 6144;
+
+/** Creates a token for `clientId` that expires `lifetimeSeconds` after `now`. */
+export function createToken(options: { clientId: string; lifetimeSeconds: number; now?: Date }): string {
+  const { clientId, lifetimeSeconds } = options;
+  if (!Number.isInteger(lifetimeSeconds) || lifetimeSeconds <= 0) {
+    throw new ProtocolError(
+      `lifetimeSeconds must be a positive integer, but ${lifetimeSeconds} was provided`,
+    );
+  }
+  const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
+  const claims: TokenClaims = { clientId, iat, exp: iat + lifetimeSeconds };
+  return Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url');
+}
+
+/** Result of decoding a token: the claims, or why they could not be read. */
+export type DecodeTokenResult =
+  { readonly ok: true; readonly claims: TokenClaims } | { readonly ok: false; readonly reason: string };
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** Decodes a token's claims without trusting it: every malformed input gives `ok: false` with the reason. */
+export function decodeToken(token: unknown): DecodeTokenResult {
+  if (typeof token !== 'string' || token.length === 0) return { ok: false, reason: 'token is missing' };
+  if (token.length > MAX_TOKEN_LENGTH) {
+    return { ok: false, reason: `token is longer than ${MAX_TOKEN_LENGTH} characters` };
+  }
+  if (!BASE64URL.test(token)) return { ok: false, reason: 'token is not base64url' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'token is not base64url-encoded JSON' };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { ok: false, reason: 'token claims are not a JSON object' };
+  }
+  const { clientId, iat, exp } = parsed as Record<string, unknown>;
+  if (typeof clientId !== 'string' || clientId.length === 0) {
+    return { ok: false, reason: 'token claim clientId is missing or not a string' };
+  }
+  if (!Number.isSafeInteger(iat) || !Number.isSafeInteger(exp)) {
+    return { ok: false, reason: 'token claims iat and exp must be integers (seconds since the epoch)' };
+  }
+  return { ok: true, claims: { clientId, iat: iat as number, exp: exp as number } };
+}
+
+/** Rules a token's claims must satisfy at `now`. */
+export interface TokenClaimRules {
+  readonly now: Date;
+  /** Longest accepted `exp - iat`. */
+  readonly maxLifetimeSeconds: number;
+  /** Tolerated clock difference for `iat` in the future and `exp` in the past. */
+  readonly clockSkewSeconds: number;
+  /** When the connection sent a client id, the token must have been issued for it. */
+  readonly clientId?: string;
+}
+
+/** Checks the claims against the rules; returns the reason they fail, or `undefined` when they hold. */
+export function checkTokenClaims(claims: TokenClaims, rules: TokenClaimRules): string | undefined {
+  const now = Math.floor(rules.now.getTime() / 1000);
+  if (claims.exp <= claims.iat) return 'token expires before it was issued';
+  if (claims.exp - claims.iat > rules.maxLifetimeSeconds) {
+    return `token lifetime ${claims.exp - claims.iat}s exceeds the maximum of ${rules.maxLifetimeSeconds}s`;
+  }
+  if (claims.iat > now + rules.clockSkewSeconds) return 'token is issued in the future';
+  if (claims.exp < now - rules.clockSkewSeconds) return 'token has expired';
+  if (rules.clientId !== undefined && rules.clientId !== claims.clientId) {
+    return 'token was issued for another client id';
+  }
+  return undefined;
+}
+
+/**
+ * Signs a token as AWS IoT verifies it: RSA PKCS#1 v1.5 with SHA-256 over the exact token string,
+ * returned as standard base64 (URL-encode it for a username or query string: `toUrlEncodedSignature`).
+ */
+export function signToken(token: string, privateKeyPem: string | KeyObject): string {
+  try {
+    return createSign('RSA-SHA256').update(token, 'utf8').sign(privateKeyPem, 'base64');
+  } catch (error) {
+    throw new ProtocolError('cannot sign the token: the private key is not a readable RSA PEM key', {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Verifies a standard-base64 signature of `token` against any of the public keys, as AWS IoT does before
+ * invoking a signing-enabled authorizer. Returns false (never throws) for any malformed input.
+ */
+export function verifyTokenSignature(
+  token: string,
+  signatureBase64: string,
+  publicKeysPem: readonly string[],
+): boolean {
+  if (!isStandardBase64(signatureBase64)) return false;
+  const signature = Buffer.from(signatureBase64, 'base64');
+  return publicKeysPem.some((pem) => {
+    try {
+      const key = createPublicKey(pem);
+      return createVerify('RSA-SHA256').update(token, 'utf8').verify(key, signature);
+    } catch {
+      return false;
+    }
+  });
+}
