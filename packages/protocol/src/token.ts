@@ -1,4 +1,4 @@
-import { createPublicKey, createSign, createVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSign, createVerify, type KeyObject } from 'node:crypto';
 import { ProtocolError } from './errors';
 import { isStandardBase64 } from './username';
 
@@ -94,13 +94,20 @@ export function checkTokenClaims(claims: TokenClaims, rules: TokenClaimRules): s
  * returned as standard base64 (URL-encode it for a username or query string: `toUrlEncodedSignature`).
  */
 export function signToken(token: string, privateKeyPem: string | KeyObject): string {
+  let key: KeyObject;
   try {
-    return createSign('RSA-SHA256').update(token, 'utf8').sign(privateKeyPem, 'base64');
+    key = typeof privateKeyPem === 'string' ? createPrivateKey(privateKeyPem) : privateKeyPem;
   } catch (error) {
     throw new ProtocolError('cannot sign the token: the private key is not a readable RSA PEM key', {
       cause: error,
     });
   }
+  if (key.asymmetricKeyType !== 'rsa') {
+    throw new ProtocolError(
+      `cannot sign the token: the private key is a ${key.asymmetricKeyType ?? key.type} key; AWS IoT verifies RSA (PKCS#1 v1.5, SHA-256) signatures`,
+    );
+  }
+  return createSign('RSA-SHA256').update(token, 'utf8').sign(key, 'base64');
 }
 
 /**

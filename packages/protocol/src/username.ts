@@ -92,19 +92,30 @@ export interface CustomAuthUsernameParts {
 export function buildCustomAuthUsername(parts: CustomAuthUsernameParts): string {
   const params: string[] = [];
   if (parts.authorizerName !== undefined) {
-    params.push(`${AUTHORIZER_NAME_PARAM}=${encodeURIComponent(parts.authorizerName)}`);
+    params.push(`${AUTHORIZER_NAME_PARAM}=${encodeQueryValue(parts.authorizerName)}`);
   }
   if ((parts.tokenKeyName === undefined) !== (parts.token === undefined)) {
     throw new ProtocolError('tokenKeyName and token must be given together: set both, or neither');
   }
   if (parts.tokenKeyName !== undefined && parts.token !== undefined) {
-    params.push(`${encodeURIComponent(parts.tokenKeyName)}=${encodeURIComponent(parts.token)}`);
+    params.push(`${encodeQueryValue(parts.tokenKeyName)}=${encodeQueryValue(parts.token)}`);
   }
   if (parts.signature !== undefined) {
     params.push(`${AUTHORIZER_SIGNATURE_PARAM}=${toUrlEncodedSignature(parts.signature)}`);
   }
   const user = parts.user ?? '';
   return params.length === 0 ? user : `${user}?${params.join('&')}`;
+}
+
+/**
+ * RFC 3986 strict percent-encoding: `encodeURIComponent` plus `! ' ( ) *`, so that no value can start with
+ * `(` and be mistaken for a parenthesised SDK metadata value.
+ */
+function encodeQueryValue(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
