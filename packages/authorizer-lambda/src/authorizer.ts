@@ -1,0 +1,331 @@
+import { createHash } from 'node:crypto';
+import type { Context, IoTCustomAuthorizerResult, PolicyDocument } from 'aws-lambda';
+import {
+  arnContextOf,
+  authorizerResponseProblems,
+  buildDevicePolicies,
+  checkTokenClaims,
+  clientIdProblem,
+  decodeToken,
+  isStandardBase64,
+  parseCustomAuthUsername,
+  type IotArnContext,
+  type IotPolicyDocument,
+} from '@iot-custom-auth/protocol';
+import type { AuthorizerConfig } from './config';
+import { matchCredentials } from './match-credentials';
+import { createDecisionLogger, type AuthMode, type DecisionLogger } from './decision-log';
+import type { DecisionReason } from './decision-reason';
+import type { CredentialsSource } from './device-credentials-cache';
+import { CredentialsUnavailableError } from './errors';
+
+/** What `createHandler` builds the authorizer from. */
+export interface AuthorizerDependencies {
+  readonly config: AuthorizerConfig;
+  /** The device credentials (unsigned mode). */
+  readonly credentials: CredentialsSource;
+  /** Where decisions are logged. @default createDecisionLogger(config.logFormat) */
+  readonly log?: DecisionLogger;
+  /** Clock for token expiry. @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/**
+ * The authorizer: takes AWS IoT's event (treated as untrusted `unknown`) and always resolves to a response
+ * that satisfies AWS IoT's rules; it never rejects. Assignable to `IoTCustomAuthorizerHandler`.
+ */
+export type AuthorizerHandler = (
+  event: unknown,
+  context: Pick<Context, 'invokedFunctionArn'>,
+) => Promise<IoTCustomAuthorizerResult>;
+
+/** `principalId` of every deny: AWS IoT requires one, and a deny has no principal to name. */
+export const DENIED_PRINCIPAL_ID = 'denied';
+
+/** MQTT strings and binary data (username, password) are at most 65,535 bytes. */
+const MAX_MQTT_FIELD_BYTES = 65_535;
+/** The base64 length of the longest MQTT password. */
+const MAX_PASSWORD_BASE64_LENGTH = 4 * Math.ceil(MAX_MQTT_FIELD_BYTES / 3);
+/** AWS IoT connection ids are UUIDs; anything else is not logged. */
+const CONNECTION_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+
+type Outcome =
+  | {
+      readonly decision: 'ALLOW';
+      readonly reason: DecisionReason;
+      /** What the principal id is derived from (a validated client id or the device user name). */
+      readonly identity: string;
+      readonly arnContext: Required<IotArnContext>;
+    }
+  | { readonly decision: 'DENY'; readonly reason: DecisionReason; readonly detail?: string };
+
+/** What is known about the connection so far, for the log line. */
+interface Facts {
+  mode?: AuthMode;
+  clientId?: string;
+  connectionId?: string;
+}
+
+function deny(reason: DecisionReason, detail?: string): Outcome {
+  return detail === undefined ? { decision: 'DENY', reason } : { decision: 'DENY', reason, detail };
+}
+
+/**
+ * Builds the authorizer handler. `handler.ts` wires it to the environment and Secrets Manager at cold start;
+ * tests and benchmarks build it from a config directly.
+ *
+ * Decision rules (fail closed: anything unexpected is a deny, never an exception):
+ * - the event must be an object; `protocolData`, `protocolData.mqtt` objects and `mqtt.clientId` a string
+ *   when present;
+ * - a client id, when sent, must be safe for `${iot:ClientId}` policies and start with the prefix;
+ * - signed mode (`signatureVerified === true`): the token's claims must hold (expiry with clock skew,
+ *   bounded lifetime, issued for the connecting client id);
+ * - unsigned mode (anything else): the user name before `?` and the base64-decoded password must match
+ *   the device secret, compared in constant time.
+ *
+ * When no client id is sent (TestInvokeAuthorizer, or a device letting AWS IoT assign one), the decision is
+ * made on the credentials alone: the returned connect policy still only allows `client/<prefix>*`, so AWS IoT
+ * refuses any other id, and a signed token must itself name a client id under the prefix.
+ */
+export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
+  const { config, credentials } = deps;
+  const log = deps.log ?? createDecisionLogger(config.logFormat);
+  const now = deps.now ?? (() => new Date());
+  const arnContexts = new ArnContextCache();
+
+  const ttls = {
+    disconnectAfterInSeconds: config.disconnectAfterSeconds,
+    refreshAfterInSeconds: config.refreshAfterSeconds,
+  };
+  const denyResult = (): IoTCustomAuthorizerResult => ({
+    isAuthenticated: false,
+    principalId: DENIED_PRINCIPAL_ID,
+    ...ttls,
+    policyDocuments: [],
+  });
+
+  async function decide(event: unknown, context: unknown, facts: Facts): Promise<Outcome> {
+    if (!isRecord(event)) return deny('MALFORMED_EVENT', 'the event is not a JSON object');
+    facts.mode = own(event, 'signatureVerified') === true ? 'signed' : 'unsigned';
+
+    const connectionId = own(own(event, 'connectionMetadata'), 'id');
+    if (typeof connectionId === 'string' && CONNECTION_ID_PATTERN.test(connectionId)) {
+      facts.connectionId = connectionId;
+    }
+
+    const protocolData = own(event, 'protocolData');
+    if (protocolData !== undefined && !isRecord(protocolData)) {
+      return deny('MALFORMED_EVENT', 'protocolData is not an object');
+    }
+    const mqtt = own(protocolData, 'mqtt');
+    if (mqtt !== undefined && !isRecord(mqtt)) {
+      return deny('MALFORMED_EVENT', 'protocolData.mqtt is not an object');
+    }
+    const clientId = own(mqtt, 'clientId');
+    if (clientId !== undefined) {
+      if (typeof clientId !== 'string') {
+        return deny('MALFORMED_EVENT', 'protocolData.mqtt.clientId is not a string');
+      }
+      const unsafe = clientIdProblem(clientId, '');
+      if (unsafe !== undefined) return deny('UNSAFE_CLIENT_ID', unsafe);
+      const notAllowed = clientIdProblem(clientId, config.clientIdPrefix);
+      if (notAllowed !== undefined) return deny('CLIENT_ID_NOT_ALLOWED', notAllowed);
+      facts.clientId = clientId;
+    }
+
+    // The context comes from the Lambda runtime, not the device: read it plainly (it may use getters).
+    const functionArn =
+      typeof context === 'object' && context !== null
+        ? (context as { invokedFunctionArn?: unknown }).invokedFunctionArn
+        : undefined;
+    const arnContext = arnContexts.of(functionArn);
+    if (arnContext === undefined) {
+      return deny('INVALID_FUNCTION_ARN', 'context.invokedFunctionArn is not a function ARN');
+    }
+
+    return facts.mode === 'signed'
+      ? decideSigned(own(event, 'token'), facts.clientId, arnContext)
+      : decideUnsigned(mqtt, facts.clientId, arnContext);
+  }
+
+  function decideSigned(
+    token: unknown,
+    clientId: string | undefined,
+    arnContext: Required<IotArnContext>,
+  ): Outcome {
+    if (token === undefined || token === '') return deny('TOKEN_MISSING', 'the event has no token');
+    const decoded = decodeToken(token);
+    if (!decoded.ok) return deny('TOKEN_MALFORMED', decoded.reason);
+    const problem = checkTokenClaims(decoded.claims, {
+      now: now(),
+      maxLifetimeSeconds: config.tokenMaxLifetimeSeconds,
+      clockSkewSeconds: config.tokenClockSkewSeconds,
+      ...(clientId === undefined ? {} : { clientId }),
+    });
+    if (problem !== undefined) return deny(tokenClaimReason(problem), problem);
+    if (clientId === undefined) {
+      // Nothing to bind the token to: at least hold its own client id to the same rules.
+      const claimProblem = clientIdProblem(decoded.claims.clientId, config.clientIdPrefix);
+      if (claimProblem !== undefined) {
+        return deny('TOKEN_CLIENT_ID_NOT_ALLOWED', `token claim: ${claimProblem}`);
+      }
+    }
+    return { decision: 'ALLOW', reason: 'TOKEN_OK', identity: decoded.claims.clientId, arnContext };
+  }
+
+  async function decideUnsigned(
+    mqtt: unknown,
+    clientId: string | undefined,
+    arnContext: Required<IotArnContext>,
+  ): Promise<Outcome> {
+    const username = own(mqtt, 'username');
+    const password = own(mqtt, 'password');
+    if (typeof username !== 'string' || typeof password !== 'string' || password === '') {
+      return deny(
+        'MISSING_CREDENTIALS',
+        'protocolData.mqtt.username and protocolData.mqtt.password must both be strings, the password non-empty',
+      );
+    }
+    if (username.length > MAX_MQTT_FIELD_BYTES || password.length > MAX_PASSWORD_BASE64_LENGTH) {
+      return deny('CREDENTIALS_TOO_LONG', 'the username or password is longer than MQTT allows');
+    }
+    if (!isStandardBase64(password)) {
+      return deny('PASSWORD_NOT_BASE64', 'protocolData.mqtt.password is not standard base64');
+    }
+    // Cheap checks first: garbage never costs a Secrets Manager call.
+    let expected;
+    try {
+      expected = await credentials.get();
+    } catch (error) {
+      if (error instanceof CredentialsUnavailableError) return deny(error.reason, error.message);
+      return deny('SECRET_UNAVAILABLE', errorName(error));
+    }
+    const { user } = parseCustomAuthUsername(username);
+    const match = matchCredentials(expected, user, Buffer.from(password, 'base64'));
+    if (!match.username) return deny('UNKNOWN_USERNAME');
+    if (!match.password) return deny('BAD_PASSWORD');
+    return { decision: 'ALLOW', reason: 'PASSWORD_OK', identity: clientId ?? user, arnContext };
+  }
+
+  function allowResult(
+    outcome: Extract<Outcome, { decision: 'ALLOW' }>,
+    mode: AuthMode,
+  ): IoTCustomAuthorizerResult {
+    const policies = buildDevicePolicies({
+      ...outcome.arnContext,
+      clientIdPrefix: config.clientIdPrefix,
+      topicRoot: config.topicRoot,
+    });
+    return {
+      isAuthenticated: true,
+      principalId: principalIdOf(mode, outcome.identity),
+      ...ttls,
+      policyDocuments: policies.map(toPolicyDocument),
+    };
+  }
+
+  return async (event, context) => {
+    const started = performance.now();
+    const facts: Facts = {};
+    let outcome: Outcome;
+    let result: IoTCustomAuthorizerResult;
+    try {
+      outcome = await decide(event, context, facts);
+      result = outcome.decision === 'ALLOW' ? allowResult(outcome, facts.mode ?? 'unsigned') : denyResult();
+      // Defence in depth: an allow AWS IoT would reject as invalid is turned into an explicit, logged deny.
+      const problems = authorizerResponseProblems(result);
+      if (problems.length > 0) {
+        outcome = deny('INTERNAL_ERROR', `the response would be invalid: ${problems.join('; ')}`);
+        result = denyResult();
+      }
+    } catch (error) {
+      outcome = deny('INTERNAL_ERROR', errorName(error));
+      result = denyResult();
+    }
+    try {
+      log({
+        decision: outcome.decision,
+        reason: outcome.reason,
+        ...(facts.mode === undefined ? {} : { mode: facts.mode }),
+        ...(facts.clientId === undefined ? {} : { clientId: facts.clientId }),
+        ...(facts.connectionId === undefined ? {} : { connectionId: facts.connectionId }),
+        principalId: result.principalId,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        ...(outcome.decision === 'DENY' && outcome.detail !== undefined ? { detail: outcome.detail } : {}),
+      });
+    } catch {
+      // A failing log write must not turn a decision into an invoke error (AWS IoT would refuse anyway).
+    }
+    return result;
+  };
+}
+
+/**
+ * Partition, region and account of the invoked function, parsed once per ARN: a function keeps its ARN for
+ * its lifetime (alias and version ARNs parse the same way).
+ */
+class ArnContextCache {
+  private arn: string | undefined;
+  private context: Required<IotArnContext> | undefined;
+
+  of(arn: unknown): Required<IotArnContext> | undefined {
+    if (typeof arn !== 'string') return undefined;
+    if (arn !== this.arn) {
+      try {
+        this.context = arnContextOf(arn);
+      } catch {
+        return undefined;
+      }
+      this.arn = arn;
+    }
+    return this.context;
+  }
+}
+
+/** Maps `checkTokenClaims`' reasons to reason codes. */
+function tokenClaimReason(problem: string): DecisionReason {
+  if (problem === 'token has expired') return 'TOKEN_EXPIRED';
+  if (problem === 'token is issued in the future') return 'TOKEN_NOT_YET_VALID';
+  if (problem === 'token was issued for another client id') return 'TOKEN_CLIENT_ID_MISMATCH';
+  if (problem.startsWith('token lifetime')) return 'TOKEN_LIFETIME_TOO_LONG';
+  return 'TOKEN_MALFORMED';
+}
+
+/**
+ * `principalId` is alphanumeric (AWS IoT's rule) and pseudonymous: a hash of the mode and the identity, so
+ * the same device gets the same principal across connections but no user name appears in it.
+ */
+function principalIdOf(mode: AuthMode, identity: string): string {
+  return createHash('sha256').update(`${mode}\n${identity}`, 'utf8').digest('hex').slice(0, 32);
+}
+
+/** A mutable copy in `@types/aws-lambda`'s shape (the protocol's documents are readonly). */
+function toPolicyDocument(document: IotPolicyDocument): PolicyDocument {
+  return {
+    Version: document.Version,
+    Statement: document.Statement.map((statement) => ({
+      ...(statement.Sid === undefined ? {} : { Sid: statement.Sid }),
+      Effect: statement.Effect,
+      Action: typeof statement.Action === 'string' ? statement.Action : [...statement.Action],
+      Resource: typeof statement.Resource === 'string' ? statement.Resource : [...statement.Resource],
+    })),
+  };
+}
+
+function isRecord(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * An own property of an object, or `undefined` (also for non-objects): inherited names such as `toString`
+ * or `__proto__` in an untrusted event never count as fields.
+ */
+function own(value: unknown, key: string): unknown {
+  if (!isRecord(value) || !Object.prototype.hasOwnProperty.call(value, key)) return undefined;
+  return (value as Record<string, unknown>)[key];
+}
+
+/** The error's class name only: messages of unexpected errors could echo input. */
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}

@@ -1,0 +1,169 @@
+import {
+  AUTHORIZER_ENV,
+  AUTHORIZER_RESPONSE_LIMITS,
+  DEFAULTS,
+  DEVICE_SECRET_FIELDS,
+  clientIdProblem,
+} from '@iot-custom-auth/protocol';
+import { ConfigError } from './errors';
+
+/** Everything the authorizer needs to decide, read once at cold start. */
+export interface AuthorizerConfig {
+  /** ARN (or name) of the Secrets Manager secret holding `{"username": ..., "password": ...}`. */
+  readonly deviceSecretArn: string;
+  /** Client ids must start with this; the returned connect policy allows `client/<prefix>*`. */
+  readonly clientIdPrefix: string;
+  /** A device's topics are `<topicRoot>/<clientId>` and below. */
+  readonly topicRoot: string;
+  /** `refreshAfterInSeconds` of every response. */
+  readonly refreshAfterSeconds: number;
+  /** `disconnectAfterInSeconds` of every response. */
+  readonly disconnectAfterSeconds: number;
+  /** How long fetched device credentials are reused; 0 fetches them for every connection. */
+  readonly secretCacheTtlSeconds: number;
+  /** Longest accepted signed-token lifetime (`exp - iat`). */
+  readonly tokenMaxLifetimeSeconds: number;
+  /** Tolerated clock difference between the token signer and the Lambda. */
+  readonly tokenClockSkewSeconds: number;
+  /**
+   * How the Lambda runtime formats console output (`AWS_LAMBDA_LOG_FORMAT`): with `json` the runtime wraps
+   * a logged object into its own JSON line, with `text` the decision is logged as a JSON string.
+   */
+  readonly logFormat: LogFormat;
+}
+
+export type LogFormat = 'json' | 'text';
+
+/** The Lambda runtime's variable naming the function's log format (`Text` or `JSON`). */
+export const LAMBDA_LOG_FORMAT_ENV = 'AWS_LAMBDA_LOG_FORMAT';
+
+/** Accepted ranges of the integer settings, inclusive. */
+export const CONFIG_LIMITS = {
+  ttlSeconds: {
+    min: AUTHORIZER_RESPONSE_LIMITS.minTtlSeconds,
+    max: AUTHORIZER_RESPONSE_LIMITS.maxTtlSeconds,
+  },
+  // An hour at most: a longer cache delays a password rotation for every warm instance.
+  secretCacheTtlSeconds: { min: 0, max: 3600 },
+  // A week at most: a signed token cannot be revoked, so its lifetime is the revocation delay.
+  tokenMaxLifetimeSeconds: { min: 60, max: 604_800 },
+  tokenClockSkewSeconds: { min: 0, max: 600 },
+  // Keeps the topic policy far below AWS IoT's 2,048 characters per policy document.
+  topicRootMaxLength: 128,
+} as const;
+
+/**
+ * Topic root: levels of the same safe characters as a client id, separated by single `/`. MQTT (`+`, `#`)
+ * and policy (`*`, `?`, `$`) wildcards would widen the topic policy beyond the device's own topics.
+ */
+const TOPIC_ROOT_PATTERN = /^[A-Za-z0-9_.:-]+(?:\/[A-Za-z0-9_.:-]+)*$/;
+
+/**
+ * Reads and validates the configuration from the environment (names in `AUTHORIZER_ENV`, defaults in
+ * `DEFAULTS`). A variable that is not set takes its default; a variable that is set, even to the empty
+ * string, must be valid.
+ * @throws ConfigError naming the variable, what was provided and what is expected.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv): AuthorizerConfig {
+  return {
+    deviceSecretArn: readSecretArn(env),
+    clientIdPrefix: readClientIdPrefix(env),
+    topicRoot: readTopicRoot(env),
+    refreshAfterSeconds: readInteger(
+      env,
+      AUTHORIZER_ENV.refreshAfterSeconds,
+      DEFAULTS.refreshAfterSeconds,
+      CONFIG_LIMITS.ttlSeconds,
+    ),
+    disconnectAfterSeconds: readInteger(
+      env,
+      AUTHORIZER_ENV.disconnectAfterSeconds,
+      DEFAULTS.disconnectAfterSeconds,
+      CONFIG_LIMITS.ttlSeconds,
+    ),
+    secretCacheTtlSeconds: readInteger(
+      env,
+      AUTHORIZER_ENV.secretCacheTtlSeconds,
+      DEFAULTS.secretCacheTtlSeconds,
+      CONFIG_LIMITS.secretCacheTtlSeconds,
+    ),
+    tokenMaxLifetimeSeconds: readInteger(
+      env,
+      AUTHORIZER_ENV.tokenMaxLifetimeSeconds,
+      DEFAULTS.tokenMaxLifetimeSeconds,
+      CONFIG_LIMITS.tokenMaxLifetimeSeconds,
+    ),
+    tokenClockSkewSeconds: readInteger(
+      env,
+      AUTHORIZER_ENV.tokenClockSkewSeconds,
+      DEFAULTS.tokenClockSkewSeconds,
+      CONFIG_LIMITS.tokenClockSkewSeconds,
+    ),
+    logFormat: env[LAMBDA_LOG_FORMAT_ENV]?.toUpperCase() === 'JSON' ? 'json' : 'text',
+  };
+}
+
+function readSecretArn(env: NodeJS.ProcessEnv): string {
+  const name = AUTHORIZER_ENV.deviceSecretArn;
+  const value = env[name];
+  if (value === undefined || value.trim() === '') {
+    throw new ConfigError(
+      `\`${name}\` is not set: set it to the ARN of the Secrets Manager secret holding the device credentials ` +
+        `(a JSON object with "${DEVICE_SECRET_FIELDS.username}" and "${DEVICE_SECRET_FIELDS.password}"); ` +
+        'the CDK stack sets it on the function it deploys',
+    );
+  }
+  if (value !== value.trim() || /\s/.test(value)) {
+    throw new ConfigError(
+      `\`${name}\` must be a secret ARN without spaces, but ${JSON.stringify(value)} was provided`,
+    );
+  }
+  return value;
+}
+
+function readClientIdPrefix(env: NodeJS.ProcessEnv): string {
+  const name = AUTHORIZER_ENV.clientIdPrefix;
+  const value = env[name];
+  if (value === undefined) return DEFAULTS.clientIdPrefix;
+  // The prefix is itself the shortest allowed client id, so it must satisfy the same rules.
+  const problem = clientIdProblem(value, value);
+  if (problem !== undefined) {
+    throw new ConfigError(
+      `\`${name}\` must be 1 to 128 bytes of A-Z a-z 0-9 _ . : - (such as '${DEFAULTS.clientIdPrefix}'), ` +
+        `but ${JSON.stringify(value)} was provided (${problem.replace(/^client id/, 'it')})`,
+    );
+  }
+  return value;
+}
+
+function readTopicRoot(env: NodeJS.ProcessEnv): string {
+  const name = AUTHORIZER_ENV.topicRoot;
+  const value = env[name];
+  if (value === undefined) return DEFAULTS.topicRoot;
+  if (value.length > CONFIG_LIMITS.topicRootMaxLength || !TOPIC_ROOT_PATTERN.test(value)) {
+    throw new ConfigError(
+      `\`${name}\` must be 1 to ${CONFIG_LIMITS.topicRootMaxLength} characters of topic levels made of ` +
+        `A-Z a-z 0-9 _ . : - separated by single '/' (such as '${DEFAULTS.topicRoot}'), ` +
+        `but ${JSON.stringify(value)} was provided`,
+    );
+  }
+  return value;
+}
+
+function readInteger(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  defaultValue: number,
+  range: { readonly min: number; readonly max: number },
+): number {
+  const value = env[name];
+  if (value === undefined) return defaultValue;
+  // Digits only: Number() would also accept '', ' 300', '3e2' and '0x12c'.
+  const parsed = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(parsed >= range.min && parsed <= range.max)) {
+    throw new ConfigError(
+      `\`${name}\` must be an integer between ${range.min} and ${range.max}, but '${value}' was provided`,
+    );
+  }
+  return parsed;
+}

@@ -1,0 +1,47 @@
+import type { LogFormat } from './config';
+import { INTERNAL_FAILURE_REASONS, type DecisionReason } from './decision-reason';
+
+/** How the device authenticated: a signed token or an MQTT user name and password. */
+export type AuthMode = 'signed' | 'unsigned';
+
+/**
+ * The one structured log line written per decision. It deliberately has no field that could hold the
+ * password, token, signature, the username's query or the raw event.
+ */
+export interface DecisionLogEntry {
+  readonly decision: 'ALLOW' | 'DENY';
+  readonly reason: DecisionReason;
+  /** Absent when the event was unusable before the mode could matter. */
+  readonly mode?: AuthMode;
+  /** Only a client id that passed validation (safe characters, at most 128 bytes). */
+  readonly clientId?: string;
+  /** AWS IoT's connection id, when it looks like one. */
+  readonly connectionId?: string;
+  readonly principalId: string;
+  /** Time spent deciding, milliseconds. */
+  readonly durationMs: number;
+  /** A short explanation written by the authorizer (never copied from the event). */
+  readonly detail?: string;
+}
+
+/** Writes a decision. */
+export type DecisionLogger = (entry: DecisionLogEntry) => void;
+
+/** The console methods the logger uses (the Lambda runtime patches them to add level and request id). */
+export type LogTarget = Pick<Console, 'info' | 'warn' | 'error'>;
+
+/**
+ * A logger writing one line per decision through the console: allow at INFO, a device's deny at WARN, a
+ * deny caused by the authorizer's environment (Secrets Manager down...) at ERROR, so alarms can key on level.
+ *
+ * With the runtime's JSON log format the entry is passed as an object and becomes the `message` of the
+ * runtime's JSON line; with the text format (or outside Lambda) it is written as a one-line JSON string.
+ */
+export function createDecisionLogger(format: LogFormat, target: LogTarget = console): DecisionLogger {
+  return (entry) => {
+    const line = format === 'json' ? entry : JSON.stringify(entry);
+    if (entry.decision === 'ALLOW') target.info(line);
+    else if (INTERNAL_FAILURE_REASONS.has(entry.reason)) target.error(line);
+    else target.warn(line);
+  };
+}

@@ -1,0 +1,667 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { authorizerResponseProblems, createToken } from '@iot-custom-auth/protocol';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import type { IoTCustomAuthorizerResult } from 'aws-lambda';
+import {
+  DENIED_PRINCIPAL_ID,
+  DeviceCredentialsCache,
+  createHandler,
+  loadConfig,
+  type AuthorizerConfig,
+  type CredentialsSource,
+  type DecisionLogEntry,
+} from '../src';
+import {
+  CONTEXT,
+  DEVICE_SECRET,
+  DEVICE_SECRET_STRING,
+  EXPECTED_POLICIES,
+  FIXTURE_TOKEN_ISSUED_AT,
+  SECRET_ARN,
+  base64,
+  fixture,
+  signedEvent,
+  unsignedEvent,
+} from './support/events';
+
+/** Ten minutes into the signed fixtures' one-hour tokens. */
+const FIXTURE_NOW = new Date(FIXTURE_TOKEN_ISSUED_AT.getTime() + 10 * 60_000);
+const PASSWORD_B64 = base64(DEVICE_SECRET.password);
+
+const DENIED: IoTCustomAuthorizerResult = {
+  isAuthenticated: false,
+  principalId: DENIED_PRINCIPAL_ID,
+  disconnectAfterInSeconds: 86_400,
+  refreshAfterInSeconds: 300,
+  policyDocuments: [],
+};
+
+function allowed(): IoTCustomAuthorizerResult {
+  return {
+    isAuthenticated: true,
+    principalId: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
+    disconnectAfterInSeconds: 86_400,
+    refreshAfterInSeconds: 300,
+    policyDocuments: EXPECTED_POLICIES,
+  };
+}
+
+let secretsManager: AwsClientStub<SecretsManagerClient>;
+
+beforeAll(() => {
+  secretsManager = mockClient(SecretsManagerClient);
+});
+beforeEach(() => {
+  secretsManager.reset();
+  secretsManager.on(GetSecretValueCommand).resolves({ SecretString: DEVICE_SECRET_STRING });
+});
+afterAll(() => secretsManager.restore());
+
+function secretFetches(): number {
+  return secretsManager.commandCalls(GetSecretValueCommand).length;
+}
+
+/** The authorizer built as handler.ts builds it, with a clock and a log recorder. */
+function build(
+  options: { config?: Partial<AuthorizerConfig>; now?: Date; credentials?: CredentialsSource } = {},
+) {
+  const entries: DecisionLogEntry[] = [];
+  const config = { ...loadConfig({ DEVICE_SECRET_ARN: SECRET_ARN }), ...options.config };
+  const handler = createHandler({
+    config,
+    credentials:
+      options.credentials ??
+      new DeviceCredentialsCache({
+        client: new SecretsManagerClient({ region: 'eu-west-1' }),
+        secretId: config.deviceSecretArn,
+        ttlSeconds: config.secretCacheTtlSeconds,
+      }),
+    log: (entry) => entries.push(entry),
+    now: () => options.now ?? new Date(),
+  });
+  /** Invokes and holds every result to AWS IoT's response rules. */
+  const invoke = async (event: unknown, context: unknown = CONTEXT): Promise<IoTCustomAuthorizerResult> => {
+    const result = await handler(event, context as typeof CONTEXT);
+    expect(authorizerResponseProblems(result)).toEqual([]);
+    return result;
+  };
+  return { handler, invoke, entries };
+}
+
+describe('recorded events', () => {
+  it('denies the AWS documentation example as sent (signed, with the placeholder token "aToken")', async () => {
+    const { invoke, entries } = build();
+    await expect(invoke(fixture('aws-doc-example'))).resolves.toEqual(DENIED);
+    expect(entries).toEqual([
+      {
+        decision: 'DENY',
+        reason: 'TOKEN_MALFORMED',
+        mode: 'signed',
+        clientId: 'test-1',
+        connectionId: 'e56f08c3-c559-490f-aa9f-7e8427d0f57b',
+        principalId: 'denied',
+        durationMs: expect.any(Number) as number,
+        detail: 'token is not base64url-encoded JSON',
+      },
+    ]);
+  });
+
+  it('allows the AWS documentation example through the unsigned path (alice / "secret" in base64)', async () => {
+    secretsManager
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: '{"username":"alice","password":"secret"}' });
+    const { invoke, entries } = build();
+    await expect(invoke({ ...fixture('aws-doc-example'), signatureVerified: false })).resolves.toEqual(
+      allowed(),
+    );
+    expect(entries[0]).toMatchObject({ decision: 'ALLOW', reason: 'PASSWORD_OK', mode: 'unsigned' });
+  });
+
+  it.each([
+    ['sdk-direct-unsigned', 'unsigned', 'PASSWORD_OK', 'test-direct-1'],
+    ['sdk-websocket-unsigned', 'unsigned', 'PASSWORD_OK', 'test-websocket-1'],
+    ['sdk-direct-signed', 'signed', 'TOKEN_OK', 'test-signed-direct-1'],
+    ['sdk-websocket-signed', 'signed', 'TOKEN_OK', 'test-signed-websocket-1'],
+    ['test-invoke-authorizer-mqtt-context', 'unsigned', 'PASSWORD_OK', 'test-smoke-1'],
+  ])('allows the JS SDK / CLI event %s with the exact policies', async (name, mode, reason, clientId) => {
+    const { invoke, entries } = build({ now: FIXTURE_NOW });
+    const event = fixture(name);
+    await expect(invoke(event)).resolves.toEqual(allowed());
+    expect(entries).toEqual([
+      {
+        decision: 'ALLOW',
+        reason,
+        mode,
+        clientId,
+        connectionId: (event.connectionMetadata as { id: string }).id,
+        principalId: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
+        durationMs: expect.any(Number) as number,
+      },
+    ]);
+    expect(secretFetches()).toBe(mode === 'unsigned' ? 1 : 0);
+  });
+
+  it('allows a TestInvokeAuthorizer event with only a token (no protocolData), logging no client id', async () => {
+    const { invoke, entries } = build({ now: FIXTURE_NOW });
+    await expect(invoke(fixture('test-invoke-authorizer-token-only'))).resolves.toEqual(allowed());
+    expect(entries[0]).toEqual({
+      decision: 'ALLOW',
+      reason: 'TOKEN_OK',
+      mode: 'signed',
+      connectionId: '2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a',
+      principalId: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
+      durationMs: expect.any(Number) as number,
+    });
+  });
+
+  it('denies an unsigned TestInvokeAuthorizer event without protocolData', async () => {
+    const { invoke, entries } = build();
+    const event = fixture('test-invoke-authorizer-token-only');
+    await expect(invoke({ ...event, signatureVerified: false })).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({ reason: 'MISSING_CREDENTIALS', mode: 'unsigned' });
+    expect(secretFetches()).toBe(0);
+  });
+});
+
+describe('principalId', () => {
+  it('is a stable alphanumeric pseudonym per client, never the user name', async () => {
+    const { invoke } = build();
+    const a1 = await invoke(
+      unsignedEvent({ username: 'device?x=1', password: PASSWORD_B64, clientId: 'test-a' }),
+    );
+    const a2 = await invoke(
+      unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'test-a' }),
+    );
+    const b = await invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'test-b' }));
+    const anonymous = await invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64 }));
+    expect(a1.principalId).toBe(a2.principalId);
+    expect(new Set([a1.principalId, b.principalId, anonymous.principalId]).size).toBe(3);
+    for (const result of [a1, b, anonymous]) {
+      expect(result.principalId).toMatch(/^[0-9a-f]{32}$/);
+      expect(result.principalId).not.toContain('device');
+    }
+  });
+});
+
+describe('signed mode', () => {
+  const token = (clientId: string, lifetimeSeconds = 3600, now = FIXTURE_TOKEN_ISSUED_AT): string =>
+    createToken({ clientId, lifetimeSeconds, now });
+  const at = (secondsAfterIssue: number): Date =>
+    new Date(FIXTURE_TOKEN_ISSUED_AT.getTime() + secondsAfterIssue * 1000);
+
+  it('allows a token bound to the connecting client id and does not read the secret', async () => {
+    const { invoke } = build({ now: at(1) });
+    await expect(invoke(signedEvent(token('test-7'), 'test-7'))).resolves.toEqual(allowed());
+    expect(secretFetches()).toBe(0);
+  });
+
+  it.each([
+    ['expired beyond the clock skew', at(3600 + 61), 'TOKEN_EXPIRED', 'token has expired'],
+    [
+      'issued in the future beyond the clock skew',
+      at(-61),
+      'TOKEN_NOT_YET_VALID',
+      'token is issued in the future',
+    ],
+  ])('denies a token %s', async (_label, now, reason, detail) => {
+    const { invoke, entries } = build({ now });
+    await expect(invoke(signedEvent(token('test-7'), 'test-7'))).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({
+      decision: 'DENY',
+      reason,
+      mode: 'signed',
+      clientId: 'test-7',
+      detail,
+    });
+  });
+
+  it.each([
+    ['just expired, within the clock skew', at(3600 + 60)],
+    ['issued just ahead, within the clock skew', at(-60)],
+  ])('allows a token %s', async (_label, now) => {
+    const { invoke } = build({ now });
+    await expect(invoke(signedEvent(token('test-7'), 'test-7'))).resolves.toEqual(allowed());
+  });
+
+  it('honours TOKEN_CLOCK_SKEW_SECONDS', async () => {
+    const { invoke, entries } = build({ now: at(3600 + 6), config: { tokenClockSkewSeconds: 5 } });
+    await expect(invoke(signedEvent(token('test-7'), 'test-7'))).resolves.toEqual(DENIED);
+    expect(entries[0]?.reason).toBe('TOKEN_EXPIRED');
+  });
+
+  it('denies a token living longer than the maximum lifetime', async () => {
+    const { invoke, entries } = build({ now: at(1) });
+    await expect(invoke(signedEvent(token('test-7', 3601), 'test-7'))).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({
+      reason: 'TOKEN_LIFETIME_TOO_LONG',
+      detail: 'token lifetime 3601s exceeds the maximum of 3600s',
+    });
+  });
+
+  it('denies a token issued for another client id', async () => {
+    const { invoke, entries } = build({ now: at(1) });
+    await expect(invoke(signedEvent(token('test-7'), 'test-8'))).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({ reason: 'TOKEN_CLIENT_ID_MISMATCH', clientId: 'test-8' });
+  });
+
+  it.each([
+    ['outside the prefix', 'prod-7', "token claim: client id does not start with 'test-'"],
+    [
+      'with a wildcard',
+      'test-#',
+      'token claim: client id contains "#"; only A-Z a-z 0-9 _ . : - are allowed',
+    ],
+  ])(
+    'denies a token whose own client id is %s when the event has no client id',
+    async (_label, claim, detail) => {
+      const { invoke, entries } = build({ now: at(1) });
+      await expect(invoke({ token: token(claim), signatureVerified: true })).resolves.toEqual(DENIED);
+      expect(entries[0]).toMatchObject({ reason: 'TOKEN_CLIENT_ID_NOT_ALLOWED', detail });
+    },
+  );
+
+  it.each([
+    ['no token', undefined, 'TOKEN_MISSING'],
+    ['an empty token', '', 'TOKEN_MISSING'],
+    ['a number', 42, 'TOKEN_MALFORMED'],
+    ['base64url that is not JSON', 'bm90IGpzb24', 'TOKEN_MALFORMED'],
+    ['JSON without claims', Buffer.from('{"a":1}').toString('base64url'), 'TOKEN_MALFORMED'],
+    ['standard base64 padding', `${token('test-7')}==`, 'TOKEN_MALFORMED'],
+    ['a huge token', 'A'.repeat(100_000), 'TOKEN_MALFORMED'],
+    [
+      'exp before iat',
+      Buffer.from('{"clientId":"test-7","iat":1767225600,"exp":1767225500}').toString('base64url'),
+      'TOKEN_MALFORMED',
+    ],
+  ])('denies %s', async (_label, value, reason) => {
+    const { invoke, entries } = build({ now: at(1) });
+    await expect(invoke(signedEvent(value, 'test-7'))).resolves.toEqual(DENIED);
+    expect(entries[0]?.reason).toBe(reason);
+  });
+
+  it('ignores a correct password: signed mode decides on the token only', async () => {
+    const { invoke, entries } = build({ now: at(1) });
+    const event = signedEvent('not-a-token', 'test-7');
+    (event.protocolData as { mqtt: Record<string, unknown> }).mqtt.password = PASSWORD_B64;
+    (event.protocolData as { mqtt: Record<string, unknown> }).mqtt.username = 'device';
+    await expect(invoke(event)).resolves.toEqual(DENIED);
+    expect(entries[0]?.reason).toBe('TOKEN_MALFORMED');
+  });
+
+  it('is only chosen by signatureVerified === true: a valid token with signatureVerified false needs the password', async () => {
+    const { invoke, entries } = build({ now: at(1) });
+    for (const signatureVerified of [false, 'true', 1, undefined]) {
+      await expect(invoke({ ...signedEvent(token('test-7'), 'test-7'), signatureVerified })).resolves.toEqual(
+        DENIED,
+      );
+    }
+    expect(entries.map((entry) => [entry.mode, entry.reason])).toEqual(
+      Array.from({ length: 4 }, () => ['unsigned', 'MISSING_CREDENTIALS']),
+    );
+  });
+});
+
+describe('unsigned mode', () => {
+  it('uses only the user part before "?" of the username', async () => {
+    const { invoke } = build();
+    for (const username of [
+      'device',
+      'device?',
+      'device?x-amz-customauthorizer-name=a?b&SDK=x&Metadata=(a=b;c)',
+    ]) {
+      await expect(
+        invoke(unsignedEvent({ username, password: PASSWORD_B64, clientId: 'test-1' })),
+      ).resolves.toEqual(allowed());
+    }
+  });
+
+  it.each([
+    ['of equal length', base64('Fixture-Pa55word-7f3c9a1f')],
+    ['of different length', base64('short')],
+    ['of the password base64-encoded twice', base64(PASSWORD_B64)],
+  ])('denies a wrong password %s with BAD_PASSWORD', async (_label, password) => {
+    const { invoke, entries } = build();
+    await expect(
+      invoke(unsignedEvent({ username: 'device', password, clientId: 'test-1' })),
+    ).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({ decision: 'DENY', reason: 'BAD_PASSWORD', clientId: 'test-1' });
+    expect(entries[0]).not.toHaveProperty('detail');
+  });
+
+  it.each(['Device', 'device2?x=1', '', 'dev%69ce'])(
+    'denies the user name %j with UNKNOWN_USERNAME',
+    async (username) => {
+      const { invoke, entries } = build();
+      await expect(
+        invoke(unsignedEvent({ username, password: PASSWORD_B64, clientId: 'test-1' })),
+      ).resolves.toEqual(DENIED);
+      expect(entries[0]?.reason).toBe('UNKNOWN_USERNAME');
+    },
+  );
+
+  it.each([
+    ['not base64 at all', 'not base64!'],
+    ['base64url', Buffer.from('\u00ff\u00fe\u00fd', 'latin1').toString('base64url')],
+    ['unpadded', PASSWORD_B64.replace(/=+$/, '') + 'A'],
+    ['with a line break', `${PASSWORD_B64.slice(0, 8)}\n${PASSWORD_B64.slice(8)}`],
+  ])(
+    'denies a password that is %s with PASSWORD_NOT_BASE64, before reading the secret',
+    async (_label, password) => {
+      const { invoke, entries } = build();
+      await expect(
+        invoke(unsignedEvent({ username: 'device', password, clientId: 'test-1' })),
+      ).resolves.toEqual(DENIED);
+      expect(entries[0]?.reason).toBe('PASSWORD_NOT_BASE64');
+      expect(secretFetches()).toBe(0);
+    },
+  );
+
+  it.each([
+    ['no username', { password: PASSWORD_B64 }],
+    ['no password', { username: 'device' }],
+    ['an empty password', { username: 'device', password: '' }],
+    ['a numeric password', { username: 'device', password: 1234 }],
+    ['a username array', { username: ['device'], password: PASSWORD_B64 }],
+  ])('denies %s with MISSING_CREDENTIALS', async (_label, fields) => {
+    const { invoke, entries } = build();
+    await expect(invoke(unsignedEvent({ ...fields, clientId: 'test-1' }))).resolves.toEqual(DENIED);
+    expect(entries[0]?.reason).toBe('MISSING_CREDENTIALS');
+  });
+
+  it.each([
+    ['username', { username: 'd'.repeat(65_536), password: PASSWORD_B64 }],
+    ['password', { username: 'device', password: 'A'.repeat(87_384) }],
+  ])('denies a %s longer than MQTT allows with CREDENTIALS_TOO_LONG', async (_label, fields) => {
+    const { invoke, entries } = build();
+    await expect(invoke(unsignedEvent(fields))).resolves.toEqual(DENIED);
+    expect(entries[0]?.reason).toBe('CREDENTIALS_TOO_LONG');
+  });
+
+  it('allows without a client id (the connect policy still requires the prefix)', async () => {
+    const { invoke, entries } = build();
+    await expect(invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64 }))).resolves.toEqual(
+      allowed(),
+    );
+    expect(entries[0]).not.toHaveProperty('clientId');
+  });
+
+  it('denies with SECRET_UNAVAILABLE when Secrets Manager fails', async () => {
+    secretsManager.on(GetSecretValueCommand).rejects(new Error('connect ECONNREFUSED 10.0.0.1:443'));
+    const { invoke, entries } = build();
+    await expect(invoke(fixture('sdk-direct-unsigned'))).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({
+      decision: 'DENY',
+      reason: 'SECRET_UNAVAILABLE',
+      detail: 'cannot read the device secret from Secrets Manager: Error: connect ECONNREFUSED 10.0.0.1:443',
+    });
+  });
+
+  it('denies with SECRET_INVALID when the secret is not the credentials JSON', async () => {
+    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: 'plain-password' });
+    const { invoke, entries } = build();
+    await expect(invoke(fixture('sdk-direct-unsigned'))).resolves.toEqual(DENIED);
+    expect(entries[0]?.reason).toBe('SECRET_INVALID');
+  });
+
+  it('denies with SECRET_UNAVAILABLE, naming only the error class, when a credentials source fails oddly', async () => {
+    const { invoke, entries } = build({
+      credentials: { get: () => Promise.reject(new TypeError(`boom ${DEVICE_SECRET.password}`)) },
+    });
+    await expect(invoke(fixture('sdk-direct-unsigned'))).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({ reason: 'SECRET_UNAVAILABLE', detail: 'TypeError' });
+  });
+
+  it('denies in time when Secrets Manager is slow', async () => {
+    secretsManager.on(GetSecretValueCommand).callsFake(() => new Promise(() => undefined));
+    const config = loadConfig({ DEVICE_SECRET_ARN: SECRET_ARN });
+    const entries: DecisionLogEntry[] = [];
+    const handler = createHandler({
+      config,
+      credentials: new DeviceCredentialsCache({
+        client: new SecretsManagerClient({ region: 'eu-west-1' }),
+        secretId: SECRET_ARN,
+        ttlSeconds: 300,
+        fetchTimeoutMs: 150,
+      }),
+      log: (entry) => entries.push(entry),
+    });
+    const started = Date.now();
+    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(DENIED);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(entries[0]).toMatchObject({
+      reason: 'SECRET_UNAVAILABLE',
+      detail: 'Secrets Manager did not return the device secret within 150 ms',
+    });
+  });
+
+  it('makes one Secrets Manager call for concurrent cold invocations', async () => {
+    const { invoke } = build();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => invoke(fixture('sdk-direct-unsigned'))),
+    );
+    expect(results).toEqual(Array.from({ length: 20 }, () => allowed()));
+    expect(secretFetches()).toBe(1);
+  });
+});
+
+describe('client ids', () => {
+  it.each([
+    ['+', 'test-+'],
+    ['#', 'test-#'],
+    ['/', 'test-a/b'],
+    ['*', 'test-*'],
+    ['?', 'test-?'],
+    ['$', 'test-$aws'],
+    ['a NUL', 'test-\u0000'],
+    ['a newline', 'test-a\nb'],
+    ['a space', 'test- a'],
+    ['a non-ASCII letter', 'test-é'],
+    ['the policy variable', 'test-${iot:ClientId}'],
+  ])(
+    'denies a client id with %s as UNSAFE_CLIENT_ID, in both modes, without reading the secret',
+    async (_l, id) => {
+      const { invoke, entries } = build({ now: FIXTURE_NOW });
+      await expect(
+        invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: id })),
+      ).resolves.toEqual(DENIED);
+      await expect(
+        invoke(signedEvent(createToken({ clientId: id, lifetimeSeconds: 60 }), id)),
+      ).resolves.toEqual(DENIED);
+      expect(entries.map((entry) => [entry.mode, entry.reason])).toEqual([
+        ['unsigned', 'UNSAFE_CLIENT_ID'],
+        ['signed', 'UNSAFE_CLIENT_ID'],
+      ]);
+      // An unvalidated client id never reaches the log.
+      expect(entries[0]).not.toHaveProperty('clientId');
+      expect(secretFetches()).toBe(0);
+    },
+  );
+
+  it.each([
+    ['empty', '', 'client id is empty'],
+    ['longer than 128 bytes', `test-${'x'.repeat(124)}`, 'client id is longer than 128 bytes'],
+    ['huge', 'x'.repeat(1_000_000), 'client id is longer than 128 bytes'],
+  ])('denies a client id that is %s as UNSAFE_CLIENT_ID', async (_label, id, detail) => {
+    const { invoke, entries } = build();
+    await expect(
+      invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: id })),
+    ).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({ reason: 'UNSAFE_CLIENT_ID', detail });
+  });
+
+  it('accepts a client id of exactly 128 bytes', async () => {
+    const { invoke } = build();
+    const id = `test-${'x'.repeat(123)}`;
+    await expect(
+      invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: id })),
+    ).resolves.toEqual(allowed());
+  });
+
+  it('denies a client id outside the prefix as CLIENT_ID_NOT_ALLOWED', async () => {
+    const { invoke, entries } = build();
+    await expect(
+      invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'prod-1' })),
+    ).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({
+      reason: 'CLIENT_ID_NOT_ALLOWED',
+      detail: "client id does not start with 'test-'",
+    });
+  });
+
+  it('denies a client id of the wrong type as MALFORMED_EVENT', async () => {
+    const { invoke, entries } = build();
+    await expect(
+      invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 7 })),
+    ).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({
+      reason: 'MALFORMED_EVENT',
+      detail: 'protocolData.mqtt.clientId is not a string',
+    });
+  });
+});
+
+describe('configuration and context', () => {
+  it('builds the policies from the prefix, topic root, TTLs and the function ARN (partition, region, account)', async () => {
+    const { invoke } = build({
+      config: {
+        clientIdPrefix: 'fleet-',
+        topicRoot: 'plant/a',
+        refreshAfterSeconds: 600,
+        disconnectAfterSeconds: 3600,
+      },
+    });
+    const event = unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'fleet-9' });
+    const result = await invoke(event, {
+      invokedFunctionArn: 'arn:aws-cn:lambda:cn-north-1:210987654321:function:authorizer:live',
+    });
+    expect(result).toEqual({
+      isAuthenticated: true,
+      principalId: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
+      disconnectAfterInSeconds: 3600,
+      refreshAfterInSeconds: 600,
+      policyDocuments: [
+        {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'ConnectWithPrefix',
+              Effect: 'Allow',
+              Action: 'iot:Connect',
+              Resource: 'arn:aws-cn:iot:cn-north-1:210987654321:client/fleet-*',
+            },
+          ],
+        },
+        {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'OwnTopics',
+              Effect: 'Allow',
+              Action: ['iot:Publish', 'iot:Receive', 'iot:RetainPublish'],
+              Resource: [
+                'arn:aws-cn:iot:cn-north-1:210987654321:topic/plant/a/${iot:ClientId}',
+                'arn:aws-cn:iot:cn-north-1:210987654321:topic/plant/a/${iot:ClientId}/*',
+              ],
+            },
+            {
+              Sid: 'OwnTopicFilters',
+              Effect: 'Allow',
+              Action: 'iot:Subscribe',
+              Resource: [
+                'arn:aws-cn:iot:cn-north-1:210987654321:topicfilter/plant/a/${iot:ClientId}',
+                'arn:aws-cn:iot:cn-north-1:210987654321:topicfilter/plant/a/${iot:ClientId}/*',
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    await expect(invoke({ signatureVerified: false }, CONTEXT)).resolves.toEqual({
+      ...DENIED,
+      disconnectAfterInSeconds: 3600,
+      refreshAfterInSeconds: 600,
+    });
+  });
+
+  it('keeps every policy document under 2,048 characters with the longest topic root and prefix', async () => {
+    const { invoke } = build({
+      config: { clientIdPrefix: 'p'.repeat(128), topicRoot: `${'t'.repeat(63)}/${'u'.repeat(64)}` },
+    });
+    const result = await invoke(
+      unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'p'.repeat(128) }),
+      {
+        invokedFunctionArn:
+          'arn:aws-iso-b:lambda:us-isob-east-1:123456789012:function:a-very-long-function-name',
+      },
+    );
+    expect(result.isAuthenticated).toBe(true);
+  });
+
+  it('reads the function ARN from any context object, including one with getters', async () => {
+    const { invoke } = build();
+    const context = {
+      get invokedFunctionArn(): string {
+        return CONTEXT.invokedFunctionArn;
+      },
+    };
+    await expect(invoke(fixture('sdk-direct-unsigned'), context)).resolves.toEqual(allowed());
+  });
+
+  it.each([
+    ['not an ARN', { invokedFunctionArn: 'authorizer' }],
+    ['a short account', { invokedFunctionArn: 'arn:aws:lambda:eu-west-1:1234:function:x' }],
+    ['missing', {}],
+    ['not a string', { invokedFunctionArn: 42 }],
+    ['a null context', null],
+  ])('denies with INVALID_FUNCTION_ARN when the function ARN is %s', async (_label, context) => {
+    const { invoke, entries } = build();
+    await expect(invoke(fixture('sdk-direct-unsigned'), context)).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({ reason: 'INVALID_FUNCTION_ARN' });
+    expect(secretFetches()).toBe(0);
+  });
+});
+
+describe('malformed events', () => {
+  it.each([
+    ['undefined', undefined],
+    ['null', null],
+    ['a string', 'event'],
+    ['an array', [fixture('sdk-direct-unsigned')]],
+    ['protocolData as a string', { signatureVerified: false, protocolData: 'mqtt' }],
+    ['protocolData null', { signatureVerified: false, protocolData: null }],
+    ['mqtt as an array', { signatureVerified: false, protocolData: { mqtt: [] } }],
+  ])('denies %s with MALFORMED_EVENT', async (_label, event) => {
+    const { invoke, entries } = build();
+    await expect(invoke(event)).resolves.toEqual(DENIED);
+    expect(entries[0]?.reason).toBe('MALFORMED_EVENT');
+  });
+
+  it('ignores inherited properties: an event whose prototype holds credentials is not authenticated', async () => {
+    const { invoke, entries } = build();
+    const inherited = Object.create(fixture('sdk-direct-unsigned')) as object;
+    await expect(invoke(inherited)).resolves.toEqual(DENIED);
+    expect(entries[0]?.reason).toBe('MISSING_CREDENTIALS');
+  });
+
+  it('ignores unknown fields and does not log a connection id that is not one', async () => {
+    const { invoke, entries } = build();
+    const event = {
+      ...fixture('sdk-direct-unsigned'),
+      extra: { deeply: ['nested'] },
+      connectionMetadata: { id: 'x'.repeat(65), more: 1 },
+    };
+    await expect(invoke(event)).resolves.toEqual(allowed());
+    expect(entries[0]).not.toHaveProperty('connectionId');
+  });
+
+  it('never turns a logging failure into an exception', async () => {
+    const handler = createHandler({
+      config: loadConfig({ DEVICE_SECRET_ARN: SECRET_ARN }),
+      credentials: { get: () => Promise.resolve(DEVICE_SECRET) },
+      log: () => {
+        throw new Error('EPIPE');
+      },
+    });
+    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(allowed());
+  });
+});
