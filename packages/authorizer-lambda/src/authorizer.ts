@@ -11,6 +11,7 @@ import {
   parseCustomAuthUsername,
   type IotArnContext,
   type IotPolicyDocument,
+  type TokenClaimProblem,
 } from '@iot-custom-auth/protocol';
 import type { AuthorizerConfig } from './config';
 import { matchCredentials } from './match-credentials';
@@ -162,7 +163,7 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
       clockSkewSeconds: config.tokenClockSkewSeconds,
       ...(clientId === undefined ? {} : { clientId }),
     });
-    if (problem !== undefined) return deny(tokenClaimReason(problem), problem);
+    if (problem !== undefined) return deny(TOKEN_CLAIM_REASONS[problem.code], problem.message);
     if (clientId === undefined) {
       // Nothing to bind the token to: at least hold its own client id to the same rules.
       const claimProblem = clientIdProblem(decoded.claims.clientId, config.clientIdPrefix);
@@ -282,14 +283,14 @@ class ArnContextCache {
   }
 }
 
-/** Maps `checkTokenClaims`' reasons to reason codes. */
-function tokenClaimReason(problem: string): DecisionReason {
-  if (problem === 'token has expired') return 'TOKEN_EXPIRED';
-  if (problem === 'token is issued in the future') return 'TOKEN_NOT_YET_VALID';
-  if (problem === 'token was issued for another client id') return 'TOKEN_CLIENT_ID_MISMATCH';
-  if (problem.startsWith('token lifetime')) return 'TOKEN_LIFETIME_TOO_LONG';
-  return 'TOKEN_MALFORMED';
-}
+/** The decision reason for each way a token's claims fail. */
+const TOKEN_CLAIM_REASONS: Record<TokenClaimProblem['code'], DecisionReason> = {
+  INVALID_LIFETIME: 'TOKEN_MALFORMED',
+  LIFETIME_TOO_LONG: 'TOKEN_LIFETIME_TOO_LONG',
+  NOT_YET_VALID: 'TOKEN_NOT_YET_VALID',
+  EXPIRED: 'TOKEN_EXPIRED',
+  CLIENT_ID_MISMATCH: 'TOKEN_CLIENT_ID_MISMATCH',
+};
 
 /**
  * `principalId` is alphanumeric (AWS IoT's rule) and pseudonymous: a hash of the mode and the identity, so

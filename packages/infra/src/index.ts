@@ -1,1 +1,10 @@
-export {};
+export * from './app-settings';
+export * from './custom-authorizer-app';
+export * from './custom-authorizer-stack';
+export * from './errors';
+export * from './iot-custom-authorizer';
+export * from './iot-data-endpoint';
+export * from './physical-name';
+export * from './prop-validation';
+export * from './repo-root';
+export * from './signing-keys';

@@ -74,17 +74,29 @@ export interface TokenClaimRules {
   readonly clientId?: string;
 }
 
-/** Checks the claims against the rules; returns the reason they fail, or `undefined` when they hold. */
-export function checkTokenClaims(claims: TokenClaims, rules: TokenClaimRules): string | undefined {
+/** Why a token's claims fail the rules: a stable code for programs and a sentence for people. */
+export interface TokenClaimProblem {
+  readonly code:
+    'INVALID_LIFETIME' | 'LIFETIME_TOO_LONG' | 'NOT_YET_VALID' | 'EXPIRED' | 'CLIENT_ID_MISMATCH';
+  readonly message: string;
+}
+
+/** Checks the claims against the rules; returns why they fail, or `undefined` when they hold. */
+export function checkTokenClaims(claims: TokenClaims, rules: TokenClaimRules): TokenClaimProblem | undefined {
   const now = Math.floor(rules.now.getTime() / 1000);
-  if (claims.exp <= claims.iat) return 'token expires before it was issued';
-  if (claims.exp - claims.iat > rules.maxLifetimeSeconds) {
-    return `token lifetime ${claims.exp - claims.iat}s exceeds the maximum of ${rules.maxLifetimeSeconds}s`;
+  const lifetime = claims.exp - claims.iat;
+  if (lifetime <= 0) return { code: 'INVALID_LIFETIME', message: 'token expires before it was issued' };
+  if (lifetime > rules.maxLifetimeSeconds) {
+    return {
+      code: 'LIFETIME_TOO_LONG',
+      message: `token lifetime ${lifetime}s exceeds the maximum of ${rules.maxLifetimeSeconds}s`,
+    };
   }
-  if (claims.iat > now + rules.clockSkewSeconds) return 'token is issued in the future';
-  if (claims.exp < now - rules.clockSkewSeconds) return 'token has expired';
+  if (claims.iat > now + rules.clockSkewSeconds)
+    return { code: 'NOT_YET_VALID', message: 'token is issued in the future' };
+  if (claims.exp < now - rules.clockSkewSeconds) return { code: 'EXPIRED', message: 'token has expired' };
   if (rules.clientId !== undefined && rules.clientId !== claims.clientId) {
-    return 'token was issued for another client id';
+    return { code: 'CLIENT_ID_MISMATCH', message: 'token was issued for another client id' };
   }
   return undefined;
 }

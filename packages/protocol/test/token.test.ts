@@ -88,19 +88,32 @@ describe('checkTokenClaims', () => {
     ['a fresh token', claims(0, 300), undefined],
     ['a token issued within the clock skew in the future', claims(59, 300), undefined],
     ['a token expired within the clock skew', claims(-350, 300), undefined],
-    ['an expired token', claims(-500, 300), 'token has expired'],
-    ['a token issued in the future', claims(120, 300), 'token is issued in the future'],
-    ['a token living too long', claims(0, 3601), 'token lifetime 3601s exceeds the maximum of 3600s'],
-    ['a token expiring before issue', claims(0, -1), 'token expires before it was issued'],
-  ])('%s -> %s', (_name, value, expected) => {
-    expect(checkTokenClaims(value, rules)).toBe(expected);
+    ['an expired token', claims(-500, 300), { code: 'EXPIRED', message: 'token has expired' }],
+    [
+      'a token issued in the future',
+      claims(120, 300),
+      { code: 'NOT_YET_VALID', message: 'token is issued in the future' },
+    ],
+    [
+      'a token living too long',
+      claims(0, 3601),
+      { code: 'LIFETIME_TOO_LONG', message: 'token lifetime 3601s exceeds the maximum of 3600s' },
+    ],
+    [
+      'a token expiring before issue',
+      claims(0, -1),
+      { code: 'INVALID_LIFETIME', message: 'token expires before it was issued' },
+    ],
+  ])('%s -> %j', (_name, value, expected) => {
+    expect(checkTokenClaims(value, rules)).toEqual(expected);
   });
 
   it('binds the token to the client id when one is sent', () => {
     expect(checkTokenClaims(claims(0, 300), { ...rules, clientId: 'test-1' })).toBeUndefined();
-    expect(checkTokenClaims(claims(0, 300), { ...rules, clientId: 'test-2' })).toBe(
-      'token was issued for another client id',
-    );
+    expect(checkTokenClaims(claims(0, 300), { ...rules, clientId: 'test-2' })).toEqual({
+      code: 'CLIENT_ID_MISMATCH',
+      message: 'token was issued for another client id',
+    });
   });
 });
 
