@@ -4,6 +4,7 @@
 import { App } from 'aws-cdk-lib';
 import {
   addCustomAuthorizerStack,
+  addGitHubOidcStack,
   findRepoRoot,
   InfraError,
   loadTokenSigningPublicKey,
@@ -31,6 +32,15 @@ function main(): void {
   for (const file of publicKey.createdFiles) console.error(`Created ${file}`);
 
   addCustomAuthorizerStack(app, { ...settings, tokenSigningPublicKeyPem: publicKey.pem });
+
+  // The e2e-aws workflow's OIDC deploy role: only in the app when asked for, deployed once per account.
+  const githubRepository = context('githubRepository');
+  if (githubRepository !== undefined) {
+    if (typeof githubRepository !== 'string') {
+      throw new InfraError('context `githubRepository` must be a string like owner/name');
+    }
+    addGitHubOidcStack(app, { repository: githubRepository });
+  }
   app.synth();
 }
 

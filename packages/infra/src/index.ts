@@ -2,6 +2,7 @@ export * from './app-settings';
 export * from './custom-authorizer-app';
 export * from './custom-authorizer-stack';
 export * from './errors';
+export * from './github-oidc-stack';
 export * from './iot-custom-authorizer';
 export * from './iot-data-endpoint';
 export * from './physical-name';
