@@ -4,6 +4,7 @@ export * from './client-id';
 export * from './constants';
 export * from './device-credentials';
 export * from './errors';
+export * from './local-connection';
 export * from './policy';
 export * from './stack-outputs';
 export * from './token';

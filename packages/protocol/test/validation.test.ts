@@ -3,6 +3,7 @@ import {
   buildDevicePolicies,
   clientIdProblem,
   parseDeviceCredentials,
+  parseLocalConnectionInfo,
 } from '../src';
 
 describe('clientIdProblem', () => {
@@ -98,5 +99,35 @@ describe('parseDeviceCredentials', () => {
     '{"username":1,"password":"x"}',
   ])('rejects %j', (value) => {
     expect(parseDeviceCredentials(value)).toBeUndefined();
+  });
+});
+
+describe('parseLocalConnectionInfo', () => {
+  const valid = {
+    endpoint: 'localhost',
+    port: 8443,
+    caFile: '/repo/.local-iot/ca.pem',
+    awsEndpointUrl: 'http://127.0.0.1:4566',
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  };
+
+  it('reads what local-iot writes', () => {
+    expect(parseLocalConnectionInfo(JSON.stringify(valid))).toEqual(valid);
+  });
+
+  it.each([
+    ['{', 'is not JSON'],
+    ['7', 'is not a JSON object'],
+    [JSON.stringify({ ...valid, endpoint: '' }), 'has no string "endpoint"'],
+    [JSON.stringify({ ...valid, caFile: 1 }), 'has no string "caFile"'],
+    [JSON.stringify({ ...valid, port: 0 }), 'has no valid "port" (1..65535)'],
+    [JSON.stringify({ ...valid, port: '8443' }), 'has no valid "port" (1..65535)'],
+    [
+      JSON.stringify({ ...valid, credentials: {} }),
+      'has no "credentials" with accessKeyId and secretAccessKey',
+    ],
+  ])('explains %s', (text, problem) => {
+    expect(parseLocalConnectionInfo(text)).toBe(problem);
   });
 });

@@ -1,0 +1,61 @@
+/**
+ * What local-iot writes next to its outputs file for a client on this machine: the things a deployed stack's
+ * outputs cannot carry (a port other than 443, a private CA, the loopback AWS API). The client reads it when
+ * it is present beside the outputs file; against AWS there is no such file.
+ */
+export const LOCAL_IOT_FILES = {
+  /** State directory of local-iot, relative to the repository root (git-ignored). */
+  directory: '.local-iot',
+  /** Same shape as `cdk deploy --outputs-file`, with local values. */
+  outputs: 'outputs.json',
+  /** {@link LocalConnectionInfo}. */
+  connection: 'connection.json',
+} as const;
+
+/** Contents of `.local-iot/connection.json`. */
+export interface LocalConnectionInfo {
+  /** Host name the gateway's certificate and SNI check are for (also the `IotEndpoint` output). */
+  readonly endpoint: string;
+  /** TLS port of the gateway (direct MQTT with ALPN `mqtt`, and WebSockets on `/mqtt`). */
+  readonly port: number;
+  /** Absolute path of the local CA certificate (PEM) to trust. */
+  readonly caFile: string;
+  /** The local AWS API, for the SDK's standard endpoint override (`endpoint` / `AWS_ENDPOINT_URL`). */
+  readonly awsEndpointUrl: string;
+  readonly region: string;
+  /**
+   * Placeholder credentials for signing requests to the local AWS API, which does not check them. They grant
+   * nothing anywhere; they only spare a machine without AWS credentials the SDK's "could not load credentials".
+   */
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+/**
+ * Reads `connection.json`; returns the problem in words when it is not what local-iot writes.
+ */
+export function parseLocalConnectionInfo(text: string): LocalConnectionInfo | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'is not JSON';
+  }
+  if (typeof value !== 'object' || value === null) return 'is not a JSON object';
+  const v = value as Record<string, unknown>;
+  for (const key of ['endpoint', 'caFile', 'awsEndpointUrl', 'region'] as const) {
+    if (typeof v[key] !== 'string' || v[key] === '') return `has no string "${key}"`;
+  }
+  if (!Number.isInteger(v.port) || (v.port as number) < 1 || (v.port as number) > 65535) {
+    return 'has no valid "port" (1..65535)';
+  }
+  const credentials = v.credentials as Record<string, unknown> | undefined;
+  if (
+    typeof credentials !== 'object' ||
+    credentials === null ||
+    typeof credentials.accessKeyId !== 'string' ||
+    typeof credentials.secretAccessKey !== 'string'
+  ) {
+    return 'has no "credentials" with accessKeyId and secretAccessKey';
+  }
+  return value as LocalConnectionInfo;
+}
