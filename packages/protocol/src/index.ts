@@ -9,3 +9,4 @@ export * from './policy';
 export * from './stack-outputs';
 export * from './token';
 export * from './username';
+export * from './workspace-root';
