@@ -78,7 +78,10 @@ function deny(reason: DecisionReason, detail?: string): Outcome {
  * Decision rules (fail closed: anything unexpected is a deny, never an exception):
  * - the event must be an object; `protocolData`, `protocolData.mqtt` objects and `mqtt.clientId` a string
  *   when present;
- * - a client id, when sent, must be safe for `${iot:ClientId}` policies and start with the prefix;
+ * - a client id, when sent, must be safe for `${iot:ClientId}` policies; one outside the prefix with valid
+ *   credentials is authenticated and logged as `CLIENT_ID_OUTSIDE_PREFIX`: the returned connect policy allows
+ *   only `client/<prefix>*`, so AWS IoT refuses the connect as not authorized (0x87), which tells the device
+ *   the truth (its credentials are fine, its client id is not), where a deny would say "bad password" (0x86);
  * - signed mode (`signatureVerified === true`): the token's claims must hold (expiry with clock skew,
  *   bounded lifetime, issued for the connecting client id);
  * - unsigned mode (anything else): the user name before `?` and the base64-decoded password must match
@@ -129,8 +132,6 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
       }
       const unsafe = clientIdProblem(clientId, '');
       if (unsafe !== undefined) return deny('UNSAFE_CLIENT_ID', unsafe);
-      const notAllowed = clientIdProblem(clientId, config.clientIdPrefix);
-      if (notAllowed !== undefined) return deny('CLIENT_ID_NOT_ALLOWED', notAllowed);
       facts.clientId = clientId;
     }
 
@@ -242,6 +243,13 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
     } catch (error) {
       outcome = deny('INTERNAL_ERROR', errorName(error));
       result = denyResult();
+    }
+    if (
+      outcome.decision === 'ALLOW' &&
+      facts.clientId !== undefined &&
+      !facts.clientId.startsWith(config.clientIdPrefix)
+    ) {
+      outcome = { ...outcome, reason: 'CLIENT_ID_OUTSIDE_PREFIX' };
     }
     try {
       log({

@@ -6,11 +6,12 @@ export const DECISION_REASONS = {
   // Allow
   PASSWORD_OK: 'unsigned: the user name and password match the device secret',
   TOKEN_OK: 'signed: AWS IoT verified the signature and the token claims hold',
+  CLIENT_ID_OUTSIDE_PREFIX:
+    'valid credentials, but the client id does not start with the prefix: the returned connect policy only allows client/<prefix>*, so AWS IoT refuses the connect (0x87 not authorized)',
   // Deny: the event
   MALFORMED_EVENT: 'the event, its protocolData, mqtt or clientId has the wrong type',
   UNSAFE_CLIENT_ID:
     'the client id is empty, longer than 128 bytes or has characters other than A-Z a-z 0-9 _ . : -',
-  CLIENT_ID_NOT_ALLOWED: 'the client id does not start with the configured prefix',
   // Deny: signed mode
   TOKEN_MISSING: 'signed: signatureVerified is true but there is no token',
   TOKEN_MALFORMED:

@@ -497,15 +497,34 @@ describe('client ids', () => {
     ).resolves.toEqual(allowed());
   });
 
-  it('denies a client id outside the prefix as CLIENT_ID_NOT_ALLOWED', async () => {
+  it('authenticates a safe client id outside the prefix but returns only the test-* connect policy, logged as CLIENT_ID_OUTSIDE_PREFIX', async () => {
     const { invoke, entries } = build();
-    await expect(
-      invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'prod-1' })),
-    ).resolves.toEqual(DENIED);
+    const result = await invoke(
+      unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'prod-1' }),
+    );
+    expect(result).toEqual(allowed());
+    expect(result.policyDocuments[0]?.Statement).toEqual([
+      {
+        Sid: 'ConnectWithPrefix',
+        Effect: 'Allow',
+        Action: 'iot:Connect',
+        Resource: 'arn:aws:iot:eu-west-1:123456789012:client/test-*',
+      },
+    ]);
     expect(entries[0]).toMatchObject({
-      reason: 'CLIENT_ID_NOT_ALLOWED',
-      detail: "client id does not start with 'test-'",
+      decision: 'ALLOW',
+      reason: 'CLIENT_ID_OUTSIDE_PREFIX',
+      clientId: 'prod-1',
     });
+  });
+
+  it('still denies wrong credentials for a client id outside the prefix', async () => {
+    const { invoke, entries } = build();
+    const wrong = Buffer.from('nope').toString('base64');
+    await expect(
+      invoke(unsignedEvent({ username: 'device', password: wrong, clientId: 'prod-1' })),
+    ).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({ decision: 'DENY', reason: 'BAD_PASSWORD' });
   });
 
   it('denies a client id of the wrong type as MALFORMED_EVENT', async () => {

@@ -97,9 +97,11 @@ function carriesValidCredentials(event: unknown): boolean {
   const mqtt = ownField(protocolData, 'mqtt');
   if (mqtt !== undefined && !isRecord(mqtt)) return false;
   const clientId = ownField(mqtt, 'clientId');
+  // Only safety matters here: a safe client id outside the prefix is authenticated, and the returned connect
+  // policy (client/<prefix>*) is what refuses it.
   if (
     clientId !== undefined &&
-    (typeof clientId !== 'string' || clientIdProblem(clientId, PREFIX) !== undefined)
+    (typeof clientId !== 'string' || clientIdProblem(clientId, '') !== undefined)
   ) {
     return false;
   }

@@ -1,0 +1,262 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { ConnectLogEntry, GatewayLogEntry } from './gateway-log';
+
+/** What one row of the connect matrix expects. */
+export interface MatrixExpectation {
+  /** Exit code of the client: 0 connected and disconnected, 1 refused. */
+  readonly exitCode: 0 | 1;
+  /** MQTT 5 CONNACK reason code. */
+  readonly reasonCode: number;
+  /** The transport the gateway must have seen (`mqtt` = TLS with ALPN mqtt; `websockets` = upgrade on /mqtt). */
+  readonly transport: 'mqtt' | 'websockets';
+  /** Whether the authorizer Lambda must have run for this connection. */
+  readonly lambdaInvoked: boolean;
+}
+
+/** One client run: its arguments (after `--outputs`) and what must happen. */
+export interface MatrixRow {
+  readonly name: string;
+  readonly clientId: string;
+  readonly args: readonly string[];
+  readonly expect: MatrixExpectation;
+}
+
+/** A signed token whose signature has been altered after signing (standard base64, still well-formed). */
+export interface TamperedToken {
+  readonly token: string;
+  readonly signature: string;
+}
+
+/**
+ * The matrix `npm start` runs and the end-to-end test asserts: both transports with both authorizers
+ * allowed, then the refusals a developer most often meets.
+ */
+export function connectMatrixRows(tokenKeyName: string, tampered: TamperedToken): MatrixRow[] {
+  const id = (label: string, prefix = 'test-'): string => `${prefix}${label}-${randomUUID().slice(0, 8)}`;
+  const allowed = (transport: 'mqtt' | 'websockets'): MatrixExpectation => ({
+    exitCode: 0,
+    reasonCode: 0x00,
+    transport,
+    lambdaInvoked: true,
+  });
+  const build = (name: string, clientId: string, args: string[], expect: MatrixExpectation): MatrixRow => ({
+    name,
+    clientId,
+    args: ['--client_id', clientId, ...args],
+    expect,
+  });
+  return [
+    build('direct, unsigned authorizer', id('direct-unsigned'), [], allowed('mqtt')),
+    build(
+      'WebSockets, unsigned authorizer',
+      id('ws-unsigned'),
+      ['--use_websockets', 'true'],
+      allowed('websockets'),
+    ),
+    build('direct, signed authorizer', id('direct-signed'), ['--signed'], allowed('mqtt')),
+    build(
+      'WebSockets, signed authorizer',
+      id('ws-signed'),
+      ['--signed', '--use_websockets', 'true'],
+      allowed('websockets'),
+    ),
+    build('wrong password', id('wrong-password'), ['--custom_auth_password', 'not-the-password'], {
+      exitCode: 1,
+      reasonCode: 0x86,
+      transport: 'mqtt',
+      lambdaInvoked: true,
+    }),
+    build('client id outside test-*', id('outside', 'prod-'), [], {
+      exitCode: 1,
+      reasonCode: 0x87,
+      transport: 'mqtt',
+      lambdaInvoked: true,
+    }),
+    build(
+      'tampered signature',
+      id('tampered'),
+      [
+        '--signed',
+        '--custom_auth_token_key_name',
+        tokenKeyName,
+        '--custom_auth_token_value',
+        tampered.token,
+        '--custom_auth_authorizer_signature',
+        tampered.signature,
+      ],
+      { exitCode: 1, reasonCode: 0x87, transport: 'mqtt', lambdaInvoked: false },
+    ),
+  ];
+}
+
+/** What happened in one row, and whether it matched. */
+export interface MatrixResult {
+  readonly row: MatrixRow;
+  readonly exitCode: number | null;
+  /** The client's `--json` report, when it printed one. */
+  readonly report?: ClientReport;
+  /** The gateway's decision line for the row's client id. */
+  readonly decision?: ConnectLogEntry;
+  readonly durationMs: number;
+  /** Each expectation that did not hold, in words; empty when the row passed. */
+  readonly failures: readonly string[];
+}
+
+/** The fields of the client's `--json` report the matrix reads. */
+export interface ClientReport {
+  readonly ok?: boolean;
+  readonly transport?: string;
+  readonly connack?: { readonly reasonCode?: number; readonly reasonName?: string };
+  readonly error?: string;
+}
+
+/** How to run the matrix. */
+export interface RunMatrixOptions {
+  /** Command that runs the client, e.g. `[process.execPath, '.../client/dist/cli.js']`. */
+  readonly clientCommand: readonly [string, ...string[]];
+  /** The outputs file local-iot wrote. */
+  readonly outputsFile: string;
+  /** The gateway's log so far (the matrix reads the decision lines from it). */
+  readonly gatewayLog: readonly GatewayLogEntry[];
+  /** Client runs at a time. @default 2 */
+  readonly concurrency?: number;
+  /** Environment of the client processes. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Runs every row with the real client as a child process and checks each expectation. */
+export async function runConnectMatrix(
+  rows: readonly MatrixRow[],
+  options: RunMatrixOptions,
+): Promise<MatrixResult[]> {
+  const results: MatrixResult[] = new Array<MatrixResult>(rows.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < rows.length) {
+      const index = next++;
+      results[index] = await runRow(rows[index] as MatrixRow, options);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
+  return results;
+}
+
+async function runRow(row: MatrixRow, options: RunMatrixOptions): Promise<MatrixResult> {
+  const started = Date.now();
+  const [command, ...baseArgs] = options.clientCommand;
+  const args = [...baseArgs, '--outputs', options.outputsFile, '--json', ...row.args];
+  const { exitCode, stdout, stderr } = await run(command, args, options.env ?? process.env);
+  const durationMs = Date.now() - started;
+  const report = parseReport(stdout);
+  const decision = options.gatewayLog.find(
+    (entry): entry is ConnectLogEntry => entry.event === 'connect' && entry.clientId === row.clientId,
+  );
+  const failures: string[] = [];
+  const { expect } = row;
+  if (exitCode !== expect.exitCode) {
+    failures.push(
+      `client exited ${exitCode}, expected ${expect.exitCode}${stderr ? `: ${lastLine(stderr)}` : ''}`,
+    );
+  }
+  if (report === undefined) failures.push('client printed no JSON report');
+  else if (report.connack?.reasonCode !== expect.reasonCode) {
+    failures.push(`CONNACK ${hex(report.connack?.reasonCode)}, expected ${hex(expect.reasonCode)}`);
+  }
+  if (report !== undefined && report.transport !== expect.transport) {
+    failures.push(`client reports transport ${String(report.transport)}, expected ${expect.transport}`);
+  }
+  if (decision === undefined) {
+    failures.push(`the gateway logged no connect decision for client id ${row.clientId}`);
+  } else {
+    if (decision.transport !== expect.transport) {
+      failures.push(`gateway saw transport ${decision.transport}, expected ${expect.transport}`);
+    }
+    if (expect.transport === 'mqtt' && decision.alpn !== 'mqtt') {
+      failures.push(`gateway saw ALPN ${String(decision.alpn)}, expected mqtt`);
+    }
+    if (decision.lambdaInvoked !== expect.lambdaInvoked) {
+      failures.push(`Lambda ${decision.lambdaInvoked ? 'was' : 'was not'} invoked, expected the opposite`);
+    }
+    if (decision.reasonCodeNumber !== expect.reasonCode) {
+      failures.push(
+        `gateway decided ${decision.reasonCode} (${decision.reason}), expected ${hex(expect.reasonCode)}`,
+      );
+    }
+  }
+  return {
+    row,
+    exitCode,
+    durationMs,
+    failures,
+    ...(report !== undefined && { report }),
+    ...(decision !== undefined && { decision }),
+  };
+}
+
+function run(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      [...args],
+      { env, timeout: 60_000, maxBuffer: 4 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+        resolve({ exitCode: code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function parseReport(stdout: string): ClientReport | undefined {
+  const line = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
+  if (line === undefined) return undefined;
+  try {
+    return JSON.parse(line) as ClientReport;
+  } catch {
+    return undefined;
+  }
+}
+
+const hex = (code: number | undefined): string =>
+  code === undefined ? 'none' : `0x${code.toString(16).padStart(2, '0').toUpperCase()}`;
+const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
+
+/** The matrix as a table for people. */
+export function formatMatrixTable(results: readonly MatrixResult[]): string {
+  const header = ['', 'case', 'expected', 'CONNACK', 'transport (gateway)', 'Lambda', 'time'];
+  const rows = results.map((r) => [
+    r.failures.length === 0 ? 'PASS' : 'FAIL',
+    r.row.name,
+    `${hex(r.row.expect.reasonCode)} exit ${r.row.expect.exitCode}`,
+    r.report?.connack?.reasonCode === undefined
+      ? '-'
+      : `${hex(r.report.connack.reasonCode)} exit ${r.exitCode}`,
+    r.decision === undefined
+      ? '-'
+      : `${r.decision.transport}${r.decision.alpn ? ` (ALPN ${r.decision.alpn})` : ''}`,
+    r.decision === undefined
+      ? '-'
+      : r.decision.lambdaInvoked
+        ? `invoked${r.decision.lambdaDurationMs === undefined ? '' : ` ${Math.round(r.decision.lambdaDurationMs)} ms`}`
+        : 'not invoked',
+    `${r.durationMs} ms`,
+  ]);
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => (row[i] ?? '').length)));
+  const format = (row: readonly string[]): string =>
+    row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ');
+  const lines = [format(header), format(widths.map((w) => '-'.repeat(w)))];
+  for (const [i, row] of rows.entries()) {
+    lines.push(format(row));
+    for (const failure of results[i]?.failures ?? []) lines.push(`      ${failure}`);
+  }
+  return lines.join('\n');
+}

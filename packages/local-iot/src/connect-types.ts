@@ -1,0 +1,60 @@
+import type { IotPolicyDocument } from '@iot-custom-auth/protocol';
+
+/**
+ * The boundary between the gateway (TLS, ALPN, WebSockets, MQTT framing) and the custom-auth pipeline
+ * (authorizer choice, signature check, Lambda invocation, response validation, iot:Connect evaluation).
+ */
+
+/** How the device reached the gateway. */
+export type Transport = 'mqtt' | 'websockets';
+
+/** Everything the gateway knows about a connection attempt when the MQTT CONNECT arrives. */
+export interface ConnectAttempt {
+  /** Unique per connection (UUID); becomes `connectionMetadata.id` in the Lambda event. */
+  readonly connectionId: string;
+  readonly transport: Transport;
+  /** Negotiated ALPN protocol, if any. */
+  readonly alpn?: string;
+  /** TLS SNI host name sent by the client, if any. */
+  readonly serverName?: string;
+  /** MQTT client id exactly as sent; `undefined` when the CONNECT had an empty client id. */
+  readonly clientId?: string;
+  /** MQTT CONNECT username as sent (with its query string), if any. */
+  readonly username?: string;
+  /** MQTT CONNECT password bytes, if any. */
+  readonly password?: Buffer;
+  /** WebSockets only: HTTP upgrade request headers (lower-case names) and raw query string (with `?`). */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly queryString?: string;
+}
+
+/** What the device was granted: kept by the gateway for the lifetime of the connection. */
+export interface AuthorizedSession {
+  readonly authorizerName: string;
+  readonly principalId: string;
+  readonly policyDocuments: readonly IotPolicyDocument[];
+  readonly refreshAfterInSeconds: number;
+  readonly disconnectAfterInSeconds: number;
+}
+
+/** The decision on a connection attempt, with everything the structured log line needs. */
+export interface ConnectDecision {
+  readonly allowed: boolean;
+  /** MQTT 5 CONNACK reason code: 0x00 when allowed, 0x86 / 0x87 per the spec's [choice] otherwise. */
+  readonly reasonCode: number;
+  /** The exact reason in plain words, e.g. "principalId 'a-b' does not match ^[a-zA-Z0-9]{1,128}$". */
+  readonly reason: string;
+  readonly authorizerName?: string;
+  /** 'verified' | 'failed' | 'not-required' (signing disabled) | 'missing'. */
+  readonly signature: 'verified' | 'failed' | 'not-required' | 'missing';
+  /** Whether and how long the Lambda ran; absent when it was not invoked. */
+  readonly lambdaDurationMs?: number;
+  readonly lambdaInvoked: boolean;
+  /** Present when allowed. */
+  readonly session?: AuthorizedSession;
+}
+
+/** Decides connection attempts; implemented by the custom-auth pipeline, used by the gateway. */
+export interface ConnectAuthorizer {
+  authorize(attempt: ConnectAttempt): Promise<ConnectDecision>;
+}

@@ -1,0 +1,18 @@
+/** Base class of every error thrown by `@iot-custom-auth/local-iot`. */
+export class LocalIotError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LocalIotError';
+  }
+}
+
+/**
+ * The synthesized stack cannot be served: `cdk.out` is missing or malformed, or the template uses something
+ * local-iot cannot resolve. A configuration error (the CLI exits 2): the message names what and the fix.
+ */
+export class DeploymentError extends LocalIotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DeploymentError';
+  }
+}

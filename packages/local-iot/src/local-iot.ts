@@ -1,0 +1,112 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { LOCAL_IOT_FILES, type LocalConnectionInfo } from '@iot-custom-auth/protocol';
+import { GATEWAY_DEFAULTS, startGateway, type Gateway } from './gateway';
+import type { GatewayClock } from './gateway-clock';
+import { stdoutLogSink, type GatewayLogSink } from './gateway-log';
+import type { LogSink } from './lambda-runner';
+import { ensureLocalCa } from './local-ca';
+import { createLocalRuntime, type LocalRuntime } from './local-runtime';
+
+/** Placeholder credentials written to connection.json: the local AWS API does not check signatures. */
+const LOCAL_CREDENTIALS = {
+  accessKeyId: 'LOCALIOTACCESSKEY',
+  secretAccessKey: 'local-iot-does-not-check-this',
+};
+
+/** How to run local-iot. */
+export interface LocalIotOptions {
+  /** The cloud assembly (`npx cdk synth` output). */
+  readonly cdkOut: string;
+  /** @default the only stack in the assembly */
+  readonly stackName?: string;
+  /** Where the CA, generated secrets, outputs.json and connection.json live. @default '.local-iot' */
+  readonly stateDir?: string;
+  /** TLS port of the gateway; 0 picks a free one. @default 8443 */
+  readonly port?: number;
+  /** Host name devices connect to (TLS SNI and certificate). @default 'localhost' */
+  readonly endpointHost?: string;
+  /** Port of the local AWS API on 127.0.0.1. @default 0 (a free one) */
+  readonly awsApiPort?: number;
+  /** Gateway decisions and connection events. @default one JSON line each on stdout */
+  readonly log?: GatewayLogSink;
+  /** The Lambda functions' own console output. @default standard error */
+  readonly functionLog?: LogSink;
+  /** Clock of the MQTT timers; tests scale it. @default the system clock */
+  readonly clock?: GatewayClock;
+  /** AWS IoT's limit on the authorizer Lambda; tests shorten it. @default 5000 */
+  readonly authorizerTimeoutMs?: number;
+}
+
+/** A running local-iot: gateway, local AWS API, Lambda workers, and the files a client reads. */
+export interface LocalIot {
+  readonly runtime: LocalRuntime;
+  readonly gateway: Gateway;
+  /** `.local-iot/outputs.json`: same shape as `cdk deploy --outputs-file`. */
+  readonly outputsFile: string;
+  /** `.local-iot/connection.json`: see `LocalConnectionInfo`. */
+  readonly connectionFile: string;
+  readonly connection: LocalConnectionInfo;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the synthesized stack on this machine: loads `cdk.out`, starts the local AWS API and the Lambda
+ * workers, the TLS gateway with a certificate from the local CA, and writes `outputs.json` and
+ * `connection.json` so `npm run connect -w client -- --outputs .local-iot/outputs.json` needs no other flag.
+ */
+export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot> {
+  const stateDir = path.resolve(options.stateDir ?? LOCAL_IOT_FILES.directory);
+  const endpointHost = options.endpointHost ?? GATEWAY_DEFAULTS.endpointHost;
+  await mkdir(stateDir, { recursive: true });
+  const ca = await ensureLocalCa(stateDir, [endpointHost]);
+  const runtime = await createLocalRuntime({
+    cdkOut: options.cdkOut,
+    stateDir,
+    endpointHost,
+    ...(options.stackName !== undefined && { stackName: options.stackName }),
+    ...(options.awsApiPort !== undefined && { awsApiPort: options.awsApiPort }),
+    ...(options.functionLog !== undefined && { log: options.functionLog }),
+    ...(options.authorizerTimeoutMs !== undefined && { authorizerTimeoutMs: options.authorizerTimeoutMs }),
+  });
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({
+      authorizer: runtime.authorizer,
+      tls: ca,
+      endpointHost,
+      port: options.port ?? GATEWAY_DEFAULTS.port,
+      log: options.log ?? stdoutLogSink,
+      ...(options.clock !== undefined && { clock: options.clock }),
+    });
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+
+  const connection: LocalConnectionInfo = {
+    endpoint: endpointHost,
+    port: gateway.port,
+    caFile: ca.caFile,
+    awsEndpointUrl: runtime.awsApi.url,
+    region: runtime.deployment.region,
+    credentials: LOCAL_CREDENTIALS,
+  };
+  const outputsFile = path.join(stateDir, LOCAL_IOT_FILES.outputs);
+  const connectionFile = path.join(stateDir, LOCAL_IOT_FILES.connection);
+  await writeFile(
+    outputsFile,
+    `${JSON.stringify({ [runtime.deployment.stackName]: runtime.outputs }, null, 2)}\n`,
+  );
+  await writeFile(connectionFile, `${JSON.stringify(connection, null, 2)}\n`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    runtime,
+    gateway,
+    outputsFile,
+    connectionFile,
+    connection,
+    close: () => (closing ??= gateway.close().then(() => runtime.close())),
+  };
+}

@@ -1,0 +1,80 @@
+import { CustomAuthPipeline } from './custom-auth-pipeline';
+import { LambdaRunner, type LogSink } from './lambda-runner';
+import { LocalAwsApi } from './local-aws-api';
+import {
+  type LoadLocalDeploymentOptions,
+  type LocalDeployment,
+  loadLocalDeployment,
+} from './local-deployment';
+
+/** Settings of the runtime half of local-iot. */
+export interface LocalRuntimeSettings {
+  /** Port of the local AWS API on 127.0.0.1. @default 0 (ephemeral) */
+  readonly awsApiPort?: number;
+  /** Receives the functions' console output. @default standard error */
+  readonly log?: LogSink;
+  /** @default 2 */
+  readonly maxWorkersPerFunction?: number;
+  /** AWS IoT's limit on the authorizer Lambda (tests shorten it). @default 5000 */
+  readonly authorizerTimeoutMs?: number;
+  /** Where the bundles' external modules (`@aws-sdk/*`) are found. @default the repository's node_modules */
+  readonly runtimeModulePaths?: readonly string[];
+}
+
+/** Load `cdk.out`, or serve an already built deployment. */
+export type LocalRuntimeOptions = (LoadLocalDeploymentOptions | { readonly deployment: LocalDeployment }) &
+  LocalRuntimeSettings;
+
+/** The running runtime half: what the gateway and the CLI use. */
+export interface LocalRuntime {
+  readonly deployment: LocalDeployment;
+  /** Decides connection attempts (the gateway's `ConnectAuthorizer`); also serves TestInvokeAuthorizer. */
+  readonly authorizer: CustomAuthPipeline;
+  /** The local AWS API: `url` is what `AWS_ENDPOINT_URL` / the SDK `endpoint` option should be. */
+  readonly awsApi: { readonly url: string; readonly port: number; close(): Promise<void> };
+  /** The stack outputs with local values. */
+  readonly outputs: Readonly<Record<string, string>>;
+  /** How many times a function ran (all functions without a name). */
+  invocationCount(functionName?: string): number;
+  /** Terminates the workers and closes the AWS API. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the runtime half of local-iot: loads the deployment, starts the local AWS API on 127.0.0.1, the
+ * Lambda runner (whose functions reach that API through `AWS_ENDPOINT_URL*`) and the custom-auth pipeline.
+ * @throws DeploymentError when `cdk.out` cannot be served (names the problem and the fix).
+ */
+export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const deployment = 'deployment' in options ? options.deployment : loadLocalDeployment(options);
+  const awsApi = await new LocalAwsApi({
+    deployment,
+    ...(options.awsApiPort !== undefined && { port: options.awsApiPort }),
+  }).listen();
+  const runner = new LambdaRunner({
+    functions: deployment.functions,
+    region: deployment.region,
+    accountId: deployment.accountId,
+    awsEndpointUrl: awsApi.url,
+    ...(options.maxWorkersPerFunction !== undefined && {
+      maxWorkersPerFunction: options.maxWorkersPerFunction,
+    }),
+    ...(options.runtimeModulePaths !== undefined && { runtimeModulePaths: options.runtimeModulePaths }),
+    ...(options.log !== undefined && { log: options.log }),
+  });
+  const authorizer = new CustomAuthPipeline({
+    deployment,
+    runner,
+    ...(options.authorizerTimeoutMs !== undefined && { authorizerTimeoutMs: options.authorizerTimeoutMs }),
+  });
+  awsApi.setTestInvoker((name, request) => authorizer.testInvoke(name, request));
+  let closing: Promise<void> | undefined;
+  return {
+    deployment,
+    authorizer,
+    awsApi,
+    outputs: deployment.outputs,
+    invocationCount: (functionName?: string) => authorizer.invocationCount(functionName),
+    close: () => (closing ??= Promise.all([runner.close(), awsApi.close()]).then(() => undefined)),
+  };
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// `npm start`: the project's main job, offline. Synthesizes the stack, serves it with local-iot, runs the
+// connect matrix with the real client, prints a table and exits 0 only when every expectation held.
+import { execFile } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import {
+  LOCAL_IOT_FILES,
+  STACK_OUTPUTS,
+  TOKEN_SIGNING_KEY_FILES,
+  createToken,
+  findWorkspaceRoot,
+  signToken,
+} from '@iot-custom-auth/protocol';
+import { connectMatrixRows, formatMatrixTable, runConnectMatrix, type TamperedToken } from './connect-matrix';
+import { LocalIotError } from './errors';
+import type { GatewayLogEntry } from './gateway-log';
+import { startLocalIot } from './local-iot';
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const repoRoot = findWorkspaceRoot(__dirname);
+  if (repoRoot === undefined) throw new LocalIotError('run npm start from a checkout of this repository');
+  const cdkOut = path.join(repoRoot, 'cdk.out');
+  const stateDir = path.join(repoRoot, LOCAL_IOT_FILES.directory);
+
+  step('Synthesizing the stack (npx cdk synth)');
+  await synth(repoRoot, cdkOut);
+  step(`Synthesized in ${seconds(started)}`);
+
+  mkdirSync(stateDir, { recursive: true });
+  const gatewayLog: GatewayLogEntry[] = [];
+  const gatewayLogFile = createWriteStream(path.join(stateDir, 'gateway.log'), { flags: 'w' });
+  const functionLogFile = createWriteStream(path.join(stateDir, 'lambda.log'), { flags: 'w' });
+  const local = await startLocalIot({
+    cdkOut,
+    stateDir,
+    port: 0,
+    log: (entry) => {
+      gatewayLog.push(entry);
+      gatewayLogFile.write(`${JSON.stringify(entry)}\n`);
+    },
+    functionLog: (line) => functionLogFile.write(`${line}\n`),
+  });
+  try {
+    step(`local-iot serving ${local.runtime.deployment.stackName} on ${local.gateway.addresses.join(', ')}`);
+    const stackOutputs = local.runtime.outputs;
+    const tokenKeyName = stackOutputs[STACK_OUTPUTS.tokenKeyName];
+    if (tokenKeyName === undefined)
+      throw new LocalIotError(`the stack has no ${STACK_OUTPUTS.tokenKeyName} output`);
+    const rows = connectMatrixRows(tokenKeyName, tamperedToken(repoRoot));
+    const clientCli = require.resolve('client/dist/cli.js');
+    const results = await runConnectMatrix(rows, {
+      clientCommand: [process.execPath, clientCli],
+      outputsFile: local.outputsFile,
+      gatewayLog,
+    });
+    process.stdout.write(`\n${formatMatrixTable(results)}\n\n`);
+    const failed = results.filter((r) => r.failures.length > 0).length;
+    const invocations = local.runtime.invocationCount();
+    process.stdout.write(
+      `${results.length - failed}/${results.length} rows passed, Lambda invoked ${invocations} times, total ${seconds(started)}\n`,
+    );
+    if (failed > 0) {
+      process.stdout.write(
+        `Logs: ${path.join(stateDir, 'gateway.log')} and ${path.join(stateDir, 'lambda.log')}\n`,
+      );
+    }
+    return failed === 0 ? 0 : 1;
+  } finally {
+    await local.close();
+    gatewayLogFile.end();
+    functionLogFile.end();
+  }
+}
+
+/** A token signed with the real key whose signature then has one byte changed: AWS IoT must refuse it unseen by the Lambda. */
+function tamperedToken(repoRoot: string): TamperedToken {
+  const keyFile = path.join(repoRoot, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey);
+  const token = createToken({ clientId: 'test-tampered', lifetimeSeconds: 300 });
+  const signature = Buffer.from(signToken(token, readFileSync(keyFile, 'utf8')), 'base64');
+  signature[0] = (signature[0] ?? 0) ^ 0xff;
+  return { token, signature: signature.toString('base64') };
+}
+
+function synth(repoRoot: string, cdkOut: string): Promise<void> {
+  const cdk = path.join(repoRoot, 'node_modules', '.bin', 'cdk');
+  return new Promise((resolve, reject) => {
+    execFile(cdk, ['synth', '--quiet', '--output', cdkOut], { cwd: repoRoot }, (error, _stdout, stderr) => {
+      if (error === null) resolve();
+      else reject(new LocalIotError(`npx cdk synth failed:\n${stderr.trim()}`));
+    });
+  });
+}
+
+function step(message: string): void {
+  process.stdout.write(`» ${message}\n`);
+}
+
+const seconds = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `npm start: ${error instanceof LocalIotError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = error instanceof LocalIotError ? 2 : 1;
+  },
+);
