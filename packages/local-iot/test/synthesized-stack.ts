@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { findWorkspaceRoot } from '@iot-custom-auth/protocol';
+import type { GatewayLogEntry } from '../src/gateway-log';
+import { startLocalIot, type LocalIot } from '../src/local-iot';
+
+/** The repository root: synth runs there, with the real cdk.json, infra app and .keys/. */
+export const REPO_ROOT = findWorkspaceRoot(__dirname) as string;
+
+/** A real `npx cdk synth` of the project's stack into a temporary cloud assembly. */
+export function synthToTempDir(): Promise<string> {
+  const out = mkdtempSync(path.join(tmpdir(), 'local-iot-cdk-out-'));
+  return new Promise((resolve, reject) => {
+    execFile(
+      path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk'),
+      ['synth', '--quiet', '--output', out],
+      { cwd: REPO_ROOT, timeout: 120_000 },
+      (error, _stdout, stderr) => (error ? reject(new Error(`cdk synth failed: ${stderr}`)) : resolve(out)),
+    );
+  });
+}
+
+/** local-iot serving a real synth, with its logs captured in memory. */
+export interface ServedStack {
+  readonly local: LocalIot;
+  readonly gatewayLog: GatewayLogEntry[];
+  readonly functionLog: string[];
+  close(): Promise<void>;
+}
+
+/** Synthesizes the stack and serves it on an ephemeral port with its own state directory. */
+export async function serveSynthesizedStack(): Promise<ServedStack> {
+  const cdkOut = await synthToTempDir();
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'local-iot-state-'));
+  const gatewayLog: GatewayLogEntry[] = [];
+  const functionLog: string[] = [];
+  const local = await startLocalIot({
+    cdkOut,
+    stateDir,
+    port: 0,
+    log: (entry) => gatewayLog.push(entry),
+    functionLog: (line) => functionLog.push(line),
+  });
+  return {
+    local,
+    gatewayLog,
+    functionLog,
+    close: async () => {
+      await local.close();
+      rmSync(cdkOut, { recursive: true, force: true });
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
