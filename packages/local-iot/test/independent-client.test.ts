@@ -86,7 +86,7 @@ function decisionFor(clientId: string): ConnectLogEntry | undefined {
 function unsignedUsername(user = credentials.username): string {
   return buildCustomAuthUsername({
     user,
-    authorizerName: outputs[STACK_OUTPUTS.unsignedAuthorizerName] as string,
+    authorizerName: outputs[STACK_OUTPUTS.unsignedAuthorizerName],
   });
 }
 
@@ -99,8 +99,8 @@ function signedUsername(clientId: string, tamper = false): string {
   const signature = Buffer.from(signToken(token, privateKey), 'base64');
   if (tamper) signature[10] = (signature[10] ?? 0) ^ 0x01;
   return buildCustomAuthUsername({
-    authorizerName: outputs[STACK_OUTPUTS.signedAuthorizerName] as string,
-    tokenKeyName: outputs[STACK_OUTPUTS.tokenKeyName] as string,
+    authorizerName: outputs[STACK_OUTPUTS.signedAuthorizerName],
+    tokenKeyName: outputs[STACK_OUTPUTS.tokenKeyName],
     token,
     signature: signature.toString('base64'),
   });
