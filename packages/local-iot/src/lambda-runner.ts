@@ -373,6 +373,9 @@ export class LambdaRunner {
       AWS_CONFIG_FILE: join(fn.codeDirectory, '.local-iot-no-aws-config'),
       AWS_SHARED_CREDENTIALS_FILE: join(fn.codeDirectory, '.local-iot-no-aws-credentials'),
       NODE_PATH: this.modulePaths.join(delimiter),
+      // The function's runtime (e.g. nodejs24.x) is newer than the Node.js running local-iot; the SDK's warning
+      // about the host's older Node.js would not appear in Lambda and would only bury the decision lines.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       PATH: process.env.PATH ?? '',
       LANG: 'en_US.UTF-8',
     };
