@@ -54,7 +54,12 @@ export interface ConnectDecision {
   readonly session?: AuthorizedSession;
 }
 
-/** Decides connection attempts; implemented by the custom-auth pipeline, used by the gateway. */
+/**
+ * Decides connection attempts; implemented by the custom-auth pipeline, used by the gateway. The gateway
+ * also calls `authorize` again with the very same attempt (same connection id, so the same Lambda event)
+ * each time the session's `refreshAfterInSeconds` passes, as AWS IoT refreshes the cached policy: an allow
+ * replaces the session's policy, anything else ends the connection.
+ */
 export interface ConnectAuthorizer {
   authorize(attempt: ConnectAttempt): Promise<ConnectDecision>;
 }

@@ -14,6 +14,8 @@ export type GatewayLogEntry =
   | ConnectLogEntry
   | DisconnectLogEntry
   | MessageLogEntry
+  | DeliveryLogEntry
+  | RefreshLogEntry
   | GatewayErrorLogEntry;
 
 /** Receives every log entry; the gateway never lets an exception thrown here escape. */
@@ -118,6 +120,7 @@ export type DisconnectCause =
   | 'not-authorized'
   | 'server-shutdown'
   | 'internal-error'
+  | 'refresh-refused'
   | 'handler';
 
 /** A connection ended (after the TLS handshake); one line per connection. */
@@ -151,6 +154,47 @@ export interface MessageLogEntry extends LogEntryBase {
   readonly reason: string;
   /** QoS 0 PUBLISH refused: there is no PUBACK to carry the reason code, the message is dropped. */
   readonly dropped?: true;
+  /** The client's will message, published by the gateway when the connection ended. */
+  readonly will?: true;
+}
+
+/**
+ * A message routed to a subscriber: delivered, or not (refused by `iot:Receive`, too large for the client,
+ * or the client's queue is full). One line per subscriber, so a developer sees why a device got nothing.
+ */
+export interface DeliveryLogEntry extends LogEntryBase {
+  readonly event: 'receive';
+  /** The receiving connection. */
+  readonly connectionId: string;
+  readonly clientId: string;
+  readonly topic: string;
+  /** QoS of the delivery: the lower of the PUBLISH's and the subscription's. */
+  readonly qos: number;
+  /** The subscription (topic filter as subscribed, `$share/...` included) that matched. */
+  readonly filter: string;
+  /** The publisher's client id, absent for a retained message delivered on subscribe. */
+  readonly fromClientId?: string;
+  /** A retained message sent because of a new subscription. */
+  readonly retained?: true;
+  readonly decision: 'allow' | 'deny';
+  readonly reason: string;
+}
+
+/**
+ * The authorizer was invoked again because `refreshAfterInSeconds` passed: the cached policy was replaced
+ * (allow), or the connection is closed (deny).
+ */
+export interface RefreshLogEntry extends LogEntryBase {
+  readonly event: 'refresh';
+  readonly connectionId: string;
+  readonly clientId: string;
+  readonly authorizer?: string;
+  readonly lambdaInvoked: boolean;
+  readonly lambdaDurationMs?: number;
+  readonly decision: 'allow' | 'deny';
+  readonly reason: string;
+  /** When the next refresh is due (allow only). */
+  readonly refreshAfterInSeconds?: number;
 }
 
 /** Something failed inside the gateway; the connection concerned is closed, the gateway keeps running. */

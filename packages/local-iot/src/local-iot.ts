@@ -7,6 +7,8 @@ import { stdoutLogSink, type GatewayLogSink } from './gateway-log';
 import type { LogSink } from './lambda-runner';
 import { ensureLocalCa } from './local-ca';
 import { createLocalRuntime, type LocalRuntime } from './local-runtime';
+import { MessageBroker } from './message-broker';
+import type { MessageHandler } from './message-handler';
 
 /** Placeholder credentials written to connection.json: the local AWS API does not check signatures. */
 const LOCAL_CREDENTIALS = {
@@ -36,6 +38,11 @@ export interface LocalIotOptions {
   readonly clock?: GatewayClock;
   /** AWS IoT's limit on the authorizer Lambda; tests shorten it. @default 5000 */
   readonly authorizerTimeoutMs?: number;
+  /**
+   * What happens to PUBLISH / SUBSCRIBE after CONNECT.
+   * @default a `MessageBroker` enforcing the authorizer's policies in the deployment's region and account
+   */
+  readonly messageHandler?: MessageHandler;
 }
 
 /** A running local-iot: gateway, local AWS API, Lambda workers, and the files a client reads. */
@@ -69,14 +76,28 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     ...(options.functionLog !== undefined && { log: options.functionLog }),
     ...(options.authorizerTimeoutMs !== undefined && { authorizerTimeoutMs: options.authorizerTimeoutMs }),
   });
+  const log = options.log ?? stdoutLogSink;
+  const { deployment } = runtime;
+  const messageHandler =
+    options.messageHandler ??
+    new MessageBroker({
+      arnContext: {
+        partition: deployment.partition,
+        region: deployment.region,
+        account: deployment.accountId,
+      },
+      log,
+      ...(options.clock !== undefined && { clock: options.clock }),
+    });
   let gateway: Gateway;
   try {
     gateway = await startGateway({
       authorizer: runtime.authorizer,
+      messageHandler,
       tls: ca,
       endpointHost,
       port: options.port ?? GATEWAY_DEFAULTS.port,
-      log: options.log ?? stdoutLogSink,
+      log,
       ...(options.clock !== undefined && { clock: options.clock }),
     });
   } catch (error) {

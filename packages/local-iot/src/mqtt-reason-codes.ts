@@ -4,7 +4,9 @@
  */
 export const MQTT_REASON_CODES = {
   success: 0x00,
+  grantedQos0: 0x00,
   grantedQos1: 0x01,
+  disconnectWithWill: 0x04,
   noSubscriptionExisted: 0x11,
   unspecifiedError: 0x80,
   malformedPacket: 0x81,
@@ -17,9 +19,11 @@ export const MQTT_REASON_CODES = {
   serverShuttingDown: 0x8b,
   keepAliveTimeout: 0x8d,
   sessionTakenOver: 0x8e,
+  topicFilterInvalid: 0x8f,
   topicNameInvalid: 0x90,
   topicAliasInvalid: 0x94,
   packetTooLarge: 0x95,
+  quotaExceeded: 0x97,
   qosNotSupported: 0x9b,
   maximumConnectTime: 0xa0,
   subscriptionIdentifiersNotSupported: 0xa1,

@@ -9,7 +9,13 @@ import {
   type IUnsubscribePacket,
   type Packet,
 } from 'mqtt-packet';
-import type { ConnectAttempt, ConnectAuthorizer, ConnectDecision, Transport } from './connect-types';
+import type {
+  AuthorizedSession,
+  ConnectAttempt,
+  ConnectAuthorizer,
+  ConnectDecision,
+  Transport,
+} from './connect-types';
 import type { ClockTimer, GatewayClock } from './gateway-clock';
 import { errorMessage, type DisconnectCause, type GatewayLogEntryInput } from './gateway-log';
 import type { ConnectedClient, MessageHandler, PacketOutcome } from './message-handler';
@@ -120,12 +126,17 @@ export class MqttSession {
   #draining = false;
   #protocolVersion: 3 | 4 | 5 = 5;
   #client: ConnectedClient | undefined;
+  /** The CONNECT as the authorizer saw it: invoked again with it when the policy is refreshed. */
+  #attempt: ConnectAttempt | undefined;
+  /** What the authorizer granted; replaced by each successful refresh. */
+  #authorized: AuthorizedSession | undefined;
   #connectedAt = 0;
   #lastPacketAt = 0;
   #keepAliveMs = 0;
   #connectTimer: ClockTimer | undefined;
   #keepAliveTimer: ClockTimer | undefined;
   #maxConnectTimer: ClockTimer | undefined;
+  #refreshTimer: ClockTimer | undefined;
   #destroyTimer: NodeJS.Timeout | undefined;
   #streamError: string | undefined;
 
@@ -189,6 +200,7 @@ export class MqttSession {
     this.#connectTimer?.cancel();
     this.#keepAliveTimer?.cancel();
     this.#maxConnectTimer?.cancel();
+    this.#refreshTimer?.cancel();
     const client = this.#client;
     if (client) this.#options.registry.release(client.clientId, this);
 
@@ -224,7 +236,10 @@ export class MqttSession {
     }
     if (client) {
       try {
-        this.#options.handler.onDisconnected?.(client);
+        this.#options.handler.onDisconnected?.(client, {
+          cause: request.cause,
+          publishWill: !(request.fromClient && request.reasonCode !== RC.disconnectWithWill),
+        });
       } catch (error) {
         this.#logError(`message handler onDisconnected failed: ${errorMessage(error)}`);
       }
@@ -418,7 +433,9 @@ export class MqttSession {
     const clientId = attempt.clientId ?? this.connectionId;
     const keepAliveSeconds = effectiveKeepAlive(connect.keepalive ?? 0);
     this.#keepAliveMs = keepAliveSeconds * 1000;
-    this.#client = this.#connectedClient(connect, clientId, assigned, decision);
+    this.#attempt = attempt;
+    this.#authorized = decision.session;
+    this.#client = this.#connectedClient(connect, clientId, assigned);
     this.#options.log({ ...decisionLog, ...(assigned ? { assignedClientId: clientId } : {}) });
 
     const previous = this.#options.registry.claim(clientId, this);
@@ -440,6 +457,7 @@ export class MqttSession {
           },
     );
     this.#armKeepAlive();
+    // The lifetime is fixed at connect: refreshes replace the policy, never this timer.
     const lifetimeSeconds = decision.session.disconnectAfterInSeconds;
     this.#maxConnectTimer = this.#options.clock.setTimer(
       () =>
@@ -450,7 +468,54 @@ export class MqttSession {
         }),
       lifetimeSeconds * 1000,
     );
+    this.#armRefresh(decision.session.refreshAfterInSeconds);
     this.#options.handler.onConnected?.(this.#client);
+  }
+
+  #armRefresh(seconds: number): void {
+    this.#refreshTimer = this.#options.clock.setTimer(() => void this.#refresh(), seconds * 1000);
+  }
+
+  /**
+   * `refreshAfterInSeconds` has passed: AWS IoT invokes the authorizer again and caches the new policy; "if
+   * failures occur during custom authentication, AWS IoT Core terminates the connection". The same attempt
+   * goes through the whole pipeline again (same event to the Lambda, response checks, `iot:Connect` for the
+   * client id), so a Lambda that now denies, fails or returns a policy without `iot:Connect` ends the
+   * connection. MQTT 5 has no DISCONNECT 0x86, so [choice] every refusal is DISCONNECT 0x87 (not
+   * authorized), except 0x80 when the pipeline itself failed. Packets keep being handled under the old
+   * policy while the Lambda runs.
+   */
+  async #refresh(): Promise<void> {
+    const client = this.#client;
+    const attempt = this.#attempt;
+    if (this.#state !== 'connected' || !client || !attempt) return;
+    const decision = await this.#authorize(attempt);
+    if (this.#isClosed()) return;
+    const allowed = decision.allowed && decision.session !== undefined;
+    this.#options.log({
+      event: 'refresh',
+      connectionId: this.connectionId,
+      clientId: client.clientId,
+      ...(decision.authorizerName ? { authorizer: decision.authorizerName } : {}),
+      lambdaInvoked: decision.lambdaInvoked,
+      ...(decision.lambdaDurationMs === undefined ? {} : { lambdaDurationMs: decision.lambdaDurationMs }),
+      decision: allowed ? 'allow' : 'deny',
+      reason: decision.reason,
+      ...(allowed && decision.session
+        ? { refreshAfterInSeconds: decision.session.refreshAfterInSeconds }
+        : {}),
+    });
+    if (!allowed || !decision.session) {
+      const reasonCode = decision.reasonCode === RC.unspecifiedError ? RC.unspecifiedError : RC.notAuthorized;
+      this.close({
+        cause: 'refresh-refused',
+        reasonCode,
+        reason: `the policy refresh was refused (CONNACK would have been ${formatReasonCode(decision.reasonCode)}): ${decision.reason}`,
+      });
+      return;
+    }
+    this.#authorized = decision.session;
+    this.#armRefresh(decision.session.refreshAfterInSeconds);
   }
 
   async #authorize(attempt: ConnectAttempt): Promise<ConnectDecision> {
@@ -527,23 +592,24 @@ export class MqttSession {
     };
   }
 
-  #connectedClient(
-    connect: IConnectPacket,
-    clientId: string,
-    assigned: boolean,
-    decision: ConnectDecision,
-  ): ConnectedClient {
+  #connectedClient(connect: IConnectPacket, clientId: string, assigned: boolean): ConnectedClient {
+    const current = (): AuthorizedSession => this.#authorized as AuthorizedSession;
     return {
       connectionId: this.connectionId,
       clientId,
       clientIdAssigned: assigned,
       protocolVersion: this.#protocolVersion === 5 ? 5 : 4,
       transport: this.#options.connection.transport,
-      session: decision.session as NonNullable<ConnectDecision['session']>,
+      get session() {
+        return current();
+      },
       ...(connect.will ? { will: connect.will } : {}),
       ...(connect.properties?.maximumPacketSize === undefined
         ? {}
         : { maximumPacketSize: connect.properties.maximumPacketSize }),
+      ...(connect.properties?.receiveMaximum === undefined
+        ? {}
+        : { receiveMaximum: connect.properties.receiveMaximum }),
       send: (packet) => {
         if (this.#state === 'connected') this.#send(packet);
       },
@@ -579,6 +645,10 @@ export class MqttSession {
         reasonCode: RC.qosNotSupported,
         reason: 'PUBLISH with QoS 2, which AWS IoT Core does not support',
       });
+    }
+    if (publish.properties?.subscriptionIdentifier !== undefined) {
+      // MQTT-3.3.4-6: only servers put subscription identifiers in a PUBLISH.
+      return this.#protocolError('PUBLISH from a client with a subscription identifier');
     }
     const topic = this.#resolveTopicAlias(publish);
     if (topic === undefined) return;
@@ -664,6 +734,7 @@ export class MqttSession {
         this.#protocolVersion === 5 || reasonCode < 0x80 ? reasonCode : 0x80,
       ),
     });
+    this.#options.handler.onSubscribed?.(client, subscribe, outcomes);
   }
 
   async #onUnsubscribe(unsubscribe: IUnsubscribePacket): Promise<void> {

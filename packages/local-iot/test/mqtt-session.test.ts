@@ -10,7 +10,12 @@ import {
 import type { ConnectAttempt, ConnectDecision } from '../src/connect-types';
 import type { ClockTimer, GatewayClock } from '../src/gateway-clock';
 import type { GatewayLogEntryInput } from '../src/gateway-log';
-import { refuseAllMessages, type ConnectedClient, type MessageHandler } from '../src/message-handler';
+import {
+  refuseAllMessages,
+  type ConnectedClient,
+  type DisconnectInfo,
+  type MessageHandler,
+} from '../src/message-handler';
 import { effectiveKeepAlive, MqttSession, PacketFramer, SessionRegistry } from '../src/mqtt-session';
 import { allowed, FakeAuthorizer, refused, withTimeout } from './gateway-harness';
 
@@ -539,6 +544,208 @@ describe('MqttSession', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+const POLICY_A = [{ Version: '2012-10-17' as const, Statement: [] }];
+const POLICY_B = [
+  {
+    Version: '2012-10-17' as const,
+    Statement: [{ Effect: 'Allow' as const, Action: 'iot:Publish', Resource: '*' }],
+  },
+];
+
+/** A session connected as test-1 (keep alive 1200 s), with the handler's view of the client. */
+async function connectedSetup(first: ConnectDecision): Promise<Setup & { client: () => ConnectedClient }> {
+  let connected: ConnectedClient | undefined;
+  const result = setup({ handler: { ...refuseAllMessages, onConnected: (c) => (connected = c) } });
+  result.authorizer.decide = () => first;
+  result.device.send(connect({ keepalive: 1200 }));
+  expect(await result.device.next()).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+  return { ...result, client: () => connected as ConnectedClient };
+}
+
+function refreshes(
+  log: readonly GatewayLogEntryInput[],
+): Extract<GatewayLogEntryInput, { event: 'refresh' }>[] {
+  return log.filter((e): e is Extract<GatewayLogEntryInput, { event: 'refresh' }> => e.event === 'refresh');
+}
+
+describe('MqttSession hooks for the message broker', () => {
+  it('calls onSubscribed once the SUBACK is out, so retained messages follow it', async () => {
+    const { device } = setup({
+      handler: {
+        ...refuseAllMessages,
+        onSubscribe: () => [{ reasonCode: 0, reason: 'ok' }],
+        onSubscribed: (client, subscribe, outcomes) =>
+          client.send({
+            cmd: 'publish',
+            topic: subscribe.subscriptions[0]?.topic ?? '',
+            payload: Buffer.from(`retained after ${outcomes.length} outcome`),
+            qos: 0,
+            dup: false,
+            retain: true,
+          }),
+      },
+    });
+    device.send(connect(), { cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'a/b', qos: 0 }] });
+    await device.next();
+    expect(await device.next()).toMatchObject({ cmd: 'suback', messageId: 3, granted: [0] });
+    expect(await device.next()).toMatchObject({
+      cmd: 'publish',
+      topic: 'a/b',
+      retain: true,
+      payload: Buffer.from('retained after 1 outcome'),
+    });
+  });
+
+  it.each([
+    ['a DISCONNECT 0x00', { cmd: 'disconnect', reasonCode: 0 } as const, 'client-disconnect', false],
+    [
+      'a DISCONNECT 0x04 (with will)',
+      { cmd: 'disconnect', reasonCode: 4 } as const,
+      'client-disconnect',
+      true,
+    ],
+    [
+      'a PUBLISH with QoS 2',
+      { cmd: 'publish', topic: 't', payload: 'x', qos: 2, messageId: 1, dup: false, retain: false } as const,
+      'qos-not-supported',
+      true,
+    ],
+  ])('tells the handler whether the will is due after %s', async (_what, packet, cause, publishWill) => {
+    const ended: DisconnectInfo[] = [];
+    const { device } = setup({
+      handler: { ...refuseAllMessages, onDisconnected: (_c, info) => ended.push(info) },
+    });
+    device.send(connect(), packet);
+    await device.ended;
+    expect(ended).toEqual([{ cause, publishWill }]);
+  });
+
+  it('disconnects with 0x82 a PUBLISH from the client that carries a subscription identifier', async () => {
+    const { device, log } = setup();
+    device.send(connect(), {
+      cmd: 'publish',
+      topic: 'a',
+      payload: Buffer.from('x'),
+      qos: 0,
+      dup: false,
+      retain: false,
+      properties: { subscriptionIdentifier: 3 },
+    });
+    await device.next();
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x82 });
+    expect(disconnects(log)[0]?.reason).toBe(
+      'protocol error: PUBLISH from a client with a subscription identifier',
+    );
+  });
+});
+
+describe('MqttSession policy refresh (refreshAfterInSeconds)', () => {
+  it('invokes the authorizer again with the same attempt and replaces the cached policy', async () => {
+    const { authorizer, clock, log, client } = await connectedSetup(
+      allowed({ policyDocuments: POLICY_A, refreshAfterInSeconds: 300 }),
+    );
+    authorizer.decide = () => allowed({ policyDocuments: POLICY_B, refreshAfterInSeconds: 600 });
+    expect(client().session.policyDocuments).toEqual(POLICY_A);
+    clock.advance(299_999);
+    expect(authorizer.attempts).toHaveLength(1);
+    clock.advance(1);
+    await settle();
+    expect(authorizer.attempts).toHaveLength(2);
+    expect(authorizer.attempts[1]).toEqual(authorizer.attempts[0]);
+    expect(client().session.policyDocuments).toEqual(POLICY_B);
+    expect(refreshes(log)).toEqual([
+      {
+        event: 'refresh',
+        connectionId: 'c0ffee00-0000-4000-8000-000000000001',
+        clientId: 'test-1',
+        authorizer: 'UnsignedAuthorizer',
+        lambdaInvoked: true,
+        lambdaDurationMs: 12,
+        decision: 'allow',
+        reason: 'iot:Connect allowed on client/test-1',
+        refreshAfterInSeconds: 600,
+      },
+    ]);
+    // The next refresh follows the new response's refreshAfterInSeconds.
+    clock.advance(599_999);
+    expect(authorizer.attempts).toHaveLength(2);
+    clock.advance(1);
+    await settle();
+    expect(authorizer.attempts).toHaveLength(3);
+  });
+
+  it('disconnects with 0x87 when the authorizer now refuses, naming the reason', async () => {
+    const { authorizer, clock, log, device } = await connectedSetup(allowed());
+    authorizer.decide = () =>
+      refused(0x86, "authorizer 'UnsignedAuthorizer' returned isAuthenticated: false");
+    clock.advance(300_000);
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x87 });
+    expect(refreshes(log)).toMatchObject([{ decision: 'deny', lambdaInvoked: true }]);
+    expect(disconnects(log)).toEqual([
+      {
+        event: 'disconnect',
+        connectionId: 'c0ffee00-0000-4000-8000-000000000001',
+        transport: 'mqtt',
+        clientId: 'test-1',
+        cause: 'refresh-refused',
+        reasonCode: '0x87',
+        reasonCodeNumber: 0x87,
+        disconnectSent: true,
+        reason:
+          "the policy refresh was refused (CONNACK would have been 0x86): authorizer 'UnsignedAuthorizer' returned isAuthenticated: false",
+        connectedMs: 300_000,
+      },
+    ]);
+  });
+
+  it('disconnects with 0x80 when the custom-auth pipeline fails during a refresh', async () => {
+    const { authorizer, clock, log, device } = await connectedSetup(allowed());
+    authorizer.decide = () => {
+      throw new Error('worker pool gone');
+    };
+    clock.advance(300_000);
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x80 });
+    expect(disconnects(log)[0]?.reason).toBe(
+      'the policy refresh was refused (CONNACK would have been 0x80): the custom-auth pipeline failed: worker pool gone',
+    );
+  });
+
+  it('keeps the lifetime set at CONNACK, whatever the refreshes return', async () => {
+    const { authorizer, clock, log, device } = await connectedSetup(
+      allowed({ refreshAfterInSeconds: 300, disconnectAfterInSeconds: 700 }),
+    );
+    authorizer.decide = () => allowed({ refreshAfterInSeconds: 300, disconnectAfterInSeconds: 86_400 });
+    clock.advance(300_000);
+    await settle();
+    clock.advance(300_000);
+    await settle();
+    expect(refreshes(log).map((r) => r.decision)).toEqual(['allow', 'allow']);
+    clock.advance(100_000);
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0xa0 });
+    expect(disconnects(log)).toMatchObject([
+      {
+        cause: 'maximum-connect-time',
+        reason: 'disconnectAfterInSeconds (700 s) from the authorizer has passed',
+        connectedMs: 700_000,
+      },
+    ]);
+  });
+
+  it('ignores a refresh answer that arrives after the connection ended', async () => {
+    const { authorizer, clock, log, device } = await connectedSetup(allowed());
+    let release!: (decision: ConnectDecision) => void;
+    authorizer.decide = () => new Promise((resolve) => (release = resolve));
+    clock.advance(300_000);
+    await settle();
+    device.send({ cmd: 'disconnect', reasonCode: 0 });
+    await device.ended;
+    release(refused(0x87, 'too late'));
+    await settle();
+    expect(refreshes(log)).toEqual([]);
+    expect(disconnects(log)).toMatchObject([{ cause: 'client-disconnect' }]);
   });
 });
 

@@ -2,9 +2,15 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { findWorkspaceRoot } from '@iot-custom-auth/protocol';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  findWorkspaceRoot,
+  parseDeviceCredentials,
+  STACK_OUTPUTS,
+  type DeviceCredentials,
+} from '@iot-custom-auth/protocol';
 import type { GatewayLogEntry } from '../src/gateway-log';
-import { startLocalIot, type LocalIot } from '../src/local-iot';
+import { startLocalIot, type LocalIot, type LocalIotOptions } from '../src/local-iot';
 
 /** The repository root: synth runs there, with the real cdk.json, infra app and .keys/. */
 export const REPO_ROOT = findWorkspaceRoot(__dirname) as string;
@@ -30,8 +36,13 @@ export interface ServedStack {
   close(): Promise<void>;
 }
 
-/** Synthesizes the stack and serves it on an ephemeral port with its own state directory. */
-export async function serveSynthesizedStack(): Promise<ServedStack> {
+/**
+ * Synthesizes the stack and serves it on an ephemeral port with its own state directory; `options` adds to
+ * (or overrides) what `startLocalIot` gets, e.g. a clock.
+ */
+export async function serveSynthesizedStack(
+  options: Partial<Omit<LocalIotOptions, 'cdkOut' | 'stateDir' | 'log' | 'functionLog'>> = {},
+): Promise<ServedStack> {
   const cdkOut = await synthToTempDir();
   const stateDir = mkdtempSync(path.join(tmpdir(), 'local-iot-state-'));
   const gatewayLog: GatewayLogEntry[] = [];
@@ -42,6 +53,7 @@ export async function serveSynthesizedStack(): Promise<ServedStack> {
     port: 0,
     log: (entry) => gatewayLog.push(entry),
     functionLog: (line) => functionLog.push(line),
+    ...options,
   });
   return {
     local,
@@ -53,4 +65,24 @@ export async function serveSynthesizedStack(): Promise<ServedStack> {
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The device credentials, fetched as the client fetches them: the real SDK through the endpoint override. */
+export async function fetchDeviceCredentials(local: LocalIot): Promise<DeviceCredentials> {
+  const { connection } = local;
+  const secrets = new SecretsManagerClient({
+    region: connection.region,
+    endpoint: connection.awsEndpointUrl,
+    credentials: connection.credentials,
+  });
+  try {
+    const secret = await secrets.send(
+      new GetSecretValueCommand({ SecretId: local.runtime.outputs[STACK_OUTPUTS.deviceSecretArn] }),
+    );
+    const credentials = parseDeviceCredentials(secret.SecretString);
+    if (!credentials) throw new Error('the device secret is not {"username","password"}');
+    return credentials;
+  } finally {
+    secrets.destroy();
+  }
 }

@@ -1,0 +1,166 @@
+/**
+ * MQTT topic names and topic filters as AWS IoT Core's message broker treats them.
+ *
+ * No well-kept MQTT topic matcher is installed in this repository (no `qlobber`, `mqtt-match` or
+ * `mqemitter`; `mqtt` only validates filters client-side), and nothing may be installed, so matching is
+ * written here, kept small, and property-tested against an independent regular-expression model
+ * (`test/topic-filter.test.ts`).
+ *
+ * Where AWS IoT Core departs from MQTT, AWS wins (AWS IoT developer guide, "AWS IoT differences from MQTT
+ * specifications" and "Topic filters"):
+ * - `#` matches every topic at and below its level but not the parent: `sensor/#` matches `sensor/` and
+ *   `sensor/a/b`, not `sensor` (MQTT would match `sensor` too). Stricter than MQTT, so an application that
+ *   works locally also works on AWS.
+ * - Topics and filters are limited to 256 bytes of UTF-8 and 7 `/` (8 levels).
+ *
+ * As in MQTT 5 (4.7.2): a filter starting with a wildcard never matches a topic starting with `$`.
+ */
+
+/** AWS IoT Core's quotas on topics, filters and subscriptions (AWS IoT Core endpoints and quotas). */
+export const AWS_IOT_TOPIC_LIMITS = {
+  /** "The topic passed to the message broker when publishing a message cannot exceed 256 bytes of UTF-8". */
+  maxTopicBytes: 256,
+  /** "The topic in a publish or subscribe request can have no more than 7 forward slashes", so 8 levels. */
+  maxTopicSlashes: 7,
+  /** Topic filters in one SUBSCRIBE. */
+  maxFiltersPerSubscribe: 8,
+  /** Subscriptions one connection may hold. */
+  maxSubscriptionsPerConnection: 50,
+} as const;
+
+/** Why a topic name or topic filter is refused. */
+export interface TopicProblem {
+  /** `malformed`: breaks MQTT itself (a protocol error); `limit`: valid MQTT that AWS IoT Core refuses. */
+  readonly kind: 'malformed' | 'limit';
+  readonly reason: string;
+}
+
+/** A topic filter from a SUBSCRIBE, with a shared subscription's parts separated. */
+export interface TopicFilter {
+  /** The filter exactly as sent, e.g. `$share/workers/jobs/+`: the `iot:Subscribe` resource. */
+  readonly filter: string;
+  /** The part matched against topics, e.g. `jobs/+`. */
+  readonly match: string;
+  /** The share name of a shared subscription (`$share/<name>/<filter>`), e.g. `workers`. */
+  readonly shareName?: string;
+  /** Whether `match` has `+` or `#`. */
+  readonly wildcard: boolean;
+}
+
+const SHARE_PREFIX = '$share/';
+
+/**
+ * The problem with a PUBLISH topic name, or `undefined` when AWS IoT Core accepts it: empty, wildcard
+ * characters or U+0000 are malformed (MQTT 5 4.7.3); over 256 bytes or 7 slashes is an AWS IoT limit.
+ */
+export function topicNameProblem(topic: string): TopicProblem | undefined {
+  if (topic.length === 0) return { kind: 'malformed', reason: 'the topic name is empty' };
+  if (topic.includes('\u0000')) {
+    return { kind: 'malformed', reason: 'the topic name contains the null character U+0000' };
+  }
+  if (topic.includes('+') || topic.includes('#')) {
+    return {
+      kind: 'malformed',
+      reason: `the topic name '${topic}' contains a wildcard ('+' or '#'), which only topic filters may have`,
+    };
+  }
+  return limitProblem('topic name', topic);
+}
+
+/**
+ * Parses and checks a SUBSCRIBE topic filter: `+` and `#` must fill a whole level, `#` only last; a shared
+ * subscription needs a share name without wildcards and a filter after it. AWS IoT's size limits apply to
+ * the part that is matched ([choice]: the `$share/<name>/` prefix is routing syntax, as AWS exempts Basic
+ * Ingest's `$aws/rules/<rule>/` prefix).
+ */
+export function parseTopicFilter(
+  filter: string,
+): { ok: true; value: TopicFilter } | { ok: false; problem: TopicProblem } {
+  const fail = (kind: TopicProblem['kind'], reason: string) => ({
+    ok: false as const,
+    problem: { kind, reason },
+  });
+  if (filter.length === 0) return fail('malformed', 'the topic filter is empty');
+  if (filter.includes('\u0000'))
+    return fail('malformed', 'the topic filter contains the null character U+0000');
+  let match = filter;
+  let shareName: string | undefined;
+  if (filter.startsWith(SHARE_PREFIX)) {
+    const rest = filter.slice(SHARE_PREFIX.length);
+    const slash = rest.indexOf('/');
+    shareName = slash < 0 ? rest : rest.slice(0, slash);
+    match = slash < 0 ? '' : rest.slice(slash + 1);
+    if (shareName.length === 0 || shareName.includes('+') || shareName.includes('#')) {
+      return fail(
+        'malformed',
+        `the shared subscription '${filter}' needs a share name without '+' or '#': $share/<name>/<filter>`,
+      );
+    }
+    if (match.length === 0) {
+      return fail(
+        'malformed',
+        `the shared subscription '${filter}' has no topic filter after $share/${shareName}/`,
+      );
+    }
+  }
+  const levels = match.split('/');
+  for (const [index, level] of levels.entries()) {
+    if (level === '#' && index !== levels.length - 1) {
+      return fail('malformed', `in the topic filter '${filter}', '#' is not the last level`);
+    }
+    if (level.length > 1 && (level.includes('+') || level.includes('#'))) {
+      return fail(
+        'malformed',
+        `in the topic filter '${filter}', a wildcard shares the level '${level}' with other characters`,
+      );
+    }
+  }
+  const limit = limitProblem('topic filter', match);
+  if (limit) return { ok: false, problem: limit };
+  return {
+    ok: true,
+    value: {
+      filter,
+      match,
+      ...(shareName === undefined ? {} : { shareName }),
+      wildcard: levels.some((level) => level === '+' || level === '#'),
+    },
+  };
+}
+
+/**
+ * Whether `topic` (a valid topic name) matches `filter` (the matched part of a valid topic filter) the way
+ * AWS IoT Core routes it: `+` is one whole level, `#` one or more levels at the end (not the parent), and a
+ * leading wildcard never matches a `$` topic.
+ */
+export function topicMatches(filter: string, topic: string): boolean {
+  const filterLevels = filter.split('/');
+  const topicLevels = topic.split('/');
+  const first = filterLevels[0];
+  if (topic.startsWith('$') && (first === '+' || first === '#')) return false;
+  for (const [index, level] of filterLevels.entries()) {
+    if (level === '#') return topicLevels.length > index;
+    const topicLevel = topicLevels[index];
+    if (topicLevel === undefined) return false;
+    if (level !== '+' && level !== topicLevel) return false;
+  }
+  return filterLevels.length === topicLevels.length;
+}
+
+function limitProblem(what: 'topic name' | 'topic filter', text: string): TopicProblem | undefined {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > AWS_IOT_TOPIC_LIMITS.maxTopicBytes) {
+    return {
+      kind: 'limit',
+      reason: `the ${what} is ${bytes} bytes; AWS IoT Core allows at most ${AWS_IOT_TOPIC_LIMITS.maxTopicBytes}`,
+    };
+  }
+  const slashes = text.split('/').length - 1;
+  if (slashes > AWS_IOT_TOPIC_LIMITS.maxTopicSlashes) {
+    return {
+      kind: 'limit',
+      reason: `the ${what} '${text}' has ${slashes} '/'; AWS IoT Core allows at most ${AWS_IOT_TOPIC_LIMITS.maxTopicSlashes} (8 levels)`,
+    };
+  }
+  return undefined;
+}
