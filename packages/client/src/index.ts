@@ -1,1 +1,11 @@
-export {};
+export * from './args';
+export * from './cli';
+export * from './connection';
+export * from './credentials';
+export * from './diagnosis';
+export * from './errors';
+export * from './main';
+export * from './outputs';
+export * from './paths';
+export * from './report';
+export * from './tls-probe';

@@ -109,9 +109,10 @@ export function buildCustomAuthUsername(parts: CustomAuthUsernameParts): string 
 
 /**
  * RFC 3986 strict percent-encoding: `encodeURIComponent` plus `! ' ( ) *`, so that no value can start with
- * `(` and be mistaken for a parenthesised SDK metadata value.
+ * `(` and be mistaken for a parenthesised SDK metadata value. Used for every value `buildCustomAuthUsername`
+ * writes, and by clients handing values to an SDK that concatenates them into the username as they are.
  */
-function encodeQueryValue(value: string): string {
+export function encodeQueryValue(value: string): string {
   return encodeURIComponent(value).replace(
     /[!'()*]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,

@@ -1,0 +1,570 @@
+import { isIP } from 'node:net';
+import {
+  CUSTOM_AUTH_PORT,
+  DEFAULT_OUTPUTS_FILE,
+  DEFAULT_STACK_NAME,
+  DEFAULTS,
+  MAX_CLIENT_ID_BYTES,
+  TOKEN_KEY_NAME_PATTERN,
+  TOKEN_SIGNING_KEY_FILES,
+  toUrlEncodedSignature,
+} from '@iot-custom-auth/protocol';
+import { UsageError } from './errors';
+
+/** How the client reaches the endpoint: MQTT directly over TLS (ALPN `mqtt`), or MQTT over WebSockets. */
+export type Transport = 'mqtt' | 'websockets';
+
+/** SDK log levels accepted by `--verbosity` (the aws-crt levels; `nologs` is the Python sample's name for none). */
+export const VERBOSITY_LEVELS = ['none', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type Verbosity = (typeof VERBOSITY_LEVELS)[number];
+
+/** Seconds a connection attempt may take before it is reported as a timeout. */
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+/** Upper bound for `--timeout`: beyond this a hung connect is a bug to report, not a wait to configure. */
+export const MAX_TIMEOUT_SECONDS = 300;
+
+/**
+ * What the command line asked for. Every field a flag did not set is `undefined` (or its documented default),
+ * so that `main()` can fill it from the stack outputs: flags override outputs.
+ */
+export interface CliConfig {
+  readonly help: boolean;
+  /** Host name or IP address, without scheme, port or path. */
+  readonly endpoint?: string;
+  /** From `--port`, or from `--endpoint host:port`. @default 443 when neither is given (applied by `main`) */
+  readonly port?: number;
+  readonly caFile?: string;
+  readonly clientId?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly authorizerName?: string;
+  readonly tokenKeyName?: string;
+  readonly tokenValue?: string;
+  /** The token signature, already URL-encoded exactly once (given raw or encoded on the command line). */
+  readonly signature?: string;
+  /** @default 'mqtt' */
+  readonly transport: Transport;
+  /** @default 'none' */
+  readonly verbosity: Verbosity;
+  /** @default DEFAULT_TIMEOUT_SECONDS */
+  readonly timeoutSeconds: number;
+  /** @default false */
+  readonly json: boolean;
+  /** Create and sign a fresh token for the signed authorizer. @default false */
+  readonly signed: boolean;
+  readonly tokenSigningKeyFile?: string;
+  readonly outputsFile?: string;
+  readonly stackName?: string;
+  readonly region?: string;
+}
+
+type StringKey = Exclude<
+  { [K in keyof CliConfig]-?: NonNullable<CliConfig[K]> extends string ? K : never }[keyof CliConfig],
+  'transport' | 'verbosity'
+>;
+
+interface FlagSpec {
+  /** Name as documented, without the leading `--`. */
+  readonly name: string;
+  readonly kind: 'string' | 'boolean';
+  readonly valueName?: string;
+  readonly description: string;
+  readonly section: 'connection' | 'authentication' | 'sources' | 'output';
+}
+
+/**
+ * Every flag. The upstream sample's flags keep their underscore names; new flags are shown with hyphens. Both
+ * separators are accepted for every flag (`--client-id` works as well as `--client_id`).
+ */
+const FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'endpoint',
+    kind: 'string',
+    valueName: 'host',
+    section: 'connection',
+    description:
+      'AWS IoT data endpoint (the IotEndpoint output, e.g. abc123-ats.iot.eu-west-1.amazonaws.com) or a local gateway host; host:port is accepted. Default: from the stack outputs.',
+  },
+  {
+    name: 'port',
+    kind: 'string',
+    valueName: 'n',
+    section: 'connection',
+    description: `TCP port. Default: ${CUSTOM_AUTH_PORT} (custom authentication works only on ${CUSTOM_AUTH_PORT}).`,
+  },
+  {
+    name: 'ca_file',
+    kind: 'string',
+    valueName: 'file',
+    section: 'connection',
+    description:
+      "PEM file with the CA certificate(s) to trust instead of the system store (a local gateway's CA). Default: system trust store.",
+  },
+  {
+    name: 'use_websockets',
+    kind: 'boolean',
+    section: 'connection',
+    description:
+      'MQTT over WebSockets (wss://<endpoint>/mqtt) instead of direct MQTT over TLS with ALPN mqtt. Takes an optional true/false. Default: false.',
+  },
+  {
+    name: 'client_id',
+    kind: 'string',
+    valueName: 'id',
+    section: 'connection',
+    description: `MQTT client id. Default: ${DEFAULTS.clientIdPrefix}<uuid> (the prefix comes from the ClientIdPrefix output).`,
+  },
+  {
+    name: 'timeout',
+    kind: 'string',
+    valueName: 'seconds',
+    section: 'connection',
+    description: `Give up on a connection (or a disconnect) after this long; never retries. Default: ${DEFAULT_TIMEOUT_SECONDS}.`,
+  },
+  {
+    name: 'custom_auth_authorizer_name',
+    kind: 'string',
+    valueName: 'name',
+    section: 'authentication',
+    description:
+      "Authorizer name. Default: the UnsignedAuthorizerName (or, with --signed, SignedAuthorizerName) output; without outputs, the endpoint's default authorizer.",
+  },
+  {
+    name: 'custom_auth_username',
+    kind: 'string',
+    valueName: 'user',
+    section: 'authentication',
+    description:
+      'User name sent in front of the authorizer parameters. Default: the device secret’s username.',
+  },
+  {
+    name: 'custom_auth_password',
+    kind: 'string',
+    valueName: 'password',
+    section: 'authentication',
+    description:
+      'MQTT password. Default: read from Secrets Manager (the DeviceSecretArn output) for the unsigned authorizer.',
+  },
+  {
+    name: 'signed',
+    kind: 'boolean',
+    section: 'authentication',
+    description:
+      'Use the signed authorizer (SignedAuthorizerName output): create a token bound to the client id, valid for a few minutes, and sign it (RSA SHA-256) with the token-signing private key; or send the token given with --custom_auth_token_value.',
+  },
+  {
+    name: 'token-signing-key',
+    kind: 'string',
+    valueName: 'file',
+    section: 'authentication',
+    description: `Private key (PEM) for --signed. Default: ${TOKEN_SIGNING_KEY_FILES.directory}/${TOKEN_SIGNING_KEY_FILES.privateKey} at the repository root.`,
+  },
+  {
+    name: 'custom_auth_token_key_name',
+    kind: 'string',
+    valueName: 'name',
+    section: 'authentication',
+    description: `Token key name of a signed authorizer. Default: the TokenKeyName output, else "${DEFAULTS.tokenKeyName}".`,
+  },
+  {
+    name: 'custom_auth_token_value',
+    kind: 'string',
+    valueName: 'token',
+    section: 'authentication',
+    description:
+      'A token you signed yourself, sent with --custom_auth_authorizer_signature and --custom_auth_token_key_name (all three or none; with --signed the key name may come from the outputs).',
+  },
+  {
+    name: 'custom_auth_authorizer_signature',
+    kind: 'string',
+    valueName: 'base64',
+    section: 'authentication',
+    description:
+      'Signature of --custom_auth_token_value, standard base64, raw or URL-encoded: it is sent URL-encoded exactly once.',
+  },
+  {
+    name: 'outputs',
+    kind: 'string',
+    valueName: 'file',
+    section: 'sources',
+    description: `Stack outputs file ({"<Stack>": {"<Output>": "value"}}). Default: ${DEFAULT_OUTPUTS_FILE} at the repository root, else CloudFormation.`,
+  },
+  {
+    name: 'stack-name',
+    kind: 'string',
+    valueName: 'name',
+    section: 'sources',
+    description: `Stack to use from the outputs file, or to read with CloudFormation DescribeStacks. Default: the only stack in the file, else ${DEFAULT_STACK_NAME}.`,
+  },
+  {
+    name: 'region',
+    kind: 'string',
+    valueName: 'region',
+    section: 'sources',
+    description:
+      'Region for CloudFormation and Secrets Manager. Default: the Region output, else AWS_REGION / the AWS profile.',
+  },
+  {
+    name: 'json',
+    kind: 'boolean',
+    section: 'output',
+    description: 'Print one JSON object with the result on stdout (for CI) instead of text.',
+  },
+  {
+    name: 'verbosity',
+    kind: 'string',
+    valueName: 'level',
+    section: 'output',
+    description: `SDK (aws-crt) log level on stderr: ${VERBOSITY_LEVELS.join(', ')}. Default: none.`,
+  },
+  { name: 'help', kind: 'boolean', section: 'output', description: 'Show this help.' },
+];
+
+const STRING_FIELDS: Readonly<Record<string, StringKey>> = {
+  endpoint: 'endpoint',
+  ca_file: 'caFile',
+  client_id: 'clientId',
+  custom_auth_username: 'username',
+  custom_auth_password: 'password',
+  custom_auth_authorizer_name: 'authorizerName',
+  custom_auth_token_key_name: 'tokenKeyName',
+  custom_auth_token_value: 'tokenValue',
+  custom_auth_authorizer_signature: 'signature',
+  token_signing_key: 'tokenSigningKeyFile',
+  outputs: 'outputsFile',
+  stack_name: 'stackName',
+  region: 'region',
+};
+
+/** Lookup key of a flag: separators normalised so `--client-id` and `--client_id` are the same flag. */
+function flagKey(name: string): string {
+  return name.replace(/-/g, '_');
+}
+
+const FLAGS_BY_KEY = new Map(FLAGS.map((flag) => [flagKey(flag.name), flag]));
+
+const BOOLEAN_LITERALS: Readonly<Record<string, boolean>> = {
+  true: true,
+  false: false,
+  yes: true,
+  no: false,
+  on: true,
+  off: false,
+  '1': true,
+  '0': false,
+};
+
+function booleanLiteral(text: string): boolean | undefined {
+  return BOOLEAN_LITERALS[text.toLowerCase()];
+}
+
+/**
+ * Parses the command line (without `node` and the script). Pure: no I/O, no environment, no defaults that
+ * depend on the stack. Accepts `--flag value` and `--flag=value`; boolean flags take an optional
+ * true/false (so `--use_websockets false` means false, unlike the upstream sample).
+ * @throws UsageError naming the flag and the fix.
+ */
+export function parseArgs(argv: readonly string[]): CliConfig {
+  if (argv.some((arg) => arg === '-h' || arg === '--help' || arg === '--help=true')) {
+    return defaults(true);
+  }
+  const strings = new Map<string, string>();
+  const booleans = new Map<string, boolean>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--') || arg === '--') {
+      throw new UsageError(
+        `unexpected argument '${arg}': every option is a flag such as --endpoint <host>; run with --help to see them`,
+      );
+    }
+    const eq = arg.indexOf('=');
+    const rawName = arg.slice(2, eq < 0 ? undefined : eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    const flag = FLAGS_BY_KEY.get(flagKey(rawName));
+    if (flag === undefined) throw unknownFlag(rawName);
+    const key = flagKey(flag.name);
+    if (strings.has(key) || booleans.has(key)) {
+      throw new UsageError(`--${flag.name} is given more than once; give it once`);
+    }
+    const next = argv[i + 1];
+    if (flag.kind === 'boolean') {
+      let value: boolean | undefined;
+      if (inline !== undefined) {
+        value = booleanLiteral(inline);
+        if (value === undefined) throw notBoolean(flag, inline);
+      } else if (next !== undefined && !next.startsWith('--')) {
+        value = booleanLiteral(next);
+        if (value === undefined) throw notBoolean(flag, next);
+        i++;
+      } else {
+        value = true;
+      }
+      booleans.set(key, value);
+    } else {
+      let value = inline;
+      if (value === undefined && next !== undefined && !next.startsWith('--')) {
+        value = next;
+        i++;
+      }
+      if (value === undefined || value.length === 0) {
+        throw new UsageError(
+          `--${flag.name} needs a value: --${flag.name} <${flag.valueName ?? 'value'}>` +
+            (next?.startsWith('--') && inline === undefined
+              ? ` (for a value that starts with --, write --${flag.name}=<value>)`
+              : ''),
+        );
+      }
+      strings.set(key, value);
+    }
+  }
+  return build(strings, booleans);
+}
+
+function defaults(help: boolean): CliConfig {
+  return Object.freeze({
+    help,
+    transport: 'mqtt',
+    verbosity: 'none',
+    timeoutSeconds: DEFAULT_TIMEOUT_SECONDS,
+    json: false,
+    signed: false,
+  });
+}
+
+function build(strings: Map<string, string>, booleans: Map<string, boolean>): CliConfig {
+  const config: { -readonly [K in keyof CliConfig]: CliConfig[K] } = { ...defaults(false) };
+  for (const [key, value] of strings) {
+    const field = STRING_FIELDS[key];
+    if (field !== undefined) config[field] = value;
+  }
+  config.transport = booleans.get('use_websockets') === true ? 'websockets' : 'mqtt';
+  config.json = booleans.get('json') ?? false;
+  config.signed = booleans.get('signed') ?? false;
+
+  if (config.endpoint !== undefined) {
+    const endpoint = parseEndpoint(config.endpoint);
+    if (endpoint === undefined) {
+      throw new UsageError(
+        `--endpoint '${config.endpoint}' is not a host name: give the host only, such as abc123-ats.iot.eu-west-1.amazonaws.com or localhost (no scheme or path; host:port or --port for the port)`,
+      );
+    }
+    config.endpoint = endpoint.host;
+    config.port = endpoint.port;
+  }
+  const port = strings.get('port');
+  if (port !== undefined) {
+    const value = parsePort(port);
+    if (value === undefined) {
+      throw new UsageError(`--port must be an integer between 1 and 65535, but '${port}' was given`);
+    }
+    if (config.port !== undefined && config.port !== value) {
+      throw new UsageError(`--endpoint has port ${config.port} but --port is ${value}: give the port once`);
+    }
+    config.port = value;
+  }
+  const timeout = strings.get('timeout');
+  if (timeout !== undefined) {
+    const seconds = /^\d+(\.\d+)?$/.test(timeout) ? Number(timeout) : NaN;
+    if (!(seconds > 0 && seconds <= MAX_TIMEOUT_SECONDS)) {
+      throw new UsageError(
+        `--timeout must be a number of seconds greater than 0 and at most ${MAX_TIMEOUT_SECONDS}, but '${timeout}' was given`,
+      );
+    }
+    config.timeoutSeconds = seconds;
+  }
+  const verbosity = strings.get('verbosity');
+  if (verbosity !== undefined) {
+    const level = verbosity.toLowerCase() === 'nologs' ? 'none' : verbosity.toLowerCase();
+    if (!(VERBOSITY_LEVELS as readonly string[]).includes(level)) {
+      throw new UsageError(
+        `--verbosity must be one of ${VERBOSITY_LEVELS.join(', ')}, but '${verbosity}' was given`,
+      );
+    }
+    config.verbosity = level as Verbosity;
+  }
+  if (config.clientId !== undefined && Buffer.byteLength(config.clientId, 'utf8') > MAX_CLIENT_ID_BYTES) {
+    throw new UsageError(
+      `--client_id is ${Buffer.byteLength(config.clientId, 'utf8')} bytes long; AWS IoT accepts at most ${MAX_CLIENT_ID_BYTES}`,
+    );
+  }
+  if (config.username !== undefined && config.username.split('?').length > 2) {
+    throw new UsageError(
+      `--custom_auth_username may contain at most one '?' (user?extra=params); the authorizer parameters are added by the client`,
+    );
+  }
+  if (config.tokenKeyName !== undefined && !TOKEN_KEY_NAME_PATTERN.test(config.tokenKeyName)) {
+    throw new UsageError(
+      `--custom_auth_token_key_name '${config.tokenKeyName}' is not a valid token key name: AWS IoT requires ${TOKEN_KEY_NAME_PATTERN.source}`,
+    );
+  }
+  checkTokenFlags(config);
+  if (config.signature !== undefined) {
+    try {
+      config.signature = toUrlEncodedSignature(config.signature);
+    } catch (error) {
+      throw new UsageError(`--custom_auth_authorizer_signature: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+  return Object.freeze(config);
+}
+
+/**
+ * The all-or-none rule for a token the user signed. Without `--signed` the token key name, token and signature
+ * are given together or not at all; with `--signed` (which picks the signed authorizer) a token and its
+ * signature may replace the one the client would create, and the key name may come from the outputs.
+ */
+function checkTokenFlags(config: CliConfig): void {
+  const own = config.tokenValue !== undefined || config.signature !== undefined;
+  if (config.signed) {
+    if (own && (config.tokenValue === undefined || config.signature === undefined)) {
+      throw new UsageError(
+        `--custom_auth_token_value and --custom_auth_authorizer_signature go together: give both (to send your own signed token) or neither (--signed then creates one)`,
+      );
+    }
+    if (own && config.tokenSigningKeyFile !== undefined) {
+      throw new UsageError(
+        '--token-signing-key is not used when you give --custom_auth_token_value and --custom_auth_authorizer_signature: remove one or the other',
+      );
+    }
+    return;
+  }
+  if (config.tokenSigningKeyFile !== undefined) {
+    throw new UsageError('--token-signing-key is only used with --signed: add --signed, or remove it');
+  }
+  const parts = [
+    ['--custom_auth_token_key_name', config.tokenKeyName],
+    ['--custom_auth_token_value', config.tokenValue],
+    ['--custom_auth_authorizer_signature', config.signature],
+  ] as const;
+  const missing = parts.filter(([, value]) => value === undefined).map(([flag]) => flag);
+  if (missing.length > 0 && missing.length < parts.length) {
+    throw new UsageError(
+      `--custom_auth_token_key_name, --custom_auth_token_value and --custom_auth_authorizer_signature go together: give all three or none (missing ${missing.join(', ')}), or use --signed to create a signed token`,
+    );
+  }
+}
+
+/**
+ * Reads `host` or `host:port` (IPv6 literals only without a port), as given to `--endpoint` or found in the
+ * IotEndpoint output; `undefined` when it is not a host name (a URL, a path, spaces...).
+ */
+export function parseEndpoint(text: string): { host: string; port?: number } | undefined {
+  if (isIP(text) === 6) return { host: text };
+  const match = /^([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d+))?$/.exec(text);
+  if (match === null) return undefined;
+  const host = match[1] as string;
+  if (match[2] === undefined) return { host };
+  const port = parsePort(match[2]);
+  return port === undefined ? undefined : { host, port };
+}
+
+function parsePort(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+function notBoolean(flag: FlagSpec, value: string): UsageError {
+  return new UsageError(
+    `--${flag.name} takes true or false (or no value, meaning true), but '${value}' was given`,
+  );
+}
+
+function unknownFlag(name: string): UsageError {
+  const key = flagKey(name);
+  if (key === 'cert' || key === 'key') {
+    return new UsageError(
+      `--${name} is not supported: a custom authorizer connection authenticates the server only (TLS on ${CUSTOM_AUTH_PORT}, ALPN mqtt); custom authentication with a client certificate needs a domain configuration with CUSTOM_AUTH_X509`,
+    );
+  }
+  const suggestion = FLAGS.map((flag) => flag.name).find(
+    (candidate) => editDistance(flagKey(candidate), key) <= Math.max(1, Math.floor(key.length / 5)),
+  );
+  return new UsageError(
+    `unknown flag --${name}${suggestion === undefined ? '' : ` (did you mean --${suggestion}?)`}; run with --help to see the flags`,
+  );
+}
+
+/** Levenshtein distance, for "did you mean" on mistyped flags. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+const SECTION_TITLES: Readonly<Record<FlagSpec['section'], string>> = {
+  connection: 'Connection',
+  authentication: 'Custom authentication',
+  sources: 'Where the defaults come from',
+  output: 'Output',
+};
+
+const HELP_WIDTH = 110;
+const HELP_INDENT = 40;
+
+/** Splits `text` into lines of at most `width` characters at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line.length > 0 && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line.length === 0 ? word : `${line} ${word}`;
+    }
+  }
+  if (line.length > 0) lines.push(line);
+  return lines;
+}
+
+/** The `--help` text: every flag with its default, the exit codes, and examples. */
+export function usage(): string {
+  const lines = [
+    'Usage: npm run connect -w client -- [flags]',
+    '       iot-custom-auth-connect [flags]',
+    '',
+    'Connects with MQTT 5 through an AWS IoT custom authorizer, prints the CONNACK and the negotiated settings,',
+    'disconnects and exits. Without flags it uses the stack outputs (cdk-outputs.json at the repository root,',
+    'else CloudFormation) and the device password from Secrets Manager. Flags override the outputs; every flag',
+    'accepts --flag value and --flag=value, with - or _ in its name.',
+  ];
+  for (const section of Object.keys(SECTION_TITLES) as FlagSpec['section'][]) {
+    lines.push('', `${SECTION_TITLES[section]}:`);
+    for (const flag of FLAGS.filter((f) => f.section === section)) {
+      const head = `  --${flag.name}${flag.valueName === undefined ? '' : ` <${flag.valueName}>`}`;
+      const text = wrap(flag.description, HELP_WIDTH - HELP_INDENT);
+      const indent = ' '.repeat(HELP_INDENT);
+      if (head.length >= HELP_INDENT) lines.push(head);
+      text.forEach((line, index) => {
+        lines.push(
+          index === 0 && head.length < HELP_INDENT
+            ? `${head.padEnd(HELP_INDENT)}${line}`
+            : `${indent}${line}`,
+        );
+      });
+    }
+  }
+  lines.push(
+    '',
+    'Exit codes: 0 connected and disconnected cleanly; 1 connection refused, failed or timed out;',
+    '            2 usage or configuration error (bad flags, missing outputs, unreadable key or CA file).',
+    '',
+    'Examples:',
+    '  npm run connect -w client                                   # unsigned authorizer, direct MQTT/TLS',
+    '  npm run connect -w client -- --signed --use_websockets       # signed token over WebSockets',
+    '  npm run connect -w client -- --outputs .local-iot/outputs.json --ca_file .local-iot/ca.pem',
+    '  npm run connect -w client -- --endpoint abc123-ats.iot.eu-west-1.amazonaws.com \\',
+    '      --custom_auth_authorizer_name MyAuthorizer --custom_auth_username device --custom_auth_password secret',
+  );
+  return `${lines.join('\n')}\n`;
+}

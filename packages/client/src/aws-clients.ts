@@ -1,0 +1,37 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
+/**
+ * Where an AWS API call goes. Everything left out comes from the SDK's standard chain (`AWS_REGION`,
+ * profiles, `AWS_ENDPOINT_URL_<SERVICE>`); `endpoint` and `credentials` are only set from a connection file
+ * (`connection.json` beside the outputs file), never from a "local" switch in the code.
+ */
+export interface AwsTarget {
+  readonly region?: string;
+  readonly endpoint?: string;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+/**
+ * Bounds every AWS API call the client makes before it connects, so that an unreachable endpoint fails in
+ * seconds rather than hanging on the SDK's defaults (no timeouts).
+ */
+function clientOptions(target: AwsTarget) {
+  return {
+    ...(target.region === undefined ? {} : { region: target.region }),
+    ...(target.endpoint === undefined ? {} : { endpoint: target.endpoint }),
+    ...(target.credentials === undefined ? {} : { credentials: { ...target.credentials } }),
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 10_000 },
+  };
+}
+
+/** A CloudFormation client for `target`. */
+export function newCloudFormationClient(target: AwsTarget): CloudFormationClient {
+  return new CloudFormationClient(clientOptions(target));
+}
+
+/** A Secrets Manager client for `target`. */
+export function newSecretsManagerClient(target: AwsTarget): SecretsManagerClient {
+  return new SecretsManagerClient(clientOptions(target));
+}

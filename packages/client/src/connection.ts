@@ -1,0 +1,313 @@
+import { MQTT_ALPN_PROTOCOL } from '@iot-custom-auth/protocol';
+import { io, iot, mqtt5 } from 'aws-iot-device-sdk-v2';
+import type { Transport, Verbosity } from './args';
+import { ConfigError } from './errors';
+
+/**
+ * The custom-authorizer fields of the CONNECT, as the SDK builder takes them. Every value is sent as given:
+ * `main()` has already URL-encoded the authorizer name, token key name, token and signature exactly once.
+ */
+export interface CustomAuthFields {
+  readonly authorizerName?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly tokenKeyName?: string;
+  readonly tokenValue?: string;
+  readonly signature?: string;
+}
+
+/** Everything one connection attempt needs. */
+export interface ConnectRequest {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly transport: Transport;
+  /** PEM CA certificates to trust instead of the system store. */
+  readonly caPem?: string;
+  readonly clientId: string;
+  readonly auth: CustomAuthFields;
+  /** The attempt (TCP, TLS, WebSocket upgrade, CONNECT/CONNACK) ends within this long. */
+  readonly timeoutMs: number;
+  readonly verbosity: Verbosity;
+}
+
+/** CONNACK properties the server may send (MQTT 5 §3.2.2.3), named as aws-crt names them. */
+export interface ConnackProperties {
+  readonly sessionExpiryInterval?: number;
+  readonly receiveMaximum?: number;
+  readonly maximumQos?: number;
+  readonly retainAvailable?: boolean;
+  readonly maximumPacketSize?: number;
+  readonly assignedClientIdentifier?: string;
+  readonly topicAliasMaximum?: number;
+  readonly reasonString?: string;
+  readonly wildcardSubscriptionsAvailable?: boolean;
+  readonly subscriptionIdentifiersAvailable?: boolean;
+  readonly sharedSubscriptionsAvailable?: boolean;
+  readonly serverKeepAlive?: number;
+  readonly responseInformation?: string;
+  readonly serverReference?: string;
+  readonly userProperties?: readonly { readonly name: string; readonly value: string }[];
+}
+
+/** The CONNACK the server sent. */
+export interface ConnackSummary {
+  readonly reasonCode: number;
+  readonly sessionPresent: boolean;
+  readonly properties: ConnackProperties;
+}
+
+/** The connection's settings after the CONNECT/CONNACK exchange, as the SDK computes them. */
+export type NegotiatedSettings = Readonly<mqtt5.NegotiatedSettings>;
+
+/** Where a connection attempt failed below MQTT, from the SDK's error name. */
+export type TransportFailureKind =
+  | 'tls'
+  | 'dns'
+  | 'socket-refused'
+  | 'unreachable'
+  | 'connack-timeout'
+  | 'hangup'
+  | 'websocket-upgrade'
+  | 'other';
+
+export interface TransportFailure {
+  readonly kind: TransportFailureKind;
+  /** The SDK's error name, such as `AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE`. */
+  readonly name: string;
+  readonly message: string;
+}
+
+/** How a disconnect ended. */
+export type DisconnectResult = { readonly clean: true } | { readonly clean: false; readonly reason: string };
+
+/** An established connection: the only thing left to do is to end it. */
+export interface MqttConnection {
+  /** Sends DISCONNECT (normal disconnection) and waits for the client to stop, at most `timeoutMs`. */
+  disconnect(timeoutMs: number): Promise<DisconnectResult>;
+}
+
+/** The outcome of one connection attempt. There is never a second attempt. */
+export type ConnectResult =
+  | {
+      readonly status: 'connected';
+      readonly connack: ConnackSummary;
+      readonly settings: NegotiatedSettings;
+      readonly connection: MqttConnection;
+    }
+  | { readonly status: 'refused'; readonly connack: ConnackSummary }
+  | { readonly status: 'failed'; readonly failure: TransportFailure }
+  | { readonly status: 'timeout'; readonly afterMs: number };
+
+/** Opens MQTT 5 connections; `main()` gets a fake in tests. */
+export interface Connector {
+  connect(request: ConnectRequest): Promise<ConnectResult>;
+}
+
+/** The ALPN protocol list a transport offers: `mqtt` for direct MQTT, none for WebSockets. */
+export function alpnFor(transport: Transport): string | undefined {
+  return transport === 'mqtt' ? MQTT_ALPN_PROTOCOL : undefined;
+}
+
+const LOG_LEVELS: Readonly<Record<Verbosity, io.LogLevel>> = {
+  none: io.LogLevel.NONE,
+  fatal: io.LogLevel.FATAL,
+  error: io.LogLevel.ERROR,
+  warn: io.LogLevel.WARN,
+  info: io.LogLevel.INFO,
+  debug: io.LogLevel.DEBUG,
+  trace: io.LogLevel.TRACE,
+};
+
+/** Long enough that no reconnect can start before `stop()` (issued on the first failure) takes effect. */
+const NO_RECONNECT_DELAY_MS = 3_600_000;
+
+/**
+ * The real connector on `aws-iot-device-sdk-v2` (aws-crt MQTT 5):
+ * - direct: `newDirectMqttBuilderWithCustomAuth` (TLS, ALPN `mqtt`, SNI = endpoint);
+ * - WebSockets: `newWebsocketMqttBuilderWithCustomAuth` (`wss://<endpoint>/mqtt`, no SigV4).
+ * One attempt only: the first `connectionFailure` stops the client, reconnects are pushed out of reach, and
+ * a timer bounds the whole attempt, because the SDK would otherwise retry forever with backoff.
+ */
+export class SdkConnector implements Connector {
+  private loggingEnabled = false;
+
+  connect(request: ConnectRequest): Promise<ConnectResult> {
+    if (request.verbosity !== 'none' && !this.loggingEnabled) {
+      // aws-crt logging is process-wide and can only be switched on once.
+      io.enable_logging(LOG_LEVELS[request.verbosity]);
+      this.loggingEnabled = true;
+    }
+    let client: mqtt5.Mqtt5Client;
+    try {
+      client = new mqtt5.Mqtt5Client(buildClientConfig(request));
+    } catch (error) {
+      throw new ConfigError(
+        `the MQTT client could not be configured: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+    return new Promise<ConnectResult>((resolve) => {
+      const started = Date.now();
+      const state: ConnectionState = {};
+      let settled = false;
+      const finish = (result: ConnectResult): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (result.status !== 'connected') shutDown(client);
+        resolve(result);
+      };
+      const timer = setTimeout(
+        () => finish({ status: 'timeout', afterMs: Date.now() - started }),
+        request.timeoutMs,
+      );
+      client.on('connectionSuccess', (event) => {
+        finish({
+          status: 'connected',
+          connack: summarizeConnack(event.connack),
+          settings: { ...event.settings },
+          connection: new SdkConnection(client, state),
+        });
+      });
+      client.on('connectionFailure', (event) => {
+        if (event.connack !== undefined && event.connack.reasonCode !== mqtt5.ConnectReasonCode.Success) {
+          finish({ status: 'refused', connack: summarizeConnack(event.connack) });
+        } else {
+          finish({ status: 'failed', failure: classifyFailure(event.error) });
+        }
+      });
+      client.on('disconnection', (event) => {
+        // The stop we ask for is reported as a disconnection too; anything else is the server (or the
+        // network) ending the connection before we did.
+        if (event.error.error_name !== 'AWS_ERROR_MQTT5_USER_REQUESTED_STOP') {
+          state.serverClosed =
+            event.disconnect === undefined
+              ? `the connection was closed: ${event.error.error_name ?? 'unknown error'}`
+              : `the server sent DISCONNECT 0x${event.disconnect.reasonCode.toString(16).padStart(2, '0').toUpperCase()}` +
+                (event.disconnect.reasonString ? ` (${event.disconnect.reasonString})` : '');
+        }
+      });
+      client.on('error', (error) => {
+        finish({ status: 'failed', failure: classifyFailure(error) });
+      });
+      client.start();
+    });
+  }
+}
+
+interface ConnectionState {
+  serverClosed?: string;
+}
+
+class SdkConnection implements MqttConnection {
+  constructor(
+    private readonly client: mqtt5.Mqtt5Client,
+    private readonly state: ConnectionState,
+  ) {}
+
+  disconnect(timeoutMs: number): Promise<DisconnectResult> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.client.close();
+        resolve({ clean: false, reason: `the client did not stop within ${timeoutMs / 1000} s` });
+      }, timeoutMs);
+      this.client.once('stopped', () => {
+        clearTimeout(timer);
+        this.client.close();
+        const reason = this.state.serverClosed;
+        resolve(reason === undefined ? { clean: true } : { clean: false, reason });
+      });
+      this.client.stop({ reasonCode: mqtt5.DisconnectReasonCode.NormalDisconnection });
+    });
+  }
+}
+
+/**
+ * Stops a client that will not be used and releases it once stopped. Not awaited: after a TLS failure s2n
+ * delays closing the socket by several seconds on purpose (blinding), and the outcome is known already.
+ */
+function shutDown(client: mqtt5.Mqtt5Client): void {
+  client.once('stopped', () => client.close());
+  client.stop();
+}
+
+function buildClientConfig(request: ConnectRequest): mqtt5.Mqtt5ClientConfig {
+  const auth: iot.MqttConnectCustomAuthConfig = {
+    ...(request.auth.authorizerName === undefined ? {} : { authorizerName: request.auth.authorizerName }),
+    ...(request.auth.username === undefined ? {} : { username: request.auth.username }),
+    ...(request.auth.password === undefined ? {} : { password: Buffer.from(request.auth.password, 'utf8') }),
+    ...(request.auth.tokenKeyName === undefined ? {} : { tokenKeyName: request.auth.tokenKeyName }),
+    ...(request.auth.tokenValue === undefined ? {} : { tokenValue: request.auth.tokenValue }),
+    ...(request.auth.signature === undefined ? {} : { tokenSignature: request.auth.signature }),
+  };
+  const builder =
+    request.transport === 'websockets'
+      ? iot.AwsIotMqtt5ClientConfigBuilder.newWebsocketMqttBuilderWithCustomAuth(request.endpoint, auth)
+      : iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithCustomAuth(request.endpoint, auth);
+  builder
+    .withPort(request.port)
+    .withConnectProperties({ clientId: request.clientId, keepAliveIntervalSeconds: 1200 })
+    .withSessionBehavior(mqtt5.ClientSessionBehavior.Clean)
+    .withRetryJitterMode(mqtt5.RetryJitterType.None)
+    .withMinReconnectDelayMs(NO_RECONNECT_DELAY_MS)
+    .withMaxReconnectDelayMs(NO_RECONNECT_DELAY_MS)
+    .withConnackTimeoutMs(request.timeoutMs)
+    .withSocketOptions(
+      new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.IPV4, Math.ceil(request.timeoutMs)),
+    );
+  if (request.caPem !== undefined) builder.withCertificateAuthority(request.caPem);
+  return builder.build();
+}
+
+const CONNACK_PROPERTY_NAMES = [
+  'sessionExpiryInterval',
+  'receiveMaximum',
+  'maximumQos',
+  'retainAvailable',
+  'maximumPacketSize',
+  'assignedClientIdentifier',
+  'topicAliasMaximum',
+  'reasonString',
+  'wildcardSubscriptionsAvailable',
+  'subscriptionIdentifiersAvailable',
+  'sharedSubscriptionsAvailable',
+  'serverKeepAlive',
+  'responseInformation',
+  'serverReference',
+] as const satisfies readonly (keyof ConnackProperties)[];
+
+/** Copies the CONNACK fields the server actually sent, dropping the SDK's internals. */
+export function summarizeConnack(connack: mqtt5.ConnackPacket): ConnackSummary {
+  const properties: Record<string, unknown> = {};
+  for (const name of CONNACK_PROPERTY_NAMES) {
+    if (connack[name] !== undefined && connack[name] !== null) properties[name] = connack[name];
+  }
+  if (connack.userProperties !== undefined && connack.userProperties.length > 0) {
+    properties.userProperties = connack.userProperties.map(({ name, value }) => ({ name, value }));
+  }
+  return {
+    reasonCode: connack.reasonCode,
+    sessionPresent: connack.sessionPresent,
+    properties,
+  };
+}
+
+/** Sorts an aws-crt error into what went wrong, by its stable error name. */
+export function classifyFailure(error: { error_name?: string; message?: string }): TransportFailure {
+  const name = error.error_name ?? 'UNKNOWN_ERROR';
+  const message = error.message ?? name;
+  return { kind: failureKind(name), name, message };
+}
+
+function failureKind(name: string): TransportFailureKind {
+  if (name.includes('WEBSOCKET')) return 'websocket-upgrade';
+  if (name.includes('_TLS_')) return 'tls';
+  if (name.includes('_DNS_')) return 'dns';
+  if (name === 'AWS_IO_SOCKET_CONNECTION_REFUSED') return 'socket-refused';
+  if (name === 'AWS_ERROR_MQTT5_CONNACK_TIMEOUT') return 'connack-timeout';
+  if (/SOCKET_(TIMEOUT|NO_ROUTE_TO_HOST|NETWORK_DOWN)/.test(name)) return 'unreachable';
+  if (/SOCKET_CLOSED|UNEXPECTED_HANGUP|BROKEN_PIPE|SOCKET_CONNECT_ABORTED|CONNECTION_RESET/.test(name)) {
+    return 'hangup';
+  }
+  return 'other';
+}

@@ -1,0 +1,114 @@
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  createToken,
+  parseDeviceCredentials,
+  ProtocolError,
+  signToken,
+  TOKEN_SIGNING_KEY_FILES,
+  type DeviceCredentials,
+} from '@iot-custom-auth/protocol';
+import { newSecretsManagerClient, type AwsTarget } from './aws-clients';
+import { awsCallError, ConfigError } from './errors';
+
+/** A token for the signed authorizer and its signature (standard base64, not yet URL-encoded). */
+export interface SignedToken {
+  readonly token: string;
+  readonly signature: string;
+}
+
+/** What a signed token is made from. */
+export interface SignedTokenRequest {
+  /** The client id the token is bound to. */
+  readonly clientId: string;
+  /** Absolute path of the PEM private key. */
+  readonly keyFile: string;
+  readonly now: Date;
+  readonly lifetimeSeconds: number;
+}
+
+/** Which secret to read, and where Secrets Manager is. */
+export interface DeviceCredentialsRequest {
+  /** ARN (or name) of the secret: the DeviceSecretArn output. */
+  readonly secretArn: string;
+  readonly target: AwsTarget;
+}
+
+/** Where device credentials come from; `main()` gets a fake in tests. */
+export interface CredentialSource {
+  /** The device user name and password stored in the Secrets Manager secret `secretArn`. */
+  deviceCredentials(request: DeviceCredentialsRequest): Promise<DeviceCredentials>;
+  /** A fresh token bound to the client id, signed with the private key in `keyFile`. */
+  signedToken(request: SignedTokenRequest): Promise<SignedToken>;
+}
+
+/** Dependencies of `AwsCredentialSource`. */
+export interface AwsCredentialSourceOptions {
+  /** Reads a file as UTF-8; rejects with a Node.js error (`code` ENOENT, EACCES, ...). */
+  readonly readFile: (path: string) => Promise<string>;
+  /** Creates the Secrets Manager client. @default newSecretsManagerClient */
+  readonly secretsManager?: (target: AwsTarget) => Pick<SecretsManagerClient, 'send'>;
+}
+
+/**
+ * Device password from Secrets Manager (through the SDK's standard configuration, so
+ * `AWS_ENDPOINT_URL_SECRETS_MANAGER` points it at a local stand-in), signed tokens from a PEM key on disk.
+ * Neither the secret value nor the key ever appears in an error message.
+ */
+export class AwsCredentialSource implements CredentialSource {
+  private readonly readFile: AwsCredentialSourceOptions['readFile'];
+  private readonly secretsManager: NonNullable<AwsCredentialSourceOptions['secretsManager']>;
+
+  constructor(options: AwsCredentialSourceOptions) {
+    this.readFile = options.readFile;
+    this.secretsManager = options.secretsManager ?? newSecretsManagerClient;
+  }
+
+  async deviceCredentials(request: DeviceCredentialsRequest): Promise<DeviceCredentials> {
+    const what = `reading the device secret ${request.secretArn} from Secrets Manager`;
+    let secretString: string | undefined;
+    try {
+      const response = await this.secretsManager(request.target).send(
+        new GetSecretValueCommand({ SecretId: request.secretArn }),
+      );
+      secretString = response.SecretString;
+    } catch (error) {
+      throw awsCallError(
+        what,
+        error,
+        'Use credentials allowed secretsmanager:GetSecretValue on it and the region of the stack, or pass --custom_auth_password',
+      );
+    }
+    const credentials = parseDeviceCredentials(secretString);
+    if (credentials === undefined) {
+      throw new ConfigError(
+        `${what}: the secret is not a JSON object with non-empty "username" and "password" strings; ` +
+          'redeploy the stack or pass --custom_auth_username and --custom_auth_password',
+      );
+    }
+    return credentials;
+  }
+
+  async signedToken(request: SignedTokenRequest): Promise<SignedToken> {
+    let pem: string;
+    try {
+      pem = await this.readFile(request.keyFile);
+    } catch (error) {
+      throw new ConfigError(
+        `cannot read the token-signing private key ${request.keyFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}. ` +
+          `The first \`npx cdk synth\` creates ${TOKEN_SIGNING_KEY_FILES.directory}/${TOKEN_SIGNING_KEY_FILES.privateKey} at the repository root; or pass --token-signing-key FILE`,
+        { cause: error },
+      );
+    }
+    const token = createToken({
+      clientId: request.clientId,
+      lifetimeSeconds: request.lifetimeSeconds,
+      now: request.now,
+    });
+    try {
+      return { token, signature: signToken(token, pem) };
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      throw new ConfigError(`the token-signing key ${request.keyFile}: ${error.message}`, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,333 @@
+import {
+  AUTHORIZER_INVOKE_TIMEOUT_SECONDS,
+  CUSTOM_AUTH_PORT,
+  DEFAULTS,
+  MQTT_ALPN_PROTOCOL,
+  MQTT_WEBSOCKET_PATH,
+} from '@iot-custom-auth/protocol';
+import type { Transport } from './args';
+import type { ConnectResult } from './connection';
+import type { TlsProbeResult } from './tls-probe';
+
+/** MQTT 5 CONNACK reason codes (MQTT 5 §3.2.2.2) and their names. */
+export const CONNACK_REASON_NAMES: Readonly<Record<number, string>> = {
+  0x00: 'Success',
+  0x80: 'Unspecified error',
+  0x81: 'Malformed packet',
+  0x82: 'Protocol error',
+  0x83: 'Implementation specific error',
+  0x84: 'Unsupported protocol version',
+  0x85: 'Client identifier not valid',
+  0x86: 'Bad user name or password',
+  0x87: 'Not authorized',
+  0x88: 'Server unavailable',
+  0x89: 'Server busy',
+  0x8a: 'Banned',
+  0x8c: 'Bad authentication method',
+  0x90: 'Topic name invalid',
+  0x95: 'Packet too large',
+  0x97: 'Quota exceeded',
+  0x99: 'Payload format invalid',
+  0x9a: 'Retain not supported',
+  0x9b: 'QoS not supported',
+  0x9c: 'Use another server',
+  0x9d: 'Server moved',
+  0x9f: 'Connection rate exceeded',
+};
+
+/** `Bad user name or password` for 0x86; a neutral name for a code MQTT 5 does not define. */
+export function reasonName(code: number): string {
+  return CONNACK_REASON_NAMES[code] ?? 'Unknown reason code';
+}
+
+/** `0x86`. */
+export function hexCode(code: number): string {
+  return `0x${code.toString(16).toUpperCase().padStart(2, '0')}`;
+}
+
+/** What the client knew about the attempt, for explanations that name the actual values. */
+export interface FailureContext {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly transport: Transport;
+  readonly authorizerName?: string;
+  readonly signed: boolean;
+  readonly clientId: string;
+  readonly clientIdPrefix: string;
+  /** Why this project's policy would refuse the client id, when it would. */
+  readonly clientIdProblem?: string;
+  /** Where the password came from. */
+  readonly passwordSource: 'flag' | 'secret' | 'none';
+  readonly secretArn?: string;
+  readonly caFile?: string;
+  readonly timeoutSeconds: number;
+}
+
+/** The category reported as `error.kind` in `--json`. */
+export type FailureKind =
+  | 'refused'
+  | 'tls'
+  | 'dns'
+  | 'socket-refused'
+  | 'unreachable'
+  | 'timeout'
+  | 'hangup'
+  | 'websocket-upgrade'
+  | 'other';
+
+/** A failed attempt, explained. */
+export interface Diagnosis {
+  readonly kind: FailureKind;
+  /** One line: what happened, e.g. `Connection refused: CONNACK 0x86 Bad user name or password`. */
+  readonly headline: string;
+  /** Plain-language causes, most likely first. */
+  readonly likelyCauses: readonly string[];
+}
+
+type Failure = Exclude<ConnectResult, { status: 'connected' }>;
+
+/** Whether a diagnostic TLS handshake (`probeTls`) can say more than the SDK did about this failure. */
+export function needsTlsProbe(result: Failure): boolean {
+  if (result.status === 'timeout') return true;
+  return (
+    result.status === 'failed' &&
+    ['tls', 'hangup', 'websocket-upgrade', 'other'].includes(result.failure.kind)
+  );
+}
+
+/** Explains a refused, failed or timed-out attempt, using the TLS probe's finding when there is one. */
+export function diagnose(
+  result: Failure,
+  probe: TlsProbeResult | undefined,
+  context: FailureContext,
+): Diagnosis {
+  const where = `${context.endpoint}:${context.port}`;
+  if (result.status === 'refused') {
+    const code = result.connack.reasonCode;
+    const said = result.connack.properties.reasonString;
+    return {
+      kind: 'refused',
+      headline: `Connection refused: CONNACK ${hexCode(code)} ${reasonName(code)}${said ? ` (server says: ${said})` : ''}`,
+      likelyCauses: refusalCauses(code, context),
+    };
+  }
+  const tls = probe === undefined ? undefined : tlsFinding(probe, context);
+  if (tls !== undefined)
+    return {
+      kind: 'tls',
+      headline: `TLS handshake with ${where} failed: ${tls.what}`,
+      likelyCauses: tls.causes,
+    };
+
+  if (result.status === 'timeout' || result.failure.kind === 'connack-timeout') {
+    return {
+      kind: 'timeout',
+      headline: `Timed out: no CONNACK from ${where} within ${context.timeoutSeconds} s`,
+      // A CONNACK timeout, or a working TLS handshake, means the network is fine: the authorizer is the likelier culprit.
+      likelyCauses: timeoutCauses(context, result.status === 'failed' || probe?.outcome === 'ok'),
+    };
+  }
+  const failure = result.failure;
+  const sdk = `${failure.name}`;
+  switch (failure.kind) {
+    case 'dns':
+      return {
+        kind: 'dns',
+        headline: `Cannot resolve ${context.endpoint} (${sdk})`,
+        likelyCauses: [
+          `the host name ${context.endpoint} does not exist: check --endpoint or the IotEndpoint output (DescribeEndpoint iot:Data-ATS for the right account and region)`,
+          'this machine has no working DNS (offline, VPN or proxy settings)',
+        ],
+      };
+    case 'socket-refused':
+      return {
+        kind: 'socket-refused',
+        headline: `Connection refused by ${where}: nothing accepts connections on that port (${sdk})`,
+        likelyCauses: [
+          `the port is wrong: custom authentication uses ${CUSTOM_AUTH_PORT}; a local gateway listens where its outputs file says`,
+          'the local gateway is not running (start it with `npm run local`)',
+        ],
+      };
+    case 'unreachable':
+      return {
+        kind: 'unreachable',
+        headline: `Cannot reach ${where} (${sdk})`,
+        likelyCauses: [
+          'a firewall, proxy or missing route blocks outbound connections to this port',
+          'the endpoint or port is wrong: check --endpoint and --port',
+        ],
+      };
+    case 'tls':
+      return {
+        kind: 'tls',
+        headline: `TLS handshake with ${where} failed (${sdk})`,
+        likelyCauses: genericTlsCauses(context, probe),
+      };
+    case 'hangup':
+      return {
+        kind: 'hangup',
+        headline: `${where} closed the connection without a CONNACK (${sdk})`,
+        likelyCauses: [
+          `the endpoint is not serving custom authentication here: AWS IoT closes connections on 8883, or on ${CUSTOM_AUTH_PORT} without ALPN ${MQTT_ALPN_PROTOCOL}, and never invokes the authorizer`,
+          'the endpoint is not AWS IoT Core or the local gateway (not an MQTT 5 server)',
+          'AWS IoT may not invoke the Lambda: check its lambda:InvokeFunction permission for iot.amazonaws.com',
+        ],
+      };
+    case 'websocket-upgrade':
+      return {
+        kind: 'websocket-upgrade',
+        headline: `${where} refused the WebSocket upgrade on ${MQTT_WEBSOCKET_PATH} (${sdk})`,
+        likelyCauses: [
+          'the endpoint or port does not serve MQTT over WebSockets (a proxy, or a wrong --endpoint/--port)',
+          'drop --use_websockets to connect with direct MQTT over TLS',
+        ],
+      };
+    default:
+      return {
+        kind: 'other',
+        headline: `Connection to ${where} failed: ${failure.message}`,
+        likelyCauses: ['run again with --verbosity debug to see the SDK log on stderr'],
+      };
+  }
+}
+
+function refusalCauses(code: number, context: FailureContext): string[] {
+  switch (code) {
+    case 0x86:
+      return credentialCauses(context);
+    case 0x87:
+      return notAuthorizedCauses(context);
+    case 0x85:
+      return [
+        `AWS IoT does not accept the client id ${context.clientId}: at most 128 bytes, and unique per connection`,
+      ];
+    case 0x84:
+      return ['the endpoint does not speak MQTT 5: it is not AWS IoT Core or the local gateway'];
+    case 0x88:
+    case 0x89:
+    case 0x97:
+    case 0x9f:
+      return [
+        'the service is limiting connections (quota or connect rate for the account or client id): try again later',
+      ];
+    default:
+      return [
+        'the server refused for a reason other than authentication; its reason string, if any, is above',
+      ];
+  }
+}
+
+function credentialCauses(context: FailureContext): string[] {
+  if (context.signed) {
+    return [
+      `the authorizer Lambda refused the token: expired (this machine's clock is more than ${DEFAULTS.tokenClockSkewSeconds} s off), or issued for another client id than ${context.clientId}`,
+      'the token went to an authorizer that does not expect one: check --custom_auth_authorizer_name',
+    ];
+  }
+  const secret =
+    context.secretArn === undefined ? 'the device secret' : `the device secret ${context.secretArn}`;
+  const causes = [
+    context.passwordSource === 'flag'
+      ? `--custom_auth_password (or --custom_auth_username) is not the device's: compare with ${secret}`
+      : context.passwordSource === 'secret'
+        ? `the authorizer does not accept the user name and password from ${secret}: it was changed less than ${DEFAULTS.secretCacheTtlSeconds} s ago (the Lambda caches it), or the Lambda reads another secret`
+        : 'no password was sent: pass --custom_auth_password, or deploy the stack so the client reads it from Secrets Manager',
+    'the authorizer Lambda answered isAuthenticated: false; its decision log line says why',
+  ];
+  if (context.authorizerName !== undefined) {
+    causes.push(
+      `the authorizer ${context.authorizerName} expects a signed token: use --signed (and its signed authorizer)`,
+    );
+  }
+  return causes;
+}
+
+function notAuthorizedCauses(context: FailureContext): string[] {
+  const causes: string[] = [];
+  if (context.clientIdProblem !== undefined) {
+    causes.push(
+      `the client id ${context.clientId} is outside this stack's policy (${context.clientIdProblem}): use --client_id ${context.clientIdPrefix}<something>`,
+    );
+  }
+  causes.push(
+    `the policy the authorizer returned does not allow iot:Connect on client/${context.clientId} (this stack allows client ids starting with ${context.clientIdPrefix}; check region and account in its ARNs)`,
+  );
+  causes.push(
+    context.authorizerName === undefined
+      ? 'no authorizer name was sent and the endpoint has no default authorizer: pass --custom_auth_authorizer_name'
+      : `the authorizer ${context.authorizerName} does not exist in this account and region, is INACTIVE, or AWS IoT may not invoke its Lambda (lambda:InvokeFunction for iot.amazonaws.com)`,
+  );
+  if (context.signed) {
+    causes.push(
+      'the token signature did not verify: the private key does not match the public key on the authorizer, or the signature was not standard base64 URL-encoded once',
+    );
+  }
+  causes.push(
+    `the Lambda failed, took longer than ${AUTHORIZER_INVOKE_TIMEOUT_SECONDS} s or returned an invalid response: read its CloudWatch logs (or the local gateway's decision log)`,
+  );
+  return causes;
+}
+
+function timeoutCauses(context: FailureContext, reachable: boolean): string[] {
+  const causes = [
+    `the authorizer is slow: AWS IoT gives its Lambda ${AUTHORIZER_INVOKE_TIMEOUT_SECONDS} s (a cold start of a large bundle, or a slow Secrets Manager call)`,
+    `${context.endpoint}:${context.port} is unreachable or drops the traffic silently (firewall, proxy, wrong --port)`,
+    `--timeout ${context.timeoutSeconds} is too short for this network`,
+  ];
+  return reachable ? causes : [causes[1] as string, causes[0] as string, causes[2] as string];
+}
+
+function tlsFinding(
+  probe: TlsProbeResult,
+  context: FailureContext,
+): { what: string; causes: string[] } | undefined {
+  switch (probe.outcome) {
+    case 'untrusted':
+      return {
+        what: `the server certificate is not trusted (${probe.code})`,
+        causes: [
+          context.caFile === undefined
+            ? 'the server uses a private CA: pass it with --ca_file (for the local gateway, its ca.pem)'
+            : `the server certificate is not issued by the CA in ${context.caFile}: pass the right --ca_file`,
+          'on AWS, use the -ats data endpoint (IotEndpoint output): its certificate chains to Amazon Root CA 1',
+        ],
+      };
+    case 'name-mismatch':
+      return {
+        what: probe.detail,
+        causes: [
+          `the endpoint name (sent as SNI) is not one the server's certificate covers: use the IotEndpoint output, or the host name the local gateway's certificate was made for`,
+        ],
+      };
+    case 'alpn-refused':
+      return {
+        what: probe.detail,
+        causes: [
+          `custom authentication over direct MQTT needs port ${CUSTOM_AUTH_PORT} with ALPN ${MQTT_ALPN_PROTOCOL} on the AWS IoT data endpoint (8883 and ALPN x-amzn-mqtt-ca are for X.509 certificates)`,
+          'or connect with --use_websockets',
+        ],
+      };
+    default:
+      return undefined;
+  }
+}
+
+function genericTlsCauses(context: FailureContext, probe: TlsProbeResult | undefined): string[] {
+  const causes = [
+    context.caFile === undefined
+      ? 'the server certificate is not trusted by the system store: pass its CA with --ca_file'
+      : `the server certificate is not issued by the CA in ${context.caFile}`,
+    `the endpoint name (SNI) does not match the certificate: use the IotEndpoint output as --endpoint`,
+    context.transport === 'mqtt'
+      ? `the server does not accept ALPN ${MQTT_ALPN_PROTOCOL} on port ${context.port}: custom authentication needs ${CUSTOM_AUTH_PORT}`
+      : `the port ${context.port} does not serve TLS`,
+  ];
+  if (probe?.outcome === 'ok') {
+    causes.unshift(
+      "Node.js's TLS accepts the server, but the SDK's TLS (s2n, system trust store) does not: pass the server's CA with --ca_file",
+    );
+  } else if (probe?.outcome === 'tls-error') {
+    causes.unshift(`the TLS handshake fails: ${probe.detail}`);
+  }
+  return causes;
+}

@@ -1,0 +1,476 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  buildCustomAuthUsername,
+  decodeToken,
+  LOCAL_IOT_FILES,
+  parseCustomAuthUsername,
+  signToken,
+  STACK_OUTPUTS,
+  TOKEN_SIGNING_KEY_FILES,
+  usernameParam,
+  verifyTokenSignature,
+  AUTHORIZER_SIGNATURE_PARAM,
+  type LocalConnectionInfo,
+} from '@iot-custom-auth/protocol';
+import { createTestCertificates, type TestCertificates } from './fixtures/certificates';
+import { LoopbackSecretsManager } from './fixtures/loopback-secrets-manager';
+import { runCli } from './fixtures/run-cli';
+import { AWS_LIKE_CONNACK_PROPERTIES, TestGateway, type GatewayBehaviour } from './fixtures/test-gateway';
+
+// The real CLI process, the real aws-iot-device-sdk-v2 (aws-crt, s2n) and real servers on 127.0.0.1: what the
+// server sees on the wire, what the user sees, the exit code and how long it took.
+
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:device-credentials-AbCdEf';
+const DEVICE = { username: 'device', password: 'pa55+word/with=specials' };
+
+let certs: TestCertificates;
+let dir: string;
+const gateways: TestGateway[] = [];
+let secretsManager: LoopbackSecretsManager | undefined;
+
+beforeAll(async () => {
+  certs = await createTestCertificates();
+});
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'client-cli-'));
+  writeFileSync(join(dir, 'ca.pem'), certs.caCert);
+});
+
+afterEach(async () => {
+  await Promise.all(gateways.splice(0).map((gateway) => gateway.close()));
+  await secretsManager?.close();
+  secretsManager = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function gateway(
+  transport: 'mqtt' | 'websockets',
+  behaviour: GatewayBehaviour,
+  cert: { cert: string; key: string } = { cert: certs.serverCert, key: certs.serverKey },
+): Promise<TestGateway> {
+  const started = await TestGateway.start({ transport, behaviour, ...cert });
+  gateways.push(started);
+  return started;
+}
+
+function writeOutputs(file: string, outputs: Partial<Record<keyof typeof STACK_OUTPUTS, string>>): void {
+  const values = Object.fromEntries(
+    Object.entries(outputs).map(([key, value]) => [STACK_OUTPUTS[key as keyof typeof STACK_OUTPUTS], value]),
+  );
+  writeFileSync(file, JSON.stringify({ TestStack: values }));
+}
+
+const STACK = {
+  region: 'eu-west-1',
+  unsignedAuthorizerName: 'TestStack-Unsigned',
+  signedAuthorizerName: 'TestStack-Signed',
+  tokenKeyName: 'deviceToken',
+  deviceSecretArn: SECRET_ARN,
+  clientIdPrefix: 'test-',
+};
+
+const OK: GatewayBehaviour = { connack: 0, properties: AWS_LIKE_CONNACK_PROPERTIES };
+
+/** Everything before the SDK's metrics (`&SDK=IoTDeviceSDK/JS&Platform=...`), which the SDK appends. */
+function withoutMetrics(username: string | undefined): string {
+  const at = (username ?? '').indexOf('&SDK=');
+  return at < 0 ? (username ?? '') : (username ?? '').slice(0, at);
+}
+
+describe('connect CLI, real process and real SDK', () => {
+  it('connects with the defaults after deploy: outputs file at the root, password from Secrets Manager, direct MQTT/TLS with ALPN mqtt', async () => {
+    const server = await gateway('mqtt', OK);
+    secretsManager = await LoopbackSecretsManager.start({ [SECRET_ARN]: JSON.stringify(DEVICE) });
+    writeOutputs(join(dir, 'cdk-outputs.json'), { ...STACK, endpoint: `localhost:${server.port}` });
+
+    const run = await runCli(['--ca_file', 'ca.pem', '--client_id', 'test-e2e-direct'], {
+      cwd: dir,
+      env: {
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'example-secret',
+      },
+    });
+
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(
+      `Connecting to localhost:${server.port} over direct MQTT/TLS (ALPN mqtt) with authorizer TestStack-Unsigned (unsigned), client id test-e2e-direct`,
+    );
+    expect(lines[1]).toBe(
+      `  credentials: user name device, password <redacted> (${DEVICE.password.length} bytes, from Secrets Manager ${SECRET_ARN})`,
+    );
+    expect(lines[2]).toBe(`  stack outputs: ${join(dir, 'cdk-outputs.json')} (stack TestStack)`);
+    expect(lines.slice(3)).toEqual([
+      'Connected: CONNACK 0x00 Success',
+      '  session present: no, client id: test-e2e-direct',
+      '  maximum QoS: 1, retain: yes, wildcard subscriptions: yes, shared subscriptions: yes, subscription identifiers: no',
+      '  keep alive: 1200 s, session expiry: 0 s, receive maximum: 65535, maximum packet size: 131072 bytes, topic alias maximum: 8',
+      'Disconnected cleanly',
+    ]);
+    expect(run.stdout).not.toContain(DEVICE.password);
+
+    // What went over the wire.
+    await server.closedConnections(1);
+    expect(server.connections).toHaveLength(1);
+    const [seen] = server.connections;
+    expect(seen?.transport).toBe('mqtt');
+    expect(seen?.alpn).toBe('mqtt');
+    expect(seen?.servername).toBe('localhost');
+    expect(seen?.connect?.protocolVersion).toBe(5);
+    expect(seen?.connect?.clientId).toBe('test-e2e-direct');
+    expect(withoutMetrics(seen?.connect?.username)).toBe(
+      buildCustomAuthUsername({ user: 'device', authorizerName: 'TestStack-Unsigned' }),
+    );
+    expect(seen?.connect?.username).toMatch(/&SDK=IoTDeviceSDK\/JS&Platform=/);
+    expect(seen?.connect?.password?.toString('utf8')).toBe(DEVICE.password);
+    expect(seen?.disconnectReasonCode).toBe(0);
+
+    // The secret was read through the standard endpoint override, in the stack's region.
+    expect(secretsManager.calls).toEqual([
+      {
+        target: 'secretsmanager.GetSecretValue',
+        secretId: SECRET_ARN,
+        credentialScope: expect.stringMatching(
+          /^AKIDEXAMPLE\/\d{8}\/eu-west-1\/secretsmanager\/aws4_request$/,
+        ) as unknown,
+      },
+    ]);
+  });
+
+  it('connects over WebSockets with --outputs and the connection file beside it, and prints one JSON object', async () => {
+    const server = await gateway('websockets', OK);
+    secretsManager = await LoopbackSecretsManager.start({ [SECRET_ARN]: JSON.stringify(DEVICE) });
+    const state = join(dir, LOCAL_IOT_FILES.directory);
+    mkdirSync(state);
+    writeOutputs(join(state, LOCAL_IOT_FILES.outputs), { ...STACK, endpoint: 'localhost' });
+    const connection: LocalConnectionInfo = {
+      endpoint: 'localhost',
+      port: server.port,
+      caFile: join(dir, 'ca.pem'),
+      awsEndpointUrl: secretsManager.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'LOCALKEY', secretAccessKey: 'local-secret' },
+    };
+    writeFileSync(join(state, LOCAL_IOT_FILES.connection), JSON.stringify(connection));
+
+    const run = await runCli(
+      [
+        '--outputs',
+        join(LOCAL_IOT_FILES.directory, LOCAL_IOT_FILES.outputs),
+        '--use_websockets',
+        'true',
+        '--json',
+      ],
+      { cwd: dir },
+    );
+
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const report = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    expect(report).toEqual({
+      ok: true,
+      endpoint: 'localhost',
+      port: server.port,
+      transport: 'websockets',
+      alpn: null,
+      authorizer: 'TestStack-Unsigned',
+      signed: false,
+      clientId: expect.stringMatching(/^test-[0-9a-f-]{36}$/) as unknown,
+      connack: {
+        reasonCode: 0,
+        reasonName: 'Success',
+        sessionPresent: false,
+        maximumQos: 1,
+        retainAvailable: true,
+        wildcardSubscriptionsAvailable: true,
+        subscriptionIdentifiersAvailable: false,
+        sharedSubscriptionsAvailable: true,
+        topicAliasMaximum: 8,
+        maximumPacketSize: 131072,
+        serverKeepAlive: 1200,
+        sessionExpiryInterval: 0,
+      },
+      negotiatedSettings: expect.objectContaining({ maximumQos: 1, serverKeepAlive: 1200 }) as unknown,
+      disconnect: 'clean',
+      outputs: `${join(state, LOCAL_IOT_FILES.outputs)} (stack TestStack), ${join(state, LOCAL_IOT_FILES.connection)}`,
+      durationMs: expect.any(Number) as unknown,
+    });
+
+    await server.closedConnections(1);
+    const [seen] = server.connections;
+    expect(seen?.transport).toBe('websockets');
+    expect(seen?.upgrade?.path).toBe('/mqtt');
+    expect(seen?.upgrade?.headers['sec-websocket-protocol']).toBe('mqtt');
+    expect(seen?.servername).toBe('localhost');
+    expect(seen?.connect?.protocolVersion).toBe(5);
+    expect(seen?.connect?.clientId).toBe(report.clientId);
+    expect(withoutMetrics(seen?.connect?.username)).toBe(
+      buildCustomAuthUsername({ user: 'device', authorizerName: 'TestStack-Unsigned' }),
+    );
+    expect(seen?.connect?.password?.toString('utf8')).toBe(DEVICE.password);
+    // The connection file's AWS endpoint, credentials and region were used, not the environment's.
+    expect(secretsManager.calls).toEqual([
+      {
+        target: 'secretsmanager.GetSecretValue',
+        secretId: SECRET_ARN,
+        credentialScope: expect.stringMatching(
+          /^LOCALKEY\/\d{8}\/us-east-1\/secretsmanager\/aws4_request$/,
+        ) as unknown,
+      },
+    ]);
+  });
+
+  it('--signed creates a token bound to the client id, signs it with .keys/ and sends the signature URL-encoded exactly once', async () => {
+    const server = await gateway('mqtt', OK);
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    mkdirSync(join(dir, TOKEN_SIGNING_KEY_FILES.directory));
+    writeFileSync(
+      join(dir, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey),
+      privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
+    writeOutputs(join(dir, 'cdk-outputs.json'), { ...STACK, endpoint: 'localhost' });
+
+    const run = await runCli(
+      ['--signed', '--port', String(server.port), '--ca_file', 'ca.pem', '--client_id', 'test-e2e-signed'],
+      { cwd: dir },
+    );
+
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.stdout.split('\n')[0]).toBe(
+      `Connecting to localhost:${server.port} over direct MQTT/TLS (ALPN mqtt) with authorizer TestStack-Signed (signed), client id test-e2e-signed`,
+    );
+    await server.closedConnections(1);
+    const username = server.connections[0]?.connect?.username ?? '';
+    const parsed = parseCustomAuthUsername(username);
+    const token = usernameParam(parsed, 'deviceToken') ?? '';
+    const signature = usernameParam(parsed, AUTHORIZER_SIGNATURE_PARAM) ?? '';
+    // Decoding the username once gives back standard base64 that verifies: encoded once, not twice.
+    expect(
+      verifyTokenSignature(token, signature, [publicKey.export({ type: 'spki', format: 'pem' }).toString()]),
+    ).toBe(true);
+    expect(username).toContain(`${AUTHORIZER_SIGNATURE_PARAM}=${encodeURIComponent(signature)}`);
+    expect(signature).toMatch(/=$/);
+    expect(decodeToken(token)).toEqual({
+      ok: true,
+      claims: {
+        clientId: 'test-e2e-signed',
+        iat: expect.any(Number) as unknown,
+        exp: expect.any(Number) as unknown,
+      },
+    });
+    expect(run.stdout).not.toContain(token);
+    expect(run.stdout).not.toContain(encodeURIComponent(signature));
+    expect(parsed.params.map(([name]) => name).slice(0, 3)).toEqual([
+      'x-amz-customauthorizer-name',
+      'deviceToken',
+      AUTHORIZER_SIGNATURE_PARAM,
+    ]);
+  });
+
+  it("keeps the upstream sample's flags working without any outputs: WebSockets with a token, key name and an already URL-encoded signature", async () => {
+    const server = await gateway('websockets', OK);
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const token = 'my-opaque-token';
+    const signature = signToken(token, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+
+    const run = await runCli(
+      [
+        '--endpoint',
+        'localhost',
+        '--port',
+        String(server.port),
+        '--ca_file',
+        'ca.pem',
+        '--use_websockets',
+        '--client_id',
+        'test-upstream',
+        '--custom_auth_authorizer_name',
+        'MyAuthorizer',
+        '--custom_auth_username',
+        'someone',
+        '--custom_auth_password',
+        'pw',
+        '--custom_auth_token_key_name',
+        'tok',
+        '--custom_auth_token_value',
+        token,
+        `--custom_auth_authorizer_signature=${encodeURIComponent(signature)}`,
+      ],
+      { cwd: dir },
+    );
+
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    await server.closedConnections(1);
+    const [seen] = server.connections;
+    expect(seen?.transport).toBe('websockets');
+    expect(withoutMetrics(seen?.connect?.username)).toBe(
+      buildCustomAuthUsername({
+        user: 'someone',
+        authorizerName: 'MyAuthorizer',
+        tokenKeyName: 'tok',
+        token,
+        signature,
+      }),
+    );
+    expect(seen?.connect?.password?.toString('utf8')).toBe('pw');
+  });
+
+  it('exits 1 on CONNACK 0x86 and says the credentials are the likely cause', async () => {
+    const server = await gateway('mqtt', { connack: 0x86 });
+    const run = await runCli(
+      [
+        '--endpoint',
+        'localhost',
+        '--port',
+        String(server.port),
+        '--ca_file',
+        'ca.pem',
+        '--custom_auth_authorizer_name',
+        'Unsigned',
+        '--custom_auth_username',
+        'device',
+        '--custom_auth_password',
+        'not-the-password',
+        '--client_id',
+        'test-bad-password',
+      ],
+      { cwd: dir },
+    );
+
+    expect(run.code).toBe(1);
+    expect(run.stdout.split('\n')[0]).toBe(
+      `Connecting to localhost:${server.port} over direct MQTT/TLS (ALPN mqtt) with authorizer Unsigned (unsigned), client id test-bad-password`,
+    );
+    expect(run.stderr.split('\n').slice(0, 3)).toEqual([
+      'Connection refused: CONNACK 0x86 Bad user name or password',
+      'Likely causes:',
+      "  - --custom_auth_password (or --custom_auth_username) is not the device's: compare with the device secret",
+    ]);
+    expect(run.stdout + run.stderr).not.toContain('not-the-password');
+  });
+
+  it('exits 1 on CONNACK 0x87 and reports it in --json with the likely causes', async () => {
+    const server = await gateway('mqtt', { connack: 0x87, properties: { reasonString: 'not allowed' } });
+    const run = await runCli(
+      [
+        '--endpoint',
+        `localhost:${server.port}`,
+        '--ca_file',
+        'ca.pem',
+        '--json',
+        '--custom_auth_authorizer_name',
+        'Unsigned',
+        '--custom_auth_password',
+        'pw',
+        '--client_id',
+        'prod-1',
+      ],
+      { cwd: dir },
+    );
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('');
+    const report = JSON.parse(run.stdout) as {
+      error: unknown;
+      likelyCauses: string[];
+      connack: unknown;
+      ok: boolean;
+    };
+    expect(report.ok).toBe(false);
+    expect(report.connack).toEqual({
+      reasonCode: 0x87,
+      reasonName: 'Not authorized',
+      sessionPresent: false,
+      reasonString: 'not allowed',
+    });
+    expect(report.error).toEqual({
+      kind: 'refused',
+      message: 'Connection refused: CONNACK 0x87 Not authorized (server says: not allowed)',
+    });
+    expect(report.likelyCauses[0]).toBe(
+      "the client id prod-1 is outside this stack's policy (client id does not start with 'test-'): use --client_id test-<something>",
+    );
+  });
+
+  it('names an untrusted server certificate within --timeout, although s2n withholds its TLS error for longer', async () => {
+    const server = await gateway('mqtt', OK, { cert: certs.untrustedCert, key: certs.untrustedKey });
+    const run = await runCli(
+      [
+        '--endpoint',
+        'localhost',
+        '--port',
+        String(server.port),
+        '--ca_file',
+        'ca.pem',
+        '--timeout',
+        '3',
+        '--custom_auth_password',
+        'pw',
+      ],
+      { cwd: dir },
+    );
+
+    expect(run.code).toBe(1);
+    expect(run.stderr.split('\n').slice(0, 3)).toEqual([
+      `TLS handshake with localhost:${server.port} failed: the server certificate is not trusted (DEPTH_ZERO_SELF_SIGNED_CERT)`,
+      'Likely causes:',
+      `  - the server certificate is not issued by the CA in ${join(dir, 'ca.pem')}: pass the right --ca_file`,
+    ]);
+    expect(server.connections.every((c) => c.connect === undefined)).toBe(true);
+    // 3 s of --timeout plus the process start-up (tsx, the SDK's native module).
+    expect(run.durationMs).toBeLessThan(3000 + 4000);
+  });
+
+  it('times out within --timeout when the server never answers the CONNECT, with no retry', async () => {
+    const server = await gateway('mqtt', 'silent');
+    const run = await runCli(
+      [
+        '--endpoint',
+        'localhost',
+        '--port',
+        String(server.port),
+        '--ca_file',
+        'ca.pem',
+        '--timeout',
+        '2',
+        '--custom_auth_password',
+        'pw',
+      ],
+      { cwd: dir },
+    );
+
+    expect(run.code).toBe(1);
+    expect(run.stderr.split('\n').slice(0, 3)).toEqual([
+      `Timed out: no CONNACK from localhost:${server.port} within 2 s`,
+      'Likely causes:',
+      '  - the authorizer is slow: AWS IoT gives its Lambda 5 s (a cold start of a large bundle, or a slow Secrets Manager call)',
+    ]);
+    expect(server.connections).toHaveLength(1);
+    expect(run.durationMs).toBeLessThan(2000 + 4000);
+  });
+
+  it('exits 2 with one line when the outputs file is missing, and 2 on a bad flag', async () => {
+    const missing = await runCli(['--outputs', 'nowhere.json'], { cwd: dir });
+    expect(missing.code).toBe(2);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toMatch(
+      new RegExp(
+        `^Error: cannot read --outputs ${join(dir, 'nowhere.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT`,
+      ),
+    );
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+
+    const usage = await runCli(['--use_websockets', 'maybe'], { cwd: dir });
+    expect(usage).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr:
+        "Error: --use_websockets takes true or false (or no value, meaning true), but 'maybe' was given\nRun with --help for usage.\n",
+    });
+  });
+});

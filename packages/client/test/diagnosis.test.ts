@@ -1,0 +1,170 @@
+import { diagnose, hexCode, needsTlsProbe, reasonName, type FailureContext } from '../src/diagnosis';
+import type { ConnectResult, TransportFailureKind } from '../src/connection';
+
+const CONTEXT: FailureContext = {
+  endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com',
+  port: 443,
+  transport: 'mqtt',
+  authorizerName: 'Auth',
+  signed: false,
+  clientId: 'test-1',
+  clientIdPrefix: 'test-',
+  passwordSource: 'flag',
+  timeoutSeconds: 10,
+};
+const WHERE = 'abc-ats.iot.eu-west-1.amazonaws.com:443';
+
+const refused = (reasonCode: number): ConnectResult & { status: 'refused' } => ({
+  status: 'refused',
+  connack: { reasonCode, sessionPresent: false, properties: {} },
+});
+const failed = (kind: TransportFailureKind, name: string): ConnectResult & { status: 'failed' } => ({
+  status: 'failed',
+  failure: { kind, name, message: `${name} happened` },
+});
+
+describe('reasonName and hexCode', () => {
+  it('name the MQTT 5 CONNACK codes', () => {
+    expect([0x00, 0x85, 0x86, 0x87, 0x9f].map((code) => `${hexCode(code)} ${reasonName(code)}`)).toEqual([
+      '0x00 Success',
+      '0x85 Client identifier not valid',
+      '0x86 Bad user name or password',
+      '0x87 Not authorized',
+      '0x9F Connection rate exceeded',
+    ]);
+    expect(reasonName(0x42)).toBe('Unknown reason code');
+  });
+});
+
+describe('needsTlsProbe', () => {
+  it('probes after a timeout or a TLS-level failure, never after a CONNACK or a DNS failure', () => {
+    expect(needsTlsProbe({ status: 'timeout', afterMs: 1 })).toBe(true);
+    expect(needsTlsProbe(failed('tls', 'X'))).toBe(true);
+    expect(needsTlsProbe(failed('hangup', 'X'))).toBe(true);
+    expect(needsTlsProbe(failed('dns', 'X'))).toBe(false);
+    expect(needsTlsProbe(failed('connack-timeout', 'X'))).toBe(false);
+    expect(needsTlsProbe(refused(0x86))).toBe(false);
+  });
+});
+
+describe('diagnose', () => {
+  it('explains 0x86 for a signed token by expiry and client id', () => {
+    expect(diagnose(refused(0x86), undefined, { ...CONTEXT, signed: true })).toEqual({
+      kind: 'refused',
+      headline: 'Connection refused: CONNACK 0x86 Bad user name or password',
+      likelyCauses: [
+        "the authorizer Lambda refused the token: expired (this machine's clock is more than 60 s off), or issued for another client id than test-1",
+        'the token went to an authorizer that does not expect one: check --custom_auth_authorizer_name',
+      ],
+    });
+  });
+
+  it('explains 0x87 without an authorizer name by the default authorizer, and a bad signature when signed', () => {
+    const { authorizerName: _name, ...withoutName } = CONTEXT;
+    const causes = diagnose(refused(0x87), undefined, { ...withoutName, signed: true }).likelyCauses;
+    expect(causes).toContain(
+      'no authorizer name was sent and the endpoint has no default authorizer: pass --custom_auth_authorizer_name',
+    );
+    expect(causes).toContain(
+      'the token signature did not verify: the private key does not match the public key on the authorizer, or the signature was not standard base64 URL-encoded once',
+    );
+  });
+
+  it.each([
+    [0x85, 'AWS IoT does not accept the client id test-1: at most 128 bytes, and unique per connection'],
+    [0x84, 'the endpoint does not speak MQTT 5: it is not AWS IoT Core or the local gateway'],
+    [
+      0x97,
+      'the service is limiting connections (quota or connect rate for the account or client id): try again later',
+    ],
+    [0x80, 'the server refused for a reason other than authentication; its reason string, if any, is above'],
+  ])('explains CONNACK 0x%s', (code, cause) => {
+    expect(diagnose(refused(code), undefined, CONTEXT).likelyCauses).toEqual([cause]);
+  });
+
+  it.each<[TransportFailureKind, string, string]>([
+    [
+      'socket-refused',
+      `Connection refused by ${WHERE}: nothing accepts connections on that port (N)`,
+      'the port is wrong: custom authentication uses 443; a local gateway listens where its outputs file says',
+    ],
+    [
+      'unreachable',
+      `Cannot reach ${WHERE} (N)`,
+      'a firewall, proxy or missing route blocks outbound connections to this port',
+    ],
+    [
+      'hangup',
+      `${WHERE} closed the connection without a CONNACK (N)`,
+      'the endpoint is not serving custom authentication here: AWS IoT closes connections on 8883, or on 443 without ALPN mqtt, and never invokes the authorizer',
+    ],
+    [
+      'websocket-upgrade',
+      `${WHERE} refused the WebSocket upgrade on /mqtt (N)`,
+      'the endpoint or port does not serve MQTT over WebSockets (a proxy, or a wrong --endpoint/--port)',
+    ],
+    [
+      'other',
+      `Connection to ${WHERE} failed: N happened`,
+      'run again with --verbosity debug to see the SDK log on stderr',
+    ],
+  ])('explains a %s failure', (kind, headline, firstCause) => {
+    const diagnosis = diagnose(failed(kind, 'N'), undefined, CONTEXT);
+    expect(diagnosis.kind).toBe(kind);
+    expect(diagnosis.headline).toBe(headline);
+    expect(diagnosis.likelyCauses[0]).toBe(firstCause);
+  });
+
+  it('treats a CONNACK timeout from the SDK as a timeout that points at the authorizer', () => {
+    expect(
+      diagnose(failed('connack-timeout', 'AWS_ERROR_MQTT5_CONNACK_TIMEOUT'), undefined, CONTEXT),
+    ).toEqual({
+      kind: 'timeout',
+      headline: `Timed out: no CONNACK from ${WHERE} within 10 s`,
+      likelyCauses: [
+        'the authorizer is slow: AWS IoT gives its Lambda 5 s (a cold start of a large bundle, or a slow Secrets Manager call)',
+        `${WHERE} is unreachable or drops the traffic silently (firewall, proxy, wrong --port)`,
+        '--timeout 10 is too short for this network',
+      ],
+    });
+  });
+
+  it('puts the network first for a timeout when TLS could not be checked', () => {
+    expect(
+      diagnose({ status: 'timeout', afterMs: 8000 }, { outcome: 'timeout' }, CONTEXT).likelyCauses[0],
+    ).toBe(`${WHERE} is unreachable or drops the traffic silently (firewall, proxy, wrong --port)`);
+  });
+
+  it("says when Node.js trusts the server but the SDK's TLS did not", () => {
+    const diagnosis = diagnose(
+      failed('tls', 'AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE'),
+      { outcome: 'ok' },
+      { ...CONTEXT, caFile: '/ca.pem' },
+    );
+    expect(diagnosis.headline).toBe(
+      `TLS handshake with ${WHERE} failed (AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE)`,
+    );
+    expect(diagnosis.likelyCauses).toEqual([
+      "Node.js's TLS accepts the server, but the SDK's TLS (s2n, system trust store) does not: pass the server's CA with --ca_file",
+      'the server certificate is not issued by the CA in /ca.pem',
+      'the endpoint name (SNI) does not match the certificate: use the IotEndpoint output as --endpoint',
+      'the server does not accept ALPN mqtt on port 443: custom authentication needs 443',
+    ]);
+  });
+
+  it('names a certificate for another host', () => {
+    expect(
+      diagnose(
+        { status: 'timeout', afterMs: 1 },
+        { outcome: 'name-mismatch', detail: 'the certificate is not valid for x' },
+        CONTEXT,
+      ),
+    ).toEqual({
+      kind: 'tls',
+      headline: `TLS handshake with ${WHERE} failed: the certificate is not valid for x`,
+      likelyCauses: [
+        "the endpoint name (sent as SNI) is not one the server's certificate covers: use the IotEndpoint output, or the host name the local gateway's certificate was made for",
+      ],
+    });
+  });
+});

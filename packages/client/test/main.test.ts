@@ -1,0 +1,588 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
+import { usage } from '../src/args';
+import { run } from '../src/cli';
+import type { ConnectRequest, ConnectResult, DisconnectResult } from '../src/connection';
+import {
+  AwsCredentialSource,
+  type CredentialSource,
+  type DeviceCredentialsRequest,
+  type SignedTokenRequest,
+} from '../src/credentials';
+import { ConfigError, RuntimeError } from '../src/errors';
+import type { MainDeps } from '../src/main';
+import type { LoadedOutputs, OutputsRequest } from '../src/outputs';
+import type { TlsProbeRequest, TlsProbeResult } from '../src/tls-probe';
+
+// main() through run() (cli.ts), so every test also pins the exit code, with fakes for every side effect.
+
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:device-AbCdEf';
+const PASSWORD = 'Sup3r+Secret/Pass=';
+const UUID = '0b8f7c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b';
+const ENDPOINT = 'abc123-ats.iot.eu-west-1.amazonaws.com';
+
+const OUTPUTS: LoadedOutputs = {
+  source: '/repo/cdk-outputs.json',
+  stackName: 'IotCustomAuthorizerStack',
+  values: {
+    endpoint: ENDPOINT,
+    region: 'eu-west-1',
+    unsignedAuthorizerName: 'Stack-Unsigned',
+    signedAuthorizerName: 'Stack-Signed',
+    tokenKeyName: 'token',
+    deviceSecretArn: SECRET_ARN,
+    connectPolicyName: 'Stack-Connect',
+    clientIdPrefix: 'test-',
+  },
+};
+
+const CONNACK_OK = {
+  reasonCode: 0,
+  sessionPresent: false,
+  properties: { maximumQos: 1, topicAliasMaximum: 8, retainAvailable: true },
+};
+
+const SETTINGS = {
+  maximumQos: 1,
+  sessionExpiryInterval: 0,
+  receiveMaximumFromServer: 100,
+  maximumPacketSizeToServer: 131072,
+  topicAliasMaximumToServer: 8,
+  topicAliasMaximumToClient: 0,
+  serverKeepAlive: 1200,
+  retainAvailable: true,
+  wildcardSubscriptionsAvailable: true,
+  subscriptionIdentifiersAvailable: false,
+  sharedSubscriptionsAvailable: true,
+  rejoinedSession: false,
+  clientId: `test-${UUID}`,
+};
+
+interface Harness {
+  readonly deps: MainDeps;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly outputReads: OutputsRequest[];
+  readonly secretReads: DeviceCredentialsRequest[];
+  readonly tokenRequests: SignedTokenRequest[];
+  readonly connects: ConnectRequest[];
+  readonly probes: TlsProbeRequest[];
+  readonly disconnectTimeouts: number[];
+}
+
+interface HarnessOptions {
+  outputs?: LoadedOutputs | undefined | Error;
+  result?: ConnectResult | ((request: ConnectRequest) => ConnectResult) | Error;
+  disconnect?: DisconnectResult;
+  probe?: TlsProbeResult;
+  files?: Record<string, string>;
+  credentials?: Partial<CredentialSource>;
+}
+
+function connected(disconnect: DisconnectResult, timeouts: number[]): ConnectResult {
+  return {
+    status: 'connected',
+    connack: CONNACK_OK,
+    settings: SETTINGS,
+    connection: {
+      disconnect: (timeoutMs) => {
+        timeouts.push(timeoutMs);
+        return Promise.resolve(disconnect);
+      },
+    },
+  };
+}
+
+function harness(options: HarnessOptions = {}): Harness {
+  const out: string[] = [];
+  const err: string[] = [];
+  const h: Omit<Harness, 'deps' | 'stdout' | 'stderr'> = {
+    outputReads: [],
+    secretReads: [],
+    tokenRequests: [],
+    connects: [],
+    probes: [],
+    disconnectTimeouts: [],
+  };
+  let now = 1_700_000_000_000;
+  const deps: MainDeps = {
+    stdout: (text) => out.push(text),
+    stderr: (text) => err.push(text),
+    outputs: {
+      read: (request) => {
+        h.outputReads.push(request);
+        const outputs = 'outputs' in options ? options.outputs : OUTPUTS;
+        return outputs instanceof Error ? Promise.reject(outputs) : Promise.resolve(outputs);
+      },
+    },
+    credentials: {
+      deviceCredentials: (request) => {
+        h.secretReads.push(request);
+        return Promise.resolve({ username: 'device', password: PASSWORD });
+      },
+      signedToken: (request) => {
+        h.tokenRequests.push(request);
+        return Promise.resolve({ token: 'eyJ0b2tlbiI6MX0', signature: 'c2ln+/w=' });
+      },
+      ...options.credentials,
+    },
+    connector: {
+      connect: (request) => {
+        h.connects.push(request);
+        const result =
+          options.result ?? connected(options.disconnect ?? { clean: true }, h.disconnectTimeouts);
+        if (result instanceof Error) return Promise.reject(result);
+        return Promise.resolve(typeof result === 'function' ? result(request) : result);
+      },
+    },
+    tlsProbe: (request) => {
+      h.probes.push(request);
+      return Promise.resolve(options.probe ?? { outcome: 'ok' });
+    },
+    readFile: (path) => {
+      const text = options.files?.[path];
+      return text === undefined
+        ? Promise.reject(Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' }))
+        : Promise.resolve(text);
+    },
+    clock: () => (now += 25),
+    randomId: () => UUID,
+    paths: { invocationDir: '/repo/packages/client', repoRoot: '/repo' },
+  };
+  return { ...h, deps, stdout: () => out.join(''), stderr: () => err.join('') };
+}
+
+const CONNECTING_UNSIGNED = [
+  `Connecting to ${ENDPOINT}:443 over direct MQTT/TLS (ALPN mqtt) with authorizer Stack-Unsigned (unsigned), client id test-${UUID}`,
+  `  credentials: user name device, password <redacted> (18 bytes, from Secrets Manager ${SECRET_ARN})`,
+  '  stack outputs: /repo/cdk-outputs.json (stack IotCustomAuthorizerStack)',
+];
+
+describe('main (through run)', () => {
+  it('connects with the outputs and the secret, reports, disconnects, and exits 0', async () => {
+    const h = harness();
+    expect(await run([], h.deps)).toBe(0);
+    expect(h.stdout()).toBe(
+      [
+        ...CONNECTING_UNSIGNED,
+        'Connected: CONNACK 0x00 Success',
+        `  session present: no, client id: test-${UUID}`,
+        '  maximum QoS: 1, retain: yes, wildcard subscriptions: yes, shared subscriptions: yes, subscription identifiers: no',
+        '  keep alive: 1200 s, session expiry: 0 s, receive maximum: 100, maximum packet size: 131072 bytes, topic alias maximum: 8',
+        'Disconnected cleanly',
+        '',
+      ].join('\n'),
+    );
+    expect(h.stderr()).toBe('');
+    expect(h.outputReads).toEqual([{ defaultFile: '/repo/cdk-outputs.json', required: true }]);
+    expect(h.secretReads).toEqual([{ secretArn: SECRET_ARN, target: { region: 'eu-west-1' } }]);
+    expect(h.connects).toEqual([
+      {
+        endpoint: ENDPOINT,
+        port: 443,
+        transport: 'mqtt',
+        clientId: `test-${UUID}`,
+        auth: { username: 'device', password: PASSWORD, authorizerName: 'Stack-Unsigned' },
+        // --timeout 10 s less the 2 s kept for a diagnostic TLS handshake.
+        timeoutMs: 8000,
+        verbosity: 'none',
+      },
+    ]);
+    expect(h.disconnectTimeouts).toEqual([10_000]);
+    expect(h.probes).toEqual([]);
+  });
+
+  it('prints one JSON object with --json and nothing else', async () => {
+    const h = harness();
+    expect(await run(['--json', '--use_websockets', 'true'], h.deps)).toBe(0);
+    expect(h.stderr()).toBe('');
+    expect(h.stdout().endsWith('}\n')).toBe(true);
+    expect(JSON.parse(h.stdout())).toEqual({
+      ok: true,
+      endpoint: ENDPOINT,
+      port: 443,
+      transport: 'websockets',
+      alpn: null,
+      authorizer: 'Stack-Unsigned',
+      signed: false,
+      clientId: `test-${UUID}`,
+      connack: {
+        reasonCode: 0,
+        reasonName: 'Success',
+        sessionPresent: false,
+        maximumQos: 1,
+        topicAliasMaximum: 8,
+        retainAvailable: true,
+      },
+      negotiatedSettings: SETTINGS,
+      disconnect: 'clean',
+      outputs: '/repo/cdk-outputs.json (stack IotCustomAuthorizerStack)',
+      // The fake clock moves 25 ms per reading: one before the connect, one after the disconnect.
+      durationMs: 25,
+    });
+    expect(h.connects[0]?.transport).toBe('websockets');
+  });
+
+  it('exits 1 on CONNACK 0x86 and explains it, without printing the password', async () => {
+    const h = harness({
+      result: { status: 'refused', connack: { reasonCode: 0x86, sessionPresent: false, properties: {} } },
+    });
+    expect(await run([], h.deps)).toBe(1);
+    expect(h.stdout()).toBe(`${CONNECTING_UNSIGNED.join('\n')}\n`);
+    expect(h.stderr()).toBe(
+      [
+        'Connection refused: CONNACK 0x86 Bad user name or password',
+        'Likely causes:',
+        `  - the authorizer does not accept the user name and password from the device secret ${SECRET_ARN}: it was changed less than 300 s ago (the Lambda caches it), or the Lambda reads another secret`,
+        '  - the authorizer Lambda answered isAuthenticated: false; its decision log line says why',
+        '  - the authorizer Stack-Unsigned expects a signed token: use --signed (and its signed authorizer)',
+        '',
+      ].join('\n'),
+    );
+    expect(h.stdout() + h.stderr()).not.toContain(PASSWORD);
+    expect(h.probes).toEqual([]);
+  });
+
+  it('exits 1 on CONNACK 0x87 for a client id outside the prefix, warning before connecting', async () => {
+    const h = harness({
+      result: {
+        status: 'refused',
+        connack: { reasonCode: 0x87, sessionPresent: false, properties: { reasonString: 'denied' } },
+      },
+    });
+    expect(await run(['--client_id', 'prod-7', '--json'], h.deps)).toBe(1);
+    expect(h.stderr()).toBe(
+      "Warning: client id does not start with 'test-': the authorizer of stack IotCustomAuthorizerStack will refuse client id prod-7 (CONNACK 0x87)\n",
+    );
+    expect(JSON.parse(h.stdout())).toEqual({
+      ok: false,
+      endpoint: ENDPOINT,
+      port: 443,
+      transport: 'mqtt',
+      alpn: 'mqtt',
+      authorizer: 'Stack-Unsigned',
+      signed: false,
+      clientId: 'prod-7',
+      connack: {
+        reasonCode: 0x87,
+        reasonName: 'Not authorized',
+        sessionPresent: false,
+        reasonString: 'denied',
+      },
+      error: {
+        kind: 'refused',
+        message: 'Connection refused: CONNACK 0x87 Not authorized (server says: denied)',
+      },
+      likelyCauses: [
+        "the client id prod-7 is outside this stack's policy (client id does not start with 'test-'): use --client_id test-<something>",
+        'the policy the authorizer returned does not allow iot:Connect on client/prod-7 (this stack allows client ids starting with test-; check region and account in its ARNs)',
+        'the authorizer Stack-Unsigned does not exist in this account and region, is INACTIVE, or AWS IoT may not invoke its Lambda (lambda:InvokeFunction for iot.amazonaws.com)',
+        "the Lambda failed, took longer than 5 s or returned an invalid response: read its CloudWatch logs (or the local gateway's decision log)",
+      ],
+      outputs: '/repo/cdk-outputs.json (stack IotCustomAuthorizerStack)',
+      durationMs: 25,
+    });
+  });
+
+  it('exits 1 on a timeout, after a TLS probe that finds TLS working, blaming the authorizer first', async () => {
+    const h = harness({ result: { status: 'timeout', afterMs: 4000 }, probe: { outcome: 'ok' } });
+    expect(await run(['--timeout', '5', '--custom_auth_password', 'pw'], h.deps)).toBe(1);
+    expect(h.connects[0]?.timeoutMs).toBe(4000);
+    expect(h.probes).toEqual([{ host: ENDPOINT, port: 443, alpn: ['mqtt'], timeoutMs: 1000 }]);
+    expect(h.stderr()).toBe(
+      [
+        `Timed out: no CONNACK from ${ENDPOINT}:443 within 5 s`,
+        'Likely causes:',
+        '  - the authorizer is slow: AWS IoT gives its Lambda 5 s (a cold start of a large bundle, or a slow Secrets Manager call)',
+        `  - ${ENDPOINT}:443 is unreachable or drops the traffic silently (firewall, proxy, wrong --port)`,
+        '  - --timeout 5 is too short for this network',
+        '',
+      ].join('\n'),
+    );
+    expect(h.secretReads).toEqual([]);
+  });
+
+  it('reports an untrusted certificate found by the probe instead of a bare timeout', async () => {
+    const h = harness({
+      result: { status: 'timeout', afterMs: 8000 },
+      probe: { outcome: 'untrusted', code: 'SELF_SIGNED_CERT_IN_CHAIN' },
+    });
+    expect(await run(['--json'], h.deps)).toBe(1);
+    const report = JSON.parse(h.stdout()) as Record<string, unknown>;
+    expect(report.error).toEqual({
+      kind: 'tls',
+      message: `TLS handshake with ${ENDPOINT}:443 failed: the server certificate is not trusted (SELF_SIGNED_CERT_IN_CHAIN)`,
+    });
+    expect(report.likelyCauses).toEqual([
+      'the server uses a private CA: pass it with --ca_file (for the local gateway, its ca.pem)',
+      'on AWS, use the -ats data endpoint (IotEndpoint output): its certificate chains to Amazon Root CA 1',
+    ]);
+    expect(report.connack).toBeNull();
+  });
+
+  it('reports a refused ALPN on a TLS failure, naming port 443 and ALPN mqtt', async () => {
+    const h = harness({
+      result: {
+        status: 'failed',
+        failure: {
+          kind: 'tls',
+          name: 'AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE',
+          message: 'TLS (SSL) negotiation failed',
+        },
+      },
+      probe: { outcome: 'alpn-refused', detail: 'the server refused ALPN mqtt' },
+    });
+    expect(await run(['--port', '8883'], h.deps)).toBe(1);
+    expect(h.stderr().split('\n').slice(0, 4)).toEqual([
+      `TLS handshake with ${ENDPOINT}:8883 failed: the server refused ALPN mqtt`,
+      'Likely causes:',
+      '  - custom authentication over direct MQTT needs port 443 with ALPN mqtt on the AWS IoT data endpoint (8883 and ALPN x-amzn-mqtt-ca are for X.509 certificates)',
+      '  - or connect with --use_websockets',
+    ]);
+  });
+
+  it('does not probe TLS when the host name does not resolve', async () => {
+    const h = harness({
+      result: {
+        status: 'failed',
+        failure: { kind: 'dns', name: 'AWS_IO_DNS_INVALID_NAME', message: 'Host name was invalid' },
+      },
+    });
+    expect(await run([], h.deps)).toBe(1);
+    expect(h.probes).toEqual([]);
+    expect(h.stderr().split('\n')[0]).toBe(`Cannot resolve ${ENDPOINT} (AWS_IO_DNS_INVALID_NAME)`);
+  });
+
+  it('exits 1 when the disconnect is not clean', async () => {
+    const h = harness({ disconnect: { clean: false, reason: 'the server sent DISCONNECT 0x8E' } });
+    expect(await run([], h.deps)).toBe(1);
+    expect(h.stderr()).toBe('Disconnect was not clean: the server sent DISCONNECT 0x8E\n');
+    expect(h.stdout()).toContain('Connected: CONNACK 0x00 Success\n');
+  });
+
+  it('exits 2 with one line when there are no outputs', async () => {
+    const h = harness({ outputs: new ConfigError('cannot read --outputs /repo/x.json: ENOENT') });
+    expect(await run(['--outputs', '../../x.json'], h.deps)).toBe(2);
+    expect(h.outputReads[0]?.file).toBe('/repo/x.json');
+    expect(h.stdout()).toBe('');
+    expect(h.stderr()).toBe('Error: cannot read --outputs /repo/x.json: ENOENT\n');
+    expect(h.connects).toEqual([]);
+  });
+
+  it('prints the configuration error as JSON too with --json', async () => {
+    const h = harness({ outputs: new ConfigError('no outputs') });
+    expect(await run(['--json'], h.deps)).toBe(2);
+    expect(JSON.parse(h.stdout())).toEqual({
+      ok: false,
+      error: { kind: 'configuration', message: 'no outputs' },
+    });
+  });
+
+  it('exits 2 when the token-signing key cannot be read, naming the file and the fix', async () => {
+    const h = harness({ credentials: {} });
+    const real = new AwsCredentialSource({ readFile: h.deps.readFile });
+    const deps = { ...h.deps, credentials: real };
+    expect(await run(['--signed'], deps)).toBe(2);
+    expect(h.stderr()).toBe(
+      'Error: cannot read the token-signing private key /repo/.keys/token-signing-private.pem: ENOENT. ' +
+        'The first `npx cdk synth` creates .keys/token-signing-private.pem at the repository root; or pass --token-signing-key FILE\n',
+    );
+    expect(h.connects).toEqual([]);
+  });
+
+  it('signs a token with the real credential source and sends the signature URL-encoded once', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const keyFile = '/keys/device.pem';
+    const h = harness({
+      files: { [keyFile]: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() },
+    });
+    const deps = { ...h.deps, credentials: new AwsCredentialSource({ readFile: h.deps.readFile }) };
+    expect(await run(['--signed', '--token-signing-key', keyFile, '--client_id', 'test-s'], deps)).toBe(0);
+    const auth = h.connects[0]?.auth;
+    expect(auth?.authorizerName).toBe('Stack-Signed');
+    expect(auth?.tokenKeyName).toBe('token');
+    expect(auth?.signature).toMatch(/%3D$/);
+    expect(decodeURIComponent(auth?.signature ?? '')).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(h.stdout().split('\n')[1]).toMatch(
+      /^ {2}credentials: token <redacted> \(\d+ characters, key name token, valid 300 s, signed with \/keys\/device\.pem\), signature <redacted> \(\d+ characters, URL-encoded once\)$/,
+    );
+    expect(h.stdout()).not.toContain(auth?.tokenValue ?? 'no token');
+  });
+
+  it('uses a fake signer for --signed: key file at the repository root, token bound to the client id', async () => {
+    const h = harness();
+    expect(await run(['--signed', '--client_id', 'test-x'], h.deps)).toBe(0);
+    expect(h.tokenRequests).toEqual([
+      {
+        clientId: 'test-x',
+        keyFile: '/repo/.keys/token-signing-private.pem',
+        now: new Date(1_700_000_000_025),
+        lifetimeSeconds: 300,
+      },
+    ]);
+    expect(h.connects[0]?.auth).toEqual({
+      authorizerName: 'Stack-Signed',
+      tokenKeyName: 'token',
+      tokenValue: 'eyJ0b2tlbiI6MX0',
+      signature: 'c2ln%2B%2Fw%3D',
+    });
+    expect(h.secretReads).toEqual([]);
+  });
+
+  it('lets flags override the outputs, and reads no secret when the password is given', async () => {
+    const h = harness();
+    expect(
+      await run(
+        [
+          '--endpoint',
+          'other.example.com',
+          '--port',
+          '8443',
+          '--custom_auth_authorizer_name',
+          'My Auth=1',
+          '--custom_auth_password',
+          'pw',
+          '--client_id',
+          'test-y',
+        ],
+        h.deps,
+      ),
+    ).toBe(0);
+    expect(h.outputReads).toEqual([{ defaultFile: '/repo/cdk-outputs.json', required: false }]);
+    expect(h.secretReads).toEqual([]);
+    expect(h.connects[0]).toMatchObject({
+      endpoint: 'other.example.com',
+      port: 8443,
+      clientId: 'test-y',
+      auth: { username: 'device', password: 'pw', authorizerName: 'My%20Auth%3D1' },
+    });
+    expect(h.stdout().split('\n')[1]).toBe(
+      '  credentials: user name device, password <redacted> (2 bytes, from --custom_auth_password)',
+    );
+  });
+
+  it("connects with the upstream sample's flags and no outputs at all, to the endpoint's default authorizer", async () => {
+    const h = harness({ outputs: undefined });
+    expect(await run(['--endpoint', 'host.example.com', '--client_id', 'test-z'], h.deps)).toBe(0);
+    expect(h.stdout().split('\n').slice(0, 2)).toEqual([
+      "Connecting to host.example.com:443 over direct MQTT/TLS (ALPN mqtt) with the endpoint's default authorizer (unsigned), client id test-z",
+      '  credentials: user name (none), no password',
+    ]);
+    expect(h.connects[0]?.auth).toEqual({});
+  });
+
+  it('takes endpoint, port, CA and the AWS API from the connection file beside the outputs', async () => {
+    const pem = generateCa();
+    const outputs: LoadedOutputs = {
+      ...OUTPUTS,
+      source: '/repo/.local-iot/outputs.json',
+      values: { ...OUTPUTS.values, endpoint: 'localhost', region: 'us-east-1' },
+      connection: {
+        file: '/repo/.local-iot/connection.json',
+        info: {
+          endpoint: 'localhost',
+          port: 8443,
+          caFile: '/repo/.local-iot/ca.pem',
+          awsEndpointUrl: 'http://127.0.0.1:4566',
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'local' },
+        },
+      },
+    };
+    const h = harness({ outputs, files: { '/repo/.local-iot/ca.pem': pem } });
+    expect(await run(['--outputs', '/repo/.local-iot/outputs.json'], h.deps)).toBe(0);
+    expect(h.connects[0]).toMatchObject({ endpoint: 'localhost', port: 8443, caPem: pem });
+    expect(h.secretReads).toEqual([
+      {
+        secretArn: SECRET_ARN,
+        target: {
+          region: 'us-east-1',
+          endpoint: 'http://127.0.0.1:4566',
+          credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'local' },
+        },
+      },
+    ]);
+    expect(h.stdout().split('\n')[2]).toBe(
+      '  stack outputs: /repo/.local-iot/outputs.json (stack IotCustomAuthorizerStack), /repo/.local-iot/connection.json',
+    );
+  });
+
+  it('resolves --ca_file against the directory the user ran the command in', async () => {
+    const pem = generateCa();
+    const h = harness({ files: { '/repo/ca.pem': pem } });
+    expect(await run(['--ca_file', '../../ca.pem'], h.deps)).toBe(0);
+    expect(h.connects[0]?.caPem).toBe(pem);
+  });
+
+  it.each([
+    ['missing', {}, 'Error: cannot read --ca_file /repo/packages/client/ca.pem: ENOENT\n'],
+    [
+      'not a certificate',
+      { '/repo/packages/client/ca.pem': 'hello' },
+      'Error: --ca_file /repo/packages/client/ca.pem is not a PEM certificate: pass the CA certificate of the server\n',
+    ],
+  ])('exits 2 when the CA file is %s', async (_name, files, message) => {
+    const h = harness({ files });
+    expect(await run(['--ca_file', 'ca.pem'], h.deps)).toBe(2);
+    expect(h.stderr()).toBe(message);
+    expect(h.connects).toEqual([]);
+  });
+
+  it('exits 2 when the outputs lack the authorizer for the mode', async () => {
+    const h = harness({ outputs: { ...OUTPUTS, values: { endpoint: ENDPOINT } } });
+    expect(await run(['--signed'], h.deps)).toBe(2);
+    expect(h.stderr()).toBe(
+      'Error: /repo/cdk-outputs.json (stack IotCustomAuthorizerStack) has no SignedAuthorizerName output: pass --custom_auth_authorizer_name\n',
+    );
+  });
+
+  it('exits 2 when there is no endpoint anywhere', async () => {
+    const h = harness({ outputs: { ...OUTPUTS, values: {} } });
+    expect(await run([], h.deps)).toBe(2);
+    expect(h.stderr()).toBe(
+      'Error: no endpoint: /repo/cdk-outputs.json has no IotEndpoint output; pass --endpoint <host> or deploy the stack\n',
+    );
+  });
+
+  it('exits 1 when Secrets Manager fails for a reason that may pass', async () => {
+    const h = harness({
+      credentials: {
+        deviceCredentials: () =>
+          Promise.reject(new RuntimeError('reading the device secret failed: socket hang up')),
+      },
+    });
+    expect(await run([], h.deps)).toBe(1);
+    expect(h.stderr()).toBe('Error: reading the device secret failed: socket hang up\n');
+  });
+
+  it('exits 2 on a usage error, with JSON too when --json was given', async () => {
+    const h = harness();
+    expect(await run(['--json', '--port', 'x'], h.deps)).toBe(2);
+    expect(h.stderr()).toBe(
+      "Error: --port must be an integer between 1 and 65535, but 'x' was given\nRun with --help for usage.\n",
+    );
+    expect(JSON.parse(h.stdout())).toEqual({
+      ok: false,
+      error: { kind: 'usage', message: "--port must be an integer between 1 and 65535, but 'x' was given" },
+    });
+    expect(h.outputReads).toEqual([]);
+  });
+
+  it('prints the help and exits 0 without reading anything', async () => {
+    const h = harness();
+    expect(await run(['--help'], h.deps)).toBe(0);
+    expect(h.stdout()).toBe(usage());
+    expect(h.outputReads).toEqual([]);
+  });
+
+  it('exits 1 and prints the stack for an unexpected error', async () => {
+    const h = harness({ result: new TypeError('boom') });
+    expect(await run([], h.deps)).toBe(1);
+    expect(h.stderr()).toMatch(/^Unexpected error \(please report it\): TypeError: boom\n {4}at /);
+  });
+});
+
+/** A real CA certificate to pass as --ca_file (main checks the content with X509Certificate). */
+function generateCa(): string {
+  return rootCertificates[0] as string;
+}

@@ -1,0 +1,288 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { mockClient } from 'aws-sdk-client-mock';
+import fc from 'fast-check';
+import { ConfigError } from '../src/errors';
+import { parseOutputsFile, StackOutputsReader } from '../src/outputs';
+
+const OUTPUT_VALUES = {
+  IotEndpoint: 'abc-ats.iot.eu-west-1.amazonaws.com',
+  Region: 'eu-west-1',
+  UnsignedAuthorizerName: 'S-Unsigned',
+  SignedAuthorizerName: 'S-Signed',
+  TokenKeyName: 'token',
+  DeviceSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:d-AbCdEf',
+  ConnectPolicyName: 'S-Connect',
+  ClientIdPrefix: 'test-',
+};
+
+const PICKED = {
+  endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com',
+  region: 'eu-west-1',
+  unsignedAuthorizerName: 'S-Unsigned',
+  signedAuthorizerName: 'S-Signed',
+  tokenKeyName: 'token',
+  deviceSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:d-AbCdEf',
+  connectPolicyName: 'S-Connect',
+  clientIdPrefix: 'test-',
+};
+
+function expectConfigError(action: () => unknown, message: string): void {
+  let caught: unknown;
+  try {
+    action();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(ConfigError);
+  expect((caught as Error).message).toBe(message);
+}
+
+describe('parseOutputsFile', () => {
+  it('picks the only stack and the outputs the client knows, ignoring the rest', () => {
+    const text = JSON.stringify({ Mine: { ...OUTPUT_VALUES, Other: 'x', Empty: '', Number: 3 } });
+    expect(parseOutputsFile(text, 'f.json')).toEqual({ source: 'f.json', stackName: 'Mine', values: PICKED });
+  });
+
+  it('drops outputs that are not non-empty strings', () => {
+    const text = JSON.stringify({ S: { IotEndpoint: 42, Region: '', TokenKeyName: 'k' } });
+    expect(parseOutputsFile(text, 'f.json').values).toEqual({ tokenKeyName: 'k' });
+  });
+
+  it('picks the stack named by --stack-name', () => {
+    const text = JSON.stringify({ A: { Region: 'a' }, B: { Region: 'b' } });
+    expect(parseOutputsFile(text, 'f.json', 'B')).toEqual({
+      source: 'f.json',
+      stackName: 'B',
+      values: { region: 'b' },
+    });
+  });
+
+  it('picks the default stack name among several', () => {
+    const text = JSON.stringify({ A: {}, IotCustomAuthorizerStack: { Region: 'x' } });
+    expect(parseOutputsFile(text, 'f.json').stackName).toBe('IotCustomAuthorizerStack');
+  });
+
+  it.each([
+    [
+      'not JSON',
+      '{',
+      /^the outputs file f\.json is not JSON \(.+\); it should be what `cdk deploy --outputs-file` writes$/,
+    ],
+    [
+      'an array',
+      '[]',
+      'the outputs file f.json is not a JSON object of stacks ({"<StackName>": {"<OutputKey>": "value"}})',
+    ],
+    [
+      'null',
+      'null',
+      'the outputs file f.json is not a JSON object of stacks ({"<StackName>": {"<OutputKey>": "value"}})',
+    ],
+    [
+      'empty',
+      '{}',
+      'the outputs file f.json has no stacks; deploy first (`npx cdk deploy --outputs-file cdk-outputs.json`)',
+    ],
+    [
+      'several stacks',
+      '{"A":{},"B":{}}',
+      'the outputs file f.json has several stacks (A, B): choose one with --stack-name',
+    ],
+  ])('rejects a file that is %s', (_name, text, message) => {
+    let caught: unknown;
+    try {
+      parseOutputsFile(text, 'f.json');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    if (typeof message === 'string') expect((caught as Error).message).toBe(message);
+    else expect((caught as Error).message).toMatch(message);
+  });
+
+  it('rejects an unknown --stack-name, listing the stacks', () => {
+    expectConfigError(
+      () => parseOutputsFile('{"A":{},"B":1}', 'f.json', 'C'),
+      'the outputs file f.json has no stack C (it has A): fix --stack-name',
+    );
+  });
+
+  it('never throws anything but a ConfigError on any JSON', () => {
+    fc.assert(
+      fc.property(fc.json(), fc.option(fc.string(), { nil: undefined }), (text, stack) => {
+        try {
+          const loaded = parseOutputsFile(text, 'f.json', stack);
+          expect(Object.values(loaded.values).every((v) => typeof v === 'string' && v.length > 0)).toBe(true);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConfigError);
+        }
+      }),
+    );
+  });
+});
+
+describe('StackOutputsReader', () => {
+  const cloudFormation = mockClient(CloudFormationClient);
+  afterEach(() => cloudFormation.reset());
+
+  function reader(files: Record<string, string | NodeJS.ErrnoException>): StackOutputsReader {
+    return new StackOutputsReader({
+      readFile: (path) => {
+        const entry = files[path];
+        if (entry === undefined) {
+          return Promise.reject(
+            Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' }),
+          );
+        }
+        return typeof entry === 'string' ? Promise.resolve(entry) : Promise.reject(entry);
+      },
+    });
+  }
+
+  const FILE = JSON.stringify({ S: OUTPUT_VALUES });
+
+  it('reads --outputs and the connection file beside it', async () => {
+    const connection = {
+      endpoint: 'localhost',
+      port: 8443,
+      caFile: 'ca.pem',
+      awsEndpointUrl: 'http://127.0.0.1:4566',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'A', secretAccessKey: 'B' },
+    };
+    const loaded = await reader({
+      '/s/outputs.json': FILE,
+      '/s/connection.json': JSON.stringify(connection),
+    }).read({
+      file: '/s/outputs.json',
+      defaultFile: '/repo/cdk-outputs.json',
+      required: true,
+    });
+    expect(loaded).toEqual({
+      source: '/s/outputs.json',
+      stackName: 'S',
+      values: PICKED,
+      connection: { file: '/s/connection.json', info: { ...connection, caFile: '/s/ca.pem' } },
+    });
+  });
+
+  it('rejects a connection file that is not what local-iot writes', async () => {
+    await expect(
+      reader({ '/s/outputs.json': FILE, '/s/connection.json': '{"endpoint":"x"}' }).read({
+        file: '/s/outputs.json',
+        defaultFile: '/repo/cdk-outputs.json',
+        required: true,
+      }),
+    ).rejects.toThrow(
+      new ConfigError(
+        '/s/connection.json (beside the outputs file) has no string "caFile"; restart local-iot to rewrite it, or remove it',
+      ),
+    );
+  });
+
+  it('fails on a missing --outputs file, naming it', async () => {
+    const promise = reader({}).read({
+      file: '/x.json',
+      defaultFile: '/repo/cdk-outputs.json',
+      required: true,
+    });
+    await expect(promise).rejects.toBeInstanceOf(ConfigError);
+    await expect(promise).rejects.toThrow(
+      "cannot read --outputs /x.json: ENOENT: no such file or directory, open '/x.json'. Pass the file `cdk deploy --outputs-file` or local-iot wrote",
+    );
+  });
+
+  it('reads the default file when it exists', async () => {
+    const loaded = await reader({ '/repo/cdk-outputs.json': FILE }).read({
+      defaultFile: '/repo/cdk-outputs.json',
+      required: false,
+    });
+    expect(loaded).toEqual({ source: '/repo/cdk-outputs.json', stackName: 'S', values: PICKED });
+    expect(cloudFormation.calls()).toHaveLength(0);
+  });
+
+  it('returns nothing, and calls no AWS API, when the default file is absent and the flags suffice', async () => {
+    expect(await reader({}).read({ defaultFile: '/repo/cdk-outputs.json', required: false })).toBeUndefined();
+    expect(cloudFormation.calls()).toHaveLength(0);
+  });
+
+  it('reads CloudFormation DescribeStacks when the default file is absent and outputs are needed', async () => {
+    cloudFormation.on(DescribeStacksCommand, { StackName: 'IotCustomAuthorizerStack' }).resolves({
+      Stacks: [
+        {
+          StackName: 'IotCustomAuthorizerStack',
+          CreationTime: new Date(0),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: Object.entries(OUTPUT_VALUES).map(([OutputKey, OutputValue]) => ({
+            OutputKey,
+            OutputValue,
+          })),
+        },
+      ],
+    });
+    const loaded = await reader({}).read({
+      defaultFile: '/repo/cdk-outputs.json',
+      required: true,
+      region: 'eu-west-1',
+    });
+    expect(loaded).toEqual({
+      source: 'CloudFormation stack IotCustomAuthorizerStack',
+      stackName: 'IotCustomAuthorizerStack',
+      values: PICKED,
+    });
+    const client = cloudFormation.call(0).thisValue as CloudFormationClient;
+    expect(await client.config.region()).toBe('eu-west-1');
+  });
+
+  it('falls through to CloudFormation when the default file lacks the --stack-name stack', async () => {
+    cloudFormation.on(DescribeStacksCommand, { StackName: 'Other' }).resolves({
+      Stacks: [
+        {
+          StackName: 'Other',
+          CreationTime: new Date(0),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [{ OutputKey: 'Region', OutputValue: 'r' }],
+        },
+      ],
+    });
+    const loaded = await reader({ '/repo/cdk-outputs.json': FILE }).read({
+      defaultFile: '/repo/cdk-outputs.json',
+      stackName: 'Other',
+      required: true,
+    });
+    expect(loaded).toEqual({
+      source: 'CloudFormation stack Other',
+      stackName: 'Other',
+      values: { region: 'r' },
+    });
+  });
+
+  it('explains a stack that does not exist as a configuration error', async () => {
+    cloudFormation.on(DescribeStacksCommand).rejects(
+      Object.assign(new Error('Stack with id IotCustomAuthorizerStack does not exist'), {
+        name: 'ValidationError',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    const promise = reader({}).read({ defaultFile: '/repo/cdk-outputs.json', required: true });
+    await expect(promise).rejects.toBeInstanceOf(ConfigError);
+    await expect(promise).rejects.toThrow(
+      'CloudFormation DescribeStacks for stack IotCustomAuthorizerStack failed: ValidationError: Stack with id IotCustomAuthorizerStack does not exist. ' +
+        '/repo/cdk-outputs.json was not found, so the outputs were read from CloudFormation stack IotCustomAuthorizerStack. ' +
+        'Deploy with `npx cdk deploy --outputs-file cdk-outputs.json` at the repository root, pass --outputs FILE or --stack-name NAME ' +
+        '(with AWS credentials and AWS_REGION or --region), or give --endpoint and the --custom_auth_* flags',
+    );
+  });
+
+  it('reports an unreadable default file instead of ignoring it', async () => {
+    const denied = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    const promise = reader({ '/repo/cdk-outputs.json': denied }).read({
+      defaultFile: '/repo/cdk-outputs.json',
+      required: false,
+    });
+    await expect(promise).rejects.toBeInstanceOf(ConfigError);
+    await expect(promise).rejects.toThrow(
+      'cannot read the outputs file /repo/cdk-outputs.json: EACCES: permission denied',
+    );
+  });
+});
