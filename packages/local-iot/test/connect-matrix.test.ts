@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { STACK_OUTPUTS, TOKEN_SIGNING_KEY_FILES, createToken, signToken } from '@iot-custom-auth/protocol';
+import { connectMatrixRows, formatMatrixTable, runConnectMatrix } from '../src/connect-matrix';
+import { REPO_ROOT, serveSynthesizedStack, type ServedStack } from './synthesized-stack';
+
+// `npm start`'s matrix as a test: the real client CLI as child processes, against the real Lambda bundle of a
+// real synth, asserting from the gateway's own log which transport and ALPN each connection used and whether
+// the Lambda ran, and counting the Lambda invocations.
+
+let served: ServedStack;
+
+beforeAll(async () => {
+  served = await serveSynthesizedStack();
+}, 120_000);
+
+afterAll(async () => {
+  await served?.close();
+});
+
+function tampered(): { token: string; signature: string } {
+  const key = readFileSync(
+    path.join(REPO_ROOT, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey),
+    'utf8',
+  );
+  const token = createToken({ clientId: 'test-tampered', lifetimeSeconds: 300 });
+  const signature = Buffer.from(signToken(token, key), 'base64');
+  signature[0] = (signature[0] ?? 0) ^ 0xff;
+  return { token, signature: signature.toString('base64') };
+}
+
+it('meets every expectation of the connect matrix with the real client', async () => {
+  const rows = connectMatrixRows(
+    served.local.runtime.outputs[STACK_OUTPUTS.tokenKeyName] as string,
+    tampered(),
+  );
+  const before = served.local.runtime.invocationCount();
+  const results = await runConnectMatrix(rows, {
+    clientCommand: [process.execPath, require.resolve('client/dist/cli.js')],
+    outputsFile: served.local.outputsFile,
+    gatewayLog: served.gatewayLog,
+  });
+  const failures = results.filter((r) => r.failures.length > 0);
+  if (failures.length > 0) throw new Error(`connect matrix failed:\n${formatMatrixTable(results)}`);
+
+  expect(
+    results.map((r) => [
+      r.row.name,
+      r.exitCode,
+      r.report?.transport,
+      r.decision?.transport,
+      r.decision?.alpn,
+    ]),
+  ).toEqual([
+    ['direct, unsigned authorizer', 0, 'mqtt', 'mqtt', 'mqtt'],
+    ['WebSockets, unsigned authorizer', 0, 'websockets', 'websockets', undefined],
+    ['direct, signed authorizer', 0, 'mqtt', 'mqtt', 'mqtt'],
+    ['WebSockets, signed authorizer', 0, 'websockets', 'websockets', undefined],
+    ['wrong password', 1, 'mqtt', 'mqtt', 'mqtt'],
+    ['client id outside test-*', 1, 'mqtt', 'mqtt', 'mqtt'],
+    ['tampered signature', 1, 'mqtt', 'mqtt', 'mqtt'],
+  ]);
+  // Every row but the tampered signature ran the Lambda exactly once.
+  expect(served.local.runtime.invocationCount() - before).toBe(6);
+  const upgrades = served.gatewayLog.filter((e) => e.event === 'websocket-upgrade');
+  expect(upgrades).toHaveLength(2);
+}, 120_000);
