@@ -1,28 +1,23 @@
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { findWorkspaceRoot } from '@iot-custom-auth/protocol';
 import { InfraError } from './errors';
 
-/** The file that marks the repository root: the npm workspaces lock file, which bundling needs anyway. */
-const ROOT_MARKER = 'package-lock.json';
+/** The root lock file, which bundling needs. */
+const LOCK_FILE = 'package-lock.json';
 
 /**
- * The repository root: the nearest directory at or above `fromDir` holding `package-lock.json`. Resolved by
- * walking up rather than by a fixed `../..`, because this module runs both from `src/` (tsx, Jest) and from
- * `dist/src/` (compiled).
- * @throws InfraError when no such directory exists.
+ * The repository root (the npm workspaces root at or above `fromDir`). Resolved by walking up rather than by a
+ * fixed `../..`, because this module runs both from `src/` (tsx, Jest) and from `dist/src/` (compiled).
+ * @throws InfraError when `fromDir` is not inside a checkout of this repository.
  */
 export function findRepoRoot(fromDir: string = __dirname): string {
-  let dir = path.resolve(fromDir);
-  for (;;) {
-    if (existsSync(path.join(dir, ROOT_MARKER))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) {
-      throw new InfraError(
-        `cannot find the repository root (a directory with ${ROOT_MARKER}) above ${fromDir}: run from a checkout of this repository after \`npm ci\``,
-      );
-    }
-    dir = parent;
+  const root = findWorkspaceRoot(fromDir);
+  if (root === undefined) {
+    throw new InfraError(
+      `cannot find the repository root (a package.json declaring workspaces) above ${fromDir}: run from a checkout of this repository after \`npm ci\``,
+    );
   }
+  return root;
 }
 
 /** Where the authorizer Lambda's source lives inside the repository. */
@@ -42,7 +37,7 @@ export function authorizerLambdaSource(repoRoot: string): AuthorizerLambdaSource
   return {
     projectRoot: repoRoot,
     entry: path.join(repoRoot, 'packages', 'authorizer-lambda', 'src', 'handler.ts'),
-    depsLockFilePath: path.join(repoRoot, ROOT_MARKER),
+    depsLockFilePath: path.join(repoRoot, LOCK_FILE),
     tsconfig: path.join(repoRoot, 'tsconfig.json'),
   };
 }

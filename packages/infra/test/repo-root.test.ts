@@ -5,7 +5,7 @@ import { authorizerLambdaSource, findRepoRoot } from '../src';
 import { expectInfraError, REPO_ROOT } from './helpers';
 
 describe('findRepoRoot', () => {
-  it('walks up to the directory holding package-lock.json', () => {
+  it('walks up to the npm workspaces root', () => {
     expect(findRepoRoot(path.join(REPO_ROOT, 'packages', 'infra', 'src'))).toBe(REPO_ROOT);
     expect(findRepoRoot(REPO_ROOT)).toBe(REPO_ROOT);
     expect(findRepoRoot()).toBe(REPO_ROOT);
@@ -16,7 +16,7 @@ describe('findRepoRoot', () => {
     try {
       expectInfraError(
         () => findRepoRoot(dir),
-        `cannot find the repository root (a directory with package-lock.json) above ${dir}: run from a checkout of this repository after \`npm ci\``,
+        `cannot find the repository root (a package.json declaring workspaces) above ${dir}: run from a checkout of this repository after \`npm ci\``,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
