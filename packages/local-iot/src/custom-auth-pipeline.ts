@@ -11,6 +11,7 @@ import {
   parseCustomAuthUsername,
   usernameParam,
   verifyTokenSignature,
+  safeDecodeURIComponent,
 } from '@iot-custom-auth/protocol';
 import type { AuthorizedSession, ConnectAttempt, ConnectAuthorizer, ConnectDecision } from './connect-types';
 import type { InvocationResult, LambdaRunner } from './lambda-runner';
@@ -341,7 +342,7 @@ function credentialSources(attempt: ConnectAttempt): CredentialSource[] {
     const headers = attempt.headers ?? {};
     sources.push((name) => {
       const value = headers[name.toLowerCase()];
-      return value === undefined ? undefined : safeDecode(value);
+      return value === undefined ? undefined : safeDecodeURIComponent(value);
     });
     if (attempt.queryString !== undefined) {
       const query = parseCustomAuthUsername(`?${attempt.queryString.replace(/^\?/, '')}`);
@@ -361,14 +362,6 @@ function firstOf(sources: readonly CredentialSource[], name: string): string | u
     if (value !== undefined) return value;
   }
   return undefined;
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 /** AWS IoT's signature check, before any Lambda runs. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isStandardBase64 } from '@iot-custom-auth/protocol';
+import { isStandardBase64, safeDecodeURIComponent } from '@iot-custom-auth/protocol';
 import type { TestInvokeOutcome, TestInvokeRequest } from './custom-auth-pipeline';
 import { LocalIotError } from './errors';
 import { findAuthorizer, findSecret, type LocalDeployment } from './local-deployment';
@@ -189,7 +189,7 @@ export class LocalAwsApi {
   /** restJson1 (IoT). */
   private async restJson(method: string, url: URL, body: string): Promise<Reply> {
     const { deployment } = this.options;
-    const parts = url.pathname.split('/').filter(Boolean).map(safeDecode);
+    const parts = url.pathname.split('/').filter(Boolean).map(safeDecodeURIComponent);
     if (method === 'GET' && parts.length === 1 && parts[0] === 'endpoint') {
       const type = url.searchParams.get('endpointType');
       if (type !== null && type !== 'iot:Data-ATS' && type !== 'iot:Data') {
@@ -331,14 +331,6 @@ function parseJson(body: string): Record<string, unknown> | undefined {
       : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
   }
 }
 

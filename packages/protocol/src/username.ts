@@ -50,7 +50,7 @@ function parseQuery(query: string): [string, string][] {
       valueEnd = nextIndexOf(query, close >= 0 ? close : valueStart, '&?');
       value = query.slice(valueStart, valueEnd);
     }
-    if (name.length > 0) params.push([safeDecode(name), safeDecode(value)]);
+    if (name.length > 0) params.push([safeDecodeURIComponent(name), safeDecodeURIComponent(value)]);
     i = valueEnd + 1;
   }
   return params;
@@ -64,7 +64,8 @@ function nextIndexOf(text: string, from: number, chars: string): number {
   return text.length;
 }
 
-function safeDecode(text: string): string {
+/** `decodeURIComponent`, but text that is not valid percent-encoding is returned as it is instead of throwing. */
+export function safeDecodeURIComponent(text: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
