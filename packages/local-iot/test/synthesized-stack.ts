@@ -15,13 +15,14 @@ import { startLocalIot, type LocalIot, type LocalIotOptions } from '../src/local
 /** The repository root: synth runs there, with the real cdk.json, infra app and .keys/. */
 export const REPO_ROOT = findWorkspaceRoot(__dirname) as string;
 
-/** A real `npx cdk synth` of the project's stack into a temporary cloud assembly. */
-export function synthToTempDir(): Promise<string> {
+/** A real `npx cdk synth` of the project's stack into a temporary cloud assembly, with optional `-c` context. */
+export function synthToTempDir(context: Readonly<Record<string, string>> = {}): Promise<string> {
   const out = mkdtempSync(path.join(tmpdir(), 'local-iot-cdk-out-'));
+  const contextArgs = Object.entries(context).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
   return new Promise((resolve, reject) => {
     execFile(
       path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk'),
-      ['synth', '--quiet', '--output', out],
+      ['synth', '--quiet', '--output', out, ...contextArgs],
       { cwd: REPO_ROOT, timeout: 120_000 },
       (error, _stdout, stderr) => (error ? reject(new Error(`cdk synth failed: ${stderr}`)) : resolve(out)),
     );
@@ -42,8 +43,9 @@ export interface ServedStack {
  */
 export async function serveSynthesizedStack(
   options: Partial<Omit<LocalIotOptions, 'cdkOut' | 'stateDir' | 'log' | 'functionLog'>> = {},
+  context: Readonly<Record<string, string>> = {},
 ): Promise<ServedStack> {
-  const cdkOut = await synthToTempDir();
+  const cdkOut = await synthToTempDir(context);
   const stateDir = mkdtempSync(path.join(tmpdir(), 'local-iot-state-'));
   const gatewayLog: GatewayLogEntry[] = [];
   const functionLog: string[] = [];
