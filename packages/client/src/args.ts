@@ -24,6 +24,22 @@ export const DEFAULT_TIMEOUT_SECONDS = 10;
 export const MAX_TIMEOUT_SECONDS = 300;
 
 /**
+ * Upper bound for `--count`: AWS IoT Core accepts at most 100 publish requests per second on one connection,
+ * so 100 messages still fit in about a second; a load test needs another tool.
+ */
+export const MAX_MESSAGE_COUNT = 100;
+
+/** AWS IoT Core's limits on a topic name (AWS IoT Core endpoints and quotas; spec section 5). */
+export const TOPIC_LIMITS = {
+  /** A topic is at most 256 bytes of UTF-8. */
+  maxBytes: 256,
+  /** A topic has at most 7 forward slashes, so 8 levels. */
+  maxLevels: 8,
+  /** A PUBLISH payload is at most 128 KB. */
+  maxPayloadBytes: 128 * 1024,
+} as const;
+
+/**
  * What the command line asked for. Every field a flag did not set is `undefined` (or its documented default),
  * so that `main()` can fill it from the stack outputs: flags override outputs.
  */
@@ -56,6 +72,17 @@ export interface CliConfig {
   readonly outputsFile?: string;
   readonly stackName?: string;
   readonly region?: string;
+  /**
+   * After CONNACK, subscribe to the topic, publish `count` messages to it and wait for each to come back.
+   * @default false
+   */
+  readonly roundtrip: boolean;
+  /** Messages to publish (QoS 1), 1 to `MAX_MESSAGE_COUNT`; `main` uses 1 when only `--topic`/`--message`/`--roundtrip` ask for messages. */
+  readonly count?: number;
+  /** Topic to publish (and, with `roundtrip`, subscribe) to. A valid MQTT topic name. @default the device's own topic (applied by `main`) */
+  readonly topic?: string;
+  /** Payload of every message, sent as given. @default a JSON object with a sequence number and a timestamp (applied by `main`) */
+  readonly message?: string;
 }
 
 type StringKey = Exclude<
@@ -69,7 +96,7 @@ interface FlagSpec {
   readonly kind: 'string' | 'boolean';
   readonly valueName?: string;
   readonly description: string;
-  readonly section: 'connection' | 'authentication' | 'sources' | 'output';
+  readonly section: 'connection' | 'authentication' | 'messages' | 'sources' | 'output';
 }
 
 /**
@@ -119,7 +146,7 @@ const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     valueName: 'seconds',
     section: 'connection',
-    description: `Give up on a connection (or a disconnect) after this long; never retries. Default: ${DEFAULT_TIMEOUT_SECONDS}.`,
+    description: `Give up on a connection, on the messages (--roundtrip, --count) or on a disconnect after this long each; never retries. Default: ${DEFAULT_TIMEOUT_SECONDS}.`,
   },
   {
     name: 'custom_auth_authorizer_name',
@@ -183,6 +210,35 @@ const FLAGS: readonly FlagSpec[] = [
       'Signature of --custom_auth_token_value, standard base64, raw or URL-encoded: it is sent URL-encoded exactly once.',
   },
   {
+    name: 'roundtrip',
+    kind: 'boolean',
+    section: 'messages',
+    description:
+      "After CONNACK, subscribe (QoS 1) to the device's own topic (or --topic), publish --count messages (QoS 1) to it, wait until every one comes back, then disconnect; reports the SUBACK and PUBACK reason codes and the round-trip time. Default: false (connect and disconnect only).",
+  },
+  {
+    name: 'count',
+    kind: 'string',
+    valueName: 'n',
+    section: 'messages',
+    description: `Publish this many messages (QoS 1), 1 to ${MAX_MESSAGE_COUNT}. Without --roundtrip they are only published. Default: none (no message), 1 with --roundtrip, --topic or --message.`,
+  },
+  {
+    name: 'topic',
+    kind: 'string',
+    valueName: 'topic',
+    section: 'messages',
+    description: `Topic to publish to (and subscribe to with --roundtrip): an MQTT topic name without wildcards, at most ${TOPIC_LIMITS.maxBytes} bytes and ${TOPIC_LIMITS.maxLevels} levels. Default: ${DEFAULTS.topicRoot}/<client id>, the only topics the stack's policy allows the device.`,
+  },
+  {
+    name: 'message',
+    kind: 'string',
+    valueName: 'text',
+    section: 'messages',
+    description:
+      'Payload of every message, sent as given. Default: a JSON object with the sequence number, the count, the client id and the time it was sent.',
+  },
+  {
     name: 'outputs',
     kind: 'string',
     valueName: 'file',
@@ -234,6 +290,8 @@ const STRING_FIELDS: Readonly<Record<string, StringKey>> = {
   outputs: 'outputsFile',
   stack_name: 'stackName',
   region: 'region',
+  topic: 'topic',
+  message: 'message',
 };
 
 /** Lookup key of a flag: separators normalised so `--client-id` and `--client_id` are the same flag. */
@@ -328,6 +386,7 @@ function defaults(help: boolean): CliConfig {
     timeoutSeconds: DEFAULT_TIMEOUT_SECONDS,
     json: false,
     signed: false,
+    roundtrip: false,
   });
 }
 
@@ -340,6 +399,7 @@ function build(strings: Map<string, string>, booleans: Map<string, boolean>): Cl
   config.transport = booleans.get('use_websockets') === true ? 'websockets' : 'mqtt';
   config.json = booleans.get('json') ?? false;
   config.signed = booleans.get('signed') ?? false;
+  config.roundtrip = booleans.get('roundtrip') ?? false;
 
   if (config.endpoint !== undefined) {
     const endpoint = parseEndpoint(config.endpoint);
@@ -398,6 +458,7 @@ function build(strings: Map<string, string>, booleans: Map<string, boolean>): Cl
     );
   }
   checkTokenFlags(config);
+  checkMessageFlags(config, strings.get('count'));
   if (config.signature !== undefined) {
     try {
       config.signature = toUrlEncodedSignature(config.signature);
@@ -444,6 +505,63 @@ function checkTokenFlags(config: CliConfig): void {
       `--custom_auth_token_key_name, --custom_auth_token_value and --custom_auth_authorizer_signature go together: give all three or none (missing ${missing.join(', ')}), or use --signed to create a signed token`,
     );
   }
+}
+
+/** Validates `--count`, `--topic` and `--message` and stores the count. */
+function checkMessageFlags(
+  config: { -readonly [K in keyof CliConfig]: CliConfig[K] },
+  count: string | undefined,
+): void {
+  if (count !== undefined) {
+    const value = /^\d{1,4}$/.test(count) ? Number(count) : NaN;
+    if (!(value >= 1 && value <= MAX_MESSAGE_COUNT)) {
+      throw new UsageError(
+        `--count must be a whole number of messages from 1 to ${MAX_MESSAGE_COUNT} (AWS IoT accepts at most ${MAX_MESSAGE_COUNT} publishes per second on a connection), but '${count}' was given`,
+      );
+    }
+    config.count = value;
+  }
+  if (config.topic !== undefined) {
+    const problem = topicNameProblem(config.topic);
+    if (problem !== undefined) {
+      throw new UsageError(
+        `--topic '${config.topic}' is not a topic you can publish to: ${problem}. Give a topic name such as ${DEFAULTS.topicRoot}/<client id>/status, or leave --topic out to use the device's own topic`,
+      );
+    }
+  }
+  if (
+    config.message !== undefined &&
+    Buffer.byteLength(config.message, 'utf8') > TOPIC_LIMITS.maxPayloadBytes
+  ) {
+    throw new UsageError(
+      `--message is ${Buffer.byteLength(config.message, 'utf8')} bytes long; AWS IoT accepts payloads of at most ${TOPIC_LIMITS.maxPayloadBytes} bytes`,
+    );
+  }
+}
+
+/**
+ * Why `topic` cannot be published to on AWS IoT Core, or `undefined` when it can: MQTT forbids wildcards and
+ * the null character in a topic name (MQTT 5 4.7.3), and AWS IoT limits its length and depth.
+ */
+export function topicNameProblem(topic: string): string | undefined {
+  if (topic.length === 0) return 'it is empty';
+  if (/[+#]/.test(topic)) {
+    return (
+      'it contains the wildcard ' +
+      (topic.includes('+') ? "'+'" : "'#'") +
+      ', which only topic filters may use'
+    );
+  }
+  if (topic.includes('\u0000')) return 'it contains the null character';
+  const bytes = Buffer.byteLength(topic, 'utf8');
+  if (bytes > TOPIC_LIMITS.maxBytes) {
+    return `it is ${bytes} bytes long and AWS IoT accepts at most ${TOPIC_LIMITS.maxBytes}`;
+  }
+  const levels = topic.split('/').length;
+  if (levels > TOPIC_LIMITS.maxLevels) {
+    return `it has ${levels} levels and AWS IoT accepts at most ${TOPIC_LIMITS.maxLevels} (${TOPIC_LIMITS.maxLevels - 1} '/')`;
+  }
+  return undefined;
 }
 
 /**
@@ -504,6 +622,7 @@ function editDistance(a: string, b: string): number {
 const SECTION_TITLES: Readonly<Record<FlagSpec['section'], string>> = {
   connection: 'Connection',
   authentication: 'Custom authentication',
+  messages: 'Messages (after CONNACK)',
   sources: 'Where the defaults come from',
   output: 'Output',
 };
@@ -534,6 +653,7 @@ export function usage(): string {
     '       iot-custom-auth-connect [flags]',
     '',
     'Connects with MQTT 5 through an AWS IoT custom authorizer, prints the CONNACK and the negotiated settings,',
+    'optionally proves the topic policy with a publish/subscribe round trip (--roundtrip),',
     'disconnects and exits. Without flags it uses the stack outputs (cdk-outputs.json at the repository root,',
     'else CloudFormation) and the device password from Secrets Manager. Flags override the outputs; every flag',
     'accepts --flag value and --flag=value, with - or _ in its name.',
@@ -556,12 +676,15 @@ export function usage(): string {
   }
   lines.push(
     '',
-    'Exit codes: 0 connected and disconnected cleanly; 1 connection refused, failed or timed out;',
+    'Exit codes: 0 connected (and every message acknowledged, and received with --roundtrip) and disconnected',
+    '            cleanly; 1 connection refused, failed or timed out, or a message refused or not received;',
     '            2 usage or configuration error (bad flags, missing outputs, unreadable key or CA file).',
     '',
     'Examples:',
     '  npm run connect -w client                                   # unsigned authorizer, direct MQTT/TLS',
     '  npm run connect -w client -- --signed --use_websockets       # signed token over WebSockets',
+    '  npm run connect -w client -- --roundtrip                     # subscribe, publish and receive a message',
+    "  npm run connect -w client -- --count 5 --message hello       # publish 5 messages to the device's topic",
     '  npm run connect -w client -- --outputs .local-iot/outputs.json --ca_file .local-iot/ca.pem',
     '  npm run connect -w client -- --endpoint abc123-ats.iot.eu-west-1.amazonaws.com \\',
     '      --custom_auth_authorizer_name MyAuthorizer --custom_auth_username device --custom_auth_password secret',

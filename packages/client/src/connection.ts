@@ -80,8 +80,40 @@ export interface TransportFailure {
 /** How a disconnect ended. */
 export type DisconnectResult = { readonly clean: true } | { readonly clean: false; readonly reason: string };
 
-/** An established connection: the only thing left to do is to end it. */
+/** The server's answer to a SUBSCRIBE: one reason code per topic filter, in order (MQTT 5 3.9.3). */
+export interface SubscribeResult {
+  readonly reasonCodes: readonly number[];
+  readonly reasonString?: string;
+}
+
+/** The server's answer to a QoS 1 PUBLISH (MQTT 5 3.4.2). */
+export interface PublishResult {
+  readonly reasonCode: number;
+  readonly reasonString?: string;
+}
+
+/** A PUBLISH the server delivered to this client. */
+export interface IncomingMessage {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: number;
+  /** Set on a retained message sent because of a new subscription, not on a live delivery. */
+  readonly retain: boolean;
+}
+
+/**
+ * An established connection. Operations resolve with the server's answer whatever its reason code, and reject
+ * only when the client could not send or complete them (an `Error` carrying the SDK's error name).
+ */
 export interface MqttConnection {
+  /** Sends SUBSCRIBE for `topicFilter` with QoS 1 and resolves with the SUBACK. */
+  subscribe(topicFilter: string): Promise<SubscribeResult>;
+  /** Sends `payload` to `topic` with QoS 1 (not retained) and resolves with the PUBACK. */
+  publish(topic: string, payload: Buffer): Promise<PublishResult>;
+  /** Calls `listener` for every PUBLISH the server delivers from now on. */
+  onMessage(listener: (message: IncomingMessage) => void): void;
+  /** Resolves, with why, if the server or the network ends the connection before `disconnect()` does. */
+  readonly lost: Promise<string>;
   /** Sends DISCONNECT (normal disconnection) and waits for the client to stop, at most `timeoutMs`. */
   disconnect(timeoutMs: number): Promise<DisconnectResult>;
 }
@@ -148,7 +180,10 @@ export class SdkConnector implements Connector {
     }
     return new Promise<ConnectResult>((resolve) => {
       const started = Date.now();
-      const state: ConnectionState = {};
+      let reportLost: (reason: string) => void = () => {};
+      const state: ConnectionState = {
+        lost: new Promise<string>((resolveLost) => (reportLost = resolveLost)),
+      };
       let settled = false;
       const finish = (result: ConnectResult): void => {
         if (settled) return;
@@ -185,6 +220,7 @@ export class SdkConnector implements Connector {
               ? `the connection was closed: ${event.error.error_name ?? 'unknown error'}`
               : `the server sent DISCONNECT 0x${event.disconnect.reasonCode.toString(16).padStart(2, '0').toUpperCase()}` +
                 (event.disconnect.reasonString ? ` (${event.disconnect.reasonString})` : '');
+          reportLost(state.serverClosed);
         }
       });
       client.on('error', (error) => {
@@ -197,13 +233,55 @@ export class SdkConnector implements Connector {
 
 interface ConnectionState {
   serverClosed?: string;
+  readonly lost: Promise<string>;
 }
 
 class SdkConnection implements MqttConnection {
+  private readonly listeners: ((message: IncomingMessage) => void)[] = [];
+
   constructor(
     private readonly client: mqtt5.Mqtt5Client,
     private readonly state: ConnectionState,
-  ) {}
+  ) {
+    client.on('messageReceived', ({ message }) => {
+      const incoming: IncomingMessage = {
+        topic: message.topicName,
+        payload: payloadBytes(message.payload),
+        qos: message.qos,
+        retain: message.retain === true,
+      };
+      for (const listener of this.listeners) listener(incoming);
+    });
+  }
+
+  get lost(): Promise<string> {
+    return this.state.lost;
+  }
+
+  async subscribe(topicFilter: string): Promise<SubscribeResult> {
+    const suback = await sdkOperation(() =>
+      this.client.subscribe({ subscriptions: [{ topicFilter, qos: mqtt5.QoS.AtLeastOnce }] }),
+    );
+    return {
+      reasonCodes: [...suback.reasonCodes],
+      ...(suback.reasonString ? { reasonString: suback.reasonString } : {}),
+    };
+  }
+
+  async publish(topic: string, payload: Buffer): Promise<PublishResult> {
+    const puback = await sdkOperation(() =>
+      this.client.publish({ topicName: topic, payload, qos: mqtt5.QoS.AtLeastOnce }),
+    );
+    if (puback === undefined) throw new Error('the SDK completed a QoS 1 publish without a PUBACK');
+    return {
+      reasonCode: puback.reasonCode,
+      ...(puback.reasonString ? { reasonString: puback.reasonString } : {}),
+    };
+  }
+
+  onMessage(listener: (message: IncomingMessage) => void): void {
+    this.listeners.push(listener);
+  }
 
   disconnect(timeoutMs: number): Promise<DisconnectResult> {
     return new Promise((resolve) => {
@@ -231,6 +309,27 @@ function shutDown(client: mqtt5.Mqtt5Client): void {
   client.stop();
 }
 
+/**
+ * Runs an SDK operation, turning its rejection (aws-crt rejects with the error's name as a plain string) into
+ * an `Error`.
+ */
+async function sdkOperation<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+/** A received payload as bytes, whatever form aws-crt handed it over in. */
+function payloadBytes(payload: mqtt5.Payload | undefined): Buffer {
+  if (payload === undefined) return Buffer.alloc(0);
+  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
+  if (payload instanceof ArrayBuffer) return Buffer.from(payload);
+  if (ArrayBuffer.isView(payload)) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  return Buffer.from(JSON.stringify(payload), 'utf8');
+}
+
 function buildClientConfig(request: ConnectRequest): mqtt5.Mqtt5ClientConfig {
   const auth: iot.MqttConnectCustomAuthConfig = {
     ...(request.auth.authorizerName === undefined ? {} : { authorizerName: request.auth.authorizerName }),
@@ -252,6 +351,9 @@ function buildClientConfig(request: ConnectRequest): mqtt5.Mqtt5ClientConfig {
     .withMinReconnectDelayMs(NO_RECONNECT_DELAY_MS)
     .withMaxReconnectDelayMs(NO_RECONNECT_DELAY_MS)
     .withConnackTimeoutMs(request.timeoutMs)
+    // A subscribe or publish still waiting when the connection drops fails at once instead of waiting for a
+    // reconnect that never comes.
+    .withOfflineQueueBehavior(mqtt5.ClientOperationQueueBehavior.FailAllOnDisconnect)
     .withSocketOptions(
       new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.IPV4, Math.ceil(request.timeoutMs)),
     );

@@ -1,12 +1,21 @@
 import {
   AUTHORIZER_INVOKE_TIMEOUT_SECONDS,
+  CLIENT_ID_POLICY_VARIABLE,
   CUSTOM_AUTH_PORT,
   DEFAULTS,
+  deviceTopic,
   MQTT_ALPN_PROTOCOL,
   MQTT_WEBSOCKET_PATH,
 } from '@iot-custom-auth/protocol';
-import type { Transport } from './args';
+import { MAX_MESSAGE_COUNT, TOPIC_LIMITS, type Transport } from './args';
 import type { ConnectResult } from './connection';
+import {
+  exchangeSucceeded,
+  isSuccessCode,
+  subscriptionGranted,
+  type ExchangeResult,
+  type StepError,
+} from './message-exchange';
 import type { TlsProbeResult } from './tls-probe';
 
 /** MQTT 5 CONNACK reason codes (MQTT 5 §3.2.2.2) and their names. */
@@ -35,9 +44,48 @@ export const CONNACK_REASON_NAMES: Readonly<Record<number, string>> = {
   0x9f: 'Connection rate exceeded',
 };
 
+/** MQTT 5 SUBACK reason codes (MQTT 5 §3.9.3) and their names. */
+export const SUBACK_REASON_NAMES: Readonly<Record<number, string>> = {
+  0x00: 'Granted QoS 0',
+  0x01: 'Granted QoS 1',
+  0x02: 'Granted QoS 2',
+  0x80: 'Unspecified error',
+  0x83: 'Implementation specific error',
+  0x87: 'Not authorized',
+  0x8f: 'Topic filter invalid',
+  0x91: 'Packet identifier in use',
+  0x97: 'Quota exceeded',
+  0x9e: 'Shared subscriptions not supported',
+  0xa1: 'Subscription identifiers not supported',
+  0xa2: 'Wildcard subscriptions not supported',
+};
+
+/** MQTT 5 PUBACK reason codes (MQTT 5 §3.4.2.1) and their names. */
+export const PUBACK_REASON_NAMES: Readonly<Record<number, string>> = {
+  0x00: 'Success',
+  0x10: 'No matching subscribers',
+  0x80: 'Unspecified error',
+  0x83: 'Implementation specific error',
+  0x87: 'Not authorized',
+  0x90: 'Topic name invalid',
+  0x91: 'Packet identifier in use',
+  0x97: 'Quota exceeded',
+  0x99: 'Payload format invalid',
+};
+
 /** `Bad user name or password` for 0x86; a neutral name for a code MQTT 5 does not define. */
 export function reasonName(code: number): string {
   return CONNACK_REASON_NAMES[code] ?? 'Unknown reason code';
+}
+
+/** `Granted QoS 1` for a SUBACK's 0x01. */
+export function subackReasonName(code: number): string {
+  return SUBACK_REASON_NAMES[code] ?? 'Unknown reason code';
+}
+
+/** `Not authorized` for a PUBACK's 0x87. */
+export function pubackReasonName(code: number): string {
+  return PUBACK_REASON_NAMES[code] ?? 'Unknown reason code';
 }
 
 /** `0x86`. */
@@ -73,7 +121,20 @@ export type FailureKind =
   | 'timeout'
   | 'hangup'
   | 'websocket-upgrade'
-  | 'other';
+  | 'other'
+  | MessagingFailureKind;
+
+/**
+ * How the messages after CONNACK failed: a refused SUBSCRIBE or PUBLISH, messages that did not come back, no
+ * answer within `--timeout`, the server closing the connection, or an SDK error.
+ */
+export type MessagingFailureKind =
+  | 'subscribe-refused'
+  | 'publish-refused'
+  | 'not-received'
+  | 'message-timeout'
+  | 'connection-lost'
+  | 'message-error';
 
 /** A failed attempt, explained. */
 export interface Diagnosis {
@@ -330,4 +391,163 @@ function genericTlsCauses(context: FailureContext, probe: TlsProbeResult | undef
     causes.unshift(`the TLS handshake fails: ${probe.detail}`);
   }
   return causes;
+}
+
+/**
+ * Explains why the messages after CONNACK did not all go through (or, in a round trip, come back), or
+ * `undefined` when they did. The first problem in the order of the steps decides the headline.
+ */
+export function diagnoseExchange(result: ExchangeResult, context: FailureContext): Diagnosis | undefined {
+  if (exchangeSucceeded(result)) return undefined;
+  const prefix = result.mode === 'roundtrip' ? 'Round trip failed' : 'Publish failed';
+  const { topic } = result;
+  const subscribe = result.subscribe;
+  if (subscribe?.error !== undefined) {
+    return stepFailure(prefix, subscribe.error, `the SUBACK for ${topic}`, `subscribe to ${topic}`, context);
+  }
+  const suback = subscribe?.result;
+  const refusedSubscription = suback !== undefined && !subscriptionGranted(subscribe);
+  const refusedPublishes = result.publishes.filter(
+    (p) => p.result !== undefined && !isSuccessCode(p.result.reasonCode),
+  );
+  if (refusedSubscription || refusedPublishes.length > 0) {
+    const parts: string[] = [];
+    const causes: string[] = [];
+    if (refusedSubscription) {
+      const code = suback.reasonCodes.find((c) => !isSuccessCode(c)) as number;
+      parts.push(
+        `SUBACK ${hexCode(code)} ${subackReasonName(code)} for ${topic}${suback.reasonString ? ` (server says: ${suback.reasonString})` : ''}`,
+      );
+      causes.push(...refusalCausesFor('subscribe', code, topic, context));
+    }
+    const firstRefused = refusedPublishes[0]?.result;
+    if (firstRefused !== undefined) {
+      const code = firstRefused.reasonCode;
+      const of = result.count > 1 ? ` (${refusedPublishes.length} of ${result.count} messages)` : '';
+      parts.push(
+        `PUBACK ${hexCode(code)} ${pubackReasonName(code)} for ${topic}${of}${firstRefused.reasonString ? ` (server says: ${firstRefused.reasonString})` : ''}`,
+      );
+      causes.push(...refusalCausesFor('publish', code, topic, context));
+    }
+    return {
+      kind: refusedSubscription ? 'subscribe-refused' : 'publish-refused',
+      headline: `${prefix}: ${parts.join('; ')}`,
+      likelyCauses: [...new Set(causes)],
+    };
+  }
+  const unanswered = result.publishes.filter((p) => p.error !== undefined);
+  const firstError = unanswered[0]?.error;
+  if (firstError !== undefined) {
+    const which =
+      result.count > 1 ? `the PUBACK for ${unanswered.length} of ${result.count} messages` : 'the PUBACK';
+    return stepFailure(prefix, firstError, `${which} to ${topic}`, `publish to ${topic}`, context);
+  }
+  // Every message was accepted on a granted subscription, but not all came back.
+  const seconds = result.timeoutMs / 1000;
+  const plural = result.expected === 1 ? 'message' : 'messages';
+  if (result.receiveError?.kind === 'lost') {
+    return {
+      kind: 'connection-lost',
+      headline: `${prefix}: ${result.received} of ${result.expected} ${plural} came back on ${topic} before the connection was lost: ${result.receiveError.reason}`,
+      likelyCauses: lostCauses(),
+    };
+  }
+  const ownTopic = isOwnTopic(topic, context.clientId);
+  return {
+    kind: 'not-received',
+    headline: `${prefix}: ${result.received} of ${result.expected} ${plural} came back on ${topic} within ${seconds} s`,
+    likelyCauses: [
+      ownTopic
+        ? `the policy the authorizer returned does not allow iot:Receive on topic/${topic}; AWS IoT then drops the delivery without any reason code (this project's policy allows it: is the deployed authorizer returning another policy?)`
+        : `the policy the authorizer returned does not allow iot:Receive on topic/${topic} (it allows ${ownTopicsText(context.clientId)}); AWS IoT then drops the delivery without any reason code`,
+      'the subscription was granted but the broker did not route the message to it (on the local gateway, its log shows every delivery decision)',
+      `the round trip takes longer than --timeout ${seconds} s on this network: raise --timeout`,
+    ],
+  };
+}
+
+/** `devices/test-1 and devices/test-1/...`: the topics this project's policy gives a client. */
+function ownTopicsText(clientId: string): string {
+  const own = deviceTopic(clientId, DEFAULTS.topicRoot);
+  return `only ${own} and ${own}/...`;
+}
+
+function isOwnTopic(topic: string, clientId: string): boolean {
+  const own = deviceTopic(clientId, DEFAULTS.topicRoot);
+  return topic === own || topic.startsWith(`${own}/`);
+}
+
+function refusalCausesFor(
+  step: 'subscribe' | 'publish',
+  code: number,
+  topic: string,
+  context: FailureContext,
+): string[] {
+  const action = step === 'subscribe' ? 'iot:Subscribe' : 'iot:Publish';
+  const resource = step === 'subscribe' ? `topicfilter/${topic}` : `topic/${topic}`;
+  switch (code) {
+    case 0x87: {
+      const own = deviceTopic(context.clientId, DEFAULTS.topicRoot);
+      const pattern = `${DEFAULTS.topicRoot}/${CLIENT_ID_POLICY_VARIABLE}`;
+      return isOwnTopic(topic, context.clientId)
+        ? [
+            `the policy the authorizer returned does not allow ${action} on ${resource}, although this project's policy allows a client its own topics: the deployed authorizer returns another policy, or its ARNs name another region or account`,
+          ]
+        : [
+            `the policy returned by the authorizer only allows ${own} and ${own}/... for client id ${context.clientId} (${pattern} and ${pattern}/* for iot:Publish, iot:Receive and iot:Subscribe); ${topic} is outside it: leave --topic out, or use --topic ${own}/<sub-topic>`,
+          ];
+    }
+    case 0x8f:
+    case 0x90:
+      return [
+        `AWS IoT does not accept ${topic} as a topic: at most ${TOPIC_LIMITS.maxBytes} bytes and ${TOPIC_LIMITS.maxLevels} levels, and topics starting with $ are reserved`,
+      ];
+    case 0x97:
+      return [
+        `a quota was exceeded: AWS IoT accepts at most ${MAX_MESSAGE_COUNT} publishes per second on a connection, and limits subscriptions and the account's message rate: lower --count or try again later`,
+      ];
+    default:
+      return [
+        `the server refused the ${step} for a reason other than the policy; its reason string, if any, is above`,
+      ];
+  }
+}
+
+function stepFailure(
+  prefix: string,
+  error: StepError,
+  awaited: string,
+  action: string,
+  context: FailureContext,
+): Diagnosis {
+  switch (error.kind) {
+    case 'timeout':
+      return {
+        kind: 'message-timeout',
+        headline: `${prefix}: no answer (${awaited}) within ${context.timeoutSeconds} s`,
+        likelyCauses: [
+          'the server or the network stalled after CONNACK: run again, and with --verbosity debug to see the SDK log',
+          `--timeout ${context.timeoutSeconds} is too short for this network`,
+        ],
+      };
+    case 'lost':
+      return {
+        kind: 'connection-lost',
+        headline: `${prefix}: the connection was lost while waiting for ${awaited}: ${error.reason}`,
+        likelyCauses: lostCauses(),
+      };
+    default:
+      return {
+        kind: 'message-error',
+        headline: `${prefix}: the client could not ${action}: ${error.message}`,
+        likelyCauses: ['run again with --verbosity debug to see the SDK log on stderr'],
+      };
+  }
+}
+
+function lostCauses(): string[] {
+  return [
+    'the server ended the connection: a DISCONNECT reason code above says why (0x87: the policy was refreshed and now denies; 0xA0: the connection reached disconnectAfterInSeconds; 0x8E: another connection took over the client id)',
+    'the network dropped the connection',
+  ];
 }

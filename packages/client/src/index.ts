@@ -5,6 +5,7 @@ export * from './credentials';
 export * from './diagnosis';
 export * from './errors';
 export * from './main';
+export * from './message-exchange';
 export * from './outputs';
 export * from './paths';
 export * from './report';

@@ -7,22 +7,25 @@ import {
   DEFAULT_DEVICE_USERNAME,
   DEFAULT_OUTPUTS_FILE,
   DEFAULTS,
+  deviceTopic,
   TOKEN_SIGNING_KEY_FILES,
   toUrlEncodedSignature,
   encodeQueryValue,
 } from '@iot-custom-auth/protocol';
-import { parseArgs, parseEndpoint, usage, type CliConfig } from './args';
+import { parseArgs, parseEndpoint, topicNameProblem, usage, type CliConfig } from './args';
 import type { AwsTarget } from './aws-clients';
 import { alpnFor, type ConnectRequest, type Connector, type CustomAuthFields } from './connection';
 import type { CredentialSource } from './credentials';
-import { diagnose, needsTlsProbe, type FailureContext } from './diagnosis';
+import { diagnose, diagnoseExchange, needsTlsProbe, type FailureContext } from './diagnosis';
 import { ClientError, ConfigError, ConnectionFailedError, RuntimeError, UsageError } from './errors';
+import { defaultPayload, exchangeMessages, type ExchangeRequest } from './message-exchange';
 import type { LoadedOutputs, OutputsReader } from './outputs';
 import type { InvocationPaths } from './paths';
 import {
   connectedLines,
   connectingLines,
   disconnectLines,
+  exchangeLines,
   failureLines,
   jsonErrorReport,
   jsonReport,
@@ -92,11 +95,13 @@ interface Prepared {
   readonly plan: ConnectionPlan;
   readonly context: FailureContext;
   readonly warnings: readonly string[];
+  /** The messages to exchange after CONNACK, if any were asked for (the timeout is added later). */
+  readonly messages?: Omit<ExchangeRequest, 'timeoutMs'>;
 }
 
 async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
   const prepared = await prepare(config, deps);
-  const { request, plan, context } = prepared;
+  const { request, plan, context, messages } = prepared;
   const print = (lines: readonly string[], to: 'stdout' | 'stderr' = 'stdout'): void => {
     if (!config.json && lines.length > 0) deps[to](`${lines.join('\n')}\n`);
   };
@@ -110,16 +115,27 @@ async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
 
   if (result.status === 'connected') {
     print(connectedLines(result.connack, result.settings));
+    const exchange =
+      messages === undefined
+        ? undefined
+        : await exchangeMessages(result.connection, { ...messages, timeoutMs }, deps.clock);
+    const problem = exchange === undefined ? undefined : diagnoseExchange(exchange, context);
+    if (exchange !== undefined) print(exchangeLines(exchange));
+    if (problem !== undefined) print(failureLines(problem), 'stderr');
     const disconnect = await result.connection.disconnect(timeoutMs);
     print(disconnectLines(disconnect), disconnect.clean ? 'stdout' : 'stderr');
     const report = {
       plan,
       connack: result.connack,
       settings: result.settings,
+      ...(messages === undefined ? {} : { messaging: messages.mode }),
+      ...(exchange === undefined ? {} : { exchange }),
+      ...(problem === undefined ? {} : { diagnosis: problem }),
       disconnect,
       durationMs: deps.clock() - started,
     };
     if (config.json) deps.stdout(`${JSON.stringify(jsonReport(report))}\n`);
+    if (problem !== undefined) throw new ConnectionFailedError(problem.headline);
     if (!disconnect.clean) throw new ConnectionFailedError(`disconnect was not clean: ${disconnect.reason}`);
     return;
   }
@@ -139,6 +155,7 @@ async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
     const report = {
       plan,
       ...(result.status === 'refused' ? { connack: result.connack } : {}),
+      ...(messages === undefined ? {} : { messaging: messages.mode }),
       diagnosis,
       durationMs: deps.clock() - started,
     };
@@ -168,6 +185,7 @@ async function prepare(config: CliConfig, deps: MainDeps): Promise<Prepared> {
   const clientIdPrefix = values.clientIdPrefix ?? DEFAULTS.clientIdPrefix;
   const clientId = config.clientId ?? `${clientIdPrefix}${deps.randomId()}`;
   const idProblem = clientIdProblem(clientId, clientIdPrefix);
+  const messages = messagesFor(config, clientId);
   const warnings: string[] = [];
   if (outputs !== undefined && idProblem !== undefined) {
     warnings.push(
@@ -293,7 +311,39 @@ async function prepare(config: CliConfig, deps: MainDeps): Promise<Prepared> {
     timeoutMs: config.timeoutSeconds * 1000,
     verbosity: config.verbosity,
   };
-  return { request, plan, context, warnings };
+  return { request, plan, context, warnings, ...(messages === undefined ? {} : { messages }) };
+}
+
+/**
+ * The messages the flags ask for: `--roundtrip` subscribes, publishes and receives; `--count`, `--topic` or
+ * `--message` alone only publish. One message unless `--count` says otherwise; the device's own topic
+ * (`devices/<client id>`, the only one the stack's policy allows it) unless `--topic` names another.
+ */
+function messagesFor(config: CliConfig, clientId: string): Omit<ExchangeRequest, 'timeoutMs'> | undefined {
+  const wanted =
+    config.roundtrip ||
+    config.count !== undefined ||
+    config.topic !== undefined ||
+    config.message !== undefined;
+  if (!wanted) return undefined;
+  let topic = config.topic;
+  if (topic === undefined) {
+    topic = deviceTopic(clientId, DEFAULTS.topicRoot);
+    const problem = topicNameProblem(topic);
+    if (problem !== undefined) {
+      throw new UsageError(
+        `the client id ${clientId} does not make a valid topic for the messages (${topic}: ${problem}): pass --topic, or a --client_id of letters, digits, _ . : and -`,
+      );
+    }
+  }
+  const count = config.count ?? 1;
+  const message = config.message;
+  return {
+    mode: config.roundtrip ? 'roundtrip' : 'publish',
+    topic,
+    count,
+    payload: (seq, sentAt) => message ?? defaultPayload(seq, count, clientId, sentAt),
+  };
 }
 
 /** Flags first, then the connection file beside the outputs, then the IotEndpoint output; port 443 last. */

@@ -1,6 +1,14 @@
 import type { Transport } from './args';
 import type { ConnackSummary, DisconnectResult, NegotiatedSettings } from './connection';
-import { hexCode, reasonName, type Diagnosis } from './diagnosis';
+import { hexCode, pubackReasonName, reasonName, subackReasonName, type Diagnosis } from './diagnosis';
+import {
+  exchangeSucceeded,
+  subscriptionGranted,
+  type ExchangeResult,
+  type MessagingMode,
+  type PublishStep,
+  type StepError,
+} from './message-exchange';
 
 /** What the client is about to do, with nothing secret in it. */
 export interface ConnectionPlan {
@@ -25,6 +33,11 @@ export interface RunReport {
   readonly connack?: ConnackSummary;
   readonly settings?: NegotiatedSettings;
   readonly disconnect?: DisconnectResult;
+  /** Set when messages were asked for (`--roundtrip`, `--count`, `--topic`, `--message`). */
+  readonly messaging?: MessagingMode;
+  /** What happened to them; absent when the connection failed first. */
+  readonly exchange?: ExchangeResult;
+  /** Why the run failed: the connection, or the messages. */
   readonly diagnosis?: Diagnosis;
   readonly durationMs: number;
 }
@@ -69,6 +82,79 @@ export function failureLines(diagnosis: Diagnosis): string[] {
   return [diagnosis.headline, 'Likely causes:', ...diagnosis.likelyCauses.map((cause) => `  - ${cause}`)];
 }
 
+/**
+ * One line per step of the messages after CONNACK, with the reason codes: the SUBACK (round trip), the
+ * PUBACKs, and how many messages came back and how fast.
+ */
+export function exchangeLines(result: ExchangeResult): string[] {
+  const { topic } = result;
+  const seconds = result.timeoutMs / 1000;
+  const lines: string[] = [];
+  const subscribe = result.subscribe;
+  if (subscribe !== undefined) {
+    const codes = subscribe.result?.reasonCodes.map(
+      (code) => `SUBACK ${hexCode(code)} ${subackReasonName(code)}`,
+    );
+    const said = subscribe.result?.reasonString ? ` (server says: ${subscribe.result.reasonString})` : '';
+    lines.push(
+      `Subscription to ${topic} (QoS 1): ${codes === undefined ? stepErrorText(subscribe.error, 'SUBACK', seconds) : `${codes.join(', ')}${said}`}`,
+    );
+  }
+  if (result.publishes.length > 0) {
+    const groups = new Map<string, number>();
+    for (const publish of result.publishes) {
+      const text = pubackText(publish, seconds);
+      groups.set(text, (groups.get(text) ?? 0) + 1);
+    }
+    const outcomes =
+      groups.size === 1
+        ? [...groups.keys()]
+        : [...groups].map(([text, n]) => `${text} (${n} of ${result.publishes.length})`);
+    lines.push(
+      `Sent ${plural(result.publishes.length, 'message')} to ${topic} (QoS 1): ${outcomes.join(', ')}`,
+    );
+  }
+  if (result.mode === 'roundtrip' && subscribe?.result !== undefined) {
+    if (!subscriptionGranted(subscribe)) {
+      lines.push('No message can come back: the subscription was refused');
+    } else if (result.expected === 0) {
+      lines.push('No message can come back: none was accepted');
+    } else if (result.received === result.expected && result.roundTripMs !== undefined) {
+      const times = result.publishes.map((p) => p.roundTripMs).filter((ms): ms is number => ms !== undefined);
+      const each = times.length > 1 ? ` (each ${Math.min(...times)} to ${Math.max(...times)} ms)` : '';
+      lines.push(
+        `Received ${result.received} of ${plural(result.expected, 'message')} back on ${topic}: round trip ${result.roundTripMs} ms${each}`,
+      );
+    } else {
+      const why =
+        result.receiveError?.kind === 'lost' ? 'before the connection was lost' : `within ${seconds} s`;
+      lines.push(
+        `Received ${result.received} of ${plural(result.expected, 'message')} back on ${topic} ${why}`,
+      );
+    }
+  }
+  return lines;
+}
+
+function pubackText(publish: PublishStep, seconds: number): string {
+  return publish.result === undefined
+    ? stepErrorText(publish.error, 'PUBACK', seconds)
+    : `PUBACK ${hexCode(publish.result.reasonCode)} ${pubackReasonName(publish.result.reasonCode)}${publish.result.reasonString ? ` (server says: ${publish.result.reasonString})` : ''}`;
+}
+
+function stepErrorText(error: StepError | undefined, packet: string, seconds: number): string {
+  switch (error?.kind) {
+    case 'lost':
+      return `no ${packet}, the connection was lost`;
+    case 'error':
+      return `not sent (${error.message})`;
+    default:
+      return `no ${packet} within ${seconds} s`;
+  }
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** `Disconnected cleanly`, or why not. */
 export function disconnectLines(result: DisconnectResult): string[] {
   return result.clean ? ['Disconnected cleanly'] : [`Disconnect was not clean: ${result.reason}`];
@@ -98,6 +184,9 @@ export function jsonReport(report: RunReport): Record<string, unknown> {
           },
   };
   if (report.settings !== undefined) result.negotiatedSettings = report.settings;
+  if (report.messaging !== undefined) {
+    result[report.messaging] = report.exchange === undefined ? null : jsonExchange(report.exchange);
+  }
   if (disconnect !== undefined) {
     result.disconnect = disconnect.clean ? 'clean' : disconnect.reason;
   }
@@ -110,6 +199,59 @@ export function jsonReport(report: RunReport): Record<string, unknown> {
   if (plan.outputsSource !== undefined) result.outputs = plan.outputsSource;
   result.durationMs = report.durationMs;
   return result;
+}
+
+/**
+ * The `roundtrip` (or `publish`) object of `--json`: the topic, the SUBACK reason code per filter, each
+ * message's PUBACK reason code and round-trip time, how many came back, and the whole round trip's time.
+ * A step that got no answer has `null` codes and an `error` saying why.
+ */
+export function jsonExchange(result: ExchangeResult): Record<string, unknown> {
+  const seconds = result.timeoutMs / 1000;
+  const json: Record<string, unknown> = {
+    ok: exchangeSucceeded(result),
+    topic: result.topic,
+    qos: 1,
+    count: result.count,
+  };
+  const subscribe = result.subscribe;
+  if (result.mode === 'roundtrip') {
+    json.suback =
+      subscribe?.result === undefined
+        ? { reasonCodes: null, error: stepErrorText(subscribe?.error, 'SUBACK', seconds) }
+        : {
+            reasonCodes: subscribe.result.reasonCodes.map((reasonCode) => ({
+              topicFilter: subscribe.topicFilter,
+              reasonCode,
+              reasonName: subackReasonName(reasonCode),
+            })),
+            ...(subscribe.result.reasonString === undefined
+              ? {}
+              : { reasonString: subscribe.result.reasonString }),
+          };
+  }
+  json.puback = result.publishes.map((publish) =>
+    publish.result === undefined
+      ? {
+          seq: publish.seq,
+          reasonCode: null,
+          reasonName: null,
+          error: stepErrorText(publish.error, 'PUBACK', seconds),
+        }
+      : {
+          seq: publish.seq,
+          reasonCode: publish.result.reasonCode,
+          reasonName: pubackReasonName(publish.result.reasonCode),
+          ...(publish.result.reasonString === undefined ? {} : { reasonString: publish.result.reasonString }),
+          ...(publish.roundTripMs === undefined ? {} : { roundTripMs: publish.roundTripMs }),
+        },
+  );
+  if (result.mode === 'roundtrip') {
+    json.expected = result.expected;
+    json.received = result.received;
+    json.roundTripMs = result.roundTripMs ?? null;
+  }
+  return json;
 }
 
 /** The `--json` object for a run that stopped before connecting (usage or configuration error). */

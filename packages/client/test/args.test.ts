@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DEFAULT_TIMEOUT_SECONDS, parseArgs, usage, type CliConfig } from '../src/args';
+import { DEFAULT_TIMEOUT_SECONDS, parseArgs, topicNameProblem, usage, type CliConfig } from '../src/args';
 import { ClientError, UsageError } from '../src/errors';
 
 const DEFAULTS: CliConfig = {
@@ -9,6 +9,7 @@ const DEFAULTS: CliConfig = {
   timeoutSeconds: DEFAULT_TIMEOUT_SECONDS,
   json: false,
   signed: false,
+  roundtrip: false,
 };
 
 // A standard-base64 signature with every character that needs URL-encoding.
@@ -101,6 +102,21 @@ describe('parseArgs', () => {
     ['underscored names of hyphen flags', ['--stack_name', 'S'], { stackName: 'S' }],
     ['a value starting with a single dash', ['--custom_auth_password', '-secret'], { password: '-secret' }],
     ['a value starting with -- via =', ['--custom_auth_password=--secret'], { password: '--secret' }],
+    ['--roundtrip', ['--roundtrip'], { roundtrip: true }],
+    ['--roundtrip false', ['--roundtrip', 'false'], { roundtrip: false }],
+    ['--count', ['--count', '5'], { count: 5 }],
+    ['--count at its maximum', ['--count=100'], { count: 100 }],
+    ['--topic', ['--topic', 'devices/test-1/status'], { topic: 'devices/test-1/status' }],
+    ['a topic of exactly 8 levels', ['--topic', 'a/b/c/d/e/f/g/h'], { topic: 'a/b/c/d/e/f/g/h' }],
+    ['a topic of exactly 256 bytes', ['--topic', 'é'.repeat(128)], { topic: 'é'.repeat(128) }],
+    ['a topic with empty levels', ['--topic', '/a//b/'], { topic: '/a//b/' }],
+    ['--message', ['--message', 'hello world'], { message: 'hello world' }],
+    ['a JSON --message', ['--message={"temp":21}'], { message: '{"temp":21}' }],
+    [
+      "the upstream sample's newer form with a round trip",
+      ['--roundtrip', '--count', '3', '--topic', 'devices/test-2', '--message', 'hi'],
+      { roundtrip: true, count: 3, topic: 'devices/test-2', message: 'hi' },
+    ],
   ])('reads %s', (_name, argv, expected) => {
     expect(parseArgs(argv)).toEqual({ ...DEFAULTS, ...expected });
   });
@@ -269,6 +285,57 @@ describe('parseArgs', () => {
       ['--token-signing-key', 'k.pem'],
       '--token-signing-key is only used with --signed: add --signed, or remove it',
     ],
+    [
+      '--count 0',
+      ['--count', '0'],
+      "--count must be a whole number of messages from 1 to 100 (AWS IoT accepts at most 100 publishes per second on a connection), but '0' was given",
+    ],
+    [
+      '--count over the maximum',
+      ['--count', '101'],
+      "--count must be a whole number of messages from 1 to 100 (AWS IoT accepts at most 100 publishes per second on a connection), but '101' was given",
+    ],
+    [
+      'a fractional --count',
+      ['--count', '1.5'],
+      "--count must be a whole number of messages from 1 to 100 (AWS IoT accepts at most 100 publishes per second on a connection), but '1.5' was given",
+    ],
+    [
+      'a negative --count',
+      ['--count=-2'],
+      "--count must be a whole number of messages from 1 to 100 (AWS IoT accepts at most 100 publishes per second on a connection), but '-2' was given",
+    ],
+    [
+      'a topic with +',
+      ['--topic', 'devices/+/status'],
+      "--topic 'devices/+/status' is not a topic you can publish to: it contains the wildcard '+', which only topic filters may use. Give a topic name such as devices/<client id>/status, or leave --topic out to use the device's own topic",
+    ],
+    [
+      'a topic with #',
+      ['--topic', 'devices/#'],
+      "--topic 'devices/#' is not a topic you can publish to: it contains the wildcard '#', which only topic filters may use. Give a topic name such as devices/<client id>/status, or leave --topic out to use the device's own topic",
+    ],
+    [
+      'a topic with the null character',
+      ['--topic', 'a\u0000b'],
+      "--topic 'a\u0000b' is not a topic you can publish to: it contains the null character. Give a topic name such as devices/<client id>/status, or leave --topic out to use the device's own topic",
+    ],
+    [
+      'a topic over 256 bytes',
+      ['--topic', 'é'.repeat(128) + 'x'],
+      `--topic '${'é'.repeat(128)}x' is not a topic you can publish to: it is 257 bytes long and AWS IoT accepts at most 256. Give a topic name such as devices/<client id>/status, or leave --topic out to use the device's own topic`,
+    ],
+    [
+      'a topic of 9 levels',
+      ['--topic', 'a/b/c/d/e/f/g/h/i'],
+      "--topic 'a/b/c/d/e/f/g/h/i' is not a topic you can publish to: it has 9 levels and AWS IoT accepts at most 8 (7 '/'). Give a topic name such as devices/<client id>/status, or leave --topic out to use the device's own topic",
+    ],
+    ['an empty --topic', ['--topic='], '--topic needs a value: --topic <topic>'],
+    [
+      '--roundtrip with a non-boolean',
+      ['--roundtrip', 'twice'],
+      "--roundtrip takes true or false (or no value, meaning true), but 'twice' was given",
+    ],
   ])('rejects %s with a UsageError naming the flag and the fix', (_name, argv, message) => {
     let caught: unknown;
     try {
@@ -292,6 +359,12 @@ describe('parseArgs', () => {
         '--signed',
         '--timeout',
         '--custom_auth_token_value',
+        '--roundtrip',
+        '--count',
+        '--topic',
+        '--message',
+        'a/+/b',
+        '100',
         'true',
         'false',
         '-h=x',
@@ -336,6 +409,36 @@ describe('parseArgs', () => {
   });
 });
 
+describe('topicNameProblem', () => {
+  it('accepts exactly the topics without wildcards or null characters, of at most 256 bytes and 8 levels', () => {
+    const level = fc.string({ unit: fc.constantFrom('a', 'é', '+', '#', '\u0000', '$', ' '), maxLength: 40 });
+    fc.assert(
+      fc.property(fc.array(level, { minLength: 1, maxLength: 10 }), (levels) => {
+        const topic = levels.join('/');
+        const valid =
+          topic.length > 0 &&
+          !topic.includes('+') &&
+          !topic.includes('#') &&
+          !topic.includes('\u0000') &&
+          Buffer.byteLength(topic, 'utf8') <= 256 &&
+          levels.length <= 8;
+        expect(topicNameProblem(topic) === undefined).toBe(valid);
+        if (topic.length > 0) {
+          if (valid) expect(parseArgs([`--topic=${topic}`]).topic).toBe(topic);
+          else expect(() => parseArgs([`--topic=${topic}`])).toThrow(UsageError);
+        }
+      }),
+    );
+  });
+
+  it('refuses a --message over 128 KB, the largest payload AWS IoT accepts', () => {
+    expect(parseArgs([`--message=${'x'.repeat(131_072)}`]).message).toHaveLength(131_072);
+    expect(() => parseArgs([`--message=${'x'.repeat(131_073)}`])).toThrow(
+      new UsageError('--message is 131073 bytes long; AWS IoT accepts payloads of at most 131072 bytes'),
+    );
+  });
+});
+
 describe('usage', () => {
   it('lists every upstream flag and every new flag, with the exit codes', () => {
     const text = usage();
@@ -359,11 +462,15 @@ describe('usage', () => {
       '--outputs <file>',
       '--stack-name <name>',
       '--region <region>',
+      '--roundtrip',
+      '--count <n>',
+      '--topic <topic>',
+      '--message <text>',
     ]) {
       expect(text).toContain(`  ${flag}`);
     }
     expect(text).toContain(
-      'Exit codes: 0 connected and disconnected cleanly; 1 connection refused, failed or timed out;',
+      'Exit codes: 0 connected (and every message acknowledged, and received with --roundtrip) and disconnected',
     );
     expect(Math.max(...text.split('\n').map((line) => line.length))).toBeLessThanOrEqual(110);
   });

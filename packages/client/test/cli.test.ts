@@ -18,7 +18,12 @@ import {
 import { createTestCertificates, type TestCertificates } from './fixtures/certificates';
 import { LoopbackSecretsManager } from './fixtures/loopback-secrets-manager';
 import { runCli } from './fixtures/run-cli';
-import { AWS_LIKE_CONNACK_PROPERTIES, TestGateway, type GatewayBehaviour } from './fixtures/test-gateway';
+import {
+  AWS_LIKE_CONNACK_PROPERTIES,
+  TestGateway,
+  type GatewayBehaviour,
+  type TestGatewayOptions,
+} from './fixtures/test-gateway';
 
 // The real CLI process, the real aws-iot-device-sdk-v2 (aws-crt, s2n) and real servers on 127.0.0.1: what the
 // server sees on the wire, what the user sees, the exit code and how long it took.
@@ -51,8 +56,9 @@ async function gateway(
   transport: 'mqtt' | 'websockets',
   behaviour: GatewayBehaviour,
   cert: { cert: string; key: string } = { cert: certs.serverCert, key: certs.serverKey },
+  messages: Pick<TestGatewayOptions, 'refuse' | 'deliver'> = {},
 ): Promise<TestGateway> {
-  const started = await TestGateway.start({ transport, behaviour, ...cert });
+  const started = await TestGateway.start({ transport, behaviour, ...cert, ...messages });
   gateways.push(started);
   return started;
 }
@@ -472,5 +478,178 @@ describe('connect CLI, real process and real SDK', () => {
       stderr:
         "Error: --use_websockets takes true or false (or no value, meaning true), but 'maybe' was given\nRun with --help for usage.\n",
     });
+  });
+});
+
+describe('messages after CONNACK, real process and real SDK', () => {
+  const SERVER = (port: number): string[] => [
+    '--endpoint',
+    'localhost',
+    '--port',
+    String(port),
+    '--ca_file',
+    'ca.pem',
+    '--custom_auth_authorizer_name',
+    'Unsigned',
+    '--custom_auth_password',
+    'pw',
+  ];
+  const certificate = (): { cert: string; key: string } => ({ cert: certs.serverCert, key: certs.serverKey });
+
+  it('--roundtrip sends SUBSCRIBE QoS 1 to the device topic, PUBLISH QoS 1, receives the message and exits 0', async () => {
+    const server = await gateway('mqtt', OK);
+    const run = await runCli([...SERVER(server.port), '--client_id', 'test-e2e-rt', '--roundtrip'], {
+      cwd: dir,
+    });
+
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines.slice(-4, -1)).toEqual([
+      'Subscription to devices/test-e2e-rt (QoS 1): SUBACK 0x01 Granted QoS 1',
+      'Sent 1 message to devices/test-e2e-rt (QoS 1): PUBACK 0x00 Success',
+      expect.stringMatching(/^Received 1 of 1 message back on devices\/test-e2e-rt: round trip \d+ ms$/),
+    ]);
+    expect(lines.at(-1)).toBe('Disconnected cleanly');
+
+    await server.closedConnections(1);
+    const [seen] = server.connections;
+    expect(seen?.subscribes.map((p) => p.subscriptions)).toEqual([
+      [expect.objectContaining({ topic: 'devices/test-e2e-rt', qos: 1 })],
+    ]);
+    expect(seen?.publishes).toHaveLength(1);
+    const [publish] = seen?.publishes ?? [];
+    expect({ topic: publish?.topic, qos: publish?.qos, retain: publish?.retain }).toEqual({
+      topic: 'devices/test-e2e-rt',
+      qos: 1,
+      retain: false,
+    });
+    expect(JSON.parse(publish?.payload.toString() ?? '')).toEqual({
+      seq: 1,
+      count: 1,
+      clientId: 'test-e2e-rt',
+      sentAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as unknown,
+    });
+    // The gateway delivered the message back at QoS 1, then the client disconnected normally.
+    expect(seen?.deliveries.map((d) => [d.topic, d.qos])).toEqual([['devices/test-e2e-rt', 1]]);
+    expect(seen?.disconnectReasonCode).toBe(0);
+  });
+
+  it('--roundtrip --count 3 over WebSockets receives all three and reports them in --json', async () => {
+    const server = await gateway('websockets', OK);
+    const run = await runCli(
+      [
+        ...SERVER(server.port),
+        '--use_websockets',
+        '--client_id',
+        'test-e2e-ws',
+        '--roundtrip',
+        '--count',
+        '3',
+        '--json',
+      ],
+      { cwd: dir },
+    );
+
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const report = JSON.parse(run.stdout) as { ok: boolean; transport: string; roundtrip: unknown };
+    expect(report.ok).toBe(true);
+    expect(report.transport).toBe('websockets');
+    const success = (seq: number): unknown => ({
+      seq,
+      reasonCode: 0,
+      reasonName: 'Success',
+      roundTripMs: expect.any(Number) as unknown,
+    });
+    expect(report.roundtrip).toEqual({
+      ok: true,
+      topic: 'devices/test-e2e-ws',
+      qos: 1,
+      count: 3,
+      suback: {
+        reasonCodes: [{ topicFilter: 'devices/test-e2e-ws', reasonCode: 1, reasonName: 'Granted QoS 1' }],
+      },
+      puback: [success(1), success(2), success(3)],
+      expected: 3,
+      received: 3,
+      roundTripMs: expect.any(Number) as unknown,
+    });
+    await server.closedConnections(1);
+    const [seen] = server.connections;
+    expect(seen?.transport).toBe('websockets');
+    expect(seen?.publishes.map((p) => (JSON.parse(p.payload.toString()) as { seq: number }).seq)).toEqual([
+      1, 2, 3,
+    ]);
+    expect(seen?.deliveries).toHaveLength(3);
+  });
+
+  it('exits 1 on a topic outside the policy, showing SUBACK 0x87 and PUBACK 0x87 and the allowed topics', async () => {
+    const server = await gateway('mqtt', OK, certificate(), { refuse: ['other/topic'] });
+    const run = await runCli(
+      [...SERVER(server.port), '--client_id', 'test-e2e-refused', '--roundtrip', '--topic', 'other/topic'],
+      { cwd: dir },
+    );
+
+    expect(run.code).toBe(1);
+    expect(run.stdout.trimEnd().split('\n').slice(-4)).toEqual([
+      'Subscription to other/topic (QoS 1): SUBACK 0x87 Not authorized',
+      'Sent 1 message to other/topic (QoS 1): PUBACK 0x87 Not authorized',
+      'No message can come back: the subscription was refused',
+      'Disconnected cleanly',
+    ]);
+    expect(run.stderr).toBe(
+      [
+        'Round trip failed: SUBACK 0x87 Not authorized for other/topic; PUBACK 0x87 Not authorized for other/topic',
+        'Likely causes:',
+        '  - the policy returned by the authorizer only allows devices/test-e2e-refused and devices/test-e2e-refused/... for client id test-e2e-refused (devices/${iot:ClientId} and devices/${iot:ClientId}/* for iot:Publish, iot:Receive and iot:Subscribe); other/topic is outside it: leave --topic out, or use --topic devices/test-e2e-refused/<sub-topic>',
+        '',
+      ].join('\n'),
+    );
+    await server.closedConnections(1);
+    const [seen] = server.connections;
+    expect(seen?.subscribes.map((p) => p.subscriptions.map((sub) => [sub.topic, sub.qos]))).toEqual([
+      [['other/topic', 1]],
+    ]);
+    expect(seen?.publishes.map((p) => [p.topic, p.qos])).toEqual([['other/topic', 1]]);
+    expect(seen?.deliveries).toEqual([]);
+    expect(seen?.disconnectReasonCode).toBe(0);
+  });
+
+  it('exits 1 within --timeout when the message never comes back, naming iot:Receive', async () => {
+    const server = await gateway('mqtt', OK, certificate(), { deliver: false });
+    const run = await runCli(
+      [...SERVER(server.port), '--client_id', 'test-e2e-lost', '--roundtrip', '--timeout', '2', '--json'],
+      { cwd: dir },
+    );
+
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(report.error).toEqual({
+      kind: 'not-received',
+      message: 'Round trip failed: 0 of 1 message came back on devices/test-e2e-lost within 2 s',
+    });
+    expect((report.likelyCauses as string[])[0]).toMatch(
+      /^the policy the authorizer returned does not allow iot:Receive on topic\/devices\/test-e2e-lost/,
+    );
+    expect(report.disconnect).toBe('clean');
+    // 2 s of waiting plus the process start-up (tsx, the SDK's native module).
+    expect(run.durationMs).toBeLessThan(2000 + 4000);
+  });
+
+  it('--count with --message only publishes, the payload as given', async () => {
+    const server = await gateway('mqtt', OK);
+    const run = await runCli(
+      [...SERVER(server.port), '--client_id', 'test-e2e-pub', '--count', '2', '--message', 'hello'],
+      { cwd: dir },
+    );
+
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.stdout).toContain('Sent 2 messages to devices/test-e2e-pub (QoS 1): PUBACK 0x00 Success\n');
+    await server.closedConnections(1);
+    const [seen] = server.connections;
+    expect(seen?.subscribes).toEqual([]);
+    expect(seen?.publishes.map((p) => [p.topic, p.qos, p.payload.toString()])).toEqual([
+      ['devices/test-e2e-pub', 1, 'hello'],
+      ['devices/test-e2e-pub', 1, 'hello'],
+    ]);
   });
 });

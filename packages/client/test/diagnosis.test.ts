@@ -1,5 +1,15 @@
-import { diagnose, hexCode, needsTlsProbe, reasonName, type FailureContext } from '../src/diagnosis';
 import type { ConnectResult, TransportFailureKind } from '../src/connection';
+import {
+  diagnose,
+  diagnoseExchange,
+  hexCode,
+  needsTlsProbe,
+  pubackReasonName,
+  reasonName,
+  subackReasonName,
+  type FailureContext,
+} from '../src/diagnosis';
+import type { ExchangeResult } from '../src/message-exchange';
 
 const CONTEXT: FailureContext = {
   endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com',
@@ -166,5 +176,101 @@ describe('diagnose', () => {
         "the endpoint name (sent as SNI) is not one the server's certificate covers: use the IotEndpoint output, or the host name the local gateway's certificate was made for",
       ],
     });
+  });
+});
+
+describe('SUBACK and PUBACK reason names', () => {
+  it('name the MQTT 5 codes of each packet', () => {
+    expect(
+      [0x00, 0x01, 0x87, 0x8f, 0xa2].map((code) => `${hexCode(code)} ${subackReasonName(code)}`),
+    ).toEqual([
+      '0x00 Granted QoS 0',
+      '0x01 Granted QoS 1',
+      '0x87 Not authorized',
+      '0x8F Topic filter invalid',
+      '0xA2 Wildcard subscriptions not supported',
+    ]);
+    expect(
+      [0x00, 0x10, 0x87, 0x90, 0x97].map((code) => `${hexCode(code)} ${pubackReasonName(code)}`),
+    ).toEqual([
+      '0x00 Success',
+      '0x10 No matching subscribers',
+      '0x87 Not authorized',
+      '0x90 Topic name invalid',
+      '0x97 Quota exceeded',
+    ]);
+    expect(subackReasonName(0x42)).toBe('Unknown reason code');
+    expect(pubackReasonName(0x42)).toBe('Unknown reason code');
+  });
+});
+
+describe('diagnoseExchange', () => {
+  const exchange = (overrides: Partial<ExchangeResult>): ExchangeResult => ({
+    mode: 'roundtrip',
+    topic: 'devices/test-1',
+    count: 1,
+    timeoutMs: 10_000,
+    subscribe: { topicFilter: 'devices/test-1', result: { reasonCodes: [1] } },
+    publishes: [{ seq: 1, result: { reasonCode: 0 }, roundTripMs: 5 }],
+    expected: 1,
+    received: 1,
+    roundTripMs: 5,
+    ...overrides,
+  });
+
+  it('finds nothing wrong when every message was accepted and came back, whatever the success code', () => {
+    expect(diagnoseExchange(exchange({}), CONTEXT)).toBeUndefined();
+    const noSubscribers = exchange({
+      mode: 'publish',
+      publishes: [{ seq: 1, result: { reasonCode: 0x10 } }],
+    });
+    expect(diagnoseExchange(noSubscribers, CONTEXT)).toBeUndefined();
+  });
+
+  it.each<[string, number, string]>([
+    [
+      'an invalid topic',
+      0x90,
+      'AWS IoT does not accept devices/test-1 as a topic: at most 256 bytes and 8 levels, and topics starting with $ are reserved',
+    ],
+    [
+      'a quota',
+      0x97,
+      "a quota was exceeded: AWS IoT accepts at most 100 publishes per second on a connection, and limits subscriptions and the account's message rate: lower --count or try again later",
+    ],
+    [
+      'another refusal',
+      0x80,
+      'the server refused the publish for a reason other than the policy; its reason string, if any, is above',
+    ],
+  ])('explains a PUBACK refusal for %s', (_name, reasonCode, cause) => {
+    const result = exchange({
+      count: 3,
+      publishes: [1, 2, 3].map((seq) => ({ seq, result: { reasonCode } })),
+      expected: 0,
+      received: 0,
+    });
+    expect(diagnoseExchange(result, CONTEXT)).toEqual({
+      kind: 'publish-refused',
+      headline: `Round trip failed: PUBACK ${hexCode(reasonCode)} ${pubackReasonName(reasonCode)} for devices/test-1 (3 of 3 messages)`,
+      likelyCauses: [cause],
+    });
+  });
+
+  it('reports a lost connection while waiting for the messages', () => {
+    const result = exchange({
+      received: 0,
+      receiveError: { kind: 'lost', reason: 'the server sent DISCONNECT 0xA0' },
+    });
+    expect(diagnoseExchange(result, CONTEXT)?.headline).toBe(
+      'Round trip failed: 0 of 1 message came back on devices/test-1 before the connection was lost: the server sent DISCONNECT 0xA0',
+    );
+  });
+
+  it('names the allowed topics when a message on another topic does not come back', () => {
+    const result = exchange({ topic: 'other', received: 0, receiveError: { kind: 'timeout' } });
+    expect(diagnoseExchange(result, CONTEXT)?.likelyCauses[0]).toBe(
+      'the policy the authorizer returned does not allow iot:Receive on topic/other (it allows only devices/test-1 and devices/test-1/...); AWS IoT then drops the delivery without any reason code',
+    );
   });
 });

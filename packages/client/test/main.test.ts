@@ -2,7 +2,15 @@ import { generateKeyPairSync } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { usage } from '../src/args';
 import { run } from '../src/cli';
-import type { ConnectRequest, ConnectResult, DisconnectResult } from '../src/connection';
+import type {
+  ConnectRequest,
+  ConnectResult,
+  DisconnectResult,
+  IncomingMessage,
+  MqttConnection,
+  PublishResult,
+  SubscribeResult,
+} from '../src/connection';
 import {
   AwsCredentialSource,
   type CredentialSource,
@@ -68,6 +76,24 @@ interface Harness {
   readonly connects: ConnectRequest[];
   readonly probes: TlsProbeRequest[];
   readonly disconnectTimeouts: number[];
+  /** Topic filters the fake connection was asked to subscribe to, and the messages it was asked to publish. */
+  readonly subscribes: string[];
+  readonly publishes: { topic: string; payload: string }[];
+}
+
+/**
+ * How the fake connection answers after CONNACK. `never`: no answer at all. By default it grants QoS 1,
+ * accepts every publish and delivers it back (as a broker does for a client subscribed to its own topic).
+ */
+interface FakeBroker {
+  suback?: SubscribeResult | Error | 'never';
+  puback?: PublishResult | Error | 'never';
+  /** Deliver accepted publishes back on a granted subscription. @default true */
+  echo?: boolean;
+  /** A retained message with this payload is delivered right after the SUBACK. */
+  retained?: string;
+  /** The server closes the connection with this reason when the first PUBLISH arrives. */
+  loseOnPublish?: string;
 }
 
 interface HarnessOptions {
@@ -77,18 +103,53 @@ interface HarnessOptions {
   probe?: TlsProbeResult;
   files?: Record<string, string>;
   credentials?: Partial<CredentialSource>;
+  broker?: FakeBroker;
 }
 
-function connected(disconnect: DisconnectResult, timeouts: number[]): ConnectResult {
+function fakeConnection(
+  disconnect: DisconnectResult,
+  broker: FakeBroker,
+  h: Pick<Harness, 'disconnectTimeouts' | 'subscribes' | 'publishes'>,
+): MqttConnection {
+  const listeners: ((message: IncomingMessage) => void)[] = [];
+  const deliver = (topic: string, payload: string, retain: boolean): void => {
+    // Later, as a broker would: never inside the publish call.
+    setImmediate(() => {
+      for (const listener of listeners) listener({ topic, payload: Buffer.from(payload), qos: 1, retain });
+    });
+  };
+  let granted = false;
+  let loseConnection: (reason: string) => void = () => {};
+  const answer = <T>(value: T | Error | 'never'): Promise<T> =>
+    value === 'never'
+      ? new Promise<T>(() => {})
+      : value instanceof Error
+        ? Promise.reject(value)
+        : Promise.resolve(value);
   return {
-    status: 'connected',
-    connack: CONNACK_OK,
-    settings: SETTINGS,
-    connection: {
-      disconnect: (timeoutMs) => {
-        timeouts.push(timeoutMs);
-        return Promise.resolve(disconnect);
-      },
+    lost: new Promise<string>((resolve) => (loseConnection = resolve)),
+    subscribe: (topicFilter) => {
+      h.subscribes.push(topicFilter);
+      const suback = broker.suback ?? { reasonCodes: [1] };
+      granted = !(suback instanceof Error) && suback !== 'never' && suback.reasonCodes.every((c) => c < 0x80);
+      if (granted && broker.retained !== undefined) deliver(topicFilter, broker.retained, true);
+      return answer(suback);
+    },
+    publish: (topic, payload) => {
+      h.publishes.push({ topic, payload: payload.toString('utf8') });
+      if (broker.loseOnPublish !== undefined) {
+        loseConnection(broker.loseOnPublish);
+        return new Promise<PublishResult>(() => {});
+      }
+      const puback = broker.puback ?? { reasonCode: 0 };
+      const accepted = !(puback instanceof Error) && puback !== 'never' && puback.reasonCode < 0x80;
+      if (accepted && granted && broker.echo !== false) deliver(topic, payload.toString('utf8'), false);
+      return answer(puback);
+    },
+    onMessage: (listener) => listeners.push(listener),
+    disconnect: (timeoutMs) => {
+      h.disconnectTimeouts.push(timeoutMs);
+      return Promise.resolve(disconnect);
     },
   };
 }
@@ -103,6 +164,8 @@ function harness(options: HarnessOptions = {}): Harness {
     connects: [],
     probes: [],
     disconnectTimeouts: [],
+    subscribes: [],
+    publishes: [],
   };
   let now = 1_700_000_000_000;
   const deps: MainDeps = {
@@ -129,8 +192,12 @@ function harness(options: HarnessOptions = {}): Harness {
     connector: {
       connect: (request) => {
         h.connects.push(request);
-        const result =
-          options.result ?? connected(options.disconnect ?? { clean: true }, h.disconnectTimeouts);
+        const result = options.result ?? {
+          status: 'connected',
+          connack: CONNACK_OK,
+          settings: SETTINGS,
+          connection: fakeConnection(options.disconnect ?? { clean: true }, options.broker ?? {}, h),
+        };
         if (result instanceof Error) return Promise.reject(result);
         return Promise.resolve(typeof result === 'function' ? result(request) : result);
       },
@@ -579,6 +646,336 @@ describe('main (through run)', () => {
     const h = harness({ result: new TypeError('boom') });
     expect(await run([], h.deps)).toBe(1);
     expect(h.stderr()).toMatch(/^Unexpected error \(please report it\): TypeError: boom\n {4}at /);
+  });
+});
+
+const TOPIC = `devices/test-${UUID}`;
+const CONNECTED_LINES = [
+  'Connected: CONNACK 0x00 Success',
+  `  session present: no, client id: test-${UUID}`,
+  '  maximum QoS: 1, retain: yes, wildcard subscriptions: yes, shared subscriptions: yes, subscription identifiers: no',
+  '  keep alive: 1200 s, session expiry: 0 s, receive maximum: 100, maximum packet size: 131072 bytes, topic alias maximum: 8',
+];
+const OWN_TOPICS_CAUSE = (topic: string): string =>
+  `the policy returned by the authorizer only allows ${TOPIC} and ${TOPIC}/... for client id test-${UUID} (devices/\${iot:ClientId} and devices/\${iot:ClientId}/* for iot:Publish, iot:Receive and iot:Subscribe); ${topic} is outside it: leave --topic out, or use --topic ${TOPIC}/<sub-topic>`;
+
+describe('main with messages (through run)', () => {
+  it('--roundtrip subscribes to the device topic, publishes, receives the message back, disconnects and exits 0', async () => {
+    const h = harness();
+    expect(await run(['--roundtrip'], h.deps)).toBe(0);
+    expect(h.stdout()).toBe(
+      [
+        ...CONNECTING_UNSIGNED,
+        ...CONNECTED_LINES,
+        `Subscription to ${TOPIC} (QoS 1): SUBACK 0x01 Granted QoS 1`,
+        `Sent 1 message to ${TOPIC} (QoS 1): PUBACK 0x00 Success`,
+        // The fake clock moves 25 ms per reading: sent, then received.
+        `Received 1 of 1 message back on ${TOPIC}: round trip 25 ms`,
+        'Disconnected cleanly',
+        '',
+      ].join('\n'),
+    );
+    expect(h.stderr()).toBe('');
+    expect(h.subscribes).toEqual([TOPIC]);
+    // The default payload: sequence number, count, client id and when it was sent.
+    expect(h.publishes).toEqual([
+      {
+        topic: TOPIC,
+        payload: `{"seq":1,"count":1,"clientId":"test-${UUID}","sentAt":"2023-11-14T22:13:20.050Z"}`,
+      },
+    ]);
+    expect(h.disconnectTimeouts).toEqual([10_000]);
+  });
+
+  it('adds a roundtrip object with every reason code and the round-trip time to --json', async () => {
+    const h = harness();
+    expect(await run(['--roundtrip', '--json', '--count', '3'], h.deps)).toBe(0);
+    expect(h.stderr()).toBe('');
+    const report = JSON.parse(h.stdout()) as Record<string, unknown>;
+    expect(report.ok).toBe(true);
+    expect(report.roundtrip).toEqual({
+      ok: true,
+      topic: TOPIC,
+      qos: 1,
+      count: 3,
+      suback: { reasonCodes: [{ topicFilter: TOPIC, reasonCode: 1, reasonName: 'Granted QoS 1' }] },
+      // Sent at 50, 75, 100 ms; received at 125, 150, 175 ms.
+      puback: [
+        { seq: 1, reasonCode: 0, reasonName: 'Success', roundTripMs: 75 },
+        { seq: 2, reasonCode: 0, reasonName: 'Success', roundTripMs: 75 },
+        { seq: 3, reasonCode: 0, reasonName: 'Success', roundTripMs: 75 },
+      ],
+      expected: 3,
+      received: 3,
+      roundTripMs: 125,
+    });
+    expect(h.publishes.map((p) => (JSON.parse(p.payload) as { seq: number }).seq)).toEqual([1, 2, 3]);
+    expect(Object.keys(report)).toEqual([
+      'ok',
+      'endpoint',
+      'port',
+      'transport',
+      'alpn',
+      'authorizer',
+      'signed',
+      'clientId',
+      'connack',
+      'negotiatedSettings',
+      'roundtrip',
+      'disconnect',
+      'outputs',
+      'durationMs',
+    ]);
+  });
+
+  it('--count with --topic and --message only publishes: no subscription, the payload as given', async () => {
+    const h = harness();
+    expect(
+      await run(['--count', '2', '--topic', `${TOPIC}/status`, '--message', 'on', '--json'], h.deps),
+    ).toBe(0);
+    expect(h.subscribes).toEqual([]);
+    expect(h.publishes).toEqual([
+      { topic: `${TOPIC}/status`, payload: 'on' },
+      { topic: `${TOPIC}/status`, payload: 'on' },
+    ]);
+    const report = JSON.parse(h.stdout()) as Record<string, unknown>;
+    expect(report.roundtrip).toBeUndefined();
+    expect(report.publish).toEqual({
+      ok: true,
+      topic: `${TOPIC}/status`,
+      qos: 1,
+      count: 2,
+      puback: [
+        { seq: 1, reasonCode: 0, reasonName: 'Success' },
+        { seq: 2, reasonCode: 0, reasonName: 'Success' },
+      ],
+    });
+  });
+
+  it('receives identical payloads one for one with --message', async () => {
+    const h = harness();
+    expect(await run(['--roundtrip', '--count', '2', '--message', 'same', '--json'], h.deps)).toBe(0);
+    const report = JSON.parse(h.stdout()) as { roundtrip: { received: number; ok: boolean } };
+    expect(report.roundtrip).toMatchObject({ ok: true, received: 2 });
+    expect(h.publishes).toEqual([
+      { topic: TOPIC, payload: 'same' },
+      { topic: TOPIC, payload: 'same' },
+    ]);
+  });
+
+  it('does not take a retained message with the same payload for the one it sent', async () => {
+    const h = harness({ broker: { retained: 'same', echo: false } });
+    expect(await run(['--roundtrip', '--message', 'same', '--timeout', '0.2', '--json'], h.deps)).toBe(1);
+    const report = JSON.parse(h.stdout()) as { roundtrip: { received: number; ok: boolean } };
+    expect(report.roundtrip).toMatchObject({ ok: false, received: 0 });
+  });
+
+  it('exits 1 on SUBACK 0x87 for a topic outside the policy, shows the PUBACK too, and names the allowed topics', async () => {
+    const h = harness({ broker: { suback: { reasonCodes: [0x87] }, puback: { reasonCode: 0x87 } } });
+    expect(await run(['--roundtrip', '--topic', 'other/topic'], h.deps)).toBe(1);
+    expect(h.stdout()).toBe(
+      [
+        ...CONNECTING_UNSIGNED,
+        ...CONNECTED_LINES,
+        'Subscription to other/topic (QoS 1): SUBACK 0x87 Not authorized',
+        'Sent 1 message to other/topic (QoS 1): PUBACK 0x87 Not authorized',
+        'No message can come back: the subscription was refused',
+        'Disconnected cleanly',
+        '',
+      ].join('\n'),
+    );
+    expect(h.stderr()).toBe(
+      [
+        'Round trip failed: SUBACK 0x87 Not authorized for other/topic; PUBACK 0x87 Not authorized for other/topic',
+        'Likely causes:',
+        `  - ${OWN_TOPICS_CAUSE('other/topic')}`,
+        '',
+      ].join('\n'),
+    );
+    expect(h.disconnectTimeouts).toEqual([10_000]);
+  });
+
+  it('reports SUBACK 0x87 in --json: top-level error and causes, reason codes in the roundtrip object', async () => {
+    const h = harness({
+      broker: { suback: { reasonCodes: [0x87], reasonString: 'denied' }, puback: { reasonCode: 0x87 } },
+    });
+    expect(await run(['--roundtrip', '--topic', 'other/topic', '--json'], h.deps)).toBe(1);
+    expect(h.stderr()).toBe('');
+    const report = JSON.parse(h.stdout()) as Record<string, unknown>;
+    expect(report).toMatchObject({
+      ok: false,
+      disconnect: 'clean',
+      error: {
+        kind: 'subscribe-refused',
+        message:
+          'Round trip failed: SUBACK 0x87 Not authorized for other/topic (server says: denied); PUBACK 0x87 Not authorized for other/topic',
+      },
+      likelyCauses: [OWN_TOPICS_CAUSE('other/topic')],
+    });
+    expect(report.roundtrip).toEqual({
+      ok: false,
+      topic: 'other/topic',
+      qos: 1,
+      count: 1,
+      suback: {
+        reasonCodes: [{ topicFilter: 'other/topic', reasonCode: 0x87, reasonName: 'Not authorized' }],
+        reasonString: 'denied',
+      },
+      puback: [{ seq: 1, reasonCode: 0x87, reasonName: 'Not authorized' }],
+      expected: 0,
+      received: 0,
+      roundTripMs: null,
+    });
+  });
+
+  it('exits 1 on PUBACK 0x87 on a granted subscription, without waiting for a message', async () => {
+    const h = harness({ broker: { puback: { reasonCode: 0x87 } } });
+    const started = Date.now();
+    expect(await run(['--roundtrip', '--count', '2', '--topic', 'devices/someone-else'], h.deps)).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(h.stdout().split('\n').slice(7, 10)).toEqual([
+      'Subscription to devices/someone-else (QoS 1): SUBACK 0x01 Granted QoS 1',
+      'Sent 2 messages to devices/someone-else (QoS 1): PUBACK 0x87 Not authorized',
+      'No message can come back: none was accepted',
+    ]);
+    expect(h.stderr()).toBe(
+      [
+        'Round trip failed: PUBACK 0x87 Not authorized for devices/someone-else (2 of 2 messages)',
+        'Likely causes:',
+        `  - ${OWN_TOPICS_CAUSE('devices/someone-else')}`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('exits 1 on PUBACK 0x87 in publish-only mode', async () => {
+    const h = harness({ broker: { puback: { reasonCode: 0x87 } } });
+    expect(await run(['--topic', 'other/topic', '--json'], h.deps)).toBe(1);
+    const report = JSON.parse(h.stdout()) as Record<string, unknown>;
+    expect(report.error).toEqual({
+      kind: 'publish-refused',
+      message: 'Publish failed: PUBACK 0x87 Not authorized for other/topic',
+    });
+    expect(report.publish).toEqual({
+      ok: false,
+      topic: 'other/topic',
+      qos: 1,
+      count: 1,
+      puback: [{ seq: 1, reasonCode: 0x87, reasonName: 'Not authorized' }],
+    });
+  });
+
+  it('blames the policy rather than the topic when the device topic itself is refused', async () => {
+    const h = harness({ broker: { suback: { reasonCodes: [0x87] } } });
+    expect(await run(['--roundtrip'], h.deps)).toBe(1);
+    expect(h.stderr().split('\n')).toEqual([
+      `Round trip failed: SUBACK 0x87 Not authorized for ${TOPIC}`,
+      'Likely causes:',
+      `  - the policy the authorizer returned does not allow iot:Subscribe on topicfilter/${TOPIC}, although this project's policy allows a client its own topics: the deployed authorizer returns another policy, or its ARNs name another region or account`,
+      '',
+    ]);
+  });
+
+  it('exits 1 within --timeout when the message never comes back, naming iot:Receive', async () => {
+    const h = harness({ broker: { echo: false } });
+    expect(await run(['--roundtrip', '--timeout', '0.3', '--json'], h.deps)).toBe(1);
+    const report = JSON.parse(h.stdout()) as Record<string, unknown>;
+    expect(report.error).toEqual({
+      kind: 'not-received',
+      message: `Round trip failed: 0 of 1 message came back on ${TOPIC} within 0.3 s`,
+    });
+    expect(report.likelyCauses).toEqual([
+      `the policy the authorizer returned does not allow iot:Receive on topic/${TOPIC}; AWS IoT then drops the delivery without any reason code (this project's policy allows it: is the deployed authorizer returning another policy?)`,
+      'the subscription was granted but the broker did not route the message to it (on the local gateway, its log shows every delivery decision)',
+      'the round trip takes longer than --timeout 0.3 s on this network: raise --timeout',
+    ]);
+    expect(report.roundtrip).toMatchObject({
+      ok: false,
+      puback: [{ seq: 1, reasonCode: 0, reasonName: 'Success' }],
+      expected: 1,
+      received: 0,
+      roundTripMs: null,
+    });
+    expect(report.disconnect).toBe('clean');
+    expect(h.disconnectTimeouts).toEqual([300]);
+  });
+
+  it('prints the missing message in text and names the time waited', async () => {
+    const h = harness({ broker: { echo: false } });
+    expect(await run(['--roundtrip', '--timeout', '0.2'], h.deps)).toBe(1);
+    expect(h.stdout()).toContain(
+      `Received 0 of 1 message back on ${TOPIC} within 0.2 s\nDisconnected cleanly\n`,
+    );
+    expect(h.stderr().split('\n')[0]).toBe(
+      `Round trip failed: 0 of 1 message came back on ${TOPIC} within 0.2 s`,
+    );
+  });
+
+  it('exits 1 within --timeout when no SUBACK comes, sending nothing', async () => {
+    const h = harness({ broker: { suback: 'never' } });
+    expect(await run(['--roundtrip', '--timeout', '0.2'], h.deps)).toBe(1);
+    expect(h.publishes).toEqual([]);
+    expect(h.stdout()).toContain(`Subscription to ${TOPIC} (QoS 1): no SUBACK within 0.2 s\n`);
+    expect(h.stderr().split('\n').slice(0, 2)).toEqual([
+      `Round trip failed: no answer (the SUBACK for ${TOPIC}) within 0.2 s`,
+      'Likely causes:',
+    ]);
+  });
+
+  it('exits 1 within --timeout when no PUBACK comes', async () => {
+    const h = harness({ broker: { puback: 'never' } });
+    expect(await run(['--count', '1', '--timeout', '0.2', '--json'], h.deps)).toBe(1);
+    const report = JSON.parse(h.stdout()) as Record<string, unknown>;
+    expect(report.error).toEqual({
+      kind: 'message-timeout',
+      message: `Publish failed: no answer (the PUBACK to ${TOPIC}) within 0.2 s`,
+    });
+    expect(report.publish).toMatchObject({
+      puback: [{ seq: 1, reasonCode: null, reasonName: null, error: 'no PUBACK within 0.2 s' }],
+    });
+  });
+
+  it('stops at once when the server closes the connection, and says so', async () => {
+    const h = harness({
+      broker: { loseOnPublish: 'the server sent DISCONNECT 0x87' },
+      disconnect: { clean: false, reason: 'the server sent DISCONNECT 0x87' },
+    });
+    const started = Date.now();
+    expect(await run(['--roundtrip'], h.deps)).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(h.stderr().split('\n')[0]).toBe(
+      `Round trip failed: the connection was lost while waiting for the PUBACK to ${TOPIC}: the server sent DISCONNECT 0x87`,
+    );
+    expect(h.stderr()).toContain('Disconnect was not clean: the server sent DISCONNECT 0x87\n');
+  });
+
+  it('reports an SDK error on subscribe', async () => {
+    const h = harness({ broker: { suback: new Error('AWS_ERROR_MQTT5_SUBSCRIBE_OPTIONS_VALIDATION') } });
+    expect(await run(['--roundtrip'], h.deps)).toBe(1);
+    expect(h.stderr().split('\n').slice(0, 3)).toEqual([
+      `Round trip failed: the client could not subscribe to ${TOPIC}: AWS_ERROR_MQTT5_SUBSCRIBE_OPTIONS_VALIDATION`,
+      'Likely causes:',
+      '  - run again with --verbosity debug to see the SDK log on stderr',
+    ]);
+  });
+
+  it('reports roundtrip null in --json when the connection is refused first', async () => {
+    const h = harness({
+      result: { status: 'refused', connack: { reasonCode: 0x86, sessionPresent: false, properties: {} } },
+    });
+    expect(await run(['--roundtrip', '--json'], h.deps)).toBe(1);
+    const report = JSON.parse(h.stdout()) as Record<string, unknown>;
+    expect(report.roundtrip).toBeNull();
+    expect((report.error as { kind: string }).kind).toBe('refused');
+  });
+
+  it('exits 2 when the client id cannot make the default topic', async () => {
+    const h = harness();
+    expect(await run(['--roundtrip', '--client_id', 'test-a/b/c/d/e/f/g/h'], h.deps)).toBe(2);
+    expect(h.stderr()).toBe(
+      "Error: the client id test-a/b/c/d/e/f/g/h does not make a valid topic for the messages (devices/test-a/b/c/d/e/f/g/h: it has 9 levels and AWS IoT accepts at most 8 (7 '/')): pass --topic, or a --client_id of letters, digits, _ . : and -\nRun with --help for usage.\n",
+    );
+    expect(h.connects).toEqual([]);
   });
 });
 

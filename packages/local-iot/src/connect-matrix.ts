@@ -12,6 +12,12 @@ export interface MatrixExpectation {
   readonly transport: 'mqtt' | 'websockets';
   /** Whether the authorizer Lambda must have run for this connection. */
   readonly lambdaInvoked: boolean;
+  /** For a `--roundtrip` row: whether the round trip succeeds, and the SUBACK and PUBACK reason codes. */
+  readonly roundtrip?: {
+    readonly ok: boolean;
+    readonly subackReasonCode: number;
+    readonly pubackReasonCode: number;
+  };
 }
 
 /** One client run: its arguments (after `--outputs`) and what must happen. */
@@ -87,6 +93,20 @@ export function connectMatrixRows(tokenKeyName: string, tampered: TamperedToken)
       ],
       { exitCode: 1, reasonCode: 0x87, transport: 'mqtt', lambdaInvoked: false },
     ),
+    build('roundtrip on own topic', id('roundtrip'), ['--roundtrip'], {
+      ...allowed('mqtt'),
+      roundtrip: { ok: true, subackReasonCode: 0x01, pubackReasonCode: 0x00 },
+    }),
+    build(
+      'publish outside the policy',
+      id('outside-topic'),
+      ['--roundtrip', '--topic', 'devices/someone-else'],
+      {
+        ...allowed('mqtt'),
+        exitCode: 1,
+        roundtrip: { ok: false, subackReasonCode: 0x87, pubackReasonCode: 0x87 },
+      },
+    ),
   ];
 }
 
@@ -108,7 +128,14 @@ export interface ClientReport {
   readonly ok?: boolean;
   readonly transport?: string;
   readonly connack?: { readonly reasonCode?: number; readonly reasonName?: string };
-  readonly error?: string;
+  readonly error?: { readonly kind?: string; readonly message?: string };
+  /** With `--roundtrip`: the SUBACK reason code per filter and each message's PUBACK reason code. */
+  readonly roundtrip?: {
+    readonly ok?: boolean;
+    readonly suback?: { readonly reasonCodes?: readonly { readonly reasonCode?: number }[] | null };
+    readonly puback?: readonly { readonly reasonCode?: number | null }[];
+    readonly roundTripMs?: number | null;
+  } | null;
 }
 
 /** How to run the matrix. */
@@ -166,6 +193,9 @@ async function runRow(row: MatrixRow, options: RunMatrixOptions): Promise<Matrix
   if (report !== undefined && report.transport !== expect.transport) {
     failures.push(`client reports transport ${String(report.transport)}, expected ${expect.transport}`);
   }
+  if (report !== undefined && expect.roundtrip !== undefined) {
+    failures.push(...roundtripFailures(report, expect.roundtrip));
+  }
   if (decision === undefined) {
     failures.push(`the gateway logged no connect decision for client id ${row.clientId}`);
   } else {
@@ -192,6 +222,29 @@ async function runRow(row: MatrixRow, options: RunMatrixOptions): Promise<Matrix
     ...(report !== undefined && { report }),
     ...(decision !== undefined && { decision }),
   };
+}
+
+function roundtripFailures(
+  report: ClientReport,
+  expected: NonNullable<MatrixExpectation['roundtrip']>,
+): string[] {
+  const roundtrip = report.roundtrip;
+  if (roundtrip === undefined || roundtrip === null) return ['client reports no round trip'];
+  const failures: string[] = [];
+  if (roundtrip.ok !== expected.ok) {
+    failures.push(
+      `round trip ${roundtrip.ok === true ? 'succeeded' : 'failed'}${report.error?.message ? ` (${report.error.message})` : ''}, expected it to ${expected.ok ? 'succeed' : 'fail'}`,
+    );
+  }
+  const suback = roundtrip.suback?.reasonCodes?.[0]?.reasonCode;
+  if (suback !== expected.subackReasonCode) {
+    failures.push(`SUBACK ${hex(suback)}, expected ${hex(expected.subackReasonCode)}`);
+  }
+  const puback = roundtrip.puback?.[0]?.reasonCode ?? undefined;
+  if (puback !== expected.pubackReasonCode) {
+    failures.push(`PUBACK ${hex(puback)}, expected ${hex(expected.pubackReasonCode)}`);
+  }
+  return failures;
 }
 
 function run(
@@ -226,13 +279,23 @@ function parseReport(stdout: string): ClientReport | undefined {
   }
 }
 
+/** `SUBACK 0x01 PUBACK 0x00 12 ms`, or `-` for a row without a round trip. */
+function roundtripCell(report: ClientReport | undefined): string {
+  const roundtrip = report?.roundtrip;
+  if (roundtrip === undefined || roundtrip === null) return '-';
+  const suback = roundtrip.suback?.reasonCodes?.[0]?.reasonCode;
+  const puback = roundtrip.puback?.[0]?.reasonCode ?? undefined;
+  const time = typeof roundtrip.roundTripMs === 'number' ? ` ${roundtrip.roundTripMs} ms` : '';
+  return `SUBACK ${hex(suback)} PUBACK ${hex(puback)}${time}`;
+}
+
 const hex = (code: number | undefined): string =>
   code === undefined ? 'none' : `0x${code.toString(16).padStart(2, '0').toUpperCase()}`;
 const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
 
 /** The matrix as a table for people. */
 export function formatMatrixTable(results: readonly MatrixResult[]): string {
-  const header = ['', 'case', 'expected', 'CONNACK', 'transport (gateway)', 'Lambda', 'time'];
+  const header = ['', 'case', 'expected', 'CONNACK', 'round trip', 'transport (gateway)', 'Lambda', 'time'];
   const rows = results.map((r) => [
     r.failures.length === 0 ? 'PASS' : 'FAIL',
     r.row.name,
@@ -240,6 +303,7 @@ export function formatMatrixTable(results: readonly MatrixResult[]): string {
     r.report?.connack?.reasonCode === undefined
       ? '-'
       : `${hex(r.report.connack.reasonCode)} exit ${r.exitCode}`,
+    roundtripCell(r.report),
     r.decision === undefined
       ? '-'
       : `${r.decision.transport}${r.decision.alpn ? ` (ALPN ${r.decision.alpn})` : ''}`,

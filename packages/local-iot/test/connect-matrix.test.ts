@@ -59,9 +59,23 @@ it('meets every expectation of the connect matrix with the real client', async (
     ['wrong password', 1, 'mqtt', 'mqtt', 'mqtt'],
     ['client id outside test-*', 1, 'mqtt', 'mqtt', 'mqtt'],
     ['tampered signature', 1, 'mqtt', 'mqtt', 'mqtt'],
+    ['roundtrip on own topic', 0, 'mqtt', 'mqtt', 'mqtt'],
+    ['publish outside the policy', 1, 'mqtt', 'mqtt', 'mqtt'],
+  ]);
+  // The round trips, as the client reports them: SUBACK and PUBACK reason codes, messages back.
+  expect(
+    results.slice(-2).map((r) => ({
+      ok: r.report?.roundtrip?.ok,
+      suback: r.report?.roundtrip?.suback?.reasonCodes?.map((c) => c.reasonCode),
+      puback: r.report?.roundtrip?.puback?.map((p) => p.reasonCode),
+      error: r.report?.error?.kind,
+    })),
+  ).toEqual([
+    { ok: true, suback: [0x01], puback: [0x00], error: undefined },
+    { ok: false, suback: [0x87], puback: [0x87], error: 'subscribe-refused' },
   ]);
   // Every row but the tampered signature ran the Lambda exactly once.
-  expect(served.local.runtime.invocationCount() - before).toBe(6);
+  expect(served.local.runtime.invocationCount() - before).toBe(8);
   const upgrades = served.gatewayLog.filter((e) => e.event === 'websocket-upgrade');
   expect(upgrades).toHaveLength(2);
 }, 120_000);
