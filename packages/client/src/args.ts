@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import {
+  AWS_IOT_TOPIC_LIMITS,
   CUSTOM_AUTH_PORT,
   DEFAULT_OUTPUTS_FILE,
   DEFAULT_STACK_NAME,
@@ -10,6 +11,9 @@ import {
   toUrlEncodedSignature,
 } from '@iot-custom-auth/protocol';
 import { UsageError } from './errors';
+
+/** AWS IoT's topic depth: at most 7 '/', so 8 levels. */
+export const MAX_TOPIC_LEVELS = AWS_IOT_TOPIC_LIMITS.maxTopicSlashes + 1;
 
 /** How the client reaches the endpoint: MQTT directly over TLS (ALPN `mqtt`), or MQTT over WebSockets. */
 export type Transport = 'mqtt' | 'websockets';
@@ -28,16 +32,6 @@ export const MAX_TIMEOUT_SECONDS = 300;
  * so 100 messages still fit in about a second; a load test needs another tool.
  */
 export const MAX_MESSAGE_COUNT = 100;
-
-/** AWS IoT Core's limits on a topic name (AWS IoT Core endpoints and quotas; spec section 5). */
-export const TOPIC_LIMITS = {
-  /** A topic is at most 256 bytes of UTF-8. */
-  maxBytes: 256,
-  /** A topic has at most 7 forward slashes, so 8 levels. */
-  maxLevels: 8,
-  /** A PUBLISH payload is at most 128 KB. */
-  maxPayloadBytes: 128 * 1024,
-} as const;
 
 /**
  * What the command line asked for. Every field a flag did not set is `undefined` (or its documented default),
@@ -228,7 +222,7 @@ const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     valueName: 'topic',
     section: 'messages',
-    description: `Topic to publish to (and subscribe to with --roundtrip): an MQTT topic name without wildcards, at most ${TOPIC_LIMITS.maxBytes} bytes and ${TOPIC_LIMITS.maxLevels} levels. Default: ${DEFAULTS.topicRoot}/<client id>, the only topics the stack's policy allows the device.`,
+    description: `Topic to publish to (and subscribe to with --roundtrip): an MQTT topic name without wildcards, at most ${AWS_IOT_TOPIC_LIMITS.maxTopicBytes} bytes and ${MAX_TOPIC_LEVELS} levels. Default: ${DEFAULTS.topicRoot}/<client id>, the only topics the stack's policy allows the device.`,
   },
   {
     name: 'message',
@@ -531,10 +525,10 @@ function checkMessageFlags(
   }
   if (
     config.message !== undefined &&
-    Buffer.byteLength(config.message, 'utf8') > TOPIC_LIMITS.maxPayloadBytes
+    Buffer.byteLength(config.message, 'utf8') > AWS_IOT_TOPIC_LIMITS.maxPayloadBytes
   ) {
     throw new UsageError(
-      `--message is ${Buffer.byteLength(config.message, 'utf8')} bytes long; AWS IoT accepts payloads of at most ${TOPIC_LIMITS.maxPayloadBytes} bytes`,
+      `--message is ${Buffer.byteLength(config.message, 'utf8')} bytes long; AWS IoT accepts payloads of at most ${AWS_IOT_TOPIC_LIMITS.maxPayloadBytes} bytes`,
     );
   }
 }
@@ -554,12 +548,12 @@ export function topicNameProblem(topic: string): string | undefined {
   }
   if (topic.includes('\u0000')) return 'it contains the null character';
   const bytes = Buffer.byteLength(topic, 'utf8');
-  if (bytes > TOPIC_LIMITS.maxBytes) {
-    return `it is ${bytes} bytes long and AWS IoT accepts at most ${TOPIC_LIMITS.maxBytes}`;
+  if (bytes > AWS_IOT_TOPIC_LIMITS.maxTopicBytes) {
+    return `it is ${bytes} bytes long and AWS IoT accepts at most ${AWS_IOT_TOPIC_LIMITS.maxTopicBytes}`;
   }
   const levels = topic.split('/').length;
-  if (levels > TOPIC_LIMITS.maxLevels) {
-    return `it has ${levels} levels and AWS IoT accepts at most ${TOPIC_LIMITS.maxLevels} (${TOPIC_LIMITS.maxLevels - 1} '/')`;
+  if (levels > MAX_TOPIC_LEVELS) {
+    return `it has ${levels} levels and AWS IoT accepts at most ${MAX_TOPIC_LEVELS} (${AWS_IOT_TOPIC_LIMITS.maxTopicSlashes} '/')`;
   }
   return undefined;
 }

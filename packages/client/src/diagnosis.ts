@@ -7,7 +7,8 @@ import {
   MQTT_ALPN_PROTOCOL,
   MQTT_WEBSOCKET_PATH,
 } from '@iot-custom-auth/protocol';
-import { MAX_MESSAGE_COUNT, TOPIC_LIMITS, type Transport } from './args';
+import { AWS_IOT_TOPIC_LIMITS } from '@iot-custom-auth/protocol';
+import { MAX_MESSAGE_COUNT, MAX_TOPIC_LEVELS, type Transport } from './args';
 import type { ConnectResult } from './connection';
 import {
   exchangeSucceeded,
@@ -500,7 +501,7 @@ function refusalCausesFor(
     case 0x8f:
     case 0x90:
       return [
-        `AWS IoT does not accept ${topic} as a topic: at most ${TOPIC_LIMITS.maxBytes} bytes and ${TOPIC_LIMITS.maxLevels} levels, and topics starting with $ are reserved`,
+        `AWS IoT does not accept ${topic} as a topic: at most ${AWS_IOT_TOPIC_LIMITS.maxTopicBytes} bytes and ${MAX_TOPIC_LEVELS} levels, and topics starting with $ are reserved`,
       ];
     case 0x97:
       return [

@@ -7,17 +7,12 @@ import {
   type IUnsubscribePacket,
 } from 'mqtt-packet';
 import { systemClock, type GatewayClock } from './gateway-clock';
+import { AWS_IOT_TOPIC_LIMITS } from '@iot-custom-auth/protocol';
 import { createLogger, stdoutLogSink, type GatewayLogEntryInput, type GatewayLogSink } from './gateway-log';
 import type { ConnectedClient, DisconnectInfo, MessageHandler, PacketOutcome } from './message-handler';
 import { formatReasonCode, MQTT_REASON_CODES as RC } from './mqtt-reason-codes';
 import { evaluatePolicies, type PolicyDecision } from './policy-engine';
-import {
-  AWS_IOT_TOPIC_LIMITS,
-  parseTopicFilter,
-  topicMatches,
-  topicNameProblem,
-  type TopicFilter,
-} from './topic-filter';
+import { parseTopicFilter, topicMatches, topicNameProblem, type TopicFilter } from './topic-filter';
 
 /** What the broker needs. */
 export interface MessageBrokerOptions {

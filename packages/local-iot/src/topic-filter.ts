@@ -16,17 +16,7 @@
  * As in MQTT 5 (4.7.2): a filter starting with a wildcard never matches a topic starting with `$`.
  */
 
-/** AWS IoT Core's quotas on topics, filters and subscriptions (AWS IoT Core endpoints and quotas). */
-export const AWS_IOT_TOPIC_LIMITS = {
-  /** "The topic passed to the message broker when publishing a message cannot exceed 256 bytes of UTF-8". */
-  maxTopicBytes: 256,
-  /** "The topic in a publish or subscribe request can have no more than 7 forward slashes", so 8 levels. */
-  maxTopicSlashes: 7,
-  /** Topic filters in one SUBSCRIBE. */
-  maxFiltersPerSubscribe: 8,
-  /** Subscriptions one connection may hold. */
-  maxSubscriptionsPerConnection: 50,
-} as const;
+import { AWS_IOT_TOPIC_LIMITS } from '@iot-custom-auth/protocol';
 
 /** Why a topic name or topic filter is refused. */
 export interface TopicProblem {

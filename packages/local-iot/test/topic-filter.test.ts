@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { AWS_IOT_TOPIC_LIMITS, parseTopicFilter, topicMatches, topicNameProblem } from '../src/topic-filter';
+import { AWS_IOT_TOPIC_LIMITS } from '@iot-custom-auth/protocol';
+import { parseTopicFilter, topicMatches, topicNameProblem } from '../src/topic-filter';
 
 /**
  * An independent model of AWS IoT Core's matching, as a regular expression: `+` is `[^/]*`, a trailing

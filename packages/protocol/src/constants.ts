@@ -78,3 +78,17 @@ export const TOKEN_SIGNING_KEY_FILES = {
   privateKey: 'token-signing-private.pem',
   publicKey: 'token-signing-public.pem',
 } as const;
+
+/** AWS IoT Core's limits on topics, subscriptions and messages (AWS IoT Core endpoints and quotas). */
+export const AWS_IOT_TOPIC_LIMITS = {
+  /** "The topic passed to the message broker when publishing a message cannot exceed 256 bytes of UTF-8". */
+  maxTopicBytes: 256,
+  /** "The topic in a publish or subscribe request can have no more than 7 forward slashes", so 8 levels. */
+  maxTopicSlashes: 7,
+  /** Topic filters in one SUBSCRIBE. */
+  maxFiltersPerSubscribe: 8,
+  /** Subscriptions one connection may hold. */
+  maxSubscriptionsPerConnection: 50,
+  /** A PUBLISH payload is at most 128 KB. */
+  maxPayloadBytes: 128 * 1024,
+} as const;
