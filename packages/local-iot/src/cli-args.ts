@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { LOCAL_IOT_FILES } from '@iot-custom-auth/protocol';
 import { LocalIotError } from './errors';
-import { GATEWAY_DEFAULTS } from './gateway';
+import { GATEWAY_DEFAULTS } from './gateway/gateway';
 
 /** A bad command line: the CLI prints the message and the usage, and exits 2. */
 export class UsageError extends LocalIotError {

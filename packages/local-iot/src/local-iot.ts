@@ -1,14 +1,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { LOCAL_IOT_FILES, type LocalConnectionInfo } from '@iot-custom-auth/protocol';
-import { GATEWAY_DEFAULTS, startGateway, type Gateway } from './gateway';
-import type { GatewayClock } from './gateway-clock';
-import { stdoutLogSink, type GatewayLogSink } from './gateway-log';
-import type { LogSink } from './lambda-runner';
-import { ensureLocalCa } from './local-ca';
+import { GATEWAY_DEFAULTS, startGateway, type Gateway } from './gateway/gateway';
+import type { GatewayClock } from './gateway/gateway-clock';
+import { stdoutLogSink, type GatewayLogSink } from './gateway/gateway-log';
+import type { LogSink } from './lambda/lambda-runner';
+import { ensureLocalCa } from './gateway/local-ca';
 import { createLocalRuntime, type LocalRuntime } from './local-runtime';
-import { MessageBroker } from './message-broker';
-import type { MessageHandler } from './message-handler';
+import { MessageBroker } from './broker/message-broker';
+import type { MessageHandler } from './gateway/message-handler';
 
 /** Placeholder credentials written to connection.json: the local AWS API does not check signatures. */
 const LOCAL_CREDENTIALS = {

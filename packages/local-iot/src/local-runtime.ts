@@ -1,11 +1,11 @@
-import { CustomAuthPipeline } from './custom-auth-pipeline';
-import { LambdaRunner, type LogSink } from './lambda-runner';
-import { LocalAwsApi } from './local-aws-api';
+import { CustomAuthPipeline } from './auth/custom-auth-pipeline';
+import { LambdaRunner, type LogSink } from './lambda/lambda-runner';
+import { LocalAwsApi } from './aws-api/local-aws-api';
 import {
   type LoadLocalDeploymentOptions,
   type LocalDeployment,
   loadLocalDeployment,
-} from './local-deployment';
+} from './deployment/local-deployment';
 
 /** Settings of the runtime half of local-iot. */
 export interface LocalRuntimeSettings {

@@ -14,7 +14,7 @@ import {
 } from '@iot-custom-auth/protocol';
 import { connectMatrixRows, formatMatrixTable, runConnectMatrix, type TamperedToken } from './connect-matrix';
 import { LocalIotError } from './errors';
-import type { GatewayLogEntry } from './gateway-log';
+import type { GatewayLogEntry } from './gateway/gateway-log';
 import { startLocalIot } from './local-iot';
 
 async function main(): Promise<number> {

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { STACK_OUTPUTS } from '@iot-custom-auth/protocol';
 import { DeploymentError } from '../src/errors';
-import { LambdaRunner } from '../src/lambda-runner';
-import { LocalAwsApi } from '../src/local-aws-api';
-import { loadLocalDeployment, type LocalDeployment } from '../src/local-deployment';
+import { LambdaRunner } from '../src/lambda/lambda-runner';
+import { LocalAwsApi } from '../src/aws-api/local-aws-api';
+import { loadLocalDeployment, type LocalDeployment } from '../src/deployment/local-deployment';
 import { createLocalRuntime } from '../src/local-runtime';
 import {
   demoTemplate,

@@ -1,0 +1,561 @@
+import { topicArn, topicFilterArn, type IotArnContext } from '@iot-custom-auth/protocol';
+import {
+  generate,
+  type IPubackPacket,
+  type IPublishPacket,
+  type ISubscribePacket,
+  type IUnsubscribePacket,
+} from 'mqtt-packet';
+import { systemClock, type GatewayClock } from '../gateway/gateway-clock';
+import { AWS_IOT_TOPIC_LIMITS } from '@iot-custom-auth/protocol';
+import {
+  createLogger,
+  stdoutLogSink,
+  type GatewayLogEntryInput,
+  type GatewayLogSink,
+} from '../gateway/gateway-log';
+import type {
+  ConnectedClient,
+  DisconnectInfo,
+  MessageHandler,
+  PacketOutcome,
+} from '../gateway/message-handler';
+import { formatReasonCode, MQTT_REASON_CODES as RC } from '../gateway/mqtt-reason-codes';
+import { evaluatePolicies, type PolicyDecision } from '../auth/policy-engine';
+import { parseTopicFilter, topicMatches, topicNameProblem, type TopicFilter } from './topic-filter';
+
+/** What the broker needs. */
+export interface MessageBrokerOptions {
+  /** Partition, region and account of the `topic/` and `topicfilter/` ARNs the policies are evaluated on. */
+  readonly arnContext: IotArnContext;
+  /** Where deliveries (`receive` lines) are logged. @default one JSON line each on stdout */
+  readonly log?: GatewayLogSink;
+  /** Ages retained messages for their Message Expiry Interval. @default systemClock */
+  readonly clock?: GatewayClock;
+  /**
+   * QoS 1 deliveries kept waiting per client while its Receive Maximum is reached; beyond it messages are
+   * dropped (and logged).
+   * @default 1000
+   */
+  readonly maxQueuedPerClient?: number;
+}
+
+/** PUBLISH properties a subscriber receives as the publisher sent them (MQTT 5 3.3.2.3). */
+type ForwardedProperties = Pick<
+  NonNullable<IPublishPacket['properties']>,
+  'payloadFormatIndicator' | 'responseTopic' | 'correlationData' | 'userProperties' | 'contentType'
+>;
+
+/** A message being routed, or kept as a topic's retained message. */
+interface Message {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: 0 | 1;
+  readonly retain: boolean;
+  readonly properties: ForwardedProperties;
+  /** Message Expiry Interval in seconds, counted from `receivedAt`. */
+  readonly expirySeconds?: number;
+  /** Clock time the broker received it. */
+  readonly receivedAt: number;
+  /** Absent for retained messages sent on subscribe. */
+  readonly fromClientId?: string;
+}
+
+interface Subscription extends TopicFilter {
+  readonly qos: 0 | 1;
+  readonly noLocal: boolean;
+  readonly retainAsPublished: boolean;
+}
+
+/** A QoS 1 PUBLISH sent and not yet acknowledged, or waiting for the client's Receive Maximum. */
+interface Delivery {
+  readonly packet: IPublishPacket;
+  readonly filter: string;
+  readonly message: Message;
+}
+
+interface ClientState {
+  readonly client: ConnectedClient;
+  /** By topic filter as subscribed. */
+  readonly subscriptions: Map<string, Subscription>;
+  readonly inflight: Map<number, Delivery>;
+  readonly queue: Delivery[];
+  lastMessageId: number;
+  /** New subscriptions whose retained message is due once the SUBACK is out. */
+  retainedDue: Subscription[];
+}
+
+/** Members of one shared subscription (`$share/<name>/<filter>`), served in turn. */
+interface SharedGroup {
+  readonly members: ClientState[];
+  next: number;
+}
+
+/** Receive Maximum when the client sets none (MQTT 5 3.1.2.11.3). */
+const DEFAULT_RECEIVE_MAXIMUM = 65_535;
+
+/**
+ * AWS IoT Core's message broker for the local gateway: QoS 0 and 1 PUBLISH, SUBSCRIBE / UNSUBSCRIBE with
+ * `+` / `#` (see `topic-filter.ts`), retained messages, shared subscriptions, under the policies the
+ * authorizer returned (read from `client.session` at each decision, so a refresh takes effect at once):
+ *
+ * - every PUBLISH needs `iot:Publish` on `topic/<topic>`, and a retained one also `iot:RetainPublish`
+ *   (refused: PUBACK 0x87 for QoS 1, dropped and logged for QoS 0);
+ * - every filter needs `iot:Subscribe` on `topicfilter/<filter as sent>` (`$share/<name>/` included), refused
+ *   filters get SUBACK 0x87 alone;
+ * - every delivery needs the receiver's `iot:Receive` on `topic/<topic>` ([choice] for shared subscriptions
+ *   too: the message's topic, not the `$share` filter); refused ones are not sent and are logged.
+ *
+ * Routing follows AWS IoT Core and MQTT 5: each client gets a message once, at the highest QoS of its
+ * matching subscriptions capped by the PUBLISH's (so at most 1); No Local and Retain As Published are
+ * honoured; a shared subscription's message goes to one member, in turn, skipping members whose policy
+ * refuses it. Retained messages (one per topic, an empty payload clears it and is still forwarded) are sent
+ * on subscribe only to a filter equal to their topic, as AWS IoT documents ("to receive a retained message
+ * upon subscription, the topic filter in the subscription request must match the retained message topic
+ * exactly"), never to a shared subscription (MQTT 5 4.8.2), per Retain Handling, with RETAIN set; forwarded
+ * live they carry RETAIN only under Retain As Published.
+ *
+ * QoS 1 deliveries respect the client's Receive Maximum, waiting in a bounded queue, and are forgotten with
+ * the connection: local-iot keeps no persistent sessions (CONNACK Session Present is always 0), so
+ * unacknowledged messages are not resent after a reconnect, and a shared subscription does not hand them to
+ * another member.
+ */
+export class MessageBroker implements MessageHandler {
+  readonly #arn: IotArnContext;
+  readonly #log: (entry: GatewayLogEntryInput) => void;
+  readonly #clock: GatewayClock;
+  readonly #maxQueued: number;
+  readonly #clients = new Map<ConnectedClient, ClientState>();
+  readonly #shared = new Map<string, SharedGroup>();
+  readonly #retained = new Map<string, Message>();
+
+  constructor(options: MessageBrokerOptions) {
+    this.#arn = options.arnContext;
+    this.#log = createLogger(options.log ?? stdoutLogSink);
+    this.#clock = options.clock ?? systemClock;
+    this.#maxQueued = options.maxQueuedPerClient ?? 1000;
+  }
+
+  /** Topics that have a retained message, for tests and diagnostics. */
+  get retainedTopics(): string[] {
+    return [...this.#retained.keys()].filter((topic) =>
+      this.#unexpired(this.#retained.get(topic) as Message),
+    );
+  }
+
+  onConnected(client: ConnectedClient): void {
+    this.#state(client);
+  }
+
+  /**
+   * Forgets the client's subscriptions and unacknowledged deliveries, then publishes its will message when
+   * the connection did not end with a normal DISCONNECT, under the same checks as a PUBLISH from the client
+   * (its cached policy: `iot:Publish`, and `iot:RetainPublish` for a retained will), logged as a `publish`
+   * line with `will: true`. [choice] The Will Delay Interval is not honoured: the will goes out at once.
+   */
+  onDisconnected(client: ConnectedClient, ended?: DisconnectInfo): void {
+    const state = this.#clients.get(client);
+    if (state) {
+      this.#clients.delete(client);
+      for (const subscription of state.subscriptions.values()) this.#leaveGroup(state, subscription);
+    }
+    const will = client.will;
+    if (!ended?.publishWill || !will) return;
+    const { willDelayInterval: _delay, ...properties } = will.properties ?? {};
+    const qos = will.qos === 1 ? 1 : 0;
+    const outcome = this.#publish(client, undefined, {
+      cmd: 'publish',
+      topic: will.topic,
+      payload: will.payload,
+      qos,
+      dup: false,
+      retain: will.retain === true,
+      properties,
+    });
+    const allowed = outcome.reasonCode < 0x80;
+    this.#log({
+      event: 'publish',
+      connectionId: client.connectionId,
+      clientId: client.clientId,
+      topic: will.topic,
+      qos,
+      decision: allowed ? 'allow' : 'deny',
+      reasonCode: formatReasonCode(outcome.reasonCode),
+      reasonCodeNumber: outcome.reasonCode,
+      reason: outcome.reason,
+      ...(allowed ? {} : { dropped: true as const }),
+      will: true,
+    });
+  }
+
+  onPublish(client: ConnectedClient, publish: IPublishPacket): PacketOutcome {
+    return this.#publish(client, this.#state(client), publish);
+  }
+
+  /** A PUBLISH from `client` (connected: `state`; gone: its will), checked, retained and routed. */
+  #publish(client: ConnectedClient, state: ClientState | undefined, publish: IPublishPacket): PacketOutcome {
+    const { topic } = publish;
+    const problem = topicNameProblem(topic);
+    if (problem) {
+      // A wildcard or U+0000 in a topic name breaks MQTT itself (MQTT-3.3.2-2): the connection ends.
+      if (problem.kind === 'malformed' && state) {
+        client.disconnect(RC.topicNameInvalid, `PUBLISH refused: ${problem.reason}`);
+      }
+      return { reasonCode: RC.topicNameInvalid, reason: problem.reason };
+    }
+    const publishDecision = this.#evaluate(client, 'iot:Publish', topicArn(this.#arn, topic));
+    if (!publishDecision.allowed) return { reasonCode: RC.notAuthorized, reason: publishDecision.reason };
+    const reasons = [publishDecision.reason];
+    if (publish.retain) {
+      const retainDecision = this.#evaluate(client, 'iot:RetainPublish', topicArn(this.#arn, topic));
+      if (!retainDecision.allowed) return { reasonCode: RC.notAuthorized, reason: retainDecision.reason };
+      reasons.push(`iot:RetainPublish ${retainDecision.reason}`);
+    }
+
+    const { payloadFormatIndicator, responseTopic, correlationData, userProperties, contentType } =
+      publish.properties ?? {};
+    const expirySeconds = publish.properties?.messageExpiryInterval;
+    const message: Message = {
+      topic,
+      payload: typeof publish.payload === 'string' ? Buffer.from(publish.payload) : publish.payload,
+      qos: publish.qos === 1 ? 1 : 0,
+      retain: publish.retain,
+      properties: {
+        ...(payloadFormatIndicator === undefined ? {} : { payloadFormatIndicator }),
+        ...(responseTopic === undefined ? {} : { responseTopic }),
+        ...(correlationData === undefined ? {} : { correlationData }),
+        ...(userProperties === undefined ? {} : { userProperties }),
+        ...(contentType === undefined ? {} : { contentType }),
+      },
+      ...(expirySeconds === undefined ? {} : { expirySeconds }),
+      receivedAt: this.#clock.now(),
+      fromClientId: client.clientId,
+    };
+    if (publish.retain) {
+      if (message.payload.length === 0) {
+        this.#retained.delete(topic);
+        reasons.push('retained message cleared (empty payload)');
+      } else {
+        this.#retained.set(topic, message);
+        reasons.push('retained');
+      }
+    }
+    const delivered = this.#route(state, message);
+    reasons.push(`delivered to ${delivered} subscriber${delivered === 1 ? '' : 's'}`);
+    return { reasonCode: RC.success, reason: reasons.join('; ') };
+  }
+
+  onSubscribe(client: ConnectedClient, subscribe: ISubscribePacket): readonly PacketOutcome[] {
+    const state = this.#state(client);
+    const { subscriptions } = subscribe;
+    if (subscriptions.length === 0) {
+      client.disconnect(RC.protocolError, 'protocol error: SUBSCRIBE with no topic filter (MQTT-3.8.3-2)');
+      return [];
+    }
+    if (subscriptions.length > AWS_IOT_TOPIC_LIMITS.maxFiltersPerSubscribe) {
+      // [choice] AWS IoT documents the quota, not the refusal: every filter gets SUBACK 0x97 (quota exceeded).
+      const reason = `a SUBSCRIBE may carry at most ${AWS_IOT_TOPIC_LIMITS.maxFiltersPerSubscribe} topic filters (AWS IoT Core quota); this one has ${subscriptions.length}: split it`;
+      return subscriptions.map(() => ({ reasonCode: RC.quotaExceeded, reason }));
+    }
+    const outcomes: PacketOutcome[] = [];
+    state.retainedDue = [];
+    for (const requested of subscriptions) {
+      const parsed = parseTopicFilter(requested.topic);
+      if (!parsed.ok) {
+        // [choice] SUBACK 0x8F (topic filter invalid) for this filter alone, malformed or over the limits:
+        // 0x90 is not a SUBACK code in MQTT 5, and one bad filter should not cost the others.
+        outcomes.push({ reasonCode: RC.topicFilterInvalid, reason: parsed.problem.reason });
+        continue;
+      }
+      const filter = parsed.value;
+      if (filter.shareName !== undefined && requested.nl) {
+        client.disconnect(
+          RC.protocolError,
+          `protocol error: No Local set on the shared subscription '${filter.filter}' (MQTT-3.8.3-4)`,
+        );
+        return [];
+      }
+      const decision = this.#evaluate(client, 'iot:Subscribe', topicFilterArn(this.#arn, filter.filter));
+      if (!decision.allowed) {
+        outcomes.push({ reasonCode: RC.notAuthorized, reason: decision.reason });
+        continue;
+      }
+      const existed = state.subscriptions.has(filter.filter);
+      if (!existed && state.subscriptions.size >= AWS_IOT_TOPIC_LIMITS.maxSubscriptionsPerConnection) {
+        outcomes.push({
+          reasonCode: RC.quotaExceeded,
+          reason: `a connection may hold at most ${AWS_IOT_TOPIC_LIMITS.maxSubscriptionsPerConnection} subscriptions (AWS IoT Core quota)`,
+        });
+        continue;
+      }
+      // AWS IoT Core's Maximum QoS is 1: a QoS 2 request is granted QoS 1.
+      const qos = requested.qos >= 1 ? 1 : 0;
+      const subscription: Subscription = {
+        ...filter,
+        qos,
+        noLocal: requested.nl === true,
+        retainAsPublished: requested.rap === true,
+      };
+      state.subscriptions.set(filter.filter, subscription);
+      if (!existed && filter.shareName !== undefined) this.#joinGroup(state, subscription);
+      const retainHandling = requested.rh ?? 0;
+      if (retainHandling === 0 || (retainHandling === 1 && !existed)) state.retainedDue.push(subscription);
+      outcomes.push({
+        reasonCode: qos === 1 ? RC.grantedQos1 : RC.grantedQos0,
+        reason: `${decision.reason}${requested.qos === 2 ? '; QoS 2 requested, QoS 1 granted (AWS IoT Core maximum)' : ''}`,
+      });
+    }
+    return outcomes;
+  }
+
+  onSubscribed(client: ConnectedClient): void {
+    const state = this.#clients.get(client);
+    if (!state) return;
+    const due = state.retainedDue;
+    state.retainedDue = [];
+    for (const subscription of due) {
+      if (subscription.wildcard || subscription.shareName !== undefined) continue;
+      const retained = this.#retained.get(subscription.match);
+      if (!retained) continue;
+      if (!this.#unexpired(retained)) {
+        this.#retained.delete(subscription.match);
+        continue;
+      }
+      this.#deliver(state, retained, subscription, {
+        qos: subscription.qos,
+        retain: true,
+        onSubscribe: true,
+      });
+    }
+  }
+
+  onUnsubscribe(client: ConnectedClient, unsubscribe: IUnsubscribePacket): readonly PacketOutcome[] {
+    const state = this.#state(client);
+    return unsubscribe.unsubscriptions.map((filter) => {
+      const subscription = state.subscriptions.get(filter);
+      if (!subscription) {
+        return { reasonCode: RC.noSubscriptionExisted, reason: `no subscription to '${filter}' existed` };
+      }
+      state.subscriptions.delete(filter);
+      this.#leaveGroup(state, subscription);
+      return { reasonCode: RC.success, reason: `unsubscribed from '${filter}'` };
+    });
+  }
+
+  onPubAck(client: ConnectedClient, puback: IPubackPacket): void {
+    const state = this.#clients.get(client);
+    if (!state || puback.messageId === undefined) return;
+    // An acknowledgement for an unknown packet id is ignored, as MQTT leaves it.
+    if (!state.inflight.delete(puback.messageId)) return;
+    this.#drainQueue(state);
+  }
+
+  #state(client: ConnectedClient): ClientState {
+    let state = this.#clients.get(client);
+    if (!state) {
+      state = {
+        client,
+        subscriptions: new Map(),
+        inflight: new Map(),
+        queue: [],
+        lastMessageId: 0,
+        retainedDue: [],
+      };
+      this.#clients.set(client, state);
+    }
+    return state;
+  }
+
+  #evaluate(client: ConnectedClient, action: string, resource: string): PolicyDecision {
+    return evaluatePolicies(client.session.policyDocuments, {
+      action,
+      resource,
+      variables: { 'iot:ClientId': client.clientId },
+    });
+  }
+
+  /** Sends `message` to every matching subscriber; returns how many clients it was sent (or queued) to. */
+  #route(publisher: ClientState | undefined, message: Message): number {
+    let delivered = 0;
+    for (const state of this.#clients.values()) {
+      let best: Subscription | undefined;
+      let retainAsPublished = false;
+      for (const subscription of state.subscriptions.values()) {
+        if (subscription.shareName !== undefined || !topicMatches(subscription.match, message.topic))
+          continue;
+        if (subscription.noLocal && state === publisher) continue;
+        if (!best || subscription.qos > best.qos) best = subscription;
+        retainAsPublished ||= subscription.retainAsPublished;
+      }
+      if (!best) continue;
+      const sent = this.#deliver(state, message, best, {
+        qos: Math.min(message.qos, best.qos) as 0 | 1,
+        retain: message.retain && retainAsPublished,
+      });
+      if (sent) delivered += 1;
+    }
+    for (const [key, group] of this.#shared) {
+      const match = key.slice(key.indexOf('\u0000') + 1);
+      if (group.members.length === 0 || !topicMatches(match, message.topic)) continue;
+      for (let tried = 0; tried < group.members.length; tried++) {
+        const index = (group.next + tried) % group.members.length;
+        const member = group.members[index] as ClientState;
+        const subscription = [...member.subscriptions.values()].find(
+          (s) => s.shareName !== undefined && `${s.shareName}\u0000${s.match}` === key,
+        );
+        if (!subscription) continue;
+        const sent = this.#deliver(member, message, subscription, {
+          qos: Math.min(message.qos, subscription.qos) as 0 | 1,
+          retain: message.retain && subscription.retainAsPublished,
+        });
+        if (sent) {
+          group.next = index + 1;
+          delivered += 1;
+          break;
+        }
+      }
+    }
+    return delivered;
+  }
+
+  /**
+   * One delivery to one client, if its policy allows `iot:Receive` and the packet fits its Maximum Packet
+   * Size; logged either way. Returns whether it was sent or queued.
+   */
+  #deliver(
+    state: ClientState,
+    message: Message,
+    subscription: Subscription,
+    how: { readonly qos: 0 | 1; readonly retain: boolean; readonly onSubscribe?: true },
+  ): boolean {
+    const { client } = state;
+    const log = (decision: 'allow' | 'deny', reason: string): void =>
+      this.#log({
+        event: 'receive',
+        connectionId: client.connectionId,
+        clientId: client.clientId,
+        topic: message.topic,
+        qos: how.qos,
+        filter: subscription.filter,
+        ...(how.onSubscribe || message.fromClientId === undefined
+          ? {}
+          : { fromClientId: message.fromClientId }),
+        ...(how.onSubscribe ? { retained: true as const } : {}),
+        decision,
+        reason,
+      });
+    const receive = this.#evaluate(client, 'iot:Receive', topicArn(this.#arn, message.topic));
+    if (!receive.allowed) {
+      log('deny', receive.reason);
+      return false;
+    }
+    const packet: IPublishPacket = {
+      cmd: 'publish',
+      topic: message.topic,
+      payload: message.payload,
+      qos: how.qos,
+      dup: false,
+      retain: how.retain,
+      ...(client.protocolVersion === 5 ? { properties: this.#properties(message) } : {}),
+    };
+    if (how.qos === 1) packet.messageId = 1;
+    const size = generate(packet, { protocolVersion: client.protocolVersion }).length;
+    if (client.maximumPacketSize !== undefined && size > client.maximumPacketSize) {
+      // MQTT-3.1.2-25: a packet over the client's maximum is discarded as if delivered.
+      log(
+        'deny',
+        `the ${size}-byte PUBLISH exceeds the client's Maximum Packet Size of ${client.maximumPacketSize}`,
+      );
+      return false;
+    }
+    const delivery: Delivery = { packet, filter: subscription.filter, message };
+    if (how.qos === 1 && state.inflight.size >= (client.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM)) {
+      if (state.queue.length >= this.#maxQueued) {
+        log(
+          'deny',
+          `${state.inflight.size} QoS 1 messages await PUBACK and ${state.queue.length} more are queued: dropped`,
+        );
+        return false;
+      }
+      state.queue.push(delivery);
+      log(
+        'allow',
+        `${receive.reason}; queued until the client acknowledges (Receive Maximum ${client.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM})`,
+      );
+      return true;
+    }
+    this.#send(state, delivery);
+    log('allow', receive.reason);
+    return true;
+  }
+
+  #send(state: ClientState, delivery: Delivery): void {
+    const { packet } = delivery;
+    if (packet.qos === 1) {
+      const messageId = this.#nextMessageId(state);
+      packet.messageId = messageId;
+      state.inflight.set(messageId, delivery);
+    }
+    state.client.send(packet);
+  }
+
+  #drainQueue(state: ClientState): void {
+    const limit = state.client.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM;
+    while (state.queue.length > 0 && state.inflight.size < limit) {
+      const delivery = state.queue.shift() as Delivery;
+      if (!this.#unexpired(delivery.message)) continue;
+      if (state.client.protocolVersion === 5) delivery.packet.properties = this.#properties(delivery.message);
+      this.#send(state, delivery);
+    }
+  }
+
+  /** Packet ids 1..65535 in turn, skipping those still in flight. */
+  #nextMessageId(state: ClientState): number {
+    for (;;) {
+      state.lastMessageId = (state.lastMessageId % 65_535) + 1;
+      if (!state.inflight.has(state.lastMessageId)) return state.lastMessageId;
+    }
+  }
+
+  /** The forwarded properties, with the Message Expiry Interval reduced by the time already spent here. */
+  #properties(message: Message): NonNullable<IPublishPacket['properties']> {
+    const remaining = this.#remainingSeconds(message);
+    return {
+      ...message.properties,
+      ...(remaining === undefined ? {} : { messageExpiryInterval: remaining }),
+    };
+  }
+
+  #remainingSeconds(message: Message): number | undefined {
+    if (message.expirySeconds === undefined) return undefined;
+    const elapsed = Math.floor((this.#clock.now() - message.receivedAt) / 1000);
+    return message.expirySeconds - elapsed;
+  }
+
+  #unexpired(message: Message): boolean {
+    const remaining = this.#remainingSeconds(message);
+    return remaining === undefined || remaining > 0;
+  }
+
+  #joinGroup(state: ClientState, subscription: Subscription): void {
+    const key = `${subscription.shareName}\u0000${subscription.match}`;
+    let group = this.#shared.get(key);
+    if (!group) {
+      group = { members: [], next: 0 };
+      this.#shared.set(key, group);
+    }
+    group.members.push(state);
+  }
+
+  #leaveGroup(state: ClientState, subscription: Subscription): void {
+    if (subscription.shareName === undefined) return;
+    const key = `${subscription.shareName}\u0000${subscription.match}`;
+    const group = this.#shared.get(key);
+    if (!group) return;
+    const index = group.members.indexOf(state);
+    if (index < 0) return;
+    group.members.splice(index, 1);
+    if (index < group.next) group.next -= 1;
+    if (group.members.length === 0) this.#shared.delete(key);
+  }
+}

@@ -1,0 +1,334 @@
+import fc from 'fast-check';
+import {
+  buildConnectPolicy,
+  buildDevicePolicies,
+  clientArn,
+  topicArn,
+  topicFilterArn,
+} from '@iot-custom-auth/protocol';
+import {
+  evaluatePolicies,
+  policyDocumentObjects,
+  policyDocumentProblems,
+} from '../../src/auth/policy-engine';
+
+const context = { region: 'us-east-1', account: '000000000000' };
+const client = (id: string): string => clientArn(context, id);
+const connect = (clientId: string) => ({
+  action: 'iot:Connect',
+  resource: client(clientId),
+  variables: { 'iot:ClientId': clientId },
+});
+
+function doc(...statements: object[]): object {
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+describe('evaluatePolicies', () => {
+  it('allows iot:Connect for a client id under the project connect policy', () => {
+    expect(evaluatePolicies([buildConnectPolicy(context)], connect('test-1'))).toEqual({
+      allowed: true,
+      reason: 'allowed by statement ConnectWithPrefix of policy document 1',
+    });
+  });
+
+  it('denies implicitly when no statement allows, naming the action and the whole resource ARN', () => {
+    expect(evaluatePolicies([buildConnectPolicy(context)], connect('foo'))).toEqual({
+      allowed: false,
+      reason: 'policy has no Allow for iot:Connect on arn:aws:iot:us-east-1:000000000000:client/foo',
+    });
+  });
+
+  it('denies when there are no documents at all', () => {
+    expect(evaluatePolicies([], connect('test-1'))).toEqual({
+      allowed: false,
+      reason: 'policy has no Allow for iot:Connect on arn:aws:iot:us-east-1:000000000000:client/test-1',
+    });
+  });
+
+  it('lets an explicit Deny in any document win over an Allow in another, naming it by Sid', () => {
+    const deny = doc({ Sid: 'NoTestOne', Effect: 'Deny', Action: 'iot:Connect', Resource: client('test-1') });
+    expect(evaluatePolicies([buildConnectPolicy(context), deny], connect('test-1'))).toEqual({
+      allowed: false,
+      reason: 'explicitly denied by statement NoTestOne of policy document 2',
+    });
+  });
+
+  it('names a statement without Sid by its 1-based index', () => {
+    const policy = doc(
+      { Effect: 'Allow', Action: 'iot:*', Resource: '*' },
+      { Effect: 'Deny', Action: 'iot:Connect', Resource: '*' },
+    );
+    expect(evaluatePolicies([policy], connect('test-1'))).toEqual({
+      allowed: false,
+      reason: 'explicitly denied by statement 2 of policy document 1',
+    });
+  });
+
+  it('ignores a Deny that does not match the request', () => {
+    const policy = doc(
+      { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
+      { Effect: 'Deny', Action: 'iot:Publish', Resource: '*' },
+    );
+    expect(evaluatePolicies([policy], connect('x')).allowed).toBe(true);
+  });
+
+  it.each([
+    ['*', true],
+    ['iot:*', true],
+    ['IOT:CONNECT', true],
+    ['iot:Conn*', true],
+    ['iot:Connec?', true],
+    ['iot:Pub*', false],
+    ['iot:Connect2', false],
+    ['greengrass:*', false],
+  ])('matches the action pattern %s: %s', (pattern, allowed) => {
+    const policy = doc({ Effect: 'Allow', Action: pattern, Resource: '*' });
+    expect(evaluatePolicies([policy], connect('test-1')).allowed).toBe(allowed);
+  });
+
+  it.each([
+    ['test-*', 'test-1', true],
+    ['test-*', 'test-', true],
+    ['test-*', 'prod-1', false],
+    ['test-?', 'test-1', true],
+    ['test-?', 'test-12', false],
+    ['test-?', 'test-', false],
+    ['*', 'a/b/c', true],
+    ['a*c', 'a/b/c', true],
+    ['Test-*', 'test-1', false],
+  ])('matches the resource pattern %s against client %s: %s', (pattern, clientId, allowed) => {
+    const policy = doc({ Effect: 'Allow', Action: 'iot:Connect', Resource: client(pattern) });
+    expect(evaluatePolicies([policy], connect(clientId)).allowed).toBe(allowed);
+  });
+
+  it('treats MQTT wildcards + and # in a resource literally', () => {
+    const policy = doc({
+      Effect: 'Allow',
+      Action: 'iot:Subscribe',
+      Resource: topicFilterArn(context, 'devices/+'),
+    });
+    const subscribe = (filter: string) => ({
+      action: 'iot:Subscribe',
+      resource: topicFilterArn(context, filter),
+    });
+    expect(evaluatePolicies([policy], subscribe('devices/+')).allowed).toBe(true);
+    expect(evaluatePolicies([policy], subscribe('devices/a')).allowed).toBe(false);
+    const hash = doc({
+      Effect: 'Allow',
+      Action: 'iot:Subscribe',
+      Resource: topicFilterArn(context, 'devices/#'),
+    });
+    expect(evaluatePolicies([hash], subscribe('devices/a/b')).allowed).toBe(false);
+    expect(evaluatePolicies([hash], subscribe('devices/#')).allowed).toBe(true);
+  });
+
+  it('accepts Action and Resource as arrays, and a single Statement object', () => {
+    const policy = {
+      Version: '2012-10-17',
+      Statement: {
+        Effect: 'Allow',
+        Action: ['iot:Publish', 'iot:Connect'],
+        Resource: [client('a'), client('b')],
+      },
+    };
+    expect(evaluatePolicies([policy], connect('b')).allowed).toBe(true);
+    expect(evaluatePolicies([policy], connect('c')).allowed).toBe(false);
+  });
+
+  it('accepts documents as JSON strings and objects alike', () => {
+    const asObject = buildConnectPolicy(context);
+    const asString = JSON.stringify(asObject);
+    expect(evaluatePolicies([asString], connect('test-1'))).toEqual(
+      evaluatePolicies([asObject], connect('test-1')),
+    );
+    expect(evaluatePolicies([asString], connect('test-1')).allowed).toBe(true);
+  });
+
+  it('substitutes ${iot:ClientId} as literal text', () => {
+    const [, topics] = buildDevicePolicies(context);
+    const publish = (clientId: string, topic: string) => ({
+      action: 'iot:Publish',
+      resource: topicArn(context, topic),
+      variables: { 'iot:ClientId': clientId },
+    });
+    expect(evaluatePolicies([topics], publish('test-1', 'devices/test-1')).allowed).toBe(true);
+    expect(evaluatePolicies([topics], publish('test-1', 'devices/test-1/a/b')).allowed).toBe(true);
+    expect(evaluatePolicies([topics], publish('test-1', 'devices/test-2')).allowed).toBe(false);
+    // A client id with a wildcard does not become a wildcard.
+    expect(evaluatePolicies([topics], publish('test-*', 'devices/test-2')).allowed).toBe(false);
+    expect(evaluatePolicies([topics], publish('test-*', 'devices/test-*')).allowed).toBe(true);
+  });
+
+  it('does not substitute variables in documents of the 2008-10-17 language version', () => {
+    const policy = {
+      Version: '2008-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: client('${iot:ClientId}') }],
+    };
+    expect(evaluatePolicies([policy], connect('test-1')).allowed).toBe(false);
+    expect(evaluatePolicies([policy], connect('${iot:ClientId}')).allowed).toBe(true);
+  });
+
+  it('supports the ${*}, ${?} and ${$} escapes for literal characters', () => {
+    const policy = doc({ Effect: 'Allow', Action: 'iot:Connect', Resource: client('a${*}b${?}${$}') });
+    expect(evaluatePolicies([policy], connect('a*b?$')).allowed).toBe(true);
+    expect(evaluatePolicies([policy], connect('axxbc$')).allowed).toBe(false);
+  });
+
+  it('never matches a resource with an unresolvable variable: such an Allow grants nothing', () => {
+    const policy = doc({
+      Effect: 'Allow',
+      Action: 'iot:Connect',
+      Resource: client('${iot:Connection.Thing.ThingName}'),
+    });
+    expect(evaluatePolicies([policy], connect('test-1'))).toEqual({
+      allowed: false,
+      reason: 'policy has no Allow for iot:Connect on arn:aws:iot:us-east-1:000000000000:client/test-1',
+    });
+  });
+
+  it('does not apply a Deny whose resource has an unresolvable variable (IAM semantics)', () => {
+    const policy = doc(
+      { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
+      { Effect: 'Deny', Action: 'iot:Connect', Resource: client('${iot:Connection.Thing.ThingName}') },
+    );
+    expect(evaluatePolicies([policy], connect('test-1')).allowed).toBe(true);
+  });
+
+  it('fails closed on Conditions it does not evaluate: an Allow grants nothing, a Deny applies', () => {
+    const condition = { Bool: { 'iot:Connection.Thing.IsAttached': ['true'] } };
+    const allow = doc({ Effect: 'Allow', Action: 'iot:Connect', Resource: '*', Condition: condition });
+    expect(evaluatePolicies([allow], connect('test-1')).allowed).toBe(false);
+    const deny = doc({
+      Sid: 'Guard',
+      Effect: 'Deny',
+      Action: 'iot:Connect',
+      Resource: '*',
+      Condition: condition,
+    });
+    expect(evaluatePolicies([buildConnectPolicy(context), deny], connect('test-1'))).toEqual({
+      allowed: false,
+      reason:
+        'explicitly denied by statement Guard of policy document 2 (its Condition is not evaluated locally: a Deny with one always applies)',
+    });
+  });
+
+  it('evaluates NotAction and NotResource as IAM does', () => {
+    const notAction = doc({ Effect: 'Allow', NotAction: 'iot:Publish', Resource: '*' });
+    expect(evaluatePolicies([notAction], connect('x')).allowed).toBe(true);
+    const notResource = doc({ Effect: 'Allow', Action: 'iot:Connect', NotResource: client('admin-*') });
+    expect(evaluatePolicies([notResource], connect('test-1')).allowed).toBe(true);
+    expect(evaluatePolicies([notResource], connect('admin-1')).allowed).toBe(false);
+  });
+
+  it('refuses when a document is invalid, naming the problem', () => {
+    expect(evaluatePolicies([buildConnectPolicy(context), '{not json'], connect('test-1'))).toEqual({
+      allowed: false,
+      reason: expect.stringMatching(/^invalid policy: policy document 2 is not valid JSON \(/) as unknown,
+    });
+  });
+
+  it('stays fast on hostile wildcard patterns', () => {
+    const policy = doc({ Effect: 'Allow', Action: 'iot:Connect', Resource: `${'*a'.repeat(50)}*b` });
+    const started = Date.now();
+    expect(evaluatePolicies([policy], connect('a'.repeat(2000))).allowed).toBe(false);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('never allows when a matching Deny is present, whatever else the documents say (property)', () => {
+    const action = fc.constantFrom('iot:Connect', 'iot:*', '*', 'iot:Conn*', 'iot:Publish');
+    const resource = fc.constantFrom(
+      '*',
+      client('test-*'),
+      client('*'),
+      client('other'),
+      client('${iot:ClientId}'),
+    );
+    const statement = fc.record({
+      Effect: fc.constantFrom('Allow', 'Deny'),
+      Action: fc.oneof(action, fc.array(action, { minLength: 1, maxLength: 3 })),
+      Resource: fc.oneof(resource, fc.array(resource, { minLength: 1, maxLength: 3 })),
+    });
+    const document = fc.array(statement, { minLength: 1, maxLength: 4 }).map((s) => doc(...s));
+    const asWire = (d: object, asString: boolean): unknown => (asString ? JSON.stringify(d) : d);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(document, fc.boolean()), { maxLength: 4 }),
+        fc.nat({ max: 4 }),
+        fc.stringMatching(/^[a-z0-9-]{1,12}$/),
+        (documents, at, clientId) => {
+          const wire = documents.map(([d, s]) => asWire(d, s));
+          const denyAll = doc({ Effect: 'Deny', Action: 'iot:Connect', Resource: client('${iot:ClientId}') });
+          wire.splice(Math.min(at, wire.length), 0, denyAll);
+          const decision = evaluatePolicies(wire, connect(clientId));
+          expect(decision.allowed).toBe(false);
+          expect(decision.reason).toMatch(/^explicitly denied by statement \d+ of policy document \d+$/);
+        },
+      ),
+    );
+  });
+
+  it('is monotonic in Allows: adding an Allow-only document never turns an allow into a deny (property)', () => {
+    const pattern = fc.stringMatching(/^[a-z*?-]{0,8}$/);
+    fc.assert(
+      fc.property(pattern, pattern, fc.stringMatching(/^[a-z-]{0,8}$/), (first, second, clientId) => {
+        const a = doc({ Effect: 'Allow', Action: 'iot:Connect', Resource: client(first) });
+        const b = doc({ Effect: 'Allow', Action: 'iot:Connect', Resource: client(second) });
+        const alone = evaluatePolicies([a], connect(clientId)).allowed;
+        const both = evaluatePolicies([a, b], connect(clientId)).allowed;
+        expect(both).toBe(alone || evaluatePolicies([b], connect(clientId)).allowed);
+      }),
+    );
+  });
+
+  it('never throws on arbitrary documents (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.jsonValue(), fc.string()), { maxLength: 3 }), (documents) => {
+        const decision = evaluatePolicies(documents, connect('test-1'));
+        expect(typeof decision.reason).toBe('string');
+      }),
+    );
+  });
+});
+
+describe('policyDocumentProblems', () => {
+  it('finds nothing wrong with the project policies', () => {
+    expect(
+      policyDocumentProblems([...buildDevicePolicies(context), JSON.stringify(buildConnectPolicy(context))]),
+    ).toEqual([]);
+  });
+
+  it('names every problem with its document and statement', () => {
+    expect(
+      policyDocumentProblems([
+        42,
+        '[]',
+        { Version: '2012-10-17' },
+        {
+          Version: '2020-01-01',
+          Statement: [{ Sid: 'S', Effect: 'Maybe', Action: [], Resource: 'x', Extra: 1 }, 'text'],
+        },
+        { Statement: [{ Effect: 'Allow', Action: 'iot:Connect', NotAction: 'iot:Publish' }] },
+      ]),
+    ).toEqual([
+      'policy document 1 is not a JSON object',
+      'policy document 2 is not a JSON object',
+      'policy document 3 has no Statement',
+      'policy document 4 has Version "2020-01-01"; use "2012-10-17"',
+      'statement S of policy document 4 has unknown element "Extra"',
+      'statement S of policy document 4 has Effect "Maybe"; it must be "Allow" or "Deny"',
+      'statement S of policy document 4 has Action that is neither a string nor a non-empty array of strings',
+      'statement S of policy document 4 must have exactly one of Action and NotAction',
+      'statement 2 of policy document 4 is not an object',
+      'statement 1 of policy document 5 must have exactly one of Action and NotAction',
+      'statement 1 of policy document 5 must have exactly one of Resource and NotResource',
+    ]);
+  });
+});
+
+describe('policyDocumentObjects', () => {
+  it('parses JSON strings and keeps objects', () => {
+    const policy = buildConnectPolicy(context);
+    expect(policyDocumentObjects([policy, JSON.stringify(policy)])).toEqual([policy, policy]);
+  });
+});

@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { buildSync } from 'esbuild';
+import {
+  AUTHORIZER_SIGNATURE_PARAM,
+  buildCustomAuthUsername,
+  buildDevicePolicies,
+  createToken,
+  type DeviceCredentials,
+  parseDeviceCredentials,
+  signToken,
+} from '@iot-custom-auth/protocol';
+import type { ConnectAttempt } from '../../src/auth/connect-types';
+import { createLocalRuntime, type LocalRuntime } from '../../src/local-runtime';
+import { demoTemplate, removeDir, rsaKeyPair, tempDir, writeAssembly } from '../fixtures/assembly';
+
+/**
+ * The project's real authorizer Lambda (`packages/authorizer-lambda/src/handler.ts`), bundled as the stack
+ * bundles it (esbuild, CommonJS, `@aws-sdk/*` left external), run by local-iot with Secrets Manager served
+ * by the local AWS API: nothing in the Lambda knows it is local.
+ */
+const REPO = join(__dirname, '..', '..', '..', '..');
+const STACK = 'RealAuthorizerTest';
+const HOST = 'local-iot.localhost';
+const UNSIGNED = `${STACK}-unsigned`;
+const SIGNED = `${STACK}-signed`;
+const FUNCTION = `${STACK}-AuthorizerFunction`;
+const keys = rsaKeyPair();
+
+let root: string;
+let runtime: LocalRuntime;
+let credentials: DeviceCredentials;
+const lines: string[] = [];
+
+beforeAll(async () => {
+  root = tempDir('real');
+  const bundle = join(root, 'bundle');
+  buildSync({
+    entryPoints: [join(REPO, 'packages', 'authorizer-lambda', 'src', 'handler.ts')],
+    outfile: join(bundle, 'index.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['@aws-sdk/*'],
+    tsconfig: join(REPO, 'tsconfig.json'),
+    logLevel: 'silent',
+  });
+  const cdkOut = writeAssembly(
+    join(root, 'cdk.out'),
+    STACK,
+    demoTemplate({ asset: 'authorizer', publicKeyPem: keys.publicKey, logFormat: 'JSON' }),
+    { authorizer: bundle },
+  );
+  runtime = await createLocalRuntime({
+    cdkOut,
+    stateDir: join(root, 'state'),
+    endpointHost: HOST,
+    log: (line) => lines.push(line),
+  });
+  const secret = parseDeviceCredentials(runtime.deployment.secrets[0]?.secretString);
+  if (secret === undefined) throw new Error('the demo stack has no device credentials secret');
+  credentials = secret;
+});
+
+afterAll(async () => {
+  await runtime.close();
+  removeDir(root);
+});
+
+function direct(clientId: string, username: string, password?: string): ConnectAttempt {
+  return {
+    connectionId: randomUUID(),
+    transport: 'mqtt',
+    alpn: 'mqtt',
+    serverName: HOST,
+    clientId,
+    username: `${username}&SDK=IoTDeviceSDK/JS&Platform=Unix`,
+    ...(password !== undefined && { password: Buffer.from(password, 'utf8') }),
+  };
+}
+
+function signedUsername(token: string, signature: string): string {
+  const base = buildCustomAuthUsername({ authorizerName: SIGNED, tokenKeyName: 'token', token });
+  return `${base}&${AUTHORIZER_SIGNATURE_PARAM}=${encodeURIComponent(signature)}`;
+}
+
+const policies = buildDevicePolicies({ region: 'us-east-1', account: '000000000000' });
+
+describe('the real authorizer Lambda under local-iot', () => {
+  it('allows the device credentials through the unsigned authorizer (secret read from the local AWS API)', async () => {
+    const before = runtime.invocationCount(FUNCTION);
+    const username = buildCustomAuthUsername({ user: credentials.username, authorizerName: UNSIGNED });
+    expect(await runtime.authorizer.authorize(direct('test-1', username, credentials.password))).toEqual({
+      allowed: true,
+      reasonCode: 0x00,
+      reason: 'allowed by statement ConnectWithPrefix of policy document 1',
+      authorizerName: UNSIGNED,
+      signature: 'not-required',
+      lambdaInvoked: true,
+      lambdaDurationMs: expect.any(Number) as unknown,
+      session: {
+        authorizerName: UNSIGNED,
+        principalId: expect.stringMatching(/^[a-f0-9]{32}$/) as unknown,
+        policyDocuments: policies,
+        refreshAfterInSeconds: 300,
+        disconnectAfterInSeconds: 86_400,
+      },
+    });
+    expect(runtime.invocationCount(FUNCTION)).toBe(before + 1);
+    // The Lambda logs its decision as JSON, as the stack configures it, and never the password.
+    const decisions = lines
+      .filter((line) => line.startsWith(`[${FUNCTION}] {`))
+      .map((line) => JSON.parse(line.slice(FUNCTION.length + 3)) as { level: string; message: unknown })
+      .filter((entry) => typeof entry.message === 'object');
+    expect(decisions).toEqual([
+      expect.objectContaining({
+        level: 'INFO',
+        message: expect.objectContaining({
+          decision: 'ALLOW',
+          reason: 'PASSWORD_OK',
+          clientId: 'test-1',
+        }) as unknown,
+      }),
+    ]);
+    expect(lines.join('\n')).not.toContain(credentials.password);
+  });
+
+  it('refuses a wrong password with 0x86', async () => {
+    const before = runtime.invocationCount(FUNCTION);
+    const username = buildCustomAuthUsername({ user: credentials.username, authorizerName: UNSIGNED });
+    expect(
+      await runtime.authorizer.authorize(direct('test-1', username, `${credentials.password}x`)),
+    ).toMatchObject({
+      allowed: false,
+      reasonCode: 0x86,
+      reason: `authorizer '${UNSIGNED}' returned isAuthenticated: false`,
+      lambdaInvoked: true,
+    });
+    expect(runtime.invocationCount(FUNCTION)).toBe(before + 1);
+  });
+
+  it('refuses a client id outside test-* with 0x87: valid credentials, but the policy has no iot:Connect for it', async () => {
+    const username = buildCustomAuthUsername({ user: credentials.username, authorizerName: UNSIGNED });
+    expect(
+      await runtime.authorizer.authorize(direct('prod-1', username, credentials.password)),
+    ).toMatchObject({
+      allowed: false,
+      reasonCode: 0x87,
+      reason: 'policy has no Allow for iot:Connect on arn:aws:iot:us-east-1:000000000000:client/prod-1',
+      lambdaInvoked: true,
+    });
+  });
+
+  it('refuses with 0x87 when no client id is sent: the returned policy only allows client/test-*', async () => {
+    const username = buildCustomAuthUsername({ user: credentials.username, authorizerName: UNSIGNED });
+    const attempt = { ...direct('x', username, credentials.password), clientId: undefined };
+    expect(await runtime.authorizer.authorize(attempt)).toMatchObject({
+      allowed: false,
+      reasonCode: 0x87,
+      reason: `policy has no Allow for iot:Connect on arn:aws:iot:us-east-1:000000000000:client/${attempt.connectionId}`,
+    });
+  });
+
+  it('allows a token signed with the private key through the signed authorizer', async () => {
+    const token = createToken({ clientId: 'test-7', lifetimeSeconds: 600 });
+    const decision = await runtime.authorizer.authorize(
+      direct('test-7', signedUsername(token, signToken(token, keys.privateKey))),
+    );
+    expect(decision).toMatchObject({
+      allowed: true,
+      reasonCode: 0x00,
+      signature: 'verified',
+      authorizerName: SIGNED,
+    });
+    expect(decision.session?.policyDocuments).toEqual(policies);
+  });
+
+  it('refuses a tampered signature with 0x87 without invoking the Lambda', async () => {
+    const before = runtime.invocationCount(FUNCTION);
+    const token = createToken({ clientId: 'test-7', lifetimeSeconds: 600 });
+    const tampered = createToken({ clientId: 'test-8', lifetimeSeconds: 600 });
+    const decision = await runtime.authorizer.authorize(
+      direct('test-8', signedUsername(tampered, signToken(token, keys.privateKey))),
+    );
+    expect(decision).toEqual({
+      allowed: false,
+      reasonCode: 0x87,
+      reason: `authorizer '${SIGNED}': the token signature does not verify with TokenSigningPublicKeys (TokenSigningKey)`,
+      authorizerName: SIGNED,
+      signature: 'failed',
+      lambdaInvoked: false,
+    });
+    expect(runtime.invocationCount(FUNCTION)).toBe(before);
+  });
+
+  it('answers TestInvokeAuthorizer with the real Lambda', async () => {
+    const response = await fetch(`${runtime.awsApi.url}/authorizer/${UNSIGNED}/test`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        mqttContext: {
+          username: credentials.username,
+          password: Buffer.from(credentials.password).toString('base64'),
+          clientId: 'test-1',
+        },
+      }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      isAuthenticated: true,
+      principalId: expect.stringMatching(/^[a-f0-9]{32}$/) as unknown,
+      policyDocuments: policies.map((policy) => JSON.stringify(policy)),
+      refreshAfterInSeconds: 300,
+      disconnectAfterInSeconds: 86_400,
+    });
+  });
+});

@@ -1,0 +1,806 @@
+import { Duplex } from 'node:stream';
+import fc from 'fast-check';
+import {
+  generate,
+  parser as createParser,
+  type IConnectPacket,
+  type IPublishPacket,
+  type Packet,
+} from 'mqtt-packet';
+import type { ConnectAttempt, ConnectDecision } from '../../src/auth/connect-types';
+import type { ClockTimer, GatewayClock } from '../../src/gateway/gateway-clock';
+import type { GatewayLogEntryInput } from '../../src/gateway/gateway-log';
+import {
+  refuseAllMessages,
+  type ConnectedClient,
+  type DisconnectInfo,
+  type MessageHandler,
+} from '../../src/gateway/message-handler';
+import {
+  effectiveKeepAlive,
+  MqttSession,
+  PacketFramer,
+  SessionRegistry,
+} from '../../src/gateway/mqtt-session';
+import { allowed, FakeAuthorizer, refused, withTimeout } from '../support/gateway-harness';
+
+/** A clock that only moves when the test says so. */
+class ManualClock implements GatewayClock {
+  #now = 0;
+  #timers: { at: number; callback: () => void; cancelled: boolean }[] = [];
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimer(callback: () => void, delayMs: number): ClockTimer {
+    const timer = { at: this.#now + delayMs, callback, cancelled: false };
+    this.#timers.push(timer);
+    return { cancel: () => (timer.cancelled = true) };
+  }
+
+  /** Moves time forward, running due timers in order (timers they set included). */
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      const due = this.#timers.filter((t) => !t.cancelled && t.at <= target).sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      due.cancelled = true;
+      this.#now = due.at;
+      due.callback();
+    }
+    this.#now = target;
+    this.#timers = this.#timers.filter((t) => !t.cancelled);
+  }
+}
+
+/** One end of an in-memory connection. */
+class Endpoint extends Duplex {
+  peer!: Endpoint;
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (!this.peer.destroyed) this.peer.push(chunk);
+    callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.peer.destroyed) this.peer.push(null);
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.peer.destroyed) this.peer.destroy();
+    callback(error);
+  }
+}
+
+function endpoints(): [Endpoint, Endpoint] {
+  const a = new Endpoint();
+  const b = new Endpoint();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
+
+/** The device side of an in-memory session. */
+class Device {
+  readonly packets: Packet[] = [];
+  readonly #waiters: ((packet: Packet | undefined) => void)[] = [];
+  #ended = false;
+  readonly ended: Promise<void>;
+
+  constructor(
+    readonly stream: Endpoint,
+    readonly protocolVersion: 3 | 4 | 5 = 5,
+  ) {
+    const parser = createParser({ protocolVersion });
+    parser.on('packet', (packet) => {
+      const waiter = this.#waiters.shift();
+      if (waiter) waiter(packet);
+      else this.packets.push(packet);
+    });
+    stream.on('data', (chunk: Buffer) => parser.parse(chunk));
+    this.ended = new Promise((resolve) => {
+      const done = (): void => {
+        this.#ended = true;
+        for (const waiter of this.#waiters.splice(0)) waiter(undefined);
+        resolve();
+      };
+      stream.once('end', done);
+      stream.once('close', done);
+    });
+    stream.resume();
+  }
+
+  send(...packets: Packet[]): void {
+    this.stream.write(
+      Buffer.concat(packets.map((p) => generate(p, { protocolVersion: this.protocolVersion }))),
+    );
+  }
+
+  next(): Promise<Packet | undefined> {
+    const packet = this.packets.shift();
+    if (packet) return Promise.resolve(packet);
+    if (this.#ended) return Promise.resolve(undefined);
+    return withTimeout(new Promise((resolve) => this.#waiters.push(resolve)), 'a packet from the session');
+  }
+}
+
+function connect(fields: Partial<IConnectPacket> = {}): IConnectPacket {
+  return {
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 5,
+    clean: true,
+    clientId: 'test-1',
+    keepalive: 30,
+    ...fields,
+  };
+}
+
+interface Setup {
+  readonly session: MqttSession;
+  readonly device: Device;
+  readonly clock: ManualClock;
+  readonly log: GatewayLogEntryInput[];
+  readonly authorizer: FakeAuthorizer;
+  readonly registry: SessionRegistry;
+}
+
+function setup(
+  options: {
+    handler?: MessageHandler;
+    protocolVersion?: 3 | 4 | 5;
+    registry?: SessionRegistry;
+    clock?: ManualClock;
+  } = {},
+): Setup {
+  const [server, client] = endpoints();
+  const clock = options.clock ?? new ManualClock();
+  const log: GatewayLogEntryInput[] = [];
+  const authorizer = new FakeAuthorizer();
+  const registry = options.registry ?? new SessionRegistry();
+  const session = new MqttSession({
+    stream: server,
+    connection: {
+      connectionId: 'c0ffee00-0000-4000-8000-000000000001',
+      transport: 'mqtt',
+      alpn: 'mqtt',
+      serverName: 'localhost',
+    },
+    authorizer,
+    handler: options.handler ?? refuseAllMessages,
+    registry,
+    clock,
+    log: (entry) => log.push(entry),
+    connectDeadlineMs: 10_000,
+    closeGraceMs: 50,
+  });
+  return {
+    session,
+    device: new Device(client, options.protocolVersion ?? 5),
+    clock,
+    log,
+    authorizer,
+    registry,
+  };
+}
+
+/** Lets pending stream events and promise callbacks run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+function disconnects(
+  log: readonly GatewayLogEntryInput[],
+): Extract<GatewayLogEntryInput, { event: 'disconnect' }>[] {
+  return log.filter(
+    (e): e is Extract<GatewayLogEntryInput, { event: 'disconnect' }> => e.event === 'disconnect',
+  );
+}
+
+describe('MqttSession', () => {
+  it('keeps MQTT order: packets sent behind CONNECT wait for the authorizer, then get their answers', async () => {
+    const { device, authorizer } = setup();
+    let release!: (decision: ConnectDecision) => void;
+    authorizer.decide = () => new Promise((resolve) => (release = resolve));
+    device.send(connect(), { cmd: 'pingreq' });
+    await withTimeout(
+      new Promise<void>((resolve) => {
+        const poll = (): void => (authorizer.attempts.length > 0 ? resolve() : void setImmediate(poll));
+        poll();
+      }),
+      'the authorizer call',
+    );
+    expect(device.packets).toEqual([]);
+    release(allowed());
+    expect(await device.next()).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+    expect(await device.next()).toMatchObject({ cmd: 'pingresp' });
+  });
+
+  it('builds the attempt from the CONNECT: no clientId when empty, password bytes as sent', async () => {
+    const { device, authorizer } = setup();
+    const password = Buffer.from([1, 2, 3, 250]);
+    device.send(connect({ clientId: '', username: 'u?x-amz-customauthorizer-name=A', password }));
+    expect(await device.next()).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+    expect(authorizer.attempts).toEqual<ConnectAttempt[]>([
+      {
+        connectionId: 'c0ffee00-0000-4000-8000-000000000001',
+        transport: 'mqtt',
+        alpn: 'mqtt',
+        serverName: 'localhost',
+        username: 'u?x-amz-customauthorizer-name=A',
+        password,
+      },
+    ]);
+  });
+
+  it('keeps a client alive while packets arrive and disconnects 0x8D 1.5 x keep alive after the last one', async () => {
+    const { device, clock, log } = setup();
+    device.send(connect({ keepalive: 30 }));
+    await device.next();
+    clock.advance(44_000);
+    device.send({ cmd: 'pingreq' });
+    expect(await device.next()).toMatchObject({ cmd: 'pingresp' });
+    clock.advance(44_000);
+    device.send({ cmd: 'pingreq' });
+    expect(await device.next()).toMatchObject({ cmd: 'pingresp' });
+    clock.advance(44_999);
+    expect(disconnects(log)).toEqual([]);
+    clock.advance(1);
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x8d });
+    expect(disconnects(log)).toEqual([
+      {
+        event: 'disconnect',
+        connectionId: 'c0ffee00-0000-4000-8000-000000000001',
+        transport: 'mqtt',
+        clientId: 'test-1',
+        cause: 'keep-alive-timeout',
+        reasonCode: '0x8d',
+        reasonCodeNumber: 0x8d,
+        disconnectSent: true,
+        reason: 'no packet for 1.5 x the keep alive of 30 s',
+        connectedMs: 133_000,
+      },
+    ]);
+  });
+
+  it('closes without calling the authorizer when no packet arrives before the deadline', async () => {
+    const { device, clock, log, authorizer } = setup();
+    clock.advance(9_999);
+    expect(disconnects(log)).toEqual([]);
+    clock.advance(1);
+    await device.ended;
+    expect(disconnects(log)).toMatchObject([{ cause: 'connect-timeout', disconnectSent: false }]);
+    expect(authorizer.attempts).toEqual([]);
+  });
+
+  it('resolves topic aliases before the handler sees a PUBLISH', async () => {
+    const seen: IPublishPacket[] = [];
+    const handler: MessageHandler = {
+      ...refuseAllMessages,
+      onPublish: (_client, publish) => {
+        seen.push(publish);
+        return { reasonCode: 0, reason: 'allowed' };
+      },
+    };
+    const { device } = setup({ handler });
+    device.send(connect());
+    await device.next();
+    const publish = (topic: string, messageId: number): Packet => ({
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from('p'),
+      qos: 1,
+      messageId,
+      dup: false,
+      retain: false,
+      properties: { topicAlias: 3, contentType: 'text/plain' },
+    });
+    device.send(publish('devices/test-1/up', 1), publish('', 2));
+    expect(await device.next()).toMatchObject({ cmd: 'puback', messageId: 1, reasonCode: 0 });
+    expect(await device.next()).toMatchObject({ cmd: 'puback', messageId: 2, reasonCode: 0 });
+    expect(seen.map((p) => [p.topic, p.properties])).toEqual([
+      ['devices/test-1/up', { contentType: 'text/plain' }],
+      ['devices/test-1/up', { contentType: 'text/plain' }],
+    ]);
+  });
+
+  it.each([
+    [9, 'x', 0x94, 'topic alias 9 is outside 1..8'],
+    [2, '', 0x82, 'protocol error: topic alias 2 was used before being set'],
+  ])(
+    'disconnects a PUBLISH with topic alias %i and topic %j with %i',
+    async (topicAlias, topic, code, reason) => {
+      const { device, log } = setup();
+      device.send(connect());
+      await device.next();
+      device.send({
+        cmd: 'publish',
+        topic,
+        payload: Buffer.alloc(0),
+        qos: 0,
+        dup: false,
+        retain: false,
+        properties: { topicAlias },
+      });
+      expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: code });
+      expect(disconnects(log)[0]?.reason).toBe(reason);
+    },
+  );
+
+  it('disconnects a second CONNECT with 0x82', async () => {
+    const { device, log } = setup();
+    device.send(connect());
+    await device.next();
+    device.send(connect());
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x82 });
+    expect(disconnects(log)[0]?.reason).toBe('protocol error: a second CONNECT on the same connection');
+  });
+
+  it('answers UNSUBSCRIBE with 0x11 per filter and passes client PUBACKs to the handler', async () => {
+    const acks: number[] = [];
+    const { device } = setup({
+      handler: { ...refuseAllMessages, onPubAck: (_c, ack) => acks.push(ack.messageId ?? -1) },
+    });
+    device.send(connect());
+    await device.next();
+    device.send({ cmd: 'puback', messageId: 41, reasonCode: 0 });
+    device.send({ cmd: 'unsubscribe', messageId: 5, unsubscriptions: ['a', 'b/#'] });
+    expect(await device.next()).toMatchObject({ cmd: 'unsuback', messageId: 5, granted: [0x11, 0x11] });
+    expect(acks).toEqual([41]);
+  });
+
+  it('lets the handler deliver to the client and disconnect it', async () => {
+    let connected: ConnectedClient | undefined;
+    const { device, log } = setup({
+      handler: { ...refuseAllMessages, onConnected: (client) => (connected = client) },
+    });
+    device.send(connect());
+    await device.next();
+    expect(connected).toMatchObject({
+      clientId: 'test-1',
+      clientIdAssigned: false,
+      protocolVersion: 5,
+      transport: 'mqtt',
+    });
+    connected?.send({
+      cmd: 'publish',
+      topic: 'devices/test-1/down',
+      payload: Buffer.from('hi'),
+      qos: 0,
+      dup: false,
+      retain: false,
+    });
+    expect(await device.next()).toMatchObject({ cmd: 'publish', topic: 'devices/test-1/down' });
+    connected?.disconnect(0x87, 'policy no longer allows the connection');
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x87 });
+    expect(disconnects(log)).toMatchObject([
+      { cause: 'handler', reason: 'policy no longer allows the connection' },
+    ]);
+  });
+
+  it('closes with 0x80 and an error line when the handler throws', async () => {
+    const handler: MessageHandler = {
+      ...refuseAllMessages,
+      onSubscribe: () => {
+        throw new Error('handler bug');
+      },
+    };
+    const { device, log } = setup({ handler });
+    device.send(connect());
+    await device.next();
+    device.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }] });
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x80 });
+    expect(log.filter((e) => e.event === 'error')).toEqual([
+      {
+        event: 'error',
+        connectionId: 'c0ffee00-0000-4000-8000-000000000001',
+        reason: 'handling SUBSCRIBE failed: handler bug',
+      },
+    ]);
+  });
+
+  it.each<[string, ConnectDecision, number, string]>([
+    [
+      'an allow without a session',
+      { ...allowed(), session: undefined },
+      0x80,
+      'the custom-auth pipeline allowed the connection without a session or with a non-zero reason code',
+    ],
+    [
+      'a refusal with reason code 0',
+      refused(0, 'odd'),
+      0x80,
+      'odd (invalid refusal reason code 0 replaced by 0x80)',
+    ],
+    [
+      'a 0x87 refusal',
+      refused(0x87, 'policy has no Allow for iot:Connect on client/test-1'),
+      0x87,
+      'policy has no Allow for iot:Connect on client/test-1',
+    ],
+  ])('answers %s with the matching CONNACK', async (_name, decision, code, reason) => {
+    const { device, log, authorizer } = setup();
+    authorizer.decide = () => decision;
+    device.send(connect());
+    expect(await device.next()).toMatchObject({ cmd: 'connack', reasonCode: code });
+    await device.ended;
+    expect(log.find((e) => e.event === 'connect')).toMatchObject({
+      decision: 'deny',
+      reasonCodeNumber: code,
+      reason,
+    });
+  });
+
+  it('records the decision but sends nothing when the client left during authorization', async () => {
+    const { device, log, authorizer } = setup();
+    let release!: (decision: ConnectDecision) => void;
+    authorizer.decide = () => new Promise((resolve) => (release = resolve));
+    device.send(connect());
+    await withTimeout(
+      new Promise<void>((resolve) => {
+        const poll = (): void => (authorizer.attempts.length > 0 ? resolve() : void setImmediate(poll));
+        poll();
+      }),
+      'the authorizer call',
+    );
+    device.stream.destroy();
+    await withTimeout(
+      new Promise<void>((resolve) => {
+        const poll = (): void => (disconnects(log).length > 0 ? resolve() : void setImmediate(poll));
+        poll();
+      }),
+      'the disconnect line',
+    );
+    release(allowed());
+    await settle();
+    expect(log.find((e) => e.event === 'connect')).toMatchObject({ decision: 'allow', clientGone: true });
+    expect(disconnects(log)).toMatchObject([
+      { cause: 'connection-lost', reason: 'the client closed the connection before CONNACK' },
+    ]);
+  });
+
+  it('answers MQTT 3.1 with return code 1 without calling the authorizer', async () => {
+    const { device, authorizer, log } = setup({ protocolVersion: 3 });
+    device.send({ ...connect(), protocolId: 'MQIsdp', protocolVersion: 3 });
+    expect(await device.next()).toMatchObject({ cmd: 'connack', returnCode: 1 });
+    expect(authorizer.attempts).toEqual([]);
+    expect(log.find((e) => e.event === 'connect')).toMatchObject({
+      reasonCode: '0x84',
+      reason: 'MQTT 3.1 is not supported; use MQTT 5 or 3.1.1',
+    });
+  });
+
+  it('answers an MQTT 3.1.1 CONNECT with an empty client id and no clean session with return code 2', async () => {
+    const { device, authorizer } = setup({ protocolVersion: 4 });
+    // Written by hand: mqtt-packet refuses to encode this invalid CONNECT.
+    device.stream.write(Buffer.from([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x00, 0, 60, 0, 0]));
+    expect(await device.next()).toMatchObject({ cmd: 'connack', returnCode: 2 });
+    expect(authorizer.attempts).toEqual([]);
+  });
+
+  it('closes an MQTT 3.1.1 client whose QoS 1 PUBLISH is refused (no PUBACK reason codes in 3.1.1)', async () => {
+    const { device, log } = setup({ protocolVersion: 4 });
+    device.send({ ...connect(), protocolVersion: 4 });
+    expect(await device.next()).toMatchObject({ cmd: 'connack', returnCode: 0 });
+    device.send({
+      cmd: 'publish',
+      topic: 't',
+      payload: Buffer.from('x'),
+      qos: 1,
+      messageId: 3,
+      dup: false,
+      retain: false,
+    });
+    expect(await device.next()).toBeUndefined();
+    expect(disconnects(log)).toMatchObject([{ cause: 'not-authorized', disconnectSent: false }]);
+  });
+
+  it('lets a newer session take the client id over, and the old one does not evict it on close', async () => {
+    const registry = new SessionRegistry();
+    const first = setup({ registry });
+    first.device.send(connect({ clientId: 'test-same' }));
+    await first.device.next();
+    const second = setup({ registry });
+    second.device.send(connect({ clientId: 'test-same' }));
+    await second.device.next();
+    expect(await first.device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x8e });
+    expect(registry.get('test-same')).toBe(second.session);
+    expect(registry.size).toBe(1);
+  });
+
+  it('never throws on arbitrary bytes and always ends the connection by the deadline', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 64 }), { maxLength: 6 }),
+        async (chunks) => {
+          const { device, clock, log, session } = setup();
+          for (const chunk of chunks) device.stream.write(Buffer.from(chunk));
+          await settle();
+          // Past the CONNECT deadline, then past the longest keep alive in case the bytes held a CONNECT.
+          clock.advance(10_000);
+          await settle();
+          clock.advance(1_800_000);
+          await withTimeout(session.closed, 'the session to close');
+          expect(log.filter((e) => e.event === 'error')).toEqual([]);
+          expect(disconnects(log)).toHaveLength(1);
+          device.stream.destroy();
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('never throws on arbitrary bytes after a successful CONNECT', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 200 }), async (bytes) => {
+        const { device, clock, log, session } = setup();
+        device.send(connect());
+        await device.next();
+        device.stream.write(Buffer.from(bytes));
+        await settle();
+        clock.advance(46_000);
+        await withTimeout(session.closed, 'the session to close');
+        expect(disconnects(log)).toHaveLength(1);
+        device.stream.destroy();
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+const POLICY_A = [{ Version: '2012-10-17' as const, Statement: [] }];
+const POLICY_B = [
+  {
+    Version: '2012-10-17' as const,
+    Statement: [{ Effect: 'Allow' as const, Action: 'iot:Publish', Resource: '*' }],
+  },
+];
+
+/** A session connected as test-1 (keep alive 1200 s), with the handler's view of the client. */
+async function connectedSetup(first: ConnectDecision): Promise<Setup & { client: () => ConnectedClient }> {
+  let connected: ConnectedClient | undefined;
+  const result = setup({ handler: { ...refuseAllMessages, onConnected: (c) => (connected = c) } });
+  result.authorizer.decide = () => first;
+  result.device.send(connect({ keepalive: 1200 }));
+  expect(await result.device.next()).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+  return { ...result, client: () => connected as ConnectedClient };
+}
+
+function refreshes(
+  log: readonly GatewayLogEntryInput[],
+): Extract<GatewayLogEntryInput, { event: 'refresh' }>[] {
+  return log.filter((e): e is Extract<GatewayLogEntryInput, { event: 'refresh' }> => e.event === 'refresh');
+}
+
+describe('MqttSession hooks for the message broker', () => {
+  it('calls onSubscribed once the SUBACK is out, so retained messages follow it', async () => {
+    const { device } = setup({
+      handler: {
+        ...refuseAllMessages,
+        onSubscribe: () => [{ reasonCode: 0, reason: 'ok' }],
+        onSubscribed: (client, subscribe, outcomes) =>
+          client.send({
+            cmd: 'publish',
+            topic: subscribe.subscriptions[0]?.topic ?? '',
+            payload: Buffer.from(`retained after ${outcomes.length} outcome`),
+            qos: 0,
+            dup: false,
+            retain: true,
+          }),
+      },
+    });
+    device.send(connect(), { cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'a/b', qos: 0 }] });
+    await device.next();
+    expect(await device.next()).toMatchObject({ cmd: 'suback', messageId: 3, granted: [0] });
+    expect(await device.next()).toMatchObject({
+      cmd: 'publish',
+      topic: 'a/b',
+      retain: true,
+      payload: Buffer.from('retained after 1 outcome'),
+    });
+  });
+
+  it.each([
+    ['a DISCONNECT 0x00', { cmd: 'disconnect', reasonCode: 0 } as const, 'client-disconnect', false],
+    [
+      'a DISCONNECT 0x04 (with will)',
+      { cmd: 'disconnect', reasonCode: 4 } as const,
+      'client-disconnect',
+      true,
+    ],
+    [
+      'a PUBLISH with QoS 2',
+      { cmd: 'publish', topic: 't', payload: 'x', qos: 2, messageId: 1, dup: false, retain: false } as const,
+      'qos-not-supported',
+      true,
+    ],
+  ])('tells the handler whether the will is due after %s', async (_what, packet, cause, publishWill) => {
+    const ended: DisconnectInfo[] = [];
+    const { device } = setup({
+      handler: { ...refuseAllMessages, onDisconnected: (_c, info) => ended.push(info) },
+    });
+    device.send(connect(), packet);
+    await device.ended;
+    expect(ended).toEqual([{ cause, publishWill }]);
+  });
+
+  it('disconnects with 0x82 a PUBLISH from the client that carries a subscription identifier', async () => {
+    const { device, log } = setup();
+    device.send(connect(), {
+      cmd: 'publish',
+      topic: 'a',
+      payload: Buffer.from('x'),
+      qos: 0,
+      dup: false,
+      retain: false,
+      properties: { subscriptionIdentifier: 3 },
+    });
+    await device.next();
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x82 });
+    expect(disconnects(log)[0]?.reason).toBe(
+      'protocol error: PUBLISH from a client with a subscription identifier',
+    );
+  });
+});
+
+describe('MqttSession policy refresh (refreshAfterInSeconds)', () => {
+  it('invokes the authorizer again with the same attempt and replaces the cached policy', async () => {
+    const { authorizer, clock, log, client } = await connectedSetup(
+      allowed({ policyDocuments: POLICY_A, refreshAfterInSeconds: 300 }),
+    );
+    authorizer.decide = () => allowed({ policyDocuments: POLICY_B, refreshAfterInSeconds: 600 });
+    expect(client().session.policyDocuments).toEqual(POLICY_A);
+    clock.advance(299_999);
+    expect(authorizer.attempts).toHaveLength(1);
+    clock.advance(1);
+    await settle();
+    expect(authorizer.attempts).toHaveLength(2);
+    expect(authorizer.attempts[1]).toEqual(authorizer.attempts[0]);
+    expect(client().session.policyDocuments).toEqual(POLICY_B);
+    expect(refreshes(log)).toEqual([
+      {
+        event: 'refresh',
+        connectionId: 'c0ffee00-0000-4000-8000-000000000001',
+        clientId: 'test-1',
+        authorizer: 'UnsignedAuthorizer',
+        lambdaInvoked: true,
+        lambdaDurationMs: 12,
+        decision: 'allow',
+        reason: 'iot:Connect allowed on client/test-1',
+        refreshAfterInSeconds: 600,
+      },
+    ]);
+    // The next refresh follows the new response's refreshAfterInSeconds.
+    clock.advance(599_999);
+    expect(authorizer.attempts).toHaveLength(2);
+    clock.advance(1);
+    await settle();
+    expect(authorizer.attempts).toHaveLength(3);
+  });
+
+  it('disconnects with 0x87 when the authorizer now refuses, naming the reason', async () => {
+    const { authorizer, clock, log, device } = await connectedSetup(allowed());
+    authorizer.decide = () =>
+      refused(0x86, "authorizer 'UnsignedAuthorizer' returned isAuthenticated: false");
+    clock.advance(300_000);
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x87 });
+    expect(refreshes(log)).toMatchObject([{ decision: 'deny', lambdaInvoked: true }]);
+    expect(disconnects(log)).toEqual([
+      {
+        event: 'disconnect',
+        connectionId: 'c0ffee00-0000-4000-8000-000000000001',
+        transport: 'mqtt',
+        clientId: 'test-1',
+        cause: 'refresh-refused',
+        reasonCode: '0x87',
+        reasonCodeNumber: 0x87,
+        disconnectSent: true,
+        reason:
+          "the policy refresh was refused (CONNACK would have been 0x86): authorizer 'UnsignedAuthorizer' returned isAuthenticated: false",
+        connectedMs: 300_000,
+      },
+    ]);
+  });
+
+  it('disconnects with 0x80 when the custom-auth pipeline fails during a refresh', async () => {
+    const { authorizer, clock, log, device } = await connectedSetup(allowed());
+    authorizer.decide = () => {
+      throw new Error('worker pool gone');
+    };
+    clock.advance(300_000);
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x80 });
+    expect(disconnects(log)[0]?.reason).toBe(
+      'the policy refresh was refused (CONNACK would have been 0x80): the custom-auth pipeline failed: worker pool gone',
+    );
+  });
+
+  it('keeps the lifetime set at CONNACK, whatever the refreshes return', async () => {
+    const { authorizer, clock, log, device } = await connectedSetup(
+      allowed({ refreshAfterInSeconds: 300, disconnectAfterInSeconds: 700 }),
+    );
+    authorizer.decide = () => allowed({ refreshAfterInSeconds: 300, disconnectAfterInSeconds: 86_400 });
+    clock.advance(300_000);
+    await settle();
+    clock.advance(300_000);
+    await settle();
+    expect(refreshes(log).map((r) => r.decision)).toEqual(['allow', 'allow']);
+    clock.advance(100_000);
+    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0xa0 });
+    expect(disconnects(log)).toMatchObject([
+      {
+        cause: 'maximum-connect-time',
+        reason: 'disconnectAfterInSeconds (700 s) from the authorizer has passed',
+        connectedMs: 700_000,
+      },
+    ]);
+  });
+
+  it('ignores a refresh answer that arrives after the connection ended', async () => {
+    const { authorizer, clock, log, device } = await connectedSetup(allowed());
+    let release!: (decision: ConnectDecision) => void;
+    authorizer.decide = () => new Promise((resolve) => (release = resolve));
+    clock.advance(300_000);
+    await settle();
+    device.send({ cmd: 'disconnect', reasonCode: 0 });
+    await device.ended;
+    release(refused(0x87, 'too late'));
+    await settle();
+    expect(refreshes(log)).toEqual([]);
+    expect(disconnects(log)).toMatchObject([{ cause: 'client-disconnect' }]);
+  });
+});
+
+describe('PacketFramer', () => {
+  it('finds the size of each packet however the bytes are split', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 20 }),
+        (payloadSizes, cuts) => {
+          const packets = payloadSizes.map((size) =>
+            generate({
+              cmd: 'publish',
+              topic: 't',
+              payload: Buffer.alloc(size),
+              qos: 0,
+              dup: false,
+              retain: false,
+            }),
+          );
+          const bytes = Buffer.concat(packets);
+          const largest = Math.max(...packets.map((p) => p.length));
+          const atLimit = new PacketFramer(largest);
+          const belowLimit = new PacketFramer(largest - 1);
+          let offset = 0;
+          let overLimit: number | undefined;
+          for (let i = 0; offset < bytes.length; i++) {
+            const size = cuts[i % cuts.length] as number;
+            const chunk = bytes.subarray(offset, offset + size);
+            offset += size;
+            expect(atLimit.push(chunk)).toBeUndefined();
+            overLimit ??= belowLimit.push(chunk);
+          }
+          expect(overLimit).toBe(largest);
+        },
+      ),
+    );
+  });
+});
+
+describe('effectiveKeepAlive', () => {
+  it.each([
+    [0, 1200],
+    [1, 30],
+    [29, 30],
+    [30, 30],
+    [1200, 1200],
+    [1201, 1200],
+    [65535, 1200],
+  ])('turns %i into %i', (requested, effective) => {
+    expect(effectiveKeepAlive(requested)).toBe(effective);
+  });
+});
