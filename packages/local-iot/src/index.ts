@@ -14,6 +14,7 @@ export * from './deployment/intrinsics';
 export * from './lambda/lambda-runner';
 export * from './aws-api/local-aws-api';
 export * from './deployment/local-deployment';
+export * from './local-iot';
 export * from './local-runtime';
 export * from './auth/policy-engine';
 export * from './deployment/secret-generator';

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { ConnectLogEntry, GatewayLogEntry } from './gateway/gateway-log';
+import type { ConnectLogEntry, GatewayLogEntry } from 'local-iot';
 
 /** What one row of the connect matrix expects. */
 export interface MatrixExpectation {

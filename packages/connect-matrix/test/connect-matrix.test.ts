@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { STACK_OUTPUTS, TOKEN_SIGNING_KEY_FILES, createToken, signToken } from '@iot-custom-auth/protocol';
 import { connectMatrixRows, formatMatrixTable, runConnectMatrix } from '../src/connect-matrix';
-import { REPO_ROOT, serveSynthesizedStack, type ServedStack } from './support/synthesized-stack';
+import {
+  REPO_ROOT,
+  serveSynthesizedStack,
+  type ServedStack,
+} from '../../local-iot/test/support/synthesized-stack';
 
 // `npm start`'s matrix as a test: the real client CLI as child processes, against the real Lambda bundle of a
 // real synth, asserting from the gateway's own log which transport and ALPN each connection used and whether

@@ -12,15 +12,15 @@ import {
   findWorkspaceRoot,
   signToken,
 } from '@iot-custom-auth/protocol';
+import { LocalIotError, startLocalIot, type GatewayLogEntry } from 'local-iot';
 import { connectMatrixRows, formatMatrixTable, runConnectMatrix, type TamperedToken } from './connect-matrix';
-import { LocalIotError } from './errors';
-import type { GatewayLogEntry } from './gateway/gateway-log';
-import { startLocalIot } from './local-iot';
+import { ConnectMatrixError } from './errors';
 
 async function main(): Promise<number> {
   const started = Date.now();
   const repoRoot = findWorkspaceRoot(__dirname);
-  if (repoRoot === undefined) throw new LocalIotError('run npm start from a checkout of this repository');
+  if (repoRoot === undefined)
+    throw new ConnectMatrixError('run npm start from a checkout of this repository');
   const cdkOut = path.join(repoRoot, 'cdk.out');
   const stateDir = path.join(repoRoot, LOCAL_IOT_FILES.directory);
 
@@ -47,7 +47,7 @@ async function main(): Promise<number> {
     const stackOutputs = local.runtime.outputs;
     const tokenKeyName = stackOutputs[STACK_OUTPUTS.tokenKeyName];
     if (tokenKeyName === undefined)
-      throw new LocalIotError(`the stack has no ${STACK_OUTPUTS.tokenKeyName} output`);
+      throw new ConnectMatrixError(`the stack has no ${STACK_OUTPUTS.tokenKeyName} output`);
     const rows = connectMatrixRows(tokenKeyName, tamperedToken(repoRoot));
     const clientCli = require.resolve('client/dist/cli.js');
     const results = await runConnectMatrix(rows, {
@@ -88,7 +88,7 @@ function synth(repoRoot: string, cdkOut: string): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(cdk, ['synth', '--quiet', '--output', cdkOut], { cwd: repoRoot }, (error, _stdout, stderr) => {
       if (error === null) resolve();
-      else reject(new LocalIotError(`npx cdk synth failed:\n${stderr.trim()}`));
+      else reject(new ConnectMatrixError(`npx cdk synth failed:\n${stderr.trim()}`));
     });
   });
 }
@@ -99,14 +99,18 @@ function step(message: string): void {
 
 const seconds = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 
+/** The harness's own errors and local-iot's (e.g. a malformed `cdk.out`) are known: one line, exit 2. */
+const isKnownError = (error: unknown): error is Error =>
+  error instanceof ConnectMatrixError || error instanceof LocalIotError;
+
 main().then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
     process.stderr.write(
-      `npm start: ${error instanceof LocalIotError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `npm start: ${isKnownError(error) ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
-    process.exitCode = error instanceof LocalIotError ? 2 : 1;
+    process.exitCode = isKnownError(error) ? 2 : 1;
   },
 );

@@ -1,0 +1,2 @@
+export * from './connect-matrix';
+export * from './errors';
