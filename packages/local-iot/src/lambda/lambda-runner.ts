@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { LocalIotError } from '../errors';
 import type { LocalFunction } from '../deployment/local-deployment';
+import type { InvokeMessage, LambdaWorkerData, WorkerMessage } from './worker-protocol';
 
 /** Receives the functions' console output, one line per call, prefixed with `[<function name>]`. */
 export type LogSink = (line: string) => void;
@@ -13,7 +14,10 @@ export type LogSink = (line: string) => void;
 export interface LambdaRunnerOptions {
   readonly functions: readonly LocalFunction[];
   readonly region: string;
-  /** @default '000000000000' */
+  /**
+   * @deprecated Ignored: a function's ARN (its `invokedFunctionArn`) is the one its `LocalFunction` record
+   * carries. Kept only until callers stop passing it.
+   */
   readonly accountId?: string;
   /**
    * URL of the local AWS API (e.g. `http://127.0.0.1:4567`): the functions' AWS SDK clients reach it through
@@ -100,6 +104,7 @@ export class LambdaRunner {
   private readonly maxWorkers: number;
   private readonly modulePaths: readonly string[];
   private readonly log: LogSink;
+  private readonly workerScript: WorkerScript;
   private closed = false;
 
   constructor(private readonly options: LambdaRunnerOptions) {
@@ -112,6 +117,7 @@ export class LambdaRunner {
     }
     this.modulePaths = options.runtimeModulePaths ?? defaultModulePaths();
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.workerScript = lambdaWorkerScript();
   }
 
   /** How many times `functionName` was invoked (every attempt, whatever its outcome). */
@@ -192,31 +198,33 @@ export class LambdaRunner {
       slot.current = pending;
       pending.slot = slot;
       const deadline = Date.now() + pending.fn.timeoutSeconds * 1000 - (performance.now() - pending.started);
-      slot.worker.postMessage({
+      const invoke: InvokeMessage = {
         type: 'invoke',
         requestId: pending.requestId,
         event: pending.event,
         deadline,
-      });
+      };
+      slot.worker.postMessage(invoke);
     }
   }
 
   private spawn(fn: LocalFunction, pool: Pool): Slot {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      env: this.environment(fn),
-      workerData: {
-        codeDirectory: fn.codeDirectory,
-        handler: fn.handler,
-        context: {
-          functionName: fn.name,
-          functionVersion: '$LATEST',
-          invokedFunctionArn: this.arn(fn),
-          memoryLimitInMB: String(fn.memorySizeMb),
-          logGroupName: `/aws/lambda/${fn.name}`,
-          logStreamName: logStreamName(),
-        },
+    const workerData: LambdaWorkerData = {
+      codeDirectory: fn.codeDirectory,
+      handler: fn.handler,
+      context: {
+        functionName: fn.name,
+        functionVersion: '$LATEST',
+        invokedFunctionArn: fn.arn,
+        memoryLimitInMB: String(fn.memorySizeMb),
+        logGroupName: `/aws/lambda/${fn.name}`,
+        logStreamName: logStreamName(),
       },
+    };
+    const worker = new Worker(this.workerScript.filename, {
+      ...(this.workerScript.execArgv !== undefined && { execArgv: [...this.workerScript.execArgv] }),
+      env: this.environment(fn),
+      workerData,
       stdout: true,
       stderr: true,
       // A runaway allocation ends this worker (ERR_WORKER_OUT_OF_MEMORY), not the host.
@@ -342,10 +350,6 @@ export class LambdaRunner {
     pending.resolve(result);
   }
 
-  private arn(fn: LocalFunction): string {
-    return `arn:aws:lambda:${this.options.region}:${this.options.accountId ?? '000000000000'}:function:${fn.name}`;
-  }
-
   /** The worker's whole `process.env`: nothing of the host's leaks in, as in a Lambda sandbox. */
   private environment(fn: LocalFunction): Record<string, string> {
     const { region, awsEndpointUrl } = this.options;
@@ -382,18 +386,6 @@ export class LambdaRunner {
   }
 }
 
-type WorkerMessage =
-  | { type: 'log'; level: string; requestId?: string; json: boolean; message: string }
-  | { type: 'result'; requestId: string; ok: true; value: unknown; fatal?: false }
-  | {
-      type: 'result';
-      requestId: string;
-      ok: false;
-      errorType: string;
-      errorMessage: string;
-      fatal?: boolean;
-    };
-
 function elapsed(pending: Pending): number {
   return Math.round((performance.now() - pending.started) * 10) / 10;
 }
@@ -401,6 +393,48 @@ function elapsed(pending: Pending): number {
 function logStreamName(): string {
   const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
   return `${day}/[$LATEST]${randomUUID().replace(/-/g, '')}`;
+}
+
+/** The worker's entry script, and the Node.js flags it needs (undefined: the host's, as by default). */
+interface WorkerScript {
+  readonly filename: string;
+  readonly execArgv?: readonly string[];
+}
+
+/**
+ * The worker script `lambda-worker`, next to this module and in the same form: the compiled `.js` when this
+ * module runs from `dist`, the `.ts` source when it runs from sources (Jest with ts-jest, `tsx`). Pairing by
+ * this module's own extension, rather than taking a `.js` whenever one exists, means sources never run a
+ * stale compiled worker.
+ *
+ * A `.ts` worker runs through tsx's CommonJS hook, preloaded with `--require <tsx/cjs>`: that hook registers
+ * synchronously inside the worker before its entry script loads. `--import tsx` does not work here: on
+ * Node.js 20 the hooks it registers do not reach a worker's entry script (ERR_UNKNOWN_FILE_EXTENSION). The
+ * path is resolved here because a worker resolves `--require` from the current directory, not from this
+ * package, and the flags are given in full rather than added to the inherited ones, which may hold flags a
+ * worker refuses (ERR_WORKER_INVALID_EXEC_ARGV).
+ * @throws LocalIotError when the script is missing, or tsx is for the `.ts` one.
+ */
+function lambdaWorkerScript(): WorkerScript {
+  const fromSources = __filename.endsWith('.ts');
+  const filename = join(__dirname, fromSources ? 'lambda-worker.ts' : 'lambda-worker.js');
+  if (!existsSync(filename)) {
+    throw new LocalIotError(
+      `the Lambda worker script ${filename} is missing: rebuild local-iot (npm run build)`,
+    );
+  }
+  if (!fromSources) return { filename };
+  let tsxHook: string;
+  try {
+    tsxHook = require.resolve('tsx/cjs');
+  } catch (error) {
+    throw new LocalIotError(
+      `local-iot runs from its TypeScript sources, so its Lambda worker (${filename}) needs tsx, which cannot be found: ` +
+        "install the repository's devDependencies (npm ci), or run local-iot from dist (npm run build)",
+      { cause: error },
+    );
+  }
+  return { filename, execArgv: ['--require', tsxHook] };
 }
 
 /** Every `node_modules` directory from this module's directory up to the root, nearest first. */
@@ -415,118 +449,3 @@ function defaultModulePaths(): string[] {
     directory = parent;
   }
 }
-
-/**
- * The worker: a minimal Lambda Node.js runtime. Plain JavaScript evaluated by `new Worker(..., { eval: true })`,
- * so it runs the same from TypeScript sources (tests) and from `dist`.
- */
-const WORKER_SOURCE = String.raw`
-'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
-const { createRequire } = require('node:module');
-const { existsSync } = require('node:fs');
-const path = require('node:path');
-const { pathToFileURL } = require('node:url');
-const util = require('node:util');
-
-const { codeDirectory, handler, context: baseContext } = workerData;
-let currentRequestId;
-let handlerFunction;
-
-// Lambda's runtime tags console output with the request id and level (Text), or writes one JSON object per
-// call filtered by the application log level (JSON); each call reaches the host as one message, in order.
-const jsonFormat = process.env.AWS_LAMBDA_LOG_FORMAT === 'JSON';
-const levels = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
-const minimumLevel = jsonFormat ? Math.max(0, levels.indexOf(String(process.env.AWS_LAMBDA_LOG_LEVEL || 'INFO').toUpperCase())) : 0;
-for (const [method, level] of [['log', 'INFO'], ['info', 'INFO'], ['warn', 'WARN'], ['error', 'ERROR'], ['debug', 'DEBUG'], ['trace', 'TRACE']]) {
-  console[method] = (...args) => {
-    if (levels.indexOf(level) < minimumLevel) return;
-    let message;
-    if (jsonFormat) {
-      const single = args.length === 1 && args[0] !== null && typeof args[0] === 'object' && !(args[0] instanceof Error);
-      message = JSON.stringify({ timestamp: new Date().toISOString(), level, requestId: currentRequestId, message: single ? args[0] : util.format(...args) });
-    } else {
-      message = util.format(...args);
-    }
-    parentPort.postMessage({ type: 'log', level, requestId: currentRequestId, json: jsonFormat, message });
-  };
-}
-
-function runtimeError(name, message) {
-  const error = new Error(message);
-  error.name = name;
-  return error;
-}
-
-async function loadHandler() {
-  if (handlerFunction) return handlerFunction;
-  const slash = handler.lastIndexOf('/');
-  const dot = handler.indexOf('.', slash + 1);
-  const moduleName = handler.slice(0, dot);
-  const exportPath = handler.slice(dot + 1).split('.');
-  const base = path.resolve(codeDirectory, moduleName);
-  const file = ['.js', '.cjs', '.mjs'].map((extension) => base + extension).find((candidate) => existsSync(candidate));
-  if (!file) throw runtimeError('Runtime.ImportModuleError', "Error: Cannot find module '" + moduleName + "'");
-  let loaded;
-  if (file.endsWith('.mjs')) {
-    loaded = await import(pathToFileURL(file).href);
-  } else {
-    try {
-      loaded = createRequire(path.join(codeDirectory, 'index.js'))(file);
-    } catch (error) {
-      if (!error || error.code !== 'ERR_REQUIRE_ESM') throw error;
-      loaded = await import(pathToFileURL(file).href);
-    }
-  }
-  let target = loaded;
-  for (const key of exportPath) target = target == null ? undefined : target[key];
-  if (typeof target !== 'function') {
-    throw runtimeError('Runtime.HandlerNotFound', moduleName + '.' + exportPath.join('.') + ' is undefined or not exported');
-  }
-  handlerFunction = target;
-  return target;
-}
-
-function callHandler(fn, event, context) {
-  return new Promise((resolve, reject) => {
-    const callback = (error, value) => (error ? reject(error) : resolve(value));
-    const returned = fn(event, context, callback);
-    if (returned && typeof returned.then === 'function') returned.then(resolve, reject);
-    // A synchronous handler that takes no callback answers null, as in Lambda.
-    else if (fn.length < 3) resolve(null);
-  });
-}
-
-parentPort.on('message', async (message) => {
-  if (!message || message.type !== 'invoke') return;
-  const { requestId, event, deadline } = message;
-  currentRequestId = requestId;
-  const context = Object.assign({}, baseContext, {
-    awsRequestId: requestId,
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-  });
-  let fn;
-  try {
-    fn = await loadHandler();
-  } catch (error) {
-    const errorType = (error && error.name) || 'Runtime.ImportModuleError';
-    parentPort.postMessage({ type: 'result', requestId, ok: false, fatal: true, errorType, errorMessage: String((error && error.message) || error) });
-    return;
-  }
-  try {
-    const value = await callHandler(fn, event, context);
-    const json = JSON.stringify(value);
-    parentPort.postMessage({ type: 'result', requestId, ok: true, value: json === undefined ? null : JSON.parse(json) });
-  } catch (error) {
-    const isError = error instanceof Error;
-    parentPort.postMessage({
-      type: 'result',
-      requestId,
-      ok: false,
-      errorType: isError ? error.name : typeof error,
-      errorMessage: isError ? error.message : String(error),
-    });
-  }
-});
-`;
