@@ -93,6 +93,24 @@ describe('LambdaRunner', () => {
     expect(process.env.FIXTURE_SETTING).toBeUndefined();
   });
 
+  it("gives the handler its function record's ARN as invokedFunctionArn", async () => {
+    const arn = 'arn:aws-cn:lambda:cn-north-1:210987654321:function:fixture-behaviours';
+    const other = new LambdaRunner({
+      functions: [fixture('behaviours', { arn })],
+      region: REGION,
+      awsEndpointUrl: ENDPOINT,
+      log: () => undefined,
+    });
+    try {
+      const result = value(await other.invoke(behaviours.name, { behaviour: 'echo' })) as {
+        context: Record<string, unknown>;
+      };
+      expect(result.context.invokedFunctionArn).toBe(arn);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('keeps module state warm between invocations and never grows the pool past its limit', async () => {
     const counts = [];
     for (let i = 0; i < 3; i++) {
