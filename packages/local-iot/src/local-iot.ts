@@ -7,6 +7,7 @@ import { stdoutLogSink, type GatewayLogSink } from './gateway/gateway-log';
 import type { LogSink } from './lambda/lambda-runner';
 import { ensureLocalCa } from './gateway/local-ca';
 import { createLocalRuntime, type LocalRuntime } from './local-runtime';
+import { outputsFileContent } from './deployment/local-deployment';
 import { MessageBroker } from './broker/message-broker';
 import type { MessageHandler } from './gateway/message-handler';
 
@@ -115,10 +116,7 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
   };
   const outputsFile = path.join(stateDir, LOCAL_IOT_FILES.outputs);
   const connectionFile = path.join(stateDir, LOCAL_IOT_FILES.connection);
-  await writeFile(
-    outputsFile,
-    `${JSON.stringify({ [runtime.deployment.stackName]: runtime.outputs }, null, 2)}\n`,
-  );
+  await writeFile(outputsFile, `${JSON.stringify(outputsFileContent(runtime.deployment), null, 2)}\n`);
   await writeFile(connectionFile, `${JSON.stringify(connection, null, 2)}\n`);
 
   let closing: Promise<void> | undefined;
