@@ -220,10 +220,11 @@ export function buildLocalDeployment(
     options.stateDir,
   );
   const policies = ofType('AWS::IoT::Policy').map(([logicalId]): LocalPolicy => {
+    const at = `Resources.${logicalId}.Properties.PolicyDocument`;
     const document = resolver.resolveProperty(logicalId, 'PolicyDocument');
-    const parsed = typeof document === 'string' ? (JSON.parse(document) as unknown) : document;
+    const parsed = typeof document === 'string' ? parsePolicyDocumentString(document, at) : document;
     if (typeof parsed !== 'object' || parsed === null) {
-      throw new DeploymentError(`Resources.${logicalId}.Properties.PolicyDocument is not a policy document`);
+      throw new DeploymentError(`${at} is not a policy document`);
     }
     return {
       logicalId,
@@ -513,6 +514,18 @@ function readSecrets(
     chmodSync(file, 0o600);
   }
   return secrets;
+}
+
+/** A policy document given as a string (CloudFormation accepts both): JSON, else a DeploymentError. */
+function parsePolicyDocumentString(document: string, at: string): unknown {
+  try {
+    return JSON.parse(document) as unknown;
+  } catch (error) {
+    throw new DeploymentError(
+      `${at} is a string that is not valid JSON (${(error as Error).message}): give the policy document as an object, or as a string holding a JSON object`,
+      { cause: error },
+    );
+  }
 }
 
 function positiveInteger(value: unknown, fallback: number, where: string): number {

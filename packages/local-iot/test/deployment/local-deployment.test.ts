@@ -361,6 +361,25 @@ describe('loadLocalDeployment', () => {
     );
   });
 
+  it('refuses a policy document string that is not JSON, naming the resource, the property and the fix', () => {
+    const template = demoTemplate({ asset: 'fn', publicKeyPem: publicKey });
+    const policy = (template.Resources as Record<string, { Properties: Record<string, unknown> }>)
+      .ConnectPolicy as { Properties: Record<string, unknown> };
+    const notJson = '{"Version": "2012-10-17",';
+    policy.Properties.PolicyDocument = notJson;
+    const syntaxError = errorOf(() => JSON.parse(notJson));
+    const error = errorOf(() => load(template));
+    expect(error).toBeInstanceOf(DeploymentError);
+    expect(error.message).toBe(
+      `Resources.ConnectPolicy.Properties.PolicyDocument is a string that is not valid JSON (${syntaxError.message}): ` +
+        'give the policy document as an object, or as a string holding a JSON object',
+    );
+    expect(error.cause).toBeInstanceOf(SyntaxError);
+    // A string holding a JSON object is accepted, as CloudFormation accepts it.
+    policy.Properties.PolicyDocument = JSON.stringify({ Version: '2012-10-17', Statement: [] });
+    expect(load(template).policies[0]?.document).toEqual({ Version: '2012-10-17', Statement: [] });
+  });
+
   it('refuses a signing-enabled authorizer without token key or public keys, as AWS does', () => {
     const template = demoTemplate({ asset: 'fn', publicKeyPem: publicKey });
     const signed = (template.Resources as Record<string, { Properties: Record<string, unknown> }>)
