@@ -27,7 +27,7 @@ import {
   validateTokenSigningPublicKey,
   validateTopicRoot,
 } from './prop-validation';
-import { authorizerLambdaSource, findRepoRoot } from './repo-root';
+import { authorizerLambdaPackageDir, authorizerLambdaSource, findRepoRoot } from './repo-root';
 
 /** Properties of an {@link IotCustomAuthorizer}. */
 export interface IotCustomAuthorizerProps {
@@ -185,7 +185,12 @@ export class IotCustomAuthorizer extends Construct {
       );
     }
 
-    const source = authorizerLambdaSource(props.projectRoot ?? findRepoRoot());
+    // By default the handler comes from the installed authorizer-lambda package; an explicit projectRoot is
+    // another checkout with this repository's layout.
+    const source =
+      props.projectRoot === undefined
+        ? authorizerLambdaSource(findRepoRoot(), authorizerLambdaPackageDir())
+        : authorizerLambdaSource(props.projectRoot);
     if (!existsSync(source.entry)) {
       throw new InfraError(
         `cannot find the authorizer handler ${source.entry}: \`projectRoot\` must be the repository root holding packages/authorizer-lambda, but ${JSON.stringify(source.projectRoot)} was provided`,

@@ -32,11 +32,33 @@ export interface AuthorizerLambdaSource {
   readonly tsconfig: string;
 }
 
-/** The authorizer Lambda's entry point and build inputs under `repoRoot`. */
-export function authorizerLambdaSource(repoRoot: string): AuthorizerLambdaSource {
+/**
+ * The `authorizer-lambda` package directory, resolved through infra's declared dependency on it (a workspace
+ * link), so the bundled source is the package npm installed rather than a path guessed from the layout.
+ * @throws InfraError when it is not installed.
+ */
+export function authorizerLambdaPackageDir(): string {
+  try {
+    return path.dirname(require.resolve('authorizer-lambda/package.json'));
+  } catch (error) {
+    throw new InfraError(
+      'cannot find the authorizer-lambda package, which infra depends on: run `npm ci` at the repository root',
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * The authorizer Lambda's entry point and build inputs under `repoRoot`.
+ * @param packageDir the `authorizer-lambda` package; by default where this repository's layout puts it
+ */
+export function authorizerLambdaSource(
+  repoRoot: string,
+  packageDir: string = path.join(repoRoot, 'packages', 'authorizer-lambda'),
+): AuthorizerLambdaSource {
   return {
     projectRoot: repoRoot,
-    entry: path.join(repoRoot, 'packages', 'authorizer-lambda', 'src', 'handler.ts'),
+    entry: path.join(packageDir, 'src', 'handler.ts'),
     depsLockFilePath: path.join(repoRoot, LOCK_FILE),
     tsconfig: path.join(repoRoot, 'tsconfig.json'),
   };

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { authorizerLambdaSource, findRepoRoot } from '../src';
+import { authorizerLambdaPackageDir, authorizerLambdaSource, findRepoRoot } from '../src';
 import { expectInfraError, REPO_ROOT } from './helpers';
 
 describe('findRepoRoot', () => {
@@ -32,5 +32,17 @@ describe('authorizerLambdaSource', () => {
       depsLockFilePath: path.join('/repo', 'package-lock.json'),
       tsconfig: path.join('/repo', 'tsconfig.json'),
     });
+  });
+
+  it('takes the handler from the given package directory', () => {
+    expect(authorizerLambdaSource('/repo', '/elsewhere/authorizer-lambda').entry).toBe(
+      path.join('/elsewhere/authorizer-lambda', 'src', 'handler.ts'),
+    );
+  });
+});
+
+describe('authorizerLambdaPackageDir', () => {
+  it('resolves the declared authorizer-lambda dependency to its workspace', () => {
+    expect(authorizerLambdaPackageDir()).toBe(path.join(REPO_ROOT, 'packages', 'authorizer-lambda'));
   });
 });
