@@ -7,6 +7,7 @@ import {
   checkTokenClaims,
   clientIdProblem,
   decodeToken,
+  isRecord,
   isStandardBase64,
   parseCustomAuthUsername,
   type IotArnContext,
@@ -321,17 +322,13 @@ function toPolicyDocument(document: IotPolicyDocument): PolicyDocument {
   };
 }
 
-function isRecord(value: unknown): value is object {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * An own property of an object, or `undefined` (also for non-objects): inherited names such as `toString`
  * or `__proto__` in an untrusted event never count as fields.
  */
 function own(value: unknown, key: string): unknown {
   if (!isRecord(value) || !Object.prototype.hasOwnProperty.call(value, key)) return undefined;
-  return (value as Record<string, unknown>)[key];
+  return value[key];
 }
 
 /** The error's class name only: messages of unexpected errors could echo input. */

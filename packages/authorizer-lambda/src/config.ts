@@ -3,7 +3,9 @@ import {
   AUTHORIZER_RESPONSE_LIMITS,
   DEFAULTS,
   DEVICE_SECRET_FIELDS,
+  MAX_TOPIC_ROOT_LENGTH,
   clientIdProblem,
+  isValidTopicRoot,
 } from '@iot-custom-auth/protocol';
 import { ConfigError } from './errors';
 
@@ -48,15 +50,7 @@ export const CONFIG_LIMITS = {
   // A week at most: a signed token cannot be revoked, so its lifetime is the revocation delay.
   tokenMaxLifetimeSeconds: { min: 60, max: 604_800 },
   tokenClockSkewSeconds: { min: 0, max: 600 },
-  // Keeps the topic policy far below AWS IoT's 2,048 characters per policy document.
-  topicRootMaxLength: 128,
 } as const;
-
-/**
- * Topic root: levels of the same safe characters as a client id, separated by single `/`. MQTT (`+`, `#`)
- * and policy (`*`, `?`, `$`) wildcards would widen the topic policy beyond the device's own topics.
- */
-const TOPIC_ROOT_PATTERN = /^[A-Za-z0-9_.:-]+(?:\/[A-Za-z0-9_.:-]+)*$/;
 
 /**
  * Reads and validates the configuration from the environment (names in `AUTHORIZER_ENV`, defaults in
@@ -140,9 +134,9 @@ function readTopicRoot(env: NodeJS.ProcessEnv): string {
   const name = AUTHORIZER_ENV.topicRoot;
   const value = env[name];
   if (value === undefined) return DEFAULTS.topicRoot;
-  if (value.length > CONFIG_LIMITS.topicRootMaxLength || !TOPIC_ROOT_PATTERN.test(value)) {
+  if (!isValidTopicRoot(value)) {
     throw new ConfigError(
-      `\`${name}\` must be 1 to ${CONFIG_LIMITS.topicRootMaxLength} characters of topic levels made of ` +
+      `\`${name}\` must be 1 to ${MAX_TOPIC_ROOT_LENGTH} characters of topic levels made of ` +
         `A-Z a-z 0-9 _ . : - separated by single '/' (such as '${DEFAULTS.topicRoot}'), ` +
         `but ${JSON.stringify(value)} was provided`,
     );

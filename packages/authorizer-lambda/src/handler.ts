@@ -5,26 +5,16 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { IoTCustomAuthorizerHandler } from 'aws-lambda';
-import { arnContextOf } from '@iot-custom-auth/protocol';
+import { regionOfArn } from '@iot-custom-auth/protocol';
 import { createHandler } from './authorizer';
 import { loadConfig } from './config';
 import { DeviceCredentialsCache } from './device-credentials-cache';
 
 const config = loadConfig(process.env);
 
-/**
- * A secret ARN names its region, and GetSecretValue with an ARN only works in that region, so it wins over
- * the function's own region. A plain secret name leaves the SDK's default (`AWS_REGION`).
- */
-function secretRegion(secretId: string): string | undefined {
-  try {
-    return arnContextOf(secretId).region;
-  } catch {
-    return undefined;
-  }
-}
-
-const region = secretRegion(config.deviceSecretArn);
+// A secret ARN names its region, and GetSecretValue with an ARN only works in that region, so it wins over
+// the function's own region. A plain secret name leaves the SDK's default (`AWS_REGION`).
+const region = regionOfArn(config.deviceSecretArn);
 // The endpoint, credentials and retries come from the SDK's standard sources (AWS_ENDPOINT_URL_SECRETS_MANAGER
 // and the execution role), so local-iot can point it at its local API without a code path of its own.
 const client = new SecretsManagerClient(region === undefined ? {} : { region });

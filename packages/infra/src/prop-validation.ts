@@ -1,6 +1,11 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { Token } from 'aws-cdk-lib';
-import { clientIdProblem, TOKEN_KEY_NAME_PATTERN } from '@iot-custom-auth/protocol';
+import {
+  clientIdProblem,
+  isValidTopicRoot,
+  MAX_TOPIC_ROOT_LENGTH,
+  TOKEN_KEY_NAME_PATTERN,
+} from '@iot-custom-auth/protocol';
 import { InfraError } from './errors';
 
 /**
@@ -17,12 +22,6 @@ export const AUTHORIZER_NAME_PATTERN = /^[\w=,@-]{1,128}$/;
 
 /** AWS IoT's rule for the name of a key in `TokenSigningPublicKeys`. */
 export const TOKEN_SIGNING_KEY_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
-
-/**
- * A topic root is one or more topic levels of characters that are safe in both MQTT topics and IoT policy
- * resources: no MQTT wildcards (`+`, `#`), no policy wildcards (`*`, `?`), no `$`, no empty level.
- */
-const TOPIC_ROOT_PATTERN = /^[A-Za-z0-9_.:-]+(\/[A-Za-z0-9_.:-]+)*$/;
 
 /** Throws unless `value` is a whole number within `min..max` (both inclusive). */
 export function validateIntegerInRange(
@@ -76,15 +75,15 @@ export function validateClientIdPrefix(name: string, value: string): void {
   }
 }
 
-/** Longest topic root: keeps the returned topic policy far below AWS IoT's 2,048 characters per document. */
-export const TOPIC_ROOT_MAX_LENGTH = 128;
-
-/** The topic root devices publish under (`<topicRoot>/<clientId>`). */
+/**
+ * The topic root devices publish under (`<topicRoot>/<clientId>`): topic levels of characters that are safe in
+ * both MQTT topics and IoT policy resources (protocol's `isValidTopicRoot`).
+ */
 export function validateTopicRoot(name: string, value: string): void {
   if (Token.isUnresolved(value)) return;
-  if (value.length > TOPIC_ROOT_MAX_LENGTH || !TOPIC_ROOT_PATTERN.test(value)) {
+  if (!isValidTopicRoot(value)) {
     throw new InfraError(
-      `\`${name}\` must be 1 to ${TOPIC_ROOT_MAX_LENGTH} characters of topic levels separated by single / using only A-Z a-z 0-9 _ . : - (no wildcards), but ${JSON.stringify(value)} was provided`,
+      `\`${name}\` must be 1 to ${MAX_TOPIC_ROOT_LENGTH} characters of topic levels separated by single / using only A-Z a-z 0-9 _ . : - (no wildcards), but ${JSON.stringify(value)} was provided`,
     );
   }
 }

@@ -49,3 +49,16 @@ export function arnContextOf(arn: string): Required<IotArnContext> {
   }
   return { partition, region, account };
 }
+
+/**
+ * The region an ARN names, or `undefined` when `arn` is missing or not an ARN (a plain secret name, say):
+ * callers then leave the SDK's default region in place.
+ */
+export function regionOfArn(arn: string | undefined): string | undefined {
+  if (arn === undefined) return undefined;
+  try {
+    return arnContextOf(arn).region;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,14 +1,12 @@
 import { AUTHORIZER_RESPONSE_LIMITS as LIMITS } from './constants';
+import { isRecord } from './is-record';
 
 /**
  * Every way a custom authorizer's response breaks AWS IoT's rules, as readable sentences; empty when it is
  * valid. The Lambda's tests hold it to these rules and local-iot refuses a connection for any of them, naming it.
  */
-export function authorizerResponseProblems(response: unknown): string[] {
-  if (typeof response !== 'object' || response === null || Array.isArray(response)) {
-    return ['response is not a JSON object'];
-  }
-  const r = response as Record<string, unknown>;
+export function authorizerResponseProblems(r: unknown): string[] {
+  if (!isRecord(r)) return ['response is not a JSON object'];
   const problems: string[] = [];
   if (typeof r.isAuthenticated !== 'boolean') problems.push('isAuthenticated is not a boolean');
   if (typeof r.principalId !== 'string') {

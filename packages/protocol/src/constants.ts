@@ -34,6 +34,12 @@ export const MQTT_WEBSOCKET_PATH = '/mqtt';
 /** Port for custom authentication, direct MQTT (ALPN `mqtt`) and WebSockets alike. */
 export const CUSTOM_AUTH_PORT = 443;
 
+/**
+ * How a device reaches the endpoint: MQTT directly over TLS (ALPN `mqtt`), or MQTT over WebSockets (an HTTP
+ * upgrade on `MQTT_WEBSOCKET_PATH`).
+ */
+export type Transport = 'mqtt' | 'websockets';
+
 /** This project's defaults, shared by the stack, the Lambda and the client. */
 export const DEFAULTS = {
   clientIdPrefix: 'test-',
@@ -79,12 +85,17 @@ export const TOKEN_SIGNING_KEY_FILES = {
   publicKey: 'token-signing-public.pem',
 } as const;
 
+/** "The topic in a publish or subscribe request can have no more than 7 forward slashes". */
+const MAX_TOPIC_SLASHES = 7;
+
 /** AWS IoT Core's limits on topics, subscriptions and messages (AWS IoT Core endpoints and quotas). */
 export const AWS_IOT_TOPIC_LIMITS = {
   /** "The topic passed to the message broker when publishing a message cannot exceed 256 bytes of UTF-8". */
   maxTopicBytes: 256,
-  /** "The topic in a publish or subscribe request can have no more than 7 forward slashes", so 8 levels. */
-  maxTopicSlashes: 7,
+  /** "The topic in a publish or subscribe request can have no more than 7 forward slashes". */
+  maxTopicSlashes: MAX_TOPIC_SLASHES,
+  /** The depth those slashes allow: 8 levels. */
+  maxTopicLevels: MAX_TOPIC_SLASHES + 1,
   /** Topic filters in one SUBSCRIBE. */
   maxFiltersPerSubscribe: 8,
   /** Subscriptions one connection may hold. */

@@ -1,4 +1,5 @@
 import { DEVICE_SECRET_FIELDS } from './constants';
+import { isRecord } from './is-record';
 
 /** The device user name and password the unsigned authorizer accepts. */
 export interface DeviceCredentials {
@@ -21,9 +22,9 @@ export function parseDeviceCredentials(secretString: unknown): DeviceCredentials
   } catch {
     return undefined;
   }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const username = (parsed as Record<string, unknown>)[DEVICE_SECRET_FIELDS.username];
-  const password = (parsed as Record<string, unknown>)[DEVICE_SECRET_FIELDS.password];
+  if (!isRecord(parsed)) return undefined;
+  const username = parsed[DEVICE_SECRET_FIELDS.username];
+  const password = parsed[DEVICE_SECRET_FIELDS.password];
   if (typeof username !== 'string' || typeof password !== 'string' || !username || !password)
     return undefined;
   return { username, password };

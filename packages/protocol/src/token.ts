@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, createSign, createVerify, type KeyObject } from 'node:crypto';
 import { ProtocolError } from './errors';
+import { isRecord } from './is-record';
 import { isStandardBase64 } from './username';
 
 /**
@@ -50,10 +51,10 @@ export function decodeToken(token: unknown): DecodeTokenResult {
   } catch {
     return { ok: false, reason: 'token is not base64url-encoded JSON' };
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!isRecord(parsed)) {
     return { ok: false, reason: 'token claims are not a JSON object' };
   }
-  const { clientId, iat, exp } = parsed as Record<string, unknown>;
+  const { clientId, iat, exp } = parsed;
   if (typeof clientId !== 'string' || clientId.length === 0) {
     return { ok: false, reason: 'token claim clientId is missing or not a string' };
   }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { isRecord } from './is-record';
 
 /**
  * The repository root: the nearest directory at or above `start` whose package.json declares npm
@@ -17,7 +18,7 @@ export function findWorkspaceRoot(start: string): string | undefined {
 function declaresWorkspaces(manifest: string): boolean {
   try {
     const parsed: unknown = JSON.parse(readFileSync(manifest, 'utf8'));
-    return typeof parsed === 'object' && parsed !== null && 'workspaces' in parsed;
+    return isRecord(parsed) && 'workspaces' in parsed;
   } catch {
     // An unreadable package.json is just not the root we are looking for.
     return false;

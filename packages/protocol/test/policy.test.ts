@@ -1,6 +1,7 @@
 import {
   ProtocolError,
   arnContextOf,
+  regionOfArn,
   buildConnectPolicy,
   buildDevicePolicies,
   buildTopicPolicy,
@@ -36,6 +37,16 @@ describe('IoT ARNs', () => {
     'arn:aws:lambda::123456789012:x',
   ])('rejects %j', (arn) => {
     expect(() => arnContextOf(arn)).toThrow(ProtocolError);
+  });
+
+  it('reads the region of a secret or function ARN, and nothing from a plain name', () => {
+    expect(regionOfArn('arn:aws:secretsmanager:eu-west-1:123456789012:secret:device-AbCdEf')).toBe(
+      'eu-west-1',
+    );
+    expect(regionOfArn('arn:aws-cn:lambda:cn-north-1:123456789012:function:auth')).toBe('cn-north-1');
+    expect(regionOfArn('device-secret')).toBeUndefined();
+    expect(regionOfArn('arn:aws:lambda:eu-west-1:1234:function:x')).toBeUndefined();
+    expect(regionOfArn(undefined)).toBeUndefined();
   });
 });
 
