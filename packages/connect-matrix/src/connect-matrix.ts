@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { TOKEN_SIGNING_KEY_FILES, createToken, signToken } from '@iot-custom-auth/protocol';
 import type { ConnectLogEntry, GatewayLogEntry } from 'local-iot';
 
 /** What one row of the connect matrix expects. */
@@ -32,6 +35,18 @@ export interface MatrixRow {
 export interface TamperedToken {
   readonly token: string;
   readonly signature: string;
+}
+
+/**
+ * A token signed with the stack's real key (`.keys/` under `repoRoot`) whose signature then has one byte
+ * changed: AWS IoT must refuse it without invoking the Lambda.
+ */
+export function tamperedToken(repoRoot: string): TamperedToken {
+  const keyFile = path.join(repoRoot, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey);
+  const token = createToken({ clientId: 'test-tampered', lifetimeSeconds: 300 });
+  const signature = Buffer.from(signToken(token, readFileSync(keyFile, 'utf8')), 'base64');
+  signature[0] = (signature[0] ?? 0) ^ 0xff;
+  return { token, signature: signature.toString('base64') };
 }
 
 /**

@@ -2,18 +2,11 @@
 // `npm start`: the project's main job, offline. Synthesizes the stack, serves it with local-iot, runs the
 // connect matrix with the real client, prints a table and exits 0 only when every expectation held.
 import { execFile } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import {
-  LOCAL_IOT_FILES,
-  STACK_OUTPUTS,
-  TOKEN_SIGNING_KEY_FILES,
-  createToken,
-  findWorkspaceRoot,
-  signToken,
-} from '@iot-custom-auth/protocol';
+import { LOCAL_IOT_FILES, STACK_OUTPUTS, findWorkspaceRoot } from '@iot-custom-auth/protocol';
 import { LocalIotError, startLocalIot, type GatewayLogEntry } from 'local-iot';
-import { connectMatrixRows, formatMatrixTable, runConnectMatrix, type TamperedToken } from './connect-matrix';
+import { connectMatrixRows, formatMatrixTable, runConnectMatrix, tamperedToken } from './connect-matrix';
 import { ConnectMatrixError } from './errors';
 
 async function main(): Promise<number> {
@@ -72,15 +65,6 @@ async function main(): Promise<number> {
     gatewayLogFile.end();
     functionLogFile.end();
   }
-}
-
-/** A token signed with the real key whose signature then has one byte changed: AWS IoT must refuse it unseen by the Lambda. */
-function tamperedToken(repoRoot: string): TamperedToken {
-  const keyFile = path.join(repoRoot, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey);
-  const token = createToken({ clientId: 'test-tampered', lifetimeSeconds: 300 });
-  const signature = Buffer.from(signToken(token, readFileSync(keyFile, 'utf8')), 'base64');
-  signature[0] = (signature[0] ?? 0) ^ 0xff;
-  return { token, signature: signature.toString('base64') };
 }
 
 function synth(repoRoot: string, cdkOut: string): Promise<void> {

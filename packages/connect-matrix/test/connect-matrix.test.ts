@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { STACK_OUTPUTS, TOKEN_SIGNING_KEY_FILES, createToken, signToken } from '@iot-custom-auth/protocol';
-import { connectMatrixRows, formatMatrixTable, runConnectMatrix } from '../src/connect-matrix';
+import { STACK_OUTPUTS } from '@iot-custom-auth/protocol';
+import { connectMatrixRows, formatMatrixTable, runConnectMatrix, tamperedToken } from '../src/connect-matrix';
 import {
   REPO_ROOT,
   serveSynthesizedStack,
@@ -22,21 +20,10 @@ afterAll(async () => {
   await served?.close();
 });
 
-function tampered(): { token: string; signature: string } {
-  const key = readFileSync(
-    path.join(REPO_ROOT, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey),
-    'utf8',
-  );
-  const token = createToken({ clientId: 'test-tampered', lifetimeSeconds: 300 });
-  const signature = Buffer.from(signToken(token, key), 'base64');
-  signature[0] = (signature[0] ?? 0) ^ 0xff;
-  return { token, signature: signature.toString('base64') };
-}
-
 it('meets every expectation of the connect matrix with the real client', async () => {
   const rows = connectMatrixRows(
     served.local.runtime.outputs[STACK_OUTPUTS.tokenKeyName] as string,
-    tampered(),
+    tamperedToken(REPO_ROOT),
   );
   const before = served.local.runtime.invocationCount();
   const results = await runConnectMatrix(rows, {
