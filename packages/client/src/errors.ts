@@ -1,48 +1,32 @@
-/** Base class of every error the connect client throws on purpose. `cli.ts` maps the subclasses to exit codes. */
+/**
+ * Base class of every error the connect client throws on purpose. `cli.ts` maps the subclasses to exit codes.
+ * Its `name` is the class name, set here once for every subclass (this package is compiled by tsc and never
+ * minified, so class names survive).
+ */
 export class ClientError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'ClientError';
+    this.name = new.target.name;
   }
 }
 
 /** A flag is unknown, malformed or conflicts with another one. Exit code 2. */
-export class UsageError extends ClientError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'UsageError';
-  }
-}
+export class UsageError extends ClientError {}
 
 /**
  * The environment is not set up for a connection: no stack outputs, an unreadable key or CA file, a secret that
  * does not exist or cannot be read. Nothing was sent to the MQTT endpoint. Exit code 2.
  */
-export class ConfigError extends ClientError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ConfigError';
-  }
-}
+export class ConfigError extends ClientError {}
 
 /** A call to an AWS service failed for a reason that may pass (network, throttling, a 5xx). Exit code 1. */
-export class RuntimeError extends ClientError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RuntimeError';
-  }
-}
+export class RuntimeError extends ClientError {}
 
 /**
  * The MQTT connection was refused, failed or timed out, or did not end cleanly. `main()` has already printed
  * the full report (reason code, likely causes), so the CLI prints nothing more. Exit code 1.
  */
-export class ConnectionFailedError extends ClientError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ConnectionFailedError';
-  }
-}
+export class ConnectionFailedError extends ClientError {}
 
 /**
  * Turns an AWS SDK v3 error into a `ConfigError` when retrying cannot help (4xx other than throttling, missing
