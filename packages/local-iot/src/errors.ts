@@ -1,8 +1,11 @@
-/** Base class of every error thrown by `@iot-custom-auth/local-iot`. */
+/**
+ * Base class of every error thrown by `@iot-custom-auth/local-iot`. Its `name` is the class name, set here
+ * once for every subclass (this package is compiled by tsc and never minified, so class names survive).
+ */
 export class LocalIotError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'LocalIotError';
+    this.name = new.target.name;
   }
 }
 
@@ -10,9 +13,4 @@ export class LocalIotError extends Error {
  * The synthesized stack cannot be served: `cdk.out` is missing or malformed, or the template uses something
  * local-iot cannot resolve. A configuration error (the CLI exits 2): the message names what and the fix.
  */
-export class DeploymentError extends LocalIotError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DeploymentError';
-  }
-}
+export class DeploymentError extends LocalIotError {}
