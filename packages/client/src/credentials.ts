@@ -9,6 +9,7 @@ import {
 } from '@iot-custom-auth/protocol';
 import { newSecretsManagerClient, type AwsTarget } from './aws-clients';
 import { awsCallError, ConfigError } from './errors';
+import { readConfigFile, type ReadTextFile } from './read-config-file';
 
 /** A token for the signed authorizer and its signature (standard base64, not yet URL-encoded). */
 export interface SignedToken {
@@ -43,8 +44,8 @@ export interface CredentialSource {
 
 /** Dependencies of `AwsCredentialSource`. */
 export interface AwsCredentialSourceOptions {
-  /** Reads a file as UTF-8; rejects with a Node.js error (`code` ENOENT, EACCES, ...). */
-  readonly readFile: (path: string) => Promise<string>;
+  /** Reads the token-signing key. */
+  readonly readFile: ReadTextFile;
   /** Creates the Secrets Manager client. @default newSecretsManagerClient */
   readonly secretsManager?: (target: AwsTarget) => Pick<SecretsManagerClient, 'send'>;
 }
@@ -89,16 +90,13 @@ export class AwsCredentialSource implements CredentialSource {
   }
 
   async signedToken(request: SignedTokenRequest): Promise<SignedToken> {
-    let pem: string;
-    try {
-      pem = await this.readFile(request.keyFile);
-    } catch (error) {
-      throw new ConfigError(
-        `cannot read the token-signing private key ${request.keyFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}. ` +
-          `The first \`npx cdk synth\` creates ${TOKEN_SIGNING_KEY_FILES.directory}/${TOKEN_SIGNING_KEY_FILES.privateKey} at the repository root; or pass --token-signing-key FILE`,
-        { cause: error },
-      );
-    }
+    const pem = await readConfigFile(
+      this.readFile,
+      request.keyFile,
+      (error) =>
+        `cannot read the token-signing private key ${request.keyFile}: ${error.code ?? error.message}. ` +
+        `The first \`npx cdk synth\` creates ${TOKEN_SIGNING_KEY_FILES.directory}/${TOKEN_SIGNING_KEY_FILES.privateKey} at the repository root; or pass --token-signing-key FILE`,
+    );
     const token = createToken({
       clientId: request.clientId,
       lifetimeSeconds: request.lifetimeSeconds,

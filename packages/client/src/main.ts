@@ -21,6 +21,7 @@ import { ClientError, ConfigError, ConnectionFailedError, RuntimeError, UsageErr
 import { defaultPayload, exchangeMessages, type ExchangeRequest } from './message-exchange';
 import type { LoadedOutputs, OutputsReader } from './outputs';
 import type { InvocationPaths } from './paths';
+import { readConfigFile, type ReadTextFile } from './read-config-file';
 import {
   connectedLines,
   connectingLines,
@@ -41,8 +42,8 @@ export interface MainDeps {
   readonly credentials: CredentialSource;
   readonly connector: Connector;
   readonly tlsProbe: TlsProbe;
-  /** Reads a file as UTF-8 (the `--ca_file`). */
-  readonly readFile: (path: string) => Promise<string>;
+  /** Reads the `--ca_file` (or the connection file's CA). */
+  readonly readFile: ReadTextFile;
   /** Milliseconds since the epoch. */
   readonly clock: () => number;
   /** A random id for the default client id (`test-<uuid>`). */
@@ -69,7 +70,7 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<voi
     config = parseArgs(argv);
   } catch (error) {
     if (error instanceof UsageError && argv.some((arg) => arg === '--json' || arg.startsWith('--json='))) {
-      deps.stdout(`${JSON.stringify(jsonErrorReport('usage', error.message))}\n`);
+      printJson(deps, jsonErrorReport('usage', error.message));
     }
     throw error;
   }
@@ -83,10 +84,15 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<voi
     if (config.json && error instanceof ClientError && !(error instanceof ConnectionFailedError)) {
       const kind =
         error instanceof UsageError ? 'usage' : error instanceof RuntimeError ? 'runtime' : 'configuration';
-      deps.stdout(`${JSON.stringify(jsonErrorReport(kind, error.message))}\n`);
+      printJson(deps, jsonErrorReport(kind, error.message));
     }
     throw error;
   }
+}
+
+/** `--json` prints exactly one object, on one line. */
+function printJson(deps: MainDeps, report: Record<string, unknown>): void {
+  deps.stdout(`${JSON.stringify(report)}\n`);
 }
 
 /** The connection settings `main()` worked out, before anything is sent. */
@@ -134,7 +140,7 @@ async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
       disconnect,
       durationMs: deps.clock() - started,
     };
-    if (config.json) deps.stdout(`${JSON.stringify(jsonReport(report))}\n`);
+    if (config.json) printJson(deps, jsonReport(report));
     if (problem !== undefined) throw new ConnectionFailedError(problem.headline);
     if (!disconnect.clean) throw new ConnectionFailedError(`disconnect was not clean: ${disconnect.reason}`);
     return;
@@ -159,159 +165,277 @@ async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
       diagnosis,
       durationMs: deps.clock() - started,
     };
-    deps.stdout(`${JSON.stringify(jsonReport(report))}\n`);
+    printJson(deps, jsonReport(report));
   }
   throw new ConnectionFailedError(diagnosis.headline);
 }
 
-async function prepare(config: CliConfig, deps: MainDeps): Promise<Prepared> {
-  const { invocationDir, repoRoot } = deps.paths;
-  const fromFlag = (path: string): string => resolve(invocationDir, path);
+/** Where the device connects, and with which client id: the fields the request, the plan and the context share. */
+interface ConnectTarget {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly transport: CliConfig['transport'];
+  readonly clientId: string;
+}
 
-  // Outputs are needed unless the flags already say where to connect (the upstream sample's usage); even
-  // then an existing default outputs file fills in what the flags leave out.
-  const outputs = await deps.outputs.read({
-    ...(config.outputsFile === undefined ? {} : { file: fromFlag(config.outputsFile) }),
-    defaultFile: join(repoRoot, DEFAULT_OUTPUTS_FILE),
+/** The authorizer the device asks for, as the plan and the failure context both name it. */
+interface AuthorizerChoice {
+  readonly signed: boolean;
+  /** `undefined`: the endpoint's default authorizer. */
+  readonly authorizerName?: string;
+}
+
+/** The client id, and why this stack's policy would refuse it, if it would. */
+interface ClientIdChoice {
+  readonly clientId: string;
+  readonly prefix: string;
+  readonly problem?: string;
+}
+
+/** How the device proves who it is, and how the report says so without a secret. */
+interface ResolvedCredentials {
+  /** The custom-auth fields, all but the authorizer name. */
+  readonly auth: CustomAuthFields;
+  /** For the plan: every secret redacted (lengths only). */
+  readonly description: string;
+  readonly passwordSource: FailureContext['passwordSource'];
+}
+
+/** The CA to trust instead of the system store, when one was named. */
+interface ResolvedCa {
+  readonly file?: string;
+  readonly pem?: string;
+}
+
+/**
+ * Works out everything before anything is sent, in the order the user fixes things: the outputs, where to
+ * connect, the client id and its messages, the authorizer, the credentials, the CA. Each setting is
+ * resolved once and shared by the connect request, the printed plan and the context of a diagnosis.
+ */
+async function prepare(config: CliConfig, deps: MainDeps): Promise<Prepared> {
+  const outputs = await readOutputs(config, deps);
+  const { endpoint, port } = resolveEndpoint(config, outputs);
+  const id = resolveClientId(config, outputs, deps.randomId);
+  const messages = messagesFor(config, id.clientId);
+  const authorizer = resolveAuthorizer(config, outputs);
+  const credentials = authorizer.signed
+    ? await signedCredentials(config, outputs, id.clientId, deps)
+    : await unsignedCredentials(config, outputs, deps);
+  const ca = await resolveCa(config, outputs, deps);
+
+  const target: ConnectTarget = { endpoint, port, transport: config.transport, clientId: id.clientId };
+  const alpn = alpnFor(config.transport);
+  const outputsSource = outputsSourceOf(outputs);
+  const secretArn = outputs?.values.deviceSecretArn;
+  const plan: ConnectionPlan = {
+    ...target,
+    ...(alpn === undefined ? {} : { alpn }),
+    ...authorizer,
+    credentials: credentials.description,
+    ...(outputsSource === undefined ? {} : { outputsSource }),
+  };
+  const context: FailureContext = {
+    ...target,
+    ...authorizer,
+    clientIdPrefix: id.prefix,
+    ...(id.problem === undefined ? {} : { clientIdProblem: id.problem }),
+    passwordSource: credentials.passwordSource,
+    ...(secretArn === undefined ? {} : { secretArn }),
+    ...(ca.file === undefined ? {} : { caFile: ca.file }),
+    timeoutSeconds: config.timeoutSeconds,
+  };
+  const request: ConnectRequest = {
+    ...target,
+    ...(ca.pem === undefined ? {} : { caPem: ca.pem }),
+    auth:
+      authorizer.authorizerName === undefined
+        ? credentials.auth
+        : { ...credentials.auth, authorizerName: encodeQueryValue(authorizer.authorizerName) },
+    timeoutMs: config.timeoutSeconds * 1000,
+    verbosity: config.verbosity,
+  };
+  const warnings =
+    outputs !== undefined && id.problem !== undefined
+      ? [
+          `${id.problem}: the authorizer of stack ${outputs.stackName} will refuse client id ${id.clientId} (CONNACK 0x87)`,
+        ]
+      : [];
+  return { request, plan, context, warnings, ...(messages === undefined ? {} : { messages }) };
+}
+
+/**
+ * Outputs are needed unless the flags already say where to connect (the upstream sample's usage); even
+ * then an existing default outputs file fills in what the flags leave out.
+ */
+function readOutputs(config: CliConfig, deps: MainDeps): Promise<LoadedOutputs | undefined> {
+  return deps.outputs.read({
+    ...(config.outputsFile === undefined ? {} : { file: flagPath(deps.paths, config.outputsFile) }),
+    defaultFile: join(deps.paths.repoRoot, DEFAULT_OUTPUTS_FILE),
     ...(config.stackName === undefined ? {} : { stackName: config.stackName }),
     ...(config.region === undefined ? {} : { region: config.region }),
     required:
       config.outputsFile !== undefined || config.stackName !== undefined || config.endpoint === undefined,
   });
-  const values = outputs?.values ?? {};
-  const local = outputs?.connection?.info;
+}
 
-  const { endpoint, port } = resolveEndpoint(config, outputs);
-  const clientIdPrefix = values.clientIdPrefix ?? DEFAULTS.clientIdPrefix;
-  const clientId = config.clientId ?? `${clientIdPrefix}${deps.randomId()}`;
-  const idProblem = clientIdProblem(clientId, clientIdPrefix);
-  const messages = messagesFor(config, clientId);
-  const warnings: string[] = [];
-  if (outputs !== undefined && idProblem !== undefined) {
-    warnings.push(
-      `${idProblem}: the authorizer of stack ${outputs.stackName} will refuse client id ${clientId} (CONNACK 0x87)`,
-    );
-  }
+/** `--client_id`, else the stack's prefix and a random id. */
+function resolveClientId(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+  randomId: () => string,
+): ClientIdChoice {
+  const prefix = outputs?.values.clientIdPrefix ?? DEFAULTS.clientIdPrefix;
+  const clientId = config.clientId ?? `${prefix}${randomId()}`;
+  const problem = clientIdProblem(clientId, prefix);
+  return { clientId, prefix, ...(problem === undefined ? {} : { problem }) };
+}
 
-  // A token (created here or given) means the signed authorizer; otherwise the unsigned one.
-  const signedMode = config.signed || config.tokenValue !== undefined;
-  const authorizerName = config.authorizerName ?? authorizerFromOutputs(signedMode, outputs);
-  const region = config.region ?? local?.region ?? values.region ?? regionOf(values.deviceSecretArn);
-  const aws: AwsTarget = {
-    ...(region === undefined ? {} : { region }),
-    ...(local === undefined ? {} : { endpoint: local.awsEndpointUrl, credentials: local.credentials }),
-  };
+/** A token (created here or given) means the signed authorizer; otherwise the unsigned one. */
+function resolveAuthorizer(config: CliConfig, outputs: LoadedOutputs | undefined): AuthorizerChoice {
+  const signed = config.signed || config.tokenValue !== undefined;
+  const authorizerName = config.authorizerName ?? authorizerFromOutputs(signed, outputs);
+  return { signed, ...(authorizerName === undefined ? {} : { authorizerName }) };
+}
 
-  let auth: CustomAuthFields;
-  let credentials: string;
-  let passwordSource: FailureContext['passwordSource'] = config.password === undefined ? 'none' : 'flag';
-  if (signedMode) {
-    const tokenKeyName = config.tokenKeyName ?? values.tokenKeyName ?? DEFAULTS.tokenKeyName;
-    let token: string;
-    let signature: string;
-    let origin: string;
-    if (config.tokenValue !== undefined && config.signature !== undefined) {
-      token = config.tokenValue;
-      signature = config.signature;
-      origin = 'given on the command line';
-    } else {
-      const keyFile =
-        config.tokenSigningKeyFile === undefined
-          ? join(repoRoot, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey)
-          : fromFlag(config.tokenSigningKeyFile);
-      const signed = await deps.credentials.signedToken({
-        clientId,
-        keyFile,
-        now: new Date(deps.clock()),
-        lifetimeSeconds: SIGNED_TOKEN_LIFETIME_SECONDS,
-      });
-      token = signed.token;
-      signature = toUrlEncodedSignature(signed.signature);
-      origin = `valid ${SIGNED_TOKEN_LIFETIME_SECONDS} s, signed with ${keyFile}`;
-    }
-    auth = {
-      ...(config.username === undefined ? {} : { username: config.username }),
-      ...(config.password === undefined ? {} : { password: config.password }),
+/** The signed authorizer's fields: the token, its key name and signature, and a user name or password if given. */
+async function signedCredentials(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+  clientId: string,
+  deps: MainDeps,
+): Promise<ResolvedCredentials> {
+  const tokenKeyName = config.tokenKeyName ?? outputs?.values.tokenKeyName ?? DEFAULTS.tokenKeyName;
+  const { token, signature, origin } = await tokenFor(config, clientId, deps);
+  const user = [
+    config.username === undefined ? undefined : `user name ${config.username}`,
+    config.password === undefined ? undefined : redactedPassword(config.password),
+  ].filter((part) => part !== undefined);
+  return {
+    auth: {
+      ...userFields(config.username, config.password),
       tokenKeyName: encodeQueryValue(tokenKeyName),
       tokenValue: encodeQueryValue(token),
       signature,
-    };
-    credentials =
-      `${userPart(config.username, config.password)}token <redacted> (${token.length} characters, key name ${tokenKeyName}, ${origin}), ` +
-      `signature <redacted> (${signature.length} characters, URL-encoded once)`;
-  } else {
-    // With the stack's outputs and a password from the flags, the user is the stack's device.
-    let username =
-      config.username ??
-      (outputs !== undefined && config.password !== undefined ? DEFAULT_DEVICE_USERNAME : undefined);
-    let password = config.password;
-    if (password === undefined && values.deviceSecretArn !== undefined) {
-      const device = await deps.credentials.deviceCredentials({
-        secretArn: values.deviceSecretArn,
-        target: aws,
-      });
-      username ??= device.username;
-      password = device.password;
-      passwordSource = 'secret';
-    }
-    auth = {
-      ...(username === undefined ? {} : { username }),
-      ...(password === undefined ? {} : { password }),
-    };
-    const from =
-      passwordSource === 'secret'
-        ? `from Secrets Manager ${values.deviceSecretArn}`
-        : 'from --custom_auth_password';
-    credentials =
-      password === undefined
-        ? `user name ${username ?? '(none)'}, no password`
-        : `user name ${username ?? '(none)'}, password <redacted> (${Buffer.byteLength(password, 'utf8')} bytes, ${from})`;
-  }
-  if (authorizerName !== undefined) auth = { ...auth, authorizerName: encodeQueryValue(authorizerName) };
+    },
+    description: [
+      ...user,
+      `token <redacted> (${token.length} characters, key name ${tokenKeyName}, ${origin})`,
+      `signature <redacted> (${signature.length} characters, URL-encoded once)`,
+    ].join(', '),
+    passwordSource: config.password === undefined ? 'none' : 'flag',
+  };
+}
 
-  const caFile = config.caFile === undefined ? local?.caFile : fromFlag(config.caFile);
-  const caPem = caFile === undefined ? undefined : await readCa(caFile, config.caFile === undefined, deps);
-  const alpn = alpnFor(config.transport);
-  const sources = [
-    outputs === undefined ? undefined : `${outputs.source} (stack ${outputs.stackName})`,
-    outputs?.connection?.file,
-  ].filter((source) => source !== undefined);
-  const plan: ConnectionPlan = {
-    endpoint,
-    port,
-    transport: config.transport,
-    ...(alpn === undefined ? {} : { alpn }),
-    ...(authorizerName === undefined ? {} : { authorizerName }),
-    signed: signedMode,
+/**
+ * The token and signature given on the command line, else a fresh token bound to the client id and signed
+ * with the key file (`.keys/` at the repository root unless `--token-signing-key` names one). The signature
+ * comes back URL-encoded once, as the username query needs it.
+ */
+async function tokenFor(
+  config: CliConfig,
+  clientId: string,
+  deps: MainDeps,
+): Promise<{ token: string; signature: string; origin: string }> {
+  if (config.tokenValue !== undefined && config.signature !== undefined) {
+    return { token: config.tokenValue, signature: config.signature, origin: 'given on the command line' };
+  }
+  const keyFile =
+    config.tokenSigningKeyFile === undefined
+      ? join(deps.paths.repoRoot, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey)
+      : flagPath(deps.paths, config.tokenSigningKeyFile);
+  const signed = await deps.credentials.signedToken({
     clientId,
-    credentials,
-    ...(sources.length === 0 ? {} : { outputsSource: sources.join(', ') }),
+    keyFile,
+    now: new Date(deps.clock()),
+    lifetimeSeconds: SIGNED_TOKEN_LIFETIME_SECONDS,
+  });
+  return {
+    token: signed.token,
+    signature: toUrlEncodedSignature(signed.signature),
+    origin: `valid ${SIGNED_TOKEN_LIFETIME_SECONDS} s, signed with ${keyFile}`,
   };
-  const context: FailureContext = {
-    endpoint,
-    port,
-    transport: config.transport,
-    ...(authorizerName === undefined ? {} : { authorizerName }),
-    signed: signedMode,
-    clientId,
-    clientIdPrefix,
-    ...(idProblem === undefined ? {} : { clientIdProblem: idProblem }),
-    passwordSource,
-    ...(values.deviceSecretArn === undefined ? {} : { secretArn: values.deviceSecretArn }),
-    ...(caFile === undefined ? {} : { caFile }),
-    timeoutSeconds: config.timeoutSeconds,
+}
+
+/**
+ * The unsigned authorizer's user name and password: from the flags, else from the stack's device secret.
+ * With the stack's outputs and a password from the flags, the user is the stack's device.
+ */
+async function unsignedCredentials(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+  deps: MainDeps,
+): Promise<ResolvedCredentials> {
+  const secretArn = outputs?.values.deviceSecretArn;
+  const device =
+    config.password === undefined && secretArn !== undefined
+      ? await deps.credentials.deviceCredentials({ secretArn, target: secretsTarget(config, outputs) })
+      : undefined;
+  const username =
+    config.username ??
+    device?.username ??
+    (outputs !== undefined && config.password !== undefined ? DEFAULT_DEVICE_USERNAME : undefined);
+  const password = config.password ?? device?.password;
+  const origin = device === undefined ? 'from --custom_auth_password' : `from Secrets Manager ${secretArn}`;
+  return {
+    auth: userFields(username, password),
+    description: `user name ${username ?? '(none)'}, ${password === undefined ? 'no password' : redactedPassword(password, origin)}`,
+    passwordSource: device !== undefined ? 'secret' : config.password === undefined ? 'none' : 'flag',
   };
-  const request: ConnectRequest = {
-    endpoint,
-    port,
-    transport: config.transport,
-    ...(caPem === undefined ? {} : { caPem }),
-    clientId,
-    auth,
-    timeoutMs: config.timeoutSeconds * 1000,
-    verbosity: config.verbosity,
+}
+
+/** Where to read the device secret: the connection file's AWS API, else the SDK's chain; the stack's region. */
+function secretsTarget(config: CliConfig, outputs: LoadedOutputs | undefined): AwsTarget {
+  const values = outputs?.values ?? {};
+  const local = outputs?.connection?.info;
+  const region = config.region ?? local?.region ?? values.region ?? regionOf(values.deviceSecretArn);
+  return {
+    ...(region === undefined ? {} : { region }),
+    ...(local === undefined ? {} : { endpoint: local.awsEndpointUrl, credentials: local.credentials }),
   };
-  return { request, plan, context, warnings, ...(messages === undefined ? {} : { messages }) };
+}
+
+/** The user name and password fields, each only when there is one. */
+function userFields(
+  username: string | undefined,
+  password: string | undefined,
+): Pick<CustomAuthFields, 'username' | 'password'> {
+  return {
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+  };
+}
+
+/** The length tells a truncated password from a wrong one without showing either. */
+function redactedPassword(password: string, origin?: string): string {
+  const size = `${Buffer.byteLength(password, 'utf8')} bytes`;
+  return `password <redacted> (${origin === undefined ? size : `${size}, ${origin}`})`;
+}
+
+/** `--ca_file`, else the CA of the connection file beside the outputs; read and checked. */
+async function resolveCa(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+  deps: MainDeps,
+): Promise<ResolvedCa> {
+  if (config.caFile !== undefined) {
+    const file = flagPath(deps.paths, config.caFile);
+    return { file, pem: await readCa(deps.readFile, file, `--ca_file ${file}`) };
+  }
+  const file = outputs?.connection?.info.caFile;
+  if (file === undefined) return {};
+  return { file, pem: await readCa(deps.readFile, file, `the CA file ${file} named in the connection file`) };
+}
+
+/** The outputs file (or CloudFormation stack) and the connection file beside it, for the plan. */
+function outputsSourceOf(outputs: LoadedOutputs | undefined): string | undefined {
+  if (outputs === undefined) return undefined;
+  const sources = [`${outputs.source} (stack ${outputs.stackName})`, outputs.connection?.file];
+  return sources.filter((source) => source !== undefined).join(', ');
+}
+
+/** A path given in a flag is relative to where the user ran the command, not to this package. */
+function flagPath(paths: InvocationPaths, path: string): string {
+  return resolve(paths.invocationDir, path);
 }
 
 /**
@@ -346,16 +470,26 @@ function messagesFor(config: CliConfig, clientId: string): Omit<ExchangeRequest,
   };
 }
 
-/** Flags first, then the connection file beside the outputs, then the IotEndpoint output; port 443 last. */
+/**
+ * The host: `--endpoint`, else the connection file beside the outputs, else the IotEndpoint output. The
+ * port: `--port`, else the connection file's, else the one in the IotEndpoint output, else 443.
+ */
 function resolveEndpoint(
   config: CliConfig,
   outputs: LoadedOutputs | undefined,
 ): { endpoint: string; port: number } {
   const local = outputs?.connection?.info;
-  if (config.endpoint !== undefined) {
-    return { endpoint: config.endpoint, port: config.port ?? local?.port ?? CUSTOM_AUTH_PORT };
-  }
-  if (local !== undefined) return { endpoint: local.endpoint, port: config.port ?? local.port };
+  const found =
+    config.endpoint !== undefined
+      ? { host: config.endpoint, port: local?.port }
+      : local !== undefined
+        ? { host: local.endpoint, port: local.port }
+        : endpointFromOutputs(outputs);
+  return { endpoint: found.host, port: config.port ?? found.port ?? CUSTOM_AUTH_PORT };
+}
+
+/** The IotEndpoint output as host and optional port. */
+function endpointFromOutputs(outputs: LoadedOutputs | undefined): { host: string; port?: number } {
   const fromOutputs = outputs?.values.endpoint;
   if (outputs === undefined || fromOutputs === undefined) {
     throw new ConfigError(
@@ -368,7 +502,7 @@ function resolveEndpoint(
       `the IotEndpoint output '${fromOutputs}' in ${outputs.source} is not a host name; fix the outputs or pass --endpoint`,
     );
   }
-  return { endpoint: parsed.host, port: config.port ?? parsed.port ?? CUSTOM_AUTH_PORT };
+  return parsed;
 }
 
 /** The authorizer the stack deployed for this mode; `undefined` without outputs (the default authorizer). */
@@ -383,14 +517,6 @@ function authorizerFromOutputs(signed: boolean, outputs: LoadedOutputs | undefin
   return name;
 }
 
-function userPart(username: string | undefined, password: string | undefined): string {
-  const parts = [
-    username === undefined ? undefined : `user name ${username}`,
-    password === undefined ? undefined : `password <redacted> (${Buffer.byteLength(password, 'utf8')} bytes)`,
-  ].filter((part) => part !== undefined);
-  return parts.length === 0 ? '' : `${parts.join(', ')}, `;
-}
-
 function regionOf(arn: string | undefined): string | undefined {
   if (arn === undefined) return undefined;
   try {
@@ -401,18 +527,13 @@ function regionOf(arn: string | undefined): string | undefined {
   }
 }
 
-/** Reads and checks the CA file; `fromConnectionFile` names the source in errors. */
-async function readCa(path: string, fromConnectionFile: boolean, deps: MainDeps): Promise<string> {
-  const what = fromConnectionFile ? `the CA file ${path} named in the connection file` : `--ca_file ${path}`;
-  let pem: string;
-  try {
-    pem = await deps.readFile(path);
-  } catch (error) {
-    throw new ConfigError(
-      `cannot read ${what}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      { cause: error },
-    );
-  }
+/** Reads the CA file and checks that it holds a certificate; `what` names it in errors. */
+async function readCa(readFile: ReadTextFile, path: string, what: string): Promise<string> {
+  const pem = await readConfigFile(
+    readFile,
+    path,
+    (error) => `cannot read ${what}: ${error.code ?? error.message}`,
+  );
   try {
     new X509Certificate(pem);
   } catch (error) {

@@ -11,6 +11,7 @@ import {
 } from '@iot-custom-auth/protocol';
 import { newCloudFormationClient, type AwsTarget } from './aws-clients';
 import { awsCallError, ConfigError } from './errors';
+import { readConfigFile, readConfigFileIfPresent, type ReadTextFile } from './read-config-file';
 
 /** The outputs of one stack, keyed like `StackOutputValues`; any output the stack does not have is absent. */
 export type PartialStackOutputs = { readonly [K in StackOutputKey]?: string };
@@ -52,8 +53,8 @@ export interface OutputsReader {
 
 /** Dependencies of `StackOutputsReader`. */
 export interface StackOutputsReaderOptions {
-  /** Reads a file as UTF-8; rejects with a Node.js error (`code` ENOENT, EACCES, ...). */
-  readonly readFile: (path: string) => Promise<string>;
+  /** Reads the outputs file and the connection file beside it. */
+  readonly readFile: ReadTextFile;
   /** Creates the CloudFormation client. @default newCloudFormationClient */
   readonly cloudFormation?: (target: AwsTarget) => Pick<CloudFormationClient, 'send'>;
 }
@@ -73,21 +74,21 @@ export class StackOutputsReader implements OutputsReader {
   }
 
   async read(request: OutputsRequest): Promise<LoadedOutputs | undefined> {
-    if (request.file !== undefined) {
-      const text = await this.readOrFail(request.file, '--outputs');
-      return this.withConnection(parseOutputsFile(text, request.file, request.stackName), request.file);
+    const { file } = request;
+    if (file !== undefined) {
+      const text = await readConfigFile(
+        this.readFile,
+        file,
+        (error) =>
+          `cannot read --outputs ${file}: ${error.message}. Pass the file \`cdk deploy --outputs-file\` or local-iot wrote`,
+      );
+      return this.withConnection(parseOutputsFile(text, file, request.stackName), file);
     }
-    let text: string | undefined;
-    try {
-      text = await this.readFile(request.defaultFile);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new ConfigError(
-          `cannot read the outputs file ${request.defaultFile}: ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
-    }
+    const text = await readConfigFileIfPresent(
+      this.readFile,
+      request.defaultFile,
+      (error) => `cannot read the outputs file ${request.defaultFile}: ${error.message}`,
+    );
     if (text !== undefined) {
       const stacks = stackNamesIn(text);
       // A file without the requested stack falls through to CloudFormation: another stack may be deployed.
@@ -106,13 +107,12 @@ export class StackOutputsReader implements OutputsReader {
   /** Adds the connection file beside `outputsFile` when there is one. */
   private async withConnection(outputs: LoadedOutputs, outputsFile: string): Promise<LoadedOutputs> {
     const file = join(dirname(outputsFile), LOCAL_IOT_FILES.connection);
-    let text: string;
-    try {
-      text = await this.readFile(file);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return outputs;
-      throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
-    }
+    const text = await readConfigFileIfPresent(
+      this.readFile,
+      file,
+      (error) => `cannot read ${file}: ${error.message}`,
+    );
+    if (text === undefined) return outputs;
     const info = parseLocalConnectionInfo(text);
     if (typeof info === 'string') {
       throw new ConfigError(
@@ -124,17 +124,6 @@ export class StackOutputsReader implements OutputsReader {
       ...outputs,
       connection: { file, info: { ...info, caFile: resolve(dirname(file), info.caFile) } },
     };
-  }
-
-  private async readOrFail(path: string, flag: string): Promise<string> {
-    try {
-      return await this.readFile(path);
-    } catch (error) {
-      throw new ConfigError(
-        `cannot read ${flag} ${path}: ${(error as Error).message}. Pass the file \`cdk deploy --outputs-file\` or local-iot wrote`,
-        { cause: error },
-      );
-    }
   }
 
   private async describeStack(request: OutputsRequest, fileProblem: string): Promise<LoadedOutputs> {
