@@ -6,7 +6,7 @@ export * from './gateway/local-ca';
 export * from './broker/message-broker';
 export * from './gateway/message-handler';
 export * from './gateway/mqtt-reason-codes';
-export { AWS_IOT_MQTT_LIMITS, effectiveKeepAlive } from './gateway/mqtt-session';
+export * from './gateway/aws-iot-mqtt-limits';
 export * from './deployment/cloud-assembly';
 export * from './auth/custom-auth-pipeline';
 export * from './errors';

@@ -9,7 +9,10 @@ import { systemClock, type ClockTimer, type GatewayClock } from './gateway-clock
 import { createLogger, errorMessage, stdoutLogSink, type GatewayLogSink } from './gateway-log';
 import { normalizeHosts } from './local-ca';
 import { refuseAllMessages, type MessageHandler } from './message-handler';
-import { AWS_IOT_MQTT_LIMITS, MqttSession, SessionRegistry, type ConnectionInfo } from './mqtt-session';
+import { AWS_IOT_MQTT_LIMITS } from './aws-iot-mqtt-limits';
+import type { ConnectionInfo } from './connect-authorization';
+import { MqttSession } from './mqtt-session';
+import { SessionRegistry } from './session-registry';
 import { createWebSocketRouter, type HttpConnectionInfo } from './websocket-upgrade';
 
 /** ALPN protocol for HTTP (and so WebSockets) on the shared TLS port. */
@@ -98,7 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const clock = options.clock ?? systemClock;
   const log = createLogger(options.log ?? stdoutLogSink);
   const handler = options.messageHandler ?? refuseAllMessages;
-  const registry = new SessionRegistry();
+  const registry = new SessionRegistry<MqttSession>();
   const sessions = new Set<MqttSession>();
   const sockets = new Set<TLSSocket>();
   /** Every TCP connection, including those still in the TLS handshake. */

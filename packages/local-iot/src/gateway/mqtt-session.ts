@@ -1,73 +1,32 @@
 import type { Duplex } from 'node:stream';
-import {
-  generate,
-  parser as createParser,
-  type IConnackPacket,
-  type IConnectPacket,
-  type IPublishPacket,
-  type ISubscribePacket,
-  type IUnsubscribePacket,
-  type Packet,
-} from 'mqtt-packet';
 import type {
-  AuthorizedSession,
-  ConnectAttempt,
-  ConnectAuthorizer,
-  ConnectDecision,
-  Transport,
-} from '../auth/connect-types';
-import type { ClockTimer, GatewayClock } from './gateway-clock';
+  IConnectPacket,
+  IPublishPacket,
+  ISubscribePacket,
+  IUnsubscribePacket,
+  Packet,
+} from 'mqtt-packet';
+import type { AuthorizedSession, ConnectAttempt, ConnectAuthorizer } from '../auth/connect-types';
+import { AWS_IOT_MQTT_LIMITS } from './aws-iot-mqtt-limits';
+import {
+  acceptConnack,
+  acceptedConnect,
+  answerRefusal,
+  authorizeAttempt,
+  connectAttempt,
+  protocolVersionOf,
+  refuseBeforeAuthorizer,
+  type AcceptedConnect,
+  type ConnectionInfo,
+  type EarlyRefusal,
+} from './connect-authorization';
+import type { GatewayClock } from './gateway-clock';
 import { errorMessage, type DisconnectCause, type GatewayLogEntryInput } from './gateway-log';
 import type { ConnectedClient, MessageHandler, PacketOutcome } from './message-handler';
 import { formatReasonCode, MQTT_REASON_CODES as RC } from './mqtt-reason-codes';
-
-/** AWS IoT Core's MQTT limits and CONNACK values (spec section 5). */
-export const AWS_IOT_MQTT_LIMITS = {
-  minKeepAliveSeconds: 30,
-  maxKeepAliveSeconds: 1200,
-  /** A CONNECT keep alive of 0 (no keep alive) gets AWS IoT's default, the maximum. */
-  defaultKeepAliveSeconds: 1200,
-  maxSessionExpirySeconds: 3600,
-  maximumPacketSize: 131_072,
-  topicAliasMaximum: 8,
-} as const;
-
-/** What the gateway knows about the transport before MQTT starts. */
-export interface ConnectionInfo {
-  readonly connectionId: string;
-  readonly transport: Transport;
-  readonly alpn?: string;
-  readonly serverName?: string;
-  /** WebSockets only. */
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly queryString?: string;
-}
-
-/** Who holds which client id; a newer connection with the same id takes the session over. */
-export class SessionRegistry {
-  readonly #byClientId = new Map<string, MqttSession>();
-
-  /** Makes `session` the holder of `clientId`; returns the previous holder, if any. */
-  claim(clientId: string, session: MqttSession): MqttSession | undefined {
-    const previous = this.#byClientId.get(clientId);
-    this.#byClientId.set(clientId, session);
-    return previous === session ? undefined : previous;
-  }
-
-  /** Forgets `clientId` if `session` still holds it (a taken-over session must not evict its successor). */
-  release(clientId: string, session: MqttSession): void {
-    if (this.#byClientId.get(clientId) === session) this.#byClientId.delete(clientId);
-  }
-
-  /** The connected session holding `clientId`. */
-  get(clientId: string): MqttSession | undefined {
-    return this.#byClientId.get(clientId);
-  }
-
-  get size(): number {
-    return this.#byClientId.size;
-  }
-}
+import { PacketStream } from './packet-stream';
+import type { SessionRegistry } from './session-registry';
+import { SessionTimers } from './session-timers';
 
 /** Everything an `MqttSession` needs; the gateway supplies one per connection. */
 export interface MqttSessionOptions {
@@ -75,7 +34,7 @@ export interface MqttSessionOptions {
   readonly connection: ConnectionInfo;
   readonly authorizer: ConnectAuthorizer;
   readonly handler: MessageHandler;
-  readonly registry: SessionRegistry;
+  readonly registry: SessionRegistry<MqttSession>;
   readonly clock: GatewayClock;
   readonly log: (entry: GatewayLogEntryInput) => void;
   /** Time left, on `clock`, for the CONNECT packet to arrive. */
@@ -109,6 +68,10 @@ interface CloseRequest {
  *
  * MQTT 3.1.1 is accepted as AWS IoT accepts it: a refused 3.1.1 connection is closed without a CONNACK
  * (AWS IoT's behaviour), and there is no DISCONNECT packet to send it; MQTT 3.1 gets CONNACK return code 1.
+ *
+ * The session orchestrates: bytes and packets go through a `PacketStream`, deadlines run on
+ * `SessionTimers`, what a CONNECT is answered comes from `connect-authorization`, and client ids are held
+ * in the gateway's `SessionRegistry`.
  */
 export class MqttSession {
   readonly connectionId: string;
@@ -116,62 +79,44 @@ export class MqttSession {
   readonly closed: Promise<void>;
 
   readonly #options: MqttSessionOptions;
-  readonly #stream: Duplex;
-  readonly #parser = createParser({ protocolVersion: 5 });
-  readonly #framer = new PacketFramer(AWS_IOT_MQTT_LIMITS.maximumPacketSize);
+  readonly #packets: PacketStream;
+  readonly #timers: SessionTimers;
   readonly #queue: Packet[] = [];
   readonly #topicAliases = new Map<number, string>();
   #resolveClosed!: () => void;
   #state: State = 'awaiting-connect';
   #draining = false;
-  #protocolVersion: 3 | 4 | 5 = 5;
   #client: ConnectedClient | undefined;
   /** The CONNECT as the authorizer saw it: invoked again with it when the policy is refreshed. */
   #attempt: ConnectAttempt | undefined;
   /** What the authorizer granted; replaced by each successful refresh. */
   #authorized: AuthorizedSession | undefined;
   #connectedAt = 0;
-  #lastPacketAt = 0;
-  #keepAliveMs = 0;
-  #connectTimer: ClockTimer | undefined;
-  #keepAliveTimer: ClockTimer | undefined;
-  #maxConnectTimer: ClockTimer | undefined;
-  #refreshTimer: ClockTimer | undefined;
-  #destroyTimer: NodeJS.Timeout | undefined;
-  #streamError: string | undefined;
 
   constructor(options: MqttSessionOptions) {
     this.#options = options;
-    this.#stream = options.stream;
     this.connectionId = options.connection.connectionId;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-
-    this.#parser.on('packet', (packet) => this.#received(packet));
-    this.#parser.on('error', (error: unknown) =>
-      this.#closeForBadInput(
-        'malformed-packet',
-        RC.malformedPacket,
-        `malformed packet: ${errorMessage(error)}`,
-      ),
+    this.#packets = new PacketStream(
+      options.stream,
+      {
+        onPacket: (packet) => this.#received(packet),
+        // Malformed or oversized input: DISCONNECT with its reason code when connected (MQTT 5), else just close.
+        onFramingError: (error) => this.close(error),
+        onPeerGone: (streamError) => this.#onPeerGone(streamError),
+        onSendFailed: (reason) => this.#logError(reason),
+      },
+      options.closeGraceMs ?? 2000,
     );
-    this.#stream.on('data', (chunk: Buffer) => this.#onData(chunk));
-    this.#stream.on('error', (error: NodeJS.ErrnoException) => {
-      this.#streamError = error.code ?? error.message;
-    });
-    this.#stream.on('end', () => this.#onPeerGone());
-    this.#stream.on('close', () => {
-      clearTimeout(this.#destroyTimer);
-      this.#onPeerGone();
-    });
-
-    this.#connectTimer = options.clock.setTimer(() => {
+    this.#timers = new SessionTimers(options.clock);
+    this.#timers.startConnectDeadline(options.connectDeadlineMs, () => {
       if (this.#state === 'awaiting-connect') {
         this.close({
           cause: 'connect-timeout',
           reason: `no CONNECT within ${Math.round(options.connectDeadlineMs)} ms of the connection`,
         });
       }
-    }, options.connectDeadlineMs);
+    });
   }
 
   /** The client id in force once connected. */
@@ -197,10 +142,7 @@ export class MqttSession {
     const wasConnected = this.#state === 'connected';
     this.#state = 'closed';
     this.#queue.length = 0;
-    this.#connectTimer?.cancel();
-    this.#keepAliveTimer?.cancel();
-    this.#maxConnectTimer?.cancel();
-    this.#refreshTimer?.cancel();
+    this.#timers.cancelAll();
     const client = this.#client;
     if (client) this.#options.registry.release(client.clientId, this);
 
@@ -208,8 +150,8 @@ export class MqttSession {
       wasConnected &&
       !request.fromClient &&
       request.reasonCode !== undefined &&
-      this.#protocolVersion === 5 &&
-      this.#send({ cmd: 'disconnect', reasonCode: request.reasonCode });
+      this.#packets.protocolVersion === 5 &&
+      this.#packets.send({ cmd: 'disconnect', reasonCode: request.reasonCode });
     this.#options.log({
       event: 'disconnect',
       connectionId: this.connectionId,
@@ -224,16 +166,7 @@ export class MqttSession {
       ...(wasConnected ? { connectedMs: Math.round(this.#options.clock.now() - this.#connectedAt) } : {}),
     });
 
-    if (!this.#stream.destroyed) {
-      this.#stream.end();
-      // Read (and ignore) whatever still arrives, so the peer's close is seen and the stream can finish.
-      this.#stream.resume();
-      // A peer that never closes its side must not pin the connection forever.
-      this.#destroyTimer = setTimeout(
-        () => this.#stream.destroy(),
-        this.#options.closeGraceMs ?? 2000,
-      ).unref();
-    }
+    this.#packets.end();
     if (client) {
       try {
         this.#options.handler.onDisconnected?.(client, {
@@ -249,37 +182,13 @@ export class MqttSession {
 
   /** Ends the stream immediately, without waiting for the peer (gateway shutdown). */
   destroy(): void {
-    clearTimeout(this.#destroyTimer);
-    this.#stream.destroy();
-  }
-
-  #onData(chunk: Buffer): void {
-    if (this.#state === 'closed') return;
-    const tooLarge = this.#framer.push(chunk);
-    if (tooLarge !== undefined) {
-      this.#closeForBadInput(
-        'packet-too-large',
-        RC.packetTooLarge,
-        `a ${tooLarge}-byte packet exceeds the maximum packet size of ${AWS_IOT_MQTT_LIMITS.maximumPacketSize} bytes`,
-      );
-      return;
-    }
-    try {
-      this.#parser.parse(chunk);
-    } catch (error) {
-      this.#closeForBadInput(
-        'malformed-packet',
-        RC.malformedPacket,
-        `malformed packet: ${errorMessage(error)}`,
-      );
-    }
+    this.#packets.destroy();
   }
 
   #received(packet: Packet): void {
     if (this.#state === 'closed') return;
-    this.#lastPacketAt = this.#options.clock.now();
     // The deadline is for the first packet; whether it is a CONNECT is checked in order, below.
-    this.#connectTimer?.cancel();
+    this.#timers.packetReceived();
     this.#queue.push(packet);
     void this.#drain();
   }
@@ -288,7 +197,7 @@ export class MqttSession {
   async #drain(): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
-    this.#stream.pause();
+    this.#packets.pause();
     while (this.#queue.length > 0 && this.#state !== 'closed') {
       const packet = this.#queue.shift() as Packet;
       try {
@@ -303,7 +212,7 @@ export class MqttSession {
       }
     }
     this.#draining = false;
-    if (this.#state !== 'closed') this.#stream.resume();
+    if (this.#state !== 'closed') this.#packets.resume();
   }
 
   async #handle(packet: Packet): Promise<void> {
@@ -316,7 +225,7 @@ export class MqttSession {
     }
     switch (packet.cmd) {
       case 'pingreq':
-        this.#send({ cmd: 'pingresp' });
+        this.#packets.send({ cmd: 'pingresp' });
         return;
       case 'disconnect':
         return this.close({
@@ -353,8 +262,8 @@ export class MqttSession {
 
   async #onConnect(connect: IConnectPacket): Promise<void> {
     const { connection } = this.#options;
-    const version = connect.protocolVersion ?? 4;
-    this.#protocolVersion = version;
+    const version = protocolVersionOf(connect);
+    this.#packets.useProtocolVersion(version);
     const logBase = {
       event: 'connect' as const,
       connectionId: this.connectionId,
@@ -365,38 +274,12 @@ export class MqttSession {
       ...(connect.clientId ? { clientId: connect.clientId } : {}),
     };
 
-    if (version === 3) {
-      // MQTT 3.1 has no reason codes; return code 1 is "unacceptable protocol version".
-      this.#send({ cmd: 'connack', returnCode: 1, sessionPresent: false });
-      return this.#refuseWithoutAuthorizer(
-        logBase,
-        RC.unsupportedProtocolVersion,
-        'MQTT 3.1 is not supported; use MQTT 5 or 3.1.1',
-      );
-    }
-    if (version === 4 && connect.clientId === '' && !connect.clean) {
-      // MQTT-3.1.3-8: an empty client id needs a clean session; return code 2 is "identifier rejected".
-      this.#send({ cmd: 'connack', returnCode: 2, sessionPresent: false });
-      return this.#refuseWithoutAuthorizer(
-        logBase,
-        RC.clientIdentifierNotValid,
-        'MQTT 3.1.1 CONNECT with an empty client id must set clean session',
-      );
-    }
+    const early = refuseBeforeAuthorizer(connect);
+    if (early) return this.#refuseEarly(logBase, early);
 
-    const attempt: ConnectAttempt = {
-      connectionId: this.connectionId,
-      transport: connection.transport,
-      ...(connection.alpn ? { alpn: connection.alpn } : {}),
-      ...(connection.serverName ? { serverName: connection.serverName } : {}),
-      ...(connect.clientId ? { clientId: connect.clientId } : {}),
-      ...(connect.username === undefined ? {} : { username: connect.username }),
-      ...(connect.password === undefined ? {} : { password: connect.password }),
-      ...(connection.headers ? { headers: connection.headers } : {}),
-      ...(connection.queryString === undefined ? {} : { queryString: connection.queryString }),
-    };
+    const attempt = connectAttempt(connect, connection);
     this.#state = 'authorizing';
-    const decision = await this.#authorize(attempt);
+    const decision = await authorizeAttempt(this.#options.authorizer, attempt);
     const decisionLog = {
       ...logBase,
       ...(decision.authorizerName ? { authorizer: decision.authorizerName } : {}),
@@ -416,27 +299,20 @@ export class MqttSession {
     }
     if (!decision.allowed || !decision.session) {
       this.#options.log(decisionLog);
-      if (version === 5) {
-        this.#send({ cmd: 'connack', reasonCode: decision.reasonCode, sessionPresent: false });
-      }
-      return this.close({
-        cause: 'refused',
-        reasonCode: decision.reasonCode,
-        reason:
-          version === 5
-            ? `CONNACK ${formatReasonCode(decision.reasonCode)}: ${decision.reason}`
-            : `MQTT 3.1.1 connection refused (closed without CONNACK, as AWS IoT does): ${decision.reason}`,
-      });
+      const refusal = answerRefusal(decision, version);
+      if (refusal.connack) this.#packets.send(refusal.connack);
+      return this.close({ cause: 'refused', reasonCode: decision.reasonCode, reason: refusal.reason });
     }
 
-    const assigned = attempt.clientId === undefined;
-    const clientId = attempt.clientId ?? this.connectionId;
-    const keepAliveSeconds = effectiveKeepAlive(connect.keepalive ?? 0);
-    this.#keepAliveMs = keepAliveSeconds * 1000;
+    const accepted = acceptedConnect(connect, attempt);
+    const { clientId } = accepted;
     this.#attempt = attempt;
     this.#authorized = decision.session;
-    this.#client = this.#connectedClient(connect, clientId, assigned);
-    this.#options.log({ ...decisionLog, ...(assigned ? { assignedClientId: clientId } : {}) });
+    this.#client = this.#connectedClient(connect, accepted);
+    this.#options.log({
+      ...decisionLog,
+      ...(accepted.clientIdAssigned ? { assignedClientId: clientId } : {}),
+    });
 
     const previous = this.#options.registry.claim(clientId, this);
     previous?.close({
@@ -447,33 +323,33 @@ export class MqttSession {
 
     this.#state = 'connected';
     this.#connectedAt = this.#options.clock.now();
-    this.#send(
-      version === 5
-        ? this.#successConnack(connect, clientId, assigned, keepAliveSeconds)
-        : {
-            cmd: 'connack',
-            returnCode: 0,
-            sessionPresent: false,
-          },
-    );
-    this.#armKeepAlive();
-    // The lifetime is fixed at connect: refreshes replace the policy, never this timer.
-    const lifetimeSeconds = decision.session.disconnectAfterInSeconds;
-    this.#maxConnectTimer = this.#options.clock.setTimer(
-      () =>
-        this.close({
-          cause: 'maximum-connect-time',
-          reasonCode: RC.maximumConnectTime,
-          reason: `disconnectAfterInSeconds (${lifetimeSeconds} s) from the authorizer has passed`,
-        }),
-      lifetimeSeconds * 1000,
-    );
-    this.#armRefresh(decision.session.refreshAfterInSeconds);
+    this.#packets.send(acceptConnack(connect, accepted));
+    this.#startConnectedTimers(accepted.keepAliveSeconds, decision.session);
     this.#options.handler.onConnected?.(this.#client);
   }
 
-  #armRefresh(seconds: number): void {
-    this.#refreshTimer = this.#options.clock.setTimer(() => void this.#refresh(), seconds * 1000);
+  #startConnectedTimers(keepAliveSeconds: number, session: AuthorizedSession): void {
+    this.#timers.startKeepAlive(keepAliveSeconds, () =>
+      this.close({
+        cause: 'keep-alive-timeout',
+        reasonCode: RC.keepAliveTimeout,
+        reason: `no packet for 1.5 x the keep alive of ${keepAliveSeconds} s`,
+      }),
+    );
+    // The lifetime is fixed at connect: refreshes replace the policy, never this timer.
+    const lifetimeSeconds = session.disconnectAfterInSeconds;
+    this.#timers.startLifetime(lifetimeSeconds, () =>
+      this.close({
+        cause: 'maximum-connect-time',
+        reasonCode: RC.maximumConnectTime,
+        reason: `disconnectAfterInSeconds (${lifetimeSeconds} s) from the authorizer has passed`,
+      }),
+    );
+    this.#scheduleRefresh(session.refreshAfterInSeconds);
+  }
+
+  #scheduleRefresh(seconds: number): void {
+    this.#timers.scheduleRefresh(seconds, () => void this.#refresh());
   }
 
   /**
@@ -489,7 +365,7 @@ export class MqttSession {
     const client = this.#client;
     const attempt = this.#attempt;
     if (this.#state !== 'connected' || !client || !attempt) return;
-    const decision = await this.#authorize(attempt);
+    const decision = await authorizeAttempt(this.#options.authorizer, attempt);
     if (this.#isClosed()) return;
     const allowed = decision.allowed && decision.session !== undefined;
     this.#options.log({
@@ -515,90 +391,36 @@ export class MqttSession {
       return;
     }
     this.#authorized = decision.session;
-    this.#armRefresh(decision.session.refreshAfterInSeconds);
+    this.#scheduleRefresh(decision.session.refreshAfterInSeconds);
   }
 
-  async #authorize(attempt: ConnectAttempt): Promise<ConnectDecision> {
-    let decision: ConnectDecision;
-    try {
-      decision = await this.#options.authorizer.authorize(attempt);
-    } catch (error) {
-      return internalRefusal(`the custom-auth pipeline failed: ${errorMessage(error)}`);
-    }
-    // The pipeline is trusted code, but a malformed decision must not produce a malformed CONNACK.
-    if (decision.allowed && (decision.reasonCode !== RC.success || !decision.session)) {
-      return internalRefusal(
-        'the custom-auth pipeline allowed the connection without a session or with a non-zero reason code',
-      );
-    }
-    if (
-      !decision.allowed &&
-      !(Number.isInteger(decision.reasonCode) && decision.reasonCode >= 0x80 && decision.reasonCode <= 0xff)
-    ) {
-      return {
-        ...decision,
-        reasonCode: RC.unspecifiedError,
-        reason: `${decision.reason} (invalid refusal reason code ${decision.reasonCode} replaced by 0x80)`,
-      };
-    }
-    return decision;
-  }
-
-  #refuseWithoutAuthorizer(
+  /** Answers a CONNECT that no authorizer may allow, without invoking one. */
+  #refuseEarly(
     logBase: Omit<
       Extract<GatewayLogEntryInput, { event: 'connect' }>,
       'lambdaInvoked' | 'decision' | 'reasonCode' | 'reasonCodeNumber' | 'reason'
     >,
-    reasonCode: number,
-    reason: string,
+    refusal: EarlyRefusal,
   ): void {
+    this.#packets.send(refusal.connack);
     this.#options.log({
       ...logBase,
       lambdaInvoked: false,
       decision: 'deny',
-      reasonCode: formatReasonCode(reasonCode),
-      reasonCodeNumber: reasonCode,
-      reason,
+      reasonCode: formatReasonCode(refusal.reasonCode),
+      reasonCodeNumber: refusal.reasonCode,
+      reason: refusal.reason,
     });
-    this.close({ cause: 'refused', reason });
+    this.close({ cause: 'refused', reason: refusal.reason });
   }
 
-  #successConnack(
-    connect: IConnectPacket,
-    clientId: string,
-    assigned: boolean,
-    keepAliveSeconds: number,
-  ): IConnackPacket {
-    const requestedExpiry = connect.properties?.sessionExpiryInterval ?? 0;
-    return {
-      cmd: 'connack',
-      reasonCode: RC.success,
-      sessionPresent: false,
-      properties: {
-        maximumQoS: 1,
-        retainAvailable: true,
-        wildcardSubscriptionAvailable: true,
-        subscriptionIdentifiersAvailable: false,
-        sharedSubscriptionAvailable: true,
-        topicAliasMaximum: AWS_IOT_MQTT_LIMITS.topicAliasMaximum,
-        maximumPacketSize: AWS_IOT_MQTT_LIMITS.maximumPacketSize,
-        serverKeepAlive: keepAliveSeconds,
-        // Only sent when it changes what the client asked for (MQTT 5 3.2.2.3.2).
-        ...(requestedExpiry > AWS_IOT_MQTT_LIMITS.maxSessionExpirySeconds
-          ? { sessionExpiryInterval: AWS_IOT_MQTT_LIMITS.maxSessionExpirySeconds }
-          : {}),
-        ...(assigned ? { assignedClientIdentifier: clientId } : {}),
-      },
-    };
-  }
-
-  #connectedClient(connect: IConnectPacket, clientId: string, assigned: boolean): ConnectedClient {
+  #connectedClient(connect: IConnectPacket, accepted: AcceptedConnect): ConnectedClient {
     const current = (): AuthorizedSession => this.#authorized as AuthorizedSession;
     return {
       connectionId: this.connectionId,
-      clientId,
-      clientIdAssigned: assigned,
-      protocolVersion: this.#protocolVersion === 5 ? 5 : 4,
+      clientId: accepted.clientId,
+      clientIdAssigned: accepted.clientIdAssigned,
+      protocolVersion: this.#packets.protocolVersion === 5 ? 5 : 4,
       transport: this.#options.connection.transport,
       get session() {
         return current();
@@ -611,30 +433,10 @@ export class MqttSession {
         ? {}
         : { receiveMaximum: connect.properties.receiveMaximum }),
       send: (packet) => {
-        if (this.#state === 'connected') this.#send(packet);
+        if (this.#state === 'connected') this.#packets.send(packet);
       },
       disconnect: (reasonCode, reason) => this.close({ cause: 'handler', reasonCode, reason }),
     };
-  }
-
-  #armKeepAlive(): void {
-    const limitMs = this.#keepAliveMs * 1.5;
-    const dueInMs = this.#lastPacketAt + limitMs - this.#options.clock.now();
-    this.#keepAliveTimer = this.#options.clock.setTimer(
-      () => {
-        if (this.#state !== 'connected') return;
-        if (this.#options.clock.now() - this.#lastPacketAt >= limitMs) {
-          this.close({
-            cause: 'keep-alive-timeout',
-            reasonCode: RC.keepAliveTimeout,
-            reason: `no packet for 1.5 x the keep alive of ${this.#keepAliveMs / 1000} s`,
-          });
-        } else {
-          this.#armKeepAlive();
-        }
-      },
-      Math.max(dueInMs, 0),
-    );
   }
 
   async #onPublish(publish: IPublishPacket): Promise<void> {
@@ -674,10 +476,10 @@ export class MqttSession {
       ...(!allowed && publish.qos === 0 ? { dropped: true as const } : {}),
     });
     if (publish.qos === 1) {
-      if (this.#protocolVersion === 5) {
-        this.#send({ cmd: 'puback', messageId: publish.messageId, reasonCode: outcome.reasonCode });
+      if (this.#packets.protocolVersion === 5) {
+        this.#packets.send({ cmd: 'puback', messageId: publish.messageId, reasonCode: outcome.reasonCode });
       } else if (allowed) {
-        this.#send({ cmd: 'puback', messageId: publish.messageId });
+        this.#packets.send({ cmd: 'puback', messageId: publish.messageId });
       } else {
         // MQTT 3.1.1 has no PUBACK reason codes: AWS IoT closes the connection instead.
         this.close({ cause: 'not-authorized', reason: `PUBLISH to '${topic}' refused: ${outcome.reason}` });
@@ -687,7 +489,7 @@ export class MqttSession {
 
   /** The PUBLISH's topic with its alias applied; `undefined` after closing the connection for a bad alias. */
   #resolveTopicAlias(publish: IPublishPacket): string | undefined {
-    const alias = this.#protocolVersion === 5 ? publish.properties?.topicAlias : undefined;
+    const alias = this.#packets.protocolVersion === 5 ? publish.properties?.topicAlias : undefined;
     if (alias === undefined) {
       if (publish.topic === '') this.#protocolError('PUBLISH with an empty topic and no topic alias');
       return publish.topic === '' ? undefined : publish.topic;
@@ -726,12 +528,12 @@ export class MqttSession {
       subscribe.subscriptions.map((s) => s.topic),
       outcomes,
     );
-    this.#send({
+    this.#packets.send({
       cmd: 'suback',
       messageId: subscribe.messageId as number,
       // MQTT 3.1.1 SUBACK knows only granted QoS or 0x80 (failure).
       granted: outcomes.map(({ reasonCode }) =>
-        this.#protocolVersion === 5 || reasonCode < 0x80 ? reasonCode : 0x80,
+        this.#packets.protocolVersion === 5 || reasonCode < 0x80 ? reasonCode : 0x80,
       ),
     });
     this.#options.handler.onSubscribed?.(client, subscribe, outcomes);
@@ -742,7 +544,7 @@ export class MqttSession {
     const outcomes = await this.#options.handler.onUnsubscribe(client, unsubscribe);
     if (this.#state !== 'connected') return;
     this.#logFilters('unsubscribe', client, unsubscribe.unsubscriptions, outcomes);
-    this.#send({
+    this.#packets.send({
       cmd: 'unsuback',
       messageId: unsubscribe.messageId as number,
       granted: outcomes.map(({ reasonCode }) => reasonCode),
@@ -783,14 +585,9 @@ export class MqttSession {
     });
   }
 
-  /** Malformed or oversized input: DISCONNECT with `reasonCode` when connected (MQTT 5), otherwise just close. */
-  #closeForBadInput(cause: DisconnectCause, reasonCode: number, reason: string): void {
-    this.close({ cause, reasonCode, reason });
-  }
-
-  #onPeerGone(): void {
+  #onPeerGone(streamError: string | undefined): void {
     if (this.#state === 'closed') return;
-    const how = this.#streamError ? ` (${this.#streamError})` : '';
+    const how = streamError ? ` (${streamError})` : '';
     this.close({
       cause: 'connection-lost',
       reason:
@@ -800,20 +597,6 @@ export class MqttSession {
     });
   }
 
-  /** Serializes and writes a packet; false when the stream is gone or the packet cannot be encoded. */
-  #send(packet: Packet): boolean {
-    if (this.#stream.destroyed || this.#stream.writableEnded) return false;
-    let bytes: Buffer;
-    try {
-      bytes = generate(packet, { protocolVersion: this.#protocolVersion });
-    } catch (error) {
-      this.#logError(`could not encode ${packet.cmd.toUpperCase()}: ${errorMessage(error)}`);
-      return false;
-    }
-    this.#stream.write(bytes);
-    return true;
-  }
-
   /** A method rather than an inline test: the state changes across `await`, which narrowing cannot see. */
   #isClosed(): boolean {
     return this.#state === 'closed';
@@ -821,70 +604,5 @@ export class MqttSession {
 
   #logError(reason: string): void {
     this.#options.log({ event: 'error', connectionId: this.connectionId, reason });
-  }
-}
-
-/** AWS IoT's keep alive: below 30 s raised to 30, above 1200 lowered to 1200, 0 (none) becomes 1200. */
-export function effectiveKeepAlive(requestedSeconds: number): number {
-  if (requestedSeconds === 0) return AWS_IOT_MQTT_LIMITS.defaultKeepAliveSeconds;
-  return Math.min(
-    Math.max(requestedSeconds, AWS_IOT_MQTT_LIMITS.minKeepAliveSeconds),
-    AWS_IOT_MQTT_LIMITS.maxKeepAliveSeconds,
-  );
-}
-
-function internalRefusal(reason: string): ConnectDecision {
-  return {
-    allowed: false,
-    reasonCode: RC.unspecifiedError,
-    reason,
-    signature: 'missing',
-    lambdaInvoked: false,
-  };
-}
-
-/**
- * Follows MQTT fixed headers across chunks to learn each packet's total size before the parser buffers it,
- * so a client cannot make the gateway hold a 256 MB "packet".
- */
-export class PacketFramer {
-  #phase: 'type' | 'length' | 'body' = 'type';
-  #length = 0;
-  #lengthBytes = 0;
-  #multiplier = 1;
-  #bodyLeft = 0;
-
-  constructor(private readonly maximumPacketSize: number) {}
-
-  /** Feeds bytes; returns the size of the first packet over the limit, or `undefined`. */
-  push(chunk: Buffer): number | undefined {
-    let i = 0;
-    while (i < chunk.length) {
-      if (this.#phase === 'type') {
-        i += 1;
-        this.#phase = 'length';
-        this.#length = 0;
-        this.#lengthBytes = 0;
-        this.#multiplier = 1;
-      } else if (this.#phase === 'length') {
-        const byte = chunk[i] as number;
-        i += 1;
-        this.#length += (byte & 0x7f) * this.#multiplier;
-        this.#multiplier *= 128;
-        this.#lengthBytes += 1;
-        // A fifth length byte is malformed; the parser reports it, this only bounds the size.
-        if (byte & 0x80 && this.#lengthBytes < 4) continue;
-        const total = 1 + this.#lengthBytes + this.#length;
-        if (total > this.maximumPacketSize) return total;
-        this.#bodyLeft = this.#length;
-        this.#phase = this.#bodyLeft === 0 ? 'type' : 'body';
-      } else {
-        const take = Math.min(this.#bodyLeft, chunk.length - i);
-        i += take;
-        this.#bodyLeft -= take;
-        if (this.#bodyLeft === 0) this.#phase = 'type';
-      }
-    }
-    return undefined;
   }
 }

@@ -1,14 +1,6 @@
-import { Duplex } from 'node:stream';
 import fc from 'fast-check';
-import {
-  generate,
-  parser as createParser,
-  type IConnectPacket,
-  type IPublishPacket,
-  type Packet,
-} from 'mqtt-packet';
-import type { ConnectAttempt, ConnectDecision } from '../../src/auth/connect-types';
-import type { ClockTimer, GatewayClock } from '../../src/gateway/gateway-clock';
+import { generate, parser as createParser, type IPublishPacket, type Packet } from 'mqtt-packet';
+import type { ConnectDecision } from '../../src/auth/connect-types';
 import type { GatewayLogEntryInput } from '../../src/gateway/gateway-log';
 import {
   refuseAllMessages,
@@ -16,73 +8,12 @@ import {
   type DisconnectInfo,
   type MessageHandler,
 } from '../../src/gateway/message-handler';
-import {
-  effectiveKeepAlive,
-  MqttSession,
-  PacketFramer,
-  SessionRegistry,
-} from '../../src/gateway/mqtt-session';
+import { MqttSession } from '../../src/gateway/mqtt-session';
+import { SessionRegistry } from '../../src/gateway/session-registry';
 import { allowed, FakeAuthorizer, refused, withTimeout } from '../support/gateway-harness';
-
-/** A clock that only moves when the test says so. */
-class ManualClock implements GatewayClock {
-  #now = 0;
-  #timers: { at: number; callback: () => void; cancelled: boolean }[] = [];
-
-  now(): number {
-    return this.#now;
-  }
-
-  setTimer(callback: () => void, delayMs: number): ClockTimer {
-    const timer = { at: this.#now + delayMs, callback, cancelled: false };
-    this.#timers.push(timer);
-    return { cancel: () => (timer.cancelled = true) };
-  }
-
-  /** Moves time forward, running due timers in order (timers they set included). */
-  advance(ms: number): void {
-    const target = this.#now + ms;
-    for (;;) {
-      const due = this.#timers.filter((t) => !t.cancelled && t.at <= target).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      due.cancelled = true;
-      this.#now = due.at;
-      due.callback();
-    }
-    this.#now = target;
-    this.#timers = this.#timers.filter((t) => !t.cancelled);
-  }
-}
-
-/** One end of an in-memory connection. */
-class Endpoint extends Duplex {
-  peer!: Endpoint;
-
-  override _read(): void {}
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (!this.peer.destroyed) this.peer.push(chunk);
-    callback();
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    if (!this.peer.destroyed) this.peer.push(null);
-    callback();
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.peer.destroyed) this.peer.destroy();
-    callback(error);
-  }
-}
-
-function endpoints(): [Endpoint, Endpoint] {
-  const a = new Endpoint();
-  const b = new Endpoint();
-  a.peer = b;
-  b.peer = a;
-  return [a, b];
-}
+import { connectPacket as connect } from './connect-packet';
+import { endpoints, type Endpoint } from './in-memory-duplex';
+import { ManualClock } from './manual-clock';
 
 /** The device side of an in-memory session. */
 class Device {
@@ -128,32 +59,20 @@ class Device {
   }
 }
 
-function connect(fields: Partial<IConnectPacket> = {}): IConnectPacket {
-  return {
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 5,
-    clean: true,
-    clientId: 'test-1',
-    keepalive: 30,
-    ...fields,
-  };
-}
-
 interface Setup {
   readonly session: MqttSession;
   readonly device: Device;
   readonly clock: ManualClock;
   readonly log: GatewayLogEntryInput[];
   readonly authorizer: FakeAuthorizer;
-  readonly registry: SessionRegistry;
+  readonly registry: SessionRegistry<MqttSession>;
 }
 
 function setup(
   options: {
     handler?: MessageHandler;
     protocolVersion?: 3 | 4 | 5;
-    registry?: SessionRegistry;
+    registry?: SessionRegistry<MqttSession>;
     clock?: ManualClock;
   } = {},
 ): Setup {
@@ -161,7 +80,7 @@ function setup(
   const clock = options.clock ?? new ManualClock();
   const log: GatewayLogEntryInput[] = [];
   const authorizer = new FakeAuthorizer();
-  const registry = options.registry ?? new SessionRegistry();
+  const registry = options.registry ?? new SessionRegistry<MqttSession>();
   const session = new MqttSession({
     stream: server,
     connection: {
@@ -218,23 +137,6 @@ describe('MqttSession', () => {
     release(allowed());
     expect(await device.next()).toMatchObject({ cmd: 'connack', reasonCode: 0 });
     expect(await device.next()).toMatchObject({ cmd: 'pingresp' });
-  });
-
-  it('builds the attempt from the CONNECT: no clientId when empty, password bytes as sent', async () => {
-    const { device, authorizer } = setup();
-    const password = Buffer.from([1, 2, 3, 250]);
-    device.send(connect({ clientId: '', username: 'u?x-amz-customauthorizer-name=A', password }));
-    expect(await device.next()).toMatchObject({ cmd: 'connack', reasonCode: 0 });
-    expect(authorizer.attempts).toEqual<ConnectAttempt[]>([
-      {
-        connectionId: 'c0ffee00-0000-4000-8000-000000000001',
-        transport: 'mqtt',
-        alpn: 'mqtt',
-        serverName: 'localhost',
-        username: 'u?x-amz-customauthorizer-name=A',
-        password,
-      },
-    ]);
   });
 
   it('keeps a client alive while packets arrive and disconnects 0x8D 1.5 x keep alive after the last one', async () => {
@@ -403,38 +305,6 @@ describe('MqttSession', () => {
     ]);
   });
 
-  it.each<[string, ConnectDecision, number, string]>([
-    [
-      'an allow without a session',
-      { ...allowed(), session: undefined },
-      0x80,
-      'the custom-auth pipeline allowed the connection without a session or with a non-zero reason code',
-    ],
-    [
-      'a refusal with reason code 0',
-      refused(0, 'odd'),
-      0x80,
-      'odd (invalid refusal reason code 0 replaced by 0x80)',
-    ],
-    [
-      'a 0x87 refusal',
-      refused(0x87, 'policy has no Allow for iot:Connect on client/test-1'),
-      0x87,
-      'policy has no Allow for iot:Connect on client/test-1',
-    ],
-  ])('answers %s with the matching CONNACK', async (_name, decision, code, reason) => {
-    const { device, log, authorizer } = setup();
-    authorizer.decide = () => decision;
-    device.send(connect());
-    expect(await device.next()).toMatchObject({ cmd: 'connack', reasonCode: code });
-    await device.ended;
-    expect(log.find((e) => e.event === 'connect')).toMatchObject({
-      decision: 'deny',
-      reasonCodeNumber: code,
-      reason,
-    });
-  });
-
   it('records the decision but sends nothing when the client left during authorization', async () => {
     const { device, log, authorizer } = setup();
     let release!: (decision: ConnectDecision) => void;
@@ -500,7 +370,7 @@ describe('MqttSession', () => {
   });
 
   it('lets a newer session take the client id over, and the old one does not evict it on close', async () => {
-    const registry = new SessionRegistry();
+    const registry = new SessionRegistry<MqttSession>();
     const first = setup({ registry });
     first.device.send(connect({ clientId: 'test-same' }));
     await first.device.next();
@@ -551,14 +421,6 @@ describe('MqttSession', () => {
     );
   });
 });
-
-const POLICY_A = [{ Version: '2012-10-17' as const, Statement: [] }];
-const POLICY_B = [
-  {
-    Version: '2012-10-17' as const,
-    Statement: [{ Effect: 'Allow' as const, Action: 'iot:Publish', Resource: '*' }],
-  },
-];
 
 /** A session connected as test-1 (keep alive 1200 s), with the handler's view of the client. */
 async function connectedSetup(first: ConnectDecision): Promise<Setup & { client: () => ConnectedClient }> {
@@ -649,18 +511,18 @@ describe('MqttSession hooks for the message broker', () => {
 
 describe('MqttSession policy refresh (refreshAfterInSeconds)', () => {
   it('invokes the authorizer again with the same attempt and replaces the cached policy', async () => {
-    const { authorizer, clock, log, client } = await connectedSetup(
-      allowed({ policyDocuments: POLICY_A, refreshAfterInSeconds: 300 }),
-    );
-    authorizer.decide = () => allowed({ policyDocuments: POLICY_B, refreshAfterInSeconds: 600 });
-    expect(client().session.policyDocuments).toEqual(POLICY_A);
+    const first = allowed({ refreshAfterInSeconds: 300 });
+    const refreshed = allowed({ refreshAfterInSeconds: 600 });
+    const { authorizer, clock, log, client } = await connectedSetup(first);
+    authorizer.decide = () => refreshed;
+    expect(client().session).toBe(first.session);
     clock.advance(299_999);
     expect(authorizer.attempts).toHaveLength(1);
     clock.advance(1);
     await settle();
     expect(authorizer.attempts).toHaveLength(2);
     expect(authorizer.attempts[1]).toEqual(authorizer.attempts[0]);
-    expect(client().session.policyDocuments).toEqual(POLICY_B);
+    expect(client().session).toBe(refreshed.session);
     expect(refreshes(log)).toEqual([
       {
         event: 'refresh',
@@ -751,56 +613,5 @@ describe('MqttSession policy refresh (refreshAfterInSeconds)', () => {
     await settle();
     expect(refreshes(log)).toEqual([]);
     expect(disconnects(log)).toMatchObject([{ cause: 'client-disconnect' }]);
-  });
-});
-
-describe('PacketFramer', () => {
-  it('finds the size of each packet however the bytes are split', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 5 }),
-        fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 20 }),
-        (payloadSizes, cuts) => {
-          const packets = payloadSizes.map((size) =>
-            generate({
-              cmd: 'publish',
-              topic: 't',
-              payload: Buffer.alloc(size),
-              qos: 0,
-              dup: false,
-              retain: false,
-            }),
-          );
-          const bytes = Buffer.concat(packets);
-          const largest = Math.max(...packets.map((p) => p.length));
-          const atLimit = new PacketFramer(largest);
-          const belowLimit = new PacketFramer(largest - 1);
-          let offset = 0;
-          let overLimit: number | undefined;
-          for (let i = 0; offset < bytes.length; i++) {
-            const size = cuts[i % cuts.length] as number;
-            const chunk = bytes.subarray(offset, offset + size);
-            offset += size;
-            expect(atLimit.push(chunk)).toBeUndefined();
-            overLimit ??= belowLimit.push(chunk);
-          }
-          expect(overLimit).toBe(largest);
-        },
-      ),
-    );
-  });
-});
-
-describe('effectiveKeepAlive', () => {
-  it.each([
-    [0, 1200],
-    [1, 30],
-    [29, 30],
-    [30, 30],
-    [1200, 1200],
-    [1201, 1200],
-    [65535, 1200],
-  ])('turns %i into %i', (requested, effective) => {
-    expect(effectiveKeepAlive(requested)).toBe(effective);
   });
 });
