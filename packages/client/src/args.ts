@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import {
   AWS_IOT_TOPIC_LIMITS,
+  checkTopicName,
   CUSTOM_AUTH_PORT,
   DEFAULT_OUTPUTS_FILE,
   DEFAULT_STACK_NAME,
@@ -9,14 +10,9 @@ import {
   TOKEN_KEY_NAME_PATTERN,
   TOKEN_SIGNING_KEY_FILES,
   toUrlEncodedSignature,
+  type Transport,
 } from '@iot-custom-auth/protocol';
 import { UsageError } from './errors';
-
-/** AWS IoT's topic depth: at most 7 '/', so 8 levels. */
-export const MAX_TOPIC_LEVELS = AWS_IOT_TOPIC_LIMITS.maxTopicSlashes + 1;
-
-/** How the client reaches the endpoint: MQTT directly over TLS (ALPN `mqtt`), or MQTT over WebSockets. */
-export type Transport = 'mqtt' | 'websockets';
 
 /** SDK log levels accepted by `--verbosity` (the aws-crt levels; `nologs` is the Python sample's name for none). */
 export const VERBOSITY_LEVELS = ['none', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -222,7 +218,7 @@ const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     valueName: 'topic',
     section: 'messages',
-    description: `Topic to publish to (and subscribe to with --roundtrip): an MQTT topic name without wildcards, at most ${AWS_IOT_TOPIC_LIMITS.maxTopicBytes} bytes and ${MAX_TOPIC_LEVELS} levels. Default: ${DEFAULTS.topicRoot}/<client id>, the only topics the stack's policy allows the device.`,
+    description: `Topic to publish to (and subscribe to with --roundtrip): an MQTT topic name without wildcards, at most ${AWS_IOT_TOPIC_LIMITS.maxTopicBytes} bytes and ${AWS_IOT_TOPIC_LIMITS.maxTopicLevels} levels. Default: ${DEFAULTS.topicRoot}/<client id>, the only topics the stack's policy allows the device.`,
   },
   {
     name: 'message',
@@ -534,28 +530,25 @@ function checkMessageFlags(
 }
 
 /**
- * Why `topic` cannot be published to on AWS IoT Core, or `undefined` when it can: MQTT forbids wildcards and
- * the null character in a topic name (MQTT 5 4.7.3), and AWS IoT limits its length and depth.
+ * Why `topic` cannot be published to on AWS IoT Core, or `undefined` when it can (protocol's
+ * `checkTopicName`), worded to follow "--topic '...' is not a topic you can publish to: ".
  */
 export function topicNameProblem(topic: string): string | undefined {
-  if (topic.length === 0) return 'it is empty';
-  if (/[+#]/.test(topic)) {
-    return (
-      'it contains the wildcard ' +
-      (topic.includes('+') ? "'+'" : "'#'") +
-      ', which only topic filters may use'
-    );
+  const problem = checkTopicName(topic);
+  if (problem === undefined) return undefined;
+  const { maxTopicBytes, maxTopicLevels, maxTopicSlashes } = AWS_IOT_TOPIC_LIMITS;
+  switch (problem.code) {
+    case 'EMPTY':
+      return 'it is empty';
+    case 'NULL_CHARACTER':
+      return 'it contains the null character';
+    case 'WILDCARD':
+      return `it contains the wildcard '${problem.wildcard}', which only topic filters may use`;
+    case 'TOO_MANY_BYTES':
+      return `it is ${problem.bytes} bytes long and AWS IoT accepts at most ${maxTopicBytes}`;
+    case 'TOO_MANY_LEVELS':
+      return `it has ${problem.levels} levels and AWS IoT accepts at most ${maxTopicLevels} (${maxTopicSlashes} '/')`;
   }
-  if (topic.includes('\u0000')) return 'it contains the null character';
-  const bytes = Buffer.byteLength(topic, 'utf8');
-  if (bytes > AWS_IOT_TOPIC_LIMITS.maxTopicBytes) {
-    return `it is ${bytes} bytes long and AWS IoT accepts at most ${AWS_IOT_TOPIC_LIMITS.maxTopicBytes}`;
-  }
-  const levels = topic.split('/').length;
-  if (levels > MAX_TOPIC_LEVELS) {
-    return `it has ${levels} levels and AWS IoT accepts at most ${MAX_TOPIC_LEVELS} (${AWS_IOT_TOPIC_LIMITS.maxTopicSlashes} '/')`;
-  }
-  return undefined;
 }
 
 /**

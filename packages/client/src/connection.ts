@@ -1,6 +1,11 @@
-import { MQTT_ALPN_PROTOCOL } from '@iot-custom-auth/protocol';
+import {
+  formatReasonCode,
+  MQTT_ALPN_PROTOCOL,
+  type ConnackProperties,
+  type Transport,
+} from '@iot-custom-auth/protocol';
 import { io, iot, mqtt5 } from 'aws-iot-device-sdk-v2';
-import type { Transport, Verbosity } from './args';
+import type { Verbosity } from './args';
 import { ConfigError } from './errors';
 
 /**
@@ -28,25 +33,6 @@ export interface ConnectRequest {
   /** The attempt (TCP, TLS, WebSocket upgrade, CONNECT/CONNACK) ends within this long. */
   readonly timeoutMs: number;
   readonly verbosity: Verbosity;
-}
-
-/** CONNACK properties the server may send (MQTT 5 §3.2.2.3), named as aws-crt names them. */
-export interface ConnackProperties {
-  readonly sessionExpiryInterval?: number;
-  readonly receiveMaximum?: number;
-  readonly maximumQos?: number;
-  readonly retainAvailable?: boolean;
-  readonly maximumPacketSize?: number;
-  readonly assignedClientIdentifier?: string;
-  readonly topicAliasMaximum?: number;
-  readonly reasonString?: string;
-  readonly wildcardSubscriptionsAvailable?: boolean;
-  readonly subscriptionIdentifiersAvailable?: boolean;
-  readonly sharedSubscriptionsAvailable?: boolean;
-  readonly serverKeepAlive?: number;
-  readonly responseInformation?: string;
-  readonly serverReference?: string;
-  readonly userProperties?: readonly { readonly name: string; readonly value: string }[];
 }
 
 /** The CONNACK the server sent. */
@@ -205,7 +191,7 @@ export class SdkConnector implements Connector {
         });
       });
       client.on('connectionFailure', (event) => {
-        if (event.connack !== undefined && event.connack.reasonCode !== mqtt5.ConnectReasonCode.Success) {
+        if (event.connack !== undefined && !mqtt5.isSuccessfulConnectReasonCode(event.connack.reasonCode)) {
           finish({ status: 'refused', connack: summarizeConnack(event.connack) });
         } else {
           finish({ status: 'failed', failure: classifyFailure(event.error) });
@@ -218,7 +204,7 @@ export class SdkConnector implements Connector {
           state.serverClosed =
             event.disconnect === undefined
               ? `the connection was closed: ${event.error.error_name ?? 'unknown error'}`
-              : `the server sent DISCONNECT 0x${event.disconnect.reasonCode.toString(16).padStart(2, '0').toUpperCase()}` +
+              : `the server sent DISCONNECT ${formatReasonCode(event.disconnect.reasonCode)}` +
                 (event.disconnect.reasonString ? ` (${event.disconnect.reasonString})` : '');
           reportLost(state.serverClosed);
         }

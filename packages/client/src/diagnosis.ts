@@ -1,98 +1,27 @@
 import {
   AUTHORIZER_INVOKE_TIMEOUT_SECONDS,
+  AWS_IOT_TOPIC_LIMITS,
   CLIENT_ID_POLICY_VARIABLE,
   CUSTOM_AUTH_PORT,
   DEFAULTS,
+  describeReasonCode,
   deviceTopic,
   MQTT_ALPN_PROTOCOL,
   MQTT_WEBSOCKET_PATH,
+  type ConnectFailureKind,
+  type MessagingFailureKind,
+  type Transport,
 } from '@iot-custom-auth/protocol';
-import { AWS_IOT_TOPIC_LIMITS } from '@iot-custom-auth/protocol';
-import { MAX_MESSAGE_COUNT, MAX_TOPIC_LEVELS, type Transport } from './args';
+import { mqtt5 } from 'aws-iot-device-sdk-v2';
+import { MAX_MESSAGE_COUNT } from './args';
 import type { ConnectResult } from './connection';
 import {
   exchangeSucceeded,
-  isSuccessCode,
   subscriptionGranted,
   type ExchangeResult,
   type StepError,
 } from './message-exchange';
 import type { TlsProbeResult } from './tls-probe';
-
-/** MQTT 5 CONNACK reason codes (MQTT 5 §3.2.2.2) and their names. */
-export const CONNACK_REASON_NAMES: Readonly<Record<number, string>> = {
-  0x00: 'Success',
-  0x80: 'Unspecified error',
-  0x81: 'Malformed packet',
-  0x82: 'Protocol error',
-  0x83: 'Implementation specific error',
-  0x84: 'Unsupported protocol version',
-  0x85: 'Client identifier not valid',
-  0x86: 'Bad user name or password',
-  0x87: 'Not authorized',
-  0x88: 'Server unavailable',
-  0x89: 'Server busy',
-  0x8a: 'Banned',
-  0x8c: 'Bad authentication method',
-  0x90: 'Topic name invalid',
-  0x95: 'Packet too large',
-  0x97: 'Quota exceeded',
-  0x99: 'Payload format invalid',
-  0x9a: 'Retain not supported',
-  0x9b: 'QoS not supported',
-  0x9c: 'Use another server',
-  0x9d: 'Server moved',
-  0x9f: 'Connection rate exceeded',
-};
-
-/** MQTT 5 SUBACK reason codes (MQTT 5 §3.9.3) and their names. */
-export const SUBACK_REASON_NAMES: Readonly<Record<number, string>> = {
-  0x00: 'Granted QoS 0',
-  0x01: 'Granted QoS 1',
-  0x02: 'Granted QoS 2',
-  0x80: 'Unspecified error',
-  0x83: 'Implementation specific error',
-  0x87: 'Not authorized',
-  0x8f: 'Topic filter invalid',
-  0x91: 'Packet identifier in use',
-  0x97: 'Quota exceeded',
-  0x9e: 'Shared subscriptions not supported',
-  0xa1: 'Subscription identifiers not supported',
-  0xa2: 'Wildcard subscriptions not supported',
-};
-
-/** MQTT 5 PUBACK reason codes (MQTT 5 §3.4.2.1) and their names. */
-export const PUBACK_REASON_NAMES: Readonly<Record<number, string>> = {
-  0x00: 'Success',
-  0x10: 'No matching subscribers',
-  0x80: 'Unspecified error',
-  0x83: 'Implementation specific error',
-  0x87: 'Not authorized',
-  0x90: 'Topic name invalid',
-  0x91: 'Packet identifier in use',
-  0x97: 'Quota exceeded',
-  0x99: 'Payload format invalid',
-};
-
-/** `Bad user name or password` for 0x86; a neutral name for a code MQTT 5 does not define. */
-export function reasonName(code: number): string {
-  return CONNACK_REASON_NAMES[code] ?? 'Unknown reason code';
-}
-
-/** `Granted QoS 1` for a SUBACK's 0x01. */
-export function subackReasonName(code: number): string {
-  return SUBACK_REASON_NAMES[code] ?? 'Unknown reason code';
-}
-
-/** `Not authorized` for a PUBACK's 0x87. */
-export function pubackReasonName(code: number): string {
-  return PUBACK_REASON_NAMES[code] ?? 'Unknown reason code';
-}
-
-/** `0x86`. */
-export function hexCode(code: number): string {
-  return `0x${code.toString(16).toUpperCase().padStart(2, '0')}`;
-}
 
 /** What the client knew about the attempt, for explanations that name the actual values. */
 export interface FailureContext {
@@ -112,34 +41,10 @@ export interface FailureContext {
   readonly timeoutSeconds: number;
 }
 
-/** The category reported as `error.kind` in `--json`. */
-export type FailureKind =
-  | 'refused'
-  | 'tls'
-  | 'dns'
-  | 'socket-refused'
-  | 'unreachable'
-  | 'timeout'
-  | 'hangup'
-  | 'websocket-upgrade'
-  | 'other'
-  | MessagingFailureKind;
-
-/**
- * How the messages after CONNACK failed: a refused SUBSCRIBE or PUBLISH, messages that did not come back, no
- * answer within `--timeout`, the server closing the connection, or an SDK error.
- */
-export type MessagingFailureKind =
-  | 'subscribe-refused'
-  | 'publish-refused'
-  | 'not-received'
-  | 'message-timeout'
-  | 'connection-lost'
-  | 'message-error';
-
 /** A failed attempt, explained. */
 export interface Diagnosis {
-  readonly kind: FailureKind;
+  /** Reported as `error.kind` in `--json`. */
+  readonly kind: ConnectFailureKind | MessagingFailureKind;
   /** One line: what happened, e.g. `Connection refused: CONNACK 0x86 Bad user name or password`. */
   readonly headline: string;
   /** Plain-language causes, most likely first. */
@@ -169,7 +74,7 @@ export function diagnose(
     const said = result.connack.properties.reasonString;
     return {
       kind: 'refused',
-      headline: `Connection refused: CONNACK ${hexCode(code)} ${reasonName(code)}${said ? ` (server says: ${said})` : ''}`,
+      headline: `Connection refused: CONNACK ${describeReasonCode('CONNACK', code)}${said ? ` (server says: ${said})` : ''}`,
       likelyCauses: refusalCauses(code, context),
     };
   }
@@ -409,15 +314,15 @@ export function diagnoseExchange(result: ExchangeResult, context: FailureContext
   const suback = subscribe?.result;
   const refusedSubscription = suback !== undefined && !subscriptionGranted(subscribe);
   const refusedPublishes = result.publishes.filter(
-    (p) => p.result !== undefined && !isSuccessCode(p.result.reasonCode),
+    (p) => p.result !== undefined && !mqtt5.isSuccessfulPubackReasonCode(p.result.reasonCode),
   );
   if (refusedSubscription || refusedPublishes.length > 0) {
     const parts: string[] = [];
     const causes: string[] = [];
     if (refusedSubscription) {
-      const code = suback.reasonCodes.find((c) => !isSuccessCode(c)) as number;
+      const code = suback.reasonCodes.find((c) => !mqtt5.isSuccessfulSubackReasonCode(c)) as number;
       parts.push(
-        `SUBACK ${hexCode(code)} ${subackReasonName(code)} for ${topic}${suback.reasonString ? ` (server says: ${suback.reasonString})` : ''}`,
+        `SUBACK ${describeReasonCode('SUBACK', code)} for ${topic}${suback.reasonString ? ` (server says: ${suback.reasonString})` : ''}`,
       );
       causes.push(...refusalCausesFor('subscribe', code, topic, context));
     }
@@ -426,7 +331,7 @@ export function diagnoseExchange(result: ExchangeResult, context: FailureContext
       const code = firstRefused.reasonCode;
       const of = result.count > 1 ? ` (${refusedPublishes.length} of ${result.count} messages)` : '';
       parts.push(
-        `PUBACK ${hexCode(code)} ${pubackReasonName(code)} for ${topic}${of}${firstRefused.reasonString ? ` (server says: ${firstRefused.reasonString})` : ''}`,
+        `PUBACK ${describeReasonCode('PUBACK', code)} for ${topic}${of}${firstRefused.reasonString ? ` (server says: ${firstRefused.reasonString})` : ''}`,
       );
       causes.push(...refusalCausesFor('publish', code, topic, context));
     }
@@ -501,7 +406,7 @@ function refusalCausesFor(
     case 0x8f:
     case 0x90:
       return [
-        `AWS IoT does not accept ${topic} as a topic: at most ${AWS_IOT_TOPIC_LIMITS.maxTopicBytes} bytes and ${MAX_TOPIC_LEVELS} levels, and topics starting with $ are reserved`,
+        `AWS IoT does not accept ${topic} as a topic: at most ${AWS_IOT_TOPIC_LIMITS.maxTopicBytes} bytes and ${AWS_IOT_TOPIC_LIMITS.maxTopicLevels} levels, and topics starting with $ are reserved`,
       ];
     case 0x97:
       return [

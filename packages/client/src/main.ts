@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import {
-  arnContextOf,
   clientIdProblem,
   CUSTOM_AUTH_PORT,
   DEFAULT_DEVICE_USERNAME,
@@ -11,6 +10,8 @@ import {
   TOKEN_SIGNING_KEY_FILES,
   toUrlEncodedSignature,
   encodeQueryValue,
+  regionOfArn,
+  type ClientReport,
 } from '@iot-custom-auth/protocol';
 import { parseArgs, parseEndpoint, topicNameProblem, usage, type CliConfig } from './args';
 import type { AwsTarget } from './aws-clients';
@@ -91,7 +92,7 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<voi
 }
 
 /** `--json` prints exactly one object, on one line. */
-function printJson(deps: MainDeps, report: Record<string, unknown>): void {
+function printJson(deps: MainDeps, report: ClientReport): void {
   deps.stdout(`${JSON.stringify(report)}\n`);
 }
 
@@ -387,7 +388,7 @@ async function unsignedCredentials(
 function secretsTarget(config: CliConfig, outputs: LoadedOutputs | undefined): AwsTarget {
   const values = outputs?.values ?? {};
   const local = outputs?.connection?.info;
-  const region = config.region ?? local?.region ?? values.region ?? regionOf(values.deviceSecretArn);
+  const region = config.region ?? local?.region ?? values.region ?? regionOfArn(values.deviceSecretArn);
   return {
     ...(region === undefined ? {} : { region }),
     ...(local === undefined ? {} : { endpoint: local.awsEndpointUrl, credentials: local.credentials }),
@@ -515,16 +516,6 @@ function authorizerFromOutputs(signed: boolean, outputs: LoadedOutputs | undefin
     );
   }
   return name;
-}
-
-function regionOf(arn: string | undefined): string | undefined {
-  if (arn === undefined) return undefined;
-  try {
-    return arnContextOf(arn).region;
-  } catch {
-    // Not an ARN (a plain secret name): the SDK's default region applies.
-    return undefined;
-  }
 }
 
 /** Reads the CA file and checks that it holds a certificate; `what` names it in errors. */

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import {
   DEFAULT_OUTPUTS_FILE,
   DEFAULT_STACK_NAME,
+  isRecord,
   LOCAL_IOT_FILES,
   parseLocalConnectionInfo,
   STACK_OUTPUTS,
@@ -215,10 +216,6 @@ function pickOutputs(outputs: Record<string, unknown>): PartialStackOutputs {
     if (typeof value === 'string' && value.length > 0) values[key] = value;
   }
   return values;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function describeList(names: readonly string[]): string {

@@ -1,6 +1,14 @@
-import type { Transport } from './args';
+import {
+  describeReasonCode,
+  reasonCodeName,
+  type ClientReport,
+  type ClientReportError,
+  type ClientReportExchange,
+  type Transport,
+} from '@iot-custom-auth/protocol';
+import { mqtt5 } from 'aws-iot-device-sdk-v2';
 import type { ConnackSummary, DisconnectResult, NegotiatedSettings } from './connection';
-import { hexCode, pubackReasonName, reasonName, subackReasonName, type Diagnosis } from './diagnosis';
+import type { Diagnosis } from './diagnosis';
 import {
   exchangeSucceeded,
   subscriptionGranted,
@@ -62,7 +70,7 @@ export function connectingLines(plan: ConnectionPlan): string[] {
 export function connectedLines(connack: ConnackSummary, settings: NegotiatedSettings): string[] {
   const yesNo = (value: boolean): string => (value ? 'yes' : 'no');
   const lines = [
-    `Connected: CONNACK ${hexCode(connack.reasonCode)} ${reasonName(connack.reasonCode)}`,
+    `Connected: CONNACK ${describeReasonCode('CONNACK', connack.reasonCode)}`,
     `  session present: ${yesNo(connack.sessionPresent)}, client id: ${settings.clientId}`,
     `  maximum QoS: ${settings.maximumQos}, retain: ${yesNo(settings.retainAvailable)}, wildcard subscriptions: ${yesNo(settings.wildcardSubscriptionsAvailable)}, shared subscriptions: ${yesNo(settings.sharedSubscriptionsAvailable)}, subscription identifiers: ${yesNo(settings.subscriptionIdentifiersAvailable)}`,
     `  keep alive: ${settings.serverKeepAlive} s, session expiry: ${settings.sessionExpiryInterval} s, receive maximum: ${settings.receiveMaximumFromServer}, maximum packet size: ${settings.maximumPacketSizeToServer} bytes, topic alias maximum: ${settings.topicAliasMaximumToServer}`,
@@ -92,9 +100,7 @@ export function exchangeLines(result: ExchangeResult): string[] {
   const lines: string[] = [];
   const subscribe = result.subscribe;
   if (subscribe !== undefined) {
-    const codes = subscribe.result?.reasonCodes.map(
-      (code) => `SUBACK ${hexCode(code)} ${subackReasonName(code)}`,
-    );
+    const codes = subscribe.result?.reasonCodes.map((code) => `SUBACK ${describeReasonCode('SUBACK', code)}`);
     const said = subscribe.result?.reasonString ? ` (server says: ${subscribe.result.reasonString})` : '';
     lines.push(
       `Subscription to ${topic} (QoS 1): ${codes === undefined ? stepErrorText(subscribe.error, 'SUBACK', seconds) : `${codes.join(', ')}${said}`}`,
@@ -139,7 +145,7 @@ export function exchangeLines(result: ExchangeResult): string[] {
 function pubackText(publish: PublishStep, seconds: number): string {
   return publish.result === undefined
     ? stepErrorText(publish.error, 'PUBACK', seconds)
-    : `PUBACK ${hexCode(publish.result.reasonCode)} ${pubackReasonName(publish.result.reasonCode)}${publish.result.reasonString ? ` (server says: ${publish.result.reasonString})` : ''}`;
+    : `PUBACK ${describeReasonCode('PUBACK', publish.result.reasonCode)}${publish.result.reasonString ? ` (server says: ${publish.result.reasonString})` : ''}`;
 }
 
 function stepErrorText(error: StepError | undefined, packet: string, seconds: number): string {
@@ -161,10 +167,22 @@ export function disconnectLines(result: DisconnectResult): string[] {
 }
 
 /** The `--json` object for a run that reached the endpoint (connected or not). */
-export function jsonReport(report: RunReport): Record<string, unknown> {
+export function jsonReport(report: RunReport): ClientReport {
   const { plan, connack, diagnosis, disconnect } = report;
-  const ok = connack?.reasonCode === 0 && disconnect?.clean === true && diagnosis === undefined;
-  const result: Record<string, unknown> = {
+  const ok =
+    connack !== undefined &&
+    mqtt5.isSuccessfulConnectReasonCode(connack.reasonCode) &&
+    disconnect?.clean === true &&
+    diagnosis === undefined;
+  const error: ClientReportError | undefined =
+    diagnosis !== undefined
+      ? { kind: diagnosis.kind, message: diagnosis.headline }
+      : disconnect !== undefined && !disconnect.clean
+        ? { kind: 'disconnect', message: disconnect.reason }
+        : undefined;
+  const exchange = report.exchange === undefined ? null : jsonExchange(report.exchange);
+  // Keys in the order they are printed.
+  return {
     ok,
     endpoint: plan.endpoint,
     port: plan.port,
@@ -178,27 +196,19 @@ export function jsonReport(report: RunReport): Record<string, unknown> {
         ? null
         : {
             reasonCode: connack.reasonCode,
-            reasonName: reasonName(connack.reasonCode),
+            reasonName: reasonCodeName('CONNACK', connack.reasonCode),
             sessionPresent: connack.sessionPresent,
             ...connack.properties,
           },
+    ...(report.settings === undefined ? {} : { negotiatedSettings: report.settings }),
+    ...(report.messaging === 'roundtrip' ? { roundtrip: exchange } : {}),
+    ...(report.messaging === 'publish' ? { publish: exchange } : {}),
+    ...(disconnect === undefined ? {} : { disconnect: disconnect.clean ? 'clean' : disconnect.reason }),
+    ...(error === undefined ? {} : { error }),
+    ...(diagnosis === undefined ? {} : { likelyCauses: diagnosis.likelyCauses }),
+    ...(plan.outputsSource === undefined ? {} : { outputs: plan.outputsSource }),
+    durationMs: report.durationMs,
   };
-  if (report.settings !== undefined) result.negotiatedSettings = report.settings;
-  if (report.messaging !== undefined) {
-    result[report.messaging] = report.exchange === undefined ? null : jsonExchange(report.exchange);
-  }
-  if (disconnect !== undefined) {
-    result.disconnect = disconnect.clean ? 'clean' : disconnect.reason;
-  }
-  if (diagnosis !== undefined) {
-    result.error = { kind: diagnosis.kind, message: diagnosis.headline };
-    result.likelyCauses = diagnosis.likelyCauses;
-  } else if (disconnect !== undefined && !disconnect.clean) {
-    result.error = { kind: 'disconnect', message: disconnect.reason };
-  }
-  if (plan.outputsSource !== undefined) result.outputs = plan.outputsSource;
-  result.durationMs = report.durationMs;
-  return result;
 }
 
 /**
@@ -206,58 +216,57 @@ export function jsonReport(report: RunReport): Record<string, unknown> {
  * message's PUBACK reason code and round-trip time, how many came back, and the whole round trip's time.
  * A step that got no answer has `null` codes and an `error` saying why.
  */
-export function jsonExchange(result: ExchangeResult): Record<string, unknown> {
+export function jsonExchange(result: ExchangeResult): ClientReportExchange {
   const seconds = result.timeoutMs / 1000;
-  const json: Record<string, unknown> = {
+  const roundtrip = result.mode === 'roundtrip';
+  const subscribe = result.subscribe;
+  return {
     ok: exchangeSucceeded(result),
     topic: result.topic,
     qos: 1,
     count: result.count,
-  };
-  const subscribe = result.subscribe;
-  if (result.mode === 'roundtrip') {
-    json.suback =
-      subscribe?.result === undefined
-        ? { reasonCodes: null, error: stepErrorText(subscribe?.error, 'SUBACK', seconds) }
-        : {
-            reasonCodes: subscribe.result.reasonCodes.map((reasonCode) => ({
-              topicFilter: subscribe.topicFilter,
-              reasonCode,
-              reasonName: subackReasonName(reasonCode),
-            })),
-            ...(subscribe.result.reasonString === undefined
-              ? {}
-              : { reasonString: subscribe.result.reasonString }),
-          };
-  }
-  json.puback = result.publishes.map((publish) =>
-    publish.result === undefined
-      ? {
-          seq: publish.seq,
-          reasonCode: null,
-          reasonName: null,
-          error: stepErrorText(publish.error, 'PUBACK', seconds),
-        }
+    ...(!roundtrip
+      ? {}
       : {
-          seq: publish.seq,
-          reasonCode: publish.result.reasonCode,
-          reasonName: pubackReasonName(publish.result.reasonCode),
-          ...(publish.result.reasonString === undefined ? {} : { reasonString: publish.result.reasonString }),
-          ...(publish.roundTripMs === undefined ? {} : { roundTripMs: publish.roundTripMs }),
-        },
-  );
-  if (result.mode === 'roundtrip') {
-    json.expected = result.expected;
-    json.received = result.received;
-    json.roundTripMs = result.roundTripMs ?? null;
-  }
-  return json;
+          suback:
+            subscribe?.result === undefined
+              ? { reasonCodes: null, error: stepErrorText(subscribe?.error, 'SUBACK', seconds) }
+              : {
+                  reasonCodes: subscribe.result.reasonCodes.map((reasonCode) => ({
+                    topicFilter: subscribe.topicFilter,
+                    reasonCode,
+                    reasonName: reasonCodeName('SUBACK', reasonCode),
+                  })),
+                  ...(subscribe.result.reasonString === undefined
+                    ? {}
+                    : { reasonString: subscribe.result.reasonString }),
+                },
+        }),
+    puback: result.publishes.map((publish) =>
+      publish.result === undefined
+        ? {
+            seq: publish.seq,
+            reasonCode: null,
+            reasonName: null,
+            error: stepErrorText(publish.error, 'PUBACK', seconds),
+          }
+        : {
+            seq: publish.seq,
+            reasonCode: publish.result.reasonCode,
+            reasonName: reasonCodeName('PUBACK', publish.result.reasonCode),
+            ...(publish.result.reasonString === undefined
+              ? {}
+              : { reasonString: publish.result.reasonString }),
+            ...(publish.roundTripMs === undefined ? {} : { roundTripMs: publish.roundTripMs }),
+          },
+    ),
+    ...(!roundtrip
+      ? {}
+      : { expected: result.expected, received: result.received, roundTripMs: result.roundTripMs ?? null }),
+  };
 }
 
 /** The `--json` object for a run that stopped before connecting (usage or configuration error). */
-export function jsonErrorReport(
-  kind: 'usage' | 'configuration' | 'runtime',
-  message: string,
-): Record<string, unknown> {
+export function jsonErrorReport(kind: 'usage' | 'configuration' | 'runtime', message: string): ClientReport {
   return { ok: false, error: { kind, message } };
 }

@@ -1,14 +1,11 @@
-import type { ConnectResult, TransportFailureKind } from '../src/connection';
 import {
-  diagnose,
-  diagnoseExchange,
-  hexCode,
-  needsTlsProbe,
-  pubackReasonName,
-  reasonName,
-  subackReasonName,
-  type FailureContext,
-} from '../src/diagnosis';
+  describeReasonCode,
+  MQTT_REASON_CODE_TABLE,
+  type MqttReasonCodePacket,
+} from '@iot-custom-auth/protocol';
+import { mqtt5 } from 'aws-iot-device-sdk-v2';
+import type { ConnectResult, TransportFailureKind } from '../src/connection';
+import { diagnose, diagnoseExchange, needsTlsProbe, type FailureContext } from '../src/diagnosis';
 import type { ExchangeResult } from '../src/message-exchange';
 
 const CONTEXT: FailureContext = {
@@ -33,16 +30,35 @@ const failed = (kind: TransportFailureKind, name: string): ConnectResult & { sta
   failure: { kind, name, message: `${name} happened` },
 });
 
-describe('reasonName and hexCode', () => {
-  it('name the MQTT 5 CONNACK codes', () => {
-    expect([0x00, 0x85, 0x86, 0x87, 0x9f].map((code) => `${hexCode(code)} ${reasonName(code)}`)).toEqual([
-      '0x00 Success',
-      '0x85 Client identifier not valid',
-      '0x86 Bad user name or password',
-      '0x87 Not authorized',
-      '0x9F Connection rate exceeded',
-    ]);
-    expect(reasonName(0x42)).toBe('Unknown reason code');
+describe("protocol's reason code table, as the client reads it", () => {
+  /** The MQTT 5 codes of an aws-crt reason code enum (without its MQTT 3.1.1 `...311` members). */
+  const sdkCodes = (codes: Record<string, string | number>): number[] =>
+    Object.entries(codes)
+      .filter(([name, code]) => typeof code === 'number' && !name.endsWith('311'))
+      .map(([, code]) => code as number);
+  const tableCodes = (packet: MqttReasonCodePacket): number[] =>
+    MQTT_REASON_CODE_TABLE.filter((row) => (row.packets as readonly string[]).includes(packet)).map(
+      (row) => row.code,
+    );
+
+  it.each<[MqttReasonCodePacket, Record<string, string | number>]>([
+    ['CONNACK', mqtt5.ConnectReasonCode],
+    ['SUBACK', mqtt5.SubackReasonCode],
+    ['PUBACK', mqtt5.PubackReasonCode],
+    ['UNSUBACK', mqtt5.UnsubackReasonCode],
+    ['DISCONNECT', mqtt5.DisconnectReasonCode],
+  ])('has the same %s codes as the SDK', (packet, codes) => {
+    expect(new Set(tableCodes(packet))).toEqual(new Set(sdkCodes(codes)));
+  });
+
+  it("agrees with the SDK's success checks", () => {
+    for (const code of tableCodes('CONNACK')) {
+      expect(mqtt5.isSuccessfulConnectReasonCode(code)).toBe(code === 0);
+    }
+    for (const code of tableCodes('SUBACK'))
+      expect(mqtt5.isSuccessfulSubackReasonCode(code)).toBe(code < 0x80);
+    for (const code of tableCodes('PUBACK'))
+      expect(mqtt5.isSuccessfulPubackReasonCode(code)).toBe(code < 0x80);
   });
 });
 
@@ -179,31 +195,6 @@ describe('diagnose', () => {
   });
 });
 
-describe('SUBACK and PUBACK reason names', () => {
-  it('name the MQTT 5 codes of each packet', () => {
-    expect(
-      [0x00, 0x01, 0x87, 0x8f, 0xa2].map((code) => `${hexCode(code)} ${subackReasonName(code)}`),
-    ).toEqual([
-      '0x00 Granted QoS 0',
-      '0x01 Granted QoS 1',
-      '0x87 Not authorized',
-      '0x8F Topic filter invalid',
-      '0xA2 Wildcard subscriptions not supported',
-    ]);
-    expect(
-      [0x00, 0x10, 0x87, 0x90, 0x97].map((code) => `${hexCode(code)} ${pubackReasonName(code)}`),
-    ).toEqual([
-      '0x00 Success',
-      '0x10 No matching subscribers',
-      '0x87 Not authorized',
-      '0x90 Topic name invalid',
-      '0x97 Quota exceeded',
-    ]);
-    expect(subackReasonName(0x42)).toBe('Unknown reason code');
-    expect(pubackReasonName(0x42)).toBe('Unknown reason code');
-  });
-});
-
 describe('diagnoseExchange', () => {
   const exchange = (overrides: Partial<ExchangeResult>): ExchangeResult => ({
     mode: 'roundtrip',
@@ -252,7 +243,7 @@ describe('diagnoseExchange', () => {
     });
     expect(diagnoseExchange(result, CONTEXT)).toEqual({
       kind: 'publish-refused',
-      headline: `Round trip failed: PUBACK ${hexCode(reasonCode)} ${pubackReasonName(reasonCode)} for devices/test-1 (3 of 3 messages)`,
+      headline: `Round trip failed: PUBACK ${describeReasonCode('PUBACK', reasonCode)} for devices/test-1 (3 of 3 messages)`,
       likelyCauses: [cause],
     });
   });

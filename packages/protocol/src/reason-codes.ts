@@ -14,7 +14,8 @@ export interface MqttReasonCodeEntry {
 }
 
 /**
- * Every MQTT 5 reason code (MQTT 5.0 table 2-6), the one table of them in this repository. A value can mean
+ * Every MQTT 5 reason code (MQTT 5.0 table 2-6, with the packets of each packet's own table), the one table of
+ * them in this repository. A value can mean
  * different things in different packets (0x00 is Success, Normal disconnection or Granted QoS 0), so a name
  * is looked up by packet and code. AWS IoT Core sends the same codes for the same situations.
  */
@@ -71,12 +72,8 @@ export const MQTT_REASON_CODE_TABLE = [
   { key: 'serverBusy', code: 0x89, name: 'Server busy', packets: ['CONNACK', 'DISCONNECT'] },
   { key: 'banned', code: 0x8a, name: 'Banned', packets: ['CONNACK'] },
   { key: 'serverShuttingDown', code: 0x8b, name: 'Server shutting down', packets: ['DISCONNECT'] },
-  {
-    key: 'badAuthenticationMethod',
-    code: 0x8c,
-    name: 'Bad authentication method',
-    packets: ['CONNACK', 'DISCONNECT'],
-  },
+  // Table 2-6 also lists DISCONNECT, but the DISCONNECT packet's own table (3.14.2.1) and aws-crt do not.
+  { key: 'badAuthenticationMethod', code: 0x8c, name: 'Bad authentication method', packets: ['CONNACK'] },
   { key: 'keepAliveTimeout', code: 0x8d, name: 'Keep alive timeout', packets: ['DISCONNECT'] },
   { key: 'sessionTakenOver', code: 0x8e, name: 'Session taken over', packets: ['DISCONNECT'] },
   {
