@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +15,9 @@ import {
   type LocalConnectionInfo,
 } from '@iot-custom-auth/protocol';
 import { createTestCertificates, type TestCertificates } from './fixtures/certificates';
-import { LoopbackSecretsManager } from './fixtures/loopback-secrets-manager';
+import { getSecretValueCall, LoopbackSecretsManager } from './fixtures/loopback-secrets-manager';
 import { runCli } from './fixtures/run-cli';
+import { rsaSigningKeyPair } from './fixtures/signing-keys';
 import {
   AWS_LIKE_CONNACK_PROPERTIES,
   TestGateway,
@@ -81,6 +81,11 @@ const STACK = {
 
 const OK: GatewayBehaviour = { connack: 0, properties: AWS_LIKE_CONNACK_PROPERTIES };
 
+/** Where a test gateway listens, as the upstream sample's flags, trusting the test CA: no outputs needed. */
+function gatewayFlags(port: number): string[] {
+  return ['--endpoint', 'localhost', '--port', String(port), '--ca_file', 'ca.pem'];
+}
+
 /** Everything before the SDK's metrics (`&SDK=IoTDeviceSDK/JS&Platform=...`), which the SDK appends. */
 function withoutMetrics(username: string | undefined): string {
   const at = (username ?? '').indexOf('&SDK=');
@@ -137,15 +142,7 @@ describe('connect CLI, real process and real SDK', () => {
     expect(seen?.disconnectReasonCode).toBe(0);
 
     // The secret was read through the standard endpoint override, in the stack's region.
-    expect(secretsManager.calls).toEqual([
-      {
-        target: 'secretsmanager.GetSecretValue',
-        secretId: SECRET_ARN,
-        credentialScope: expect.stringMatching(
-          /^AKIDEXAMPLE\/\d{8}\/eu-west-1\/secretsmanager\/aws4_request$/,
-        ) as unknown,
-      },
-    ]);
+    expect(secretsManager.calls).toEqual([getSecretValueCall(SECRET_ARN, 'AKIDEXAMPLE', 'eu-west-1')]);
   });
 
   it('connects over WebSockets with --outputs and the connection file beside it, and prints one JSON object', async () => {
@@ -220,24 +217,16 @@ describe('connect CLI, real process and real SDK', () => {
     );
     expect(seen?.connect?.password?.toString('utf8')).toBe(DEVICE.password);
     // The connection file's AWS endpoint, credentials and region were used, not the environment's.
-    expect(secretsManager.calls).toEqual([
-      {
-        target: 'secretsmanager.GetSecretValue',
-        secretId: SECRET_ARN,
-        credentialScope: expect.stringMatching(
-          /^LOCALKEY\/\d{8}\/us-east-1\/secretsmanager\/aws4_request$/,
-        ) as unknown,
-      },
-    ]);
+    expect(secretsManager.calls).toEqual([getSecretValueCall(SECRET_ARN, 'LOCALKEY', 'us-east-1')]);
   });
 
   it('--signed creates a token bound to the client id, signs it with .keys/ and sends the signature URL-encoded exactly once', async () => {
     const server = await gateway('mqtt', OK);
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const keys = rsaSigningKeyPair();
     mkdirSync(join(dir, TOKEN_SIGNING_KEY_FILES.directory));
     writeFileSync(
       join(dir, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey),
-      privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      keys.privateKeyPem,
     );
     writeOutputs(join(dir, 'cdk-outputs.json'), { ...STACK, endpoint: 'localhost' });
 
@@ -256,9 +245,7 @@ describe('connect CLI, real process and real SDK', () => {
     const token = usernameParam(parsed, 'deviceToken') ?? '';
     const signature = usernameParam(parsed, AUTHORIZER_SIGNATURE_PARAM) ?? '';
     // Decoding the username once gives back standard base64 that verifies: encoded once, not twice.
-    expect(
-      verifyTokenSignature(token, signature, [publicKey.export({ type: 'spki', format: 'pem' }).toString()]),
-    ).toBe(true);
+    expect(verifyTokenSignature(token, signature, [keys.publicKeyPem])).toBe(true);
     expect(username).toContain(`${AUTHORIZER_SIGNATURE_PARAM}=${encodeURIComponent(signature)}`);
     expect(signature).toMatch(/=$/);
     expect(decodeToken(token)).toEqual({
@@ -280,18 +267,12 @@ describe('connect CLI, real process and real SDK', () => {
 
   it("keeps the upstream sample's flags working without any outputs: WebSockets with a token, key name and an already URL-encoded signature", async () => {
     const server = await gateway('websockets', OK);
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const token = 'my-opaque-token';
-    const signature = signToken(token, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    const signature = signToken(token, rsaSigningKeyPair().privateKeyPem);
 
     const run = await runCli(
       [
-        '--endpoint',
-        'localhost',
-        '--port',
-        String(server.port),
-        '--ca_file',
-        'ca.pem',
+        ...gatewayFlags(server.port),
         '--use_websockets',
         '--client_id',
         'test-upstream',
@@ -330,12 +311,7 @@ describe('connect CLI, real process and real SDK', () => {
     const server = await gateway('mqtt', { connack: 0x86 });
     const run = await runCli(
       [
-        '--endpoint',
-        'localhost',
-        '--port',
-        String(server.port),
-        '--ca_file',
-        'ca.pem',
+        ...gatewayFlags(server.port),
         '--custom_auth_authorizer_name',
         'Unsigned',
         '--custom_auth_username',
@@ -406,19 +382,10 @@ describe('connect CLI, real process and real SDK', () => {
   it('names an untrusted server certificate within --timeout, although s2n withholds its TLS error for longer', async () => {
     const server = await gateway('mqtt', OK, { cert: certs.untrustedCert, key: certs.untrustedKey });
     const run = await runCli(
-      [
-        '--endpoint',
-        'localhost',
-        '--port',
-        String(server.port),
-        '--ca_file',
-        'ca.pem',
-        '--timeout',
-        '3',
-        '--custom_auth_password',
-        'pw',
-      ],
-      { cwd: dir },
+      [...gatewayFlags(server.port), '--timeout', '3', '--custom_auth_password', 'pw'],
+      {
+        cwd: dir,
+      },
     );
 
     expect(run.code).toBe(1);
@@ -435,19 +402,10 @@ describe('connect CLI, real process and real SDK', () => {
   it('times out within --timeout when the server never answers the CONNECT, with no retry', async () => {
     const server = await gateway('mqtt', 'silent');
     const run = await runCli(
-      [
-        '--endpoint',
-        'localhost',
-        '--port',
-        String(server.port),
-        '--ca_file',
-        'ca.pem',
-        '--timeout',
-        '2',
-        '--custom_auth_password',
-        'pw',
-      ],
-      { cwd: dir },
+      [...gatewayFlags(server.port), '--timeout', '2', '--custom_auth_password', 'pw'],
+      {
+        cwd: dir,
+      },
     );
 
     expect(run.code).toBe(1);
@@ -483,12 +441,7 @@ describe('connect CLI, real process and real SDK', () => {
 
 describe('messages after CONNACK, real process and real SDK', () => {
   const SERVER = (port: number): string[] => [
-    '--endpoint',
-    'localhost',
-    '--port',
-    String(port),
-    '--ca_file',
-    'ca.pem',
+    ...gatewayFlags(port),
     '--custom_auth_authorizer_name',
     'Unsigned',
     '--custom_auth_password',

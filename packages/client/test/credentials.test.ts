@@ -2,27 +2,17 @@ import { generateKeyPairSync } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { decodeToken, verifyTokenSignature } from '@iot-custom-auth/protocol';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { AwsTarget } from '../src/aws-clients';
 import { AwsCredentialSource } from '../src/credentials';
 import { ConfigError, RuntimeError } from '../src/errors';
-import { LoopbackSecretsManager } from './fixtures/loopback-secrets-manager';
+import { rejectionOf } from './fixtures/caught';
+import { inMemoryFiles } from './fixtures/in-memory-files';
+import { getSecretValueCall, LoopbackSecretsManager } from './fixtures/loopback-secrets-manager';
+import { rsaSigningKeyPair } from './fixtures/signing-keys';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:device-AbCdEf';
 const DEVICE = { username: 'device', password: 'p@ss+w/rd=' };
-
-function noFiles(path: string): Promise<string> {
-  return Promise.reject(
-    Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' }),
-  );
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
+const noFiles = inMemoryFiles();
 
 describe('AwsCredentialSource.deviceCredentials (mocked Secrets Manager)', () => {
   let secretsManager: ReturnType<typeof mockClient>;
@@ -78,7 +68,7 @@ describe('AwsCredentialSource.deviceCredentials (mocked Secrets Manager)', () =>
     ],
   ])('turns %s into the right error class', async (_name, failure, errorClass, message) => {
     secretsManager.on(GetSecretValueCommand).rejects(failure);
-    const error = await rejection(
+    const error = await rejectionOf(
       new AwsCredentialSource({ readFile: noFiles }).deviceCredentials({ secretArn: SECRET_ARN, target: {} }),
     );
     expect(error).toBeInstanceOf(errorClass);
@@ -91,7 +81,7 @@ describe('AwsCredentialSource.deviceCredentials (mocked Secrets Manager)', () =>
     ['with an empty password', JSON.stringify({ username: 'device', password: '' })],
   ])('rejects a secret %s without echoing its value', async (_name, secretString) => {
     secretsManager.on(GetSecretValueCommand).resolves({ SecretString: secretString });
-    const error = await rejection(
+    const error = await rejectionOf(
       new AwsCredentialSource({ readFile: noFiles }).deviceCredentials({ secretArn: SECRET_ARN, target: {} }),
     );
     expect(error).toBeInstanceOf(ConfigError);
@@ -114,6 +104,13 @@ describe('AwsCredentialSource.deviceCredentials (real SDK, loopback Secrets Mana
     await server.close();
   });
 
+  /** What a connection file beside the outputs points the client at. */
+  const connectionFileTarget = (): AwsTarget => ({
+    region: 'us-east-1',
+    endpoint: server.url,
+    credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'x' },
+  });
+
   it('honours AWS_ENDPOINT_URL_SECRETS_MANAGER, the SDK’s standard override', async () => {
     Object.assign(process.env, {
       AWS_ENDPOINT_URL_SECRETS_MANAGER: server.url,
@@ -124,38 +121,20 @@ describe('AwsCredentialSource.deviceCredentials (real SDK, loopback Secrets Mana
     expect(
       await source.deviceCredentials({ secretArn: SECRET_ARN, target: { region: 'ap-south-1' } }),
     ).toEqual(DEVICE);
-    expect(server.calls).toEqual([
-      {
-        target: 'secretsmanager.GetSecretValue',
-        secretId: SECRET_ARN,
-        credentialScope: expect.stringMatching(
-          /^AKIDENV\/\d{8}\/ap-south-1\/secretsmanager\/aws4_request$/,
-        ) as unknown,
-      },
-    ]);
+    expect(server.calls).toEqual([getSecretValueCall(SECRET_ARN, 'AKIDENV', 'ap-south-1')]);
   });
 
   it('uses the endpoint and credentials of a connection file', async () => {
     const source = new AwsCredentialSource({ readFile: noFiles });
-    const target = {
-      region: 'us-east-1',
-      endpoint: server.url,
-      credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'x' },
-    };
+    const target = connectionFileTarget();
     expect(await source.deviceCredentials({ secretArn: SECRET_ARN, target })).toEqual(DEVICE);
-    expect(server.calls[0]?.credentialScope).toMatch(
-      /^LOCAL\/\d{8}\/us-east-1\/secretsmanager\/aws4_request$/,
-    );
+    expect(server.calls).toEqual([getSecretValueCall(SECRET_ARN, 'LOCAL', 'us-east-1')]);
   });
 
   it('reports a secret the service does not have as a configuration error', async () => {
     const source = new AwsCredentialSource({ readFile: noFiles });
-    const target = {
-      region: 'us-east-1',
-      endpoint: server.url,
-      credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'x' },
-    };
-    const error = await rejection(
+    const target = connectionFileTarget();
+    const error = await rejectionOf(
       source.deviceCredentials({
         secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:other',
         target,
@@ -169,17 +148,16 @@ describe('AwsCredentialSource.deviceCredentials (real SDK, loopback Secrets Mana
 });
 
 describe('AwsCredentialSource.signedToken', () => {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const files: Record<string, string> = {
-    '/k/rsa.pem': rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    '/k/ec.pem': generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      .privateKey.export({ type: 'pkcs8', format: 'pem' })
-      .toString(),
-    '/k/garbage.pem': 'not a key',
-  };
-  const readFile = (path: string): Promise<string> =>
-    files[path] === undefined ? noFiles(path) : Promise.resolve(files[path]);
-  const source = new AwsCredentialSource({ readFile });
+  const rsa = rsaSigningKeyPair();
+  const source = new AwsCredentialSource({
+    readFile: inMemoryFiles({
+      '/k/rsa.pem': rsa.privateKeyPem,
+      '/k/ec.pem': generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
+      '/k/garbage.pem': 'not a key',
+    }),
+  });
 
   it('creates a token bound to the client id with the lifetime asked for, signed so AWS IoT verifies it', async () => {
     const now = new Date('2030-01-01T00:00:00Z');
@@ -193,15 +171,11 @@ describe('AwsCredentialSource.signedToken', () => {
       ok: true,
       claims: { clientId: 'test-1', iat: 1893456000, exp: 1893456300 },
     });
-    expect(
-      verifyTokenSignature(token, signature, [
-        rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      ]),
-    ).toBe(true);
+    expect(verifyTokenSignature(token, signature, [rsa.publicKeyPem])).toBe(true);
   });
 
   it('names the missing key file and how to create it', async () => {
-    const error = await rejection(
+    const error = await rejectionOf(
       source.signedToken({ clientId: 'c', keyFile: '/k/none.pem', now: new Date(), lifetimeSeconds: 300 }),
     );
     expect(error).toBeInstanceOf(ConfigError);
@@ -220,7 +194,7 @@ describe('AwsCredentialSource.signedToken', () => {
       'the token-signing key /k/garbage.pem: cannot sign the token: the private key is not a readable RSA PEM key',
     ],
   ])('refuses %s as a configuration error', async (keyFile, message) => {
-    const error = await rejection(
+    const error = await rejectionOf(
       source.signedToken({ clientId: 'c', keyFile, now: new Date(), lifetimeSeconds: 300 }),
     );
     expect(error).toBeInstanceOf(ConfigError);

@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { usage } from '../src/args';
 import { run } from '../src/cli';
@@ -21,6 +20,8 @@ import { ConfigError, RuntimeError } from '../src/errors';
 import type { MainDeps } from '../src/main';
 import type { LoadedOutputs, OutputsRequest } from '../src/outputs';
 import type { TlsProbeRequest, TlsProbeResult } from '../src/tls-probe';
+import { inMemoryFiles } from './fixtures/in-memory-files';
+import { rsaSigningKeyPair } from './fixtures/signing-keys';
 
 // main() through run() (cli.ts), so every test also pins the exit code, with fakes for every side effect.
 
@@ -206,12 +207,7 @@ function harness(options: HarnessOptions = {}): Harness {
       h.probes.push(request);
       return Promise.resolve(options.probe ?? { outcome: 'ok' });
     },
-    readFile: (path) => {
-      const text = options.files?.[path];
-      return text === undefined
-        ? Promise.reject(Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' }))
-        : Promise.resolve(text);
-    },
+    readFile: inMemoryFiles(options.files),
     clock: () => (now += 25),
     randomId: () => UUID,
     paths: { invocationDir: '/repo/packages/client', repoRoot: '/repo' },
@@ -458,11 +454,8 @@ describe('main (through run)', () => {
   });
 
   it('signs a token with the real credential source and sends the signature URL-encoded once', async () => {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const keyFile = '/keys/device.pem';
-    const h = harness({
-      files: { [keyFile]: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() },
-    });
+    const h = harness({ files: { [keyFile]: rsaSigningKeyPair().privateKeyPem } });
     const deps = { ...h.deps, credentials: new AwsCredentialSource({ readFile: h.deps.readFile }) };
     expect(await run(['--signed', '--token-signing-key', keyFile, '--client_id', 'test-s'], deps)).toBe(0);
     const auth = h.connects[0]?.auth;

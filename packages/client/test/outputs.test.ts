@@ -3,6 +3,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { ConfigError } from '../src/errors';
 import { parseOutputsFile, StackOutputsReader } from '../src/outputs';
+import { thrownBy } from './fixtures/caught';
+import { inMemoryFiles } from './fixtures/in-memory-files';
 
 const OUTPUT_VALUES = {
   IotEndpoint: 'abc-ats.iot.eu-west-1.amazonaws.com',
@@ -26,15 +28,25 @@ const PICKED = {
   clientIdPrefix: 'test-',
 };
 
-function expectConfigError(action: () => unknown, message: string): void {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ConfigError);
-  expect((caught as Error).message).toBe(message);
+function expectConfigError(action: () => unknown, message: string | RegExp): void {
+  const error = thrownBy(action);
+  expect(error).toBeInstanceOf(ConfigError);
+  if (typeof message === 'string') expect(error.message).toBe(message);
+  else expect(error.message).toMatch(message);
+}
+
+/** What CloudFormation DescribeStacks answers for a deployed stack with these outputs. */
+function describedStack(stackName: string, outputs: Record<string, string>) {
+  return {
+    Stacks: [
+      {
+        StackName: stackName,
+        CreationTime: new Date(0),
+        StackStatus: 'CREATE_COMPLETE' as const,
+        Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+      },
+    ],
+  };
 }
 
 describe('parseOutputsFile', () => {
@@ -89,15 +101,7 @@ describe('parseOutputsFile', () => {
       'the outputs file f.json has several stacks (A, B): choose one with --stack-name',
     ],
   ])('rejects a file that is %s', (_name, text, message) => {
-    let caught: unknown;
-    try {
-      parseOutputsFile(text, 'f.json');
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(ConfigError);
-    if (typeof message === 'string') expect((caught as Error).message).toBe(message);
-    else expect((caught as Error).message).toMatch(message);
+    expectConfigError(() => parseOutputsFile(text, 'f.json'), message);
   });
 
   it('rejects an unknown --stack-name, listing the stacks', () => {
@@ -126,17 +130,7 @@ describe('StackOutputsReader', () => {
   afterEach(() => cloudFormation.reset());
 
   function reader(files: Record<string, string | NodeJS.ErrnoException>): StackOutputsReader {
-    return new StackOutputsReader({
-      readFile: (path) => {
-        const entry = files[path];
-        if (entry === undefined) {
-          return Promise.reject(
-            Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' }),
-          );
-        }
-        return typeof entry === 'string' ? Promise.resolve(entry) : Promise.reject(entry);
-      },
-    });
+    return new StackOutputsReader({ readFile: inMemoryFiles(files) });
   }
 
   const FILE = JSON.stringify({ S: OUTPUT_VALUES });
@@ -207,19 +201,9 @@ describe('StackOutputsReader', () => {
   });
 
   it('reads CloudFormation DescribeStacks when the default file is absent and outputs are needed', async () => {
-    cloudFormation.on(DescribeStacksCommand, { StackName: 'IotCustomAuthorizerStack' }).resolves({
-      Stacks: [
-        {
-          StackName: 'IotCustomAuthorizerStack',
-          CreationTime: new Date(0),
-          StackStatus: 'CREATE_COMPLETE',
-          Outputs: Object.entries(OUTPUT_VALUES).map(([OutputKey, OutputValue]) => ({
-            OutputKey,
-            OutputValue,
-          })),
-        },
-      ],
-    });
+    cloudFormation
+      .on(DescribeStacksCommand, { StackName: 'IotCustomAuthorizerStack' })
+      .resolves(describedStack('IotCustomAuthorizerStack', OUTPUT_VALUES));
     const loaded = await reader({}).read({
       defaultFile: '/repo/cdk-outputs.json',
       required: true,
@@ -235,16 +219,9 @@ describe('StackOutputsReader', () => {
   });
 
   it('falls through to CloudFormation when the default file lacks the --stack-name stack', async () => {
-    cloudFormation.on(DescribeStacksCommand, { StackName: 'Other' }).resolves({
-      Stacks: [
-        {
-          StackName: 'Other',
-          CreationTime: new Date(0),
-          StackStatus: 'CREATE_COMPLETE',
-          Outputs: [{ OutputKey: 'Region', OutputValue: 'r' }],
-        },
-      ],
-    });
+    cloudFormation
+      .on(DescribeStacksCommand, { StackName: 'Other' })
+      .resolves(describedStack('Other', { Region: 'r' }));
     const loaded = await reader({ '/repo/cdk-outputs.json': FILE }).read({
       defaultFile: '/repo/cdk-outputs.json',
       stackName: 'Other',
