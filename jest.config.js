@@ -9,4 +9,8 @@ module.exports = {
   moduleNameMapper: { '^@iot-custom-auth/([^/]+)$': '<rootDir>/packages/$1/src' },
   modulePathIgnorePatterns: ['<rootDir>/packages/.*/dist', '<rootDir>/cdk.out'],
   testTimeout: 30000,
+  // One temporary directory per run that the workers share (a synth several suites serve is made once),
+  // removed when the run ends: see packages/local-iot/test/support/run-cache.ts.
+  globalSetup: '<rootDir>/packages/local-iot/test/support/jest-global-setup.ts',
+  globalTeardown: '<rootDir>/packages/local-iot/test/support/jest-global-teardown.ts',
 };

@@ -5,14 +5,7 @@ import { LambdaRunner } from '../src/lambda/lambda-runner';
 import { LocalAwsApi } from '../src/aws-api/local-aws-api';
 import { loadLocalDeployment, type LocalDeployment } from '../src/deployment/local-deployment';
 import { createLocalRuntime } from '../src/local-runtime';
-import {
-  demoTemplate,
-  FUNCTIONS_DIR,
-  removeDir,
-  rsaKeyPair,
-  tempDir,
-  writeAssembly,
-} from './fixtures/assembly';
+import { FUNCTIONS_DIR, removeDir, tempDir, writeDemoAssembly } from './fixtures/assembly';
 
 const STACK = 'RuntimeTest';
 const HOST = 'local-iot.localhost';
@@ -23,14 +16,7 @@ let deployment: LocalDeployment;
 beforeAll(() => {
   root = tempDir('runtime');
   // The secret-reader bundle is copied outside the repository: only NODE_PATH can lead it to @aws-sdk.
-  const cdkOut = writeAssembly(
-    join(root, 'cdk.out'),
-    STACK,
-    demoTemplate({ asset: 'reader', publicKeyPem: rsaKeyPair().publicKey }),
-    {
-      reader: join(FUNCTIONS_DIR, 'secret-reader'),
-    },
-  );
+  const cdkOut = writeDemoAssembly(root, STACK, { bundle: join(FUNCTIONS_DIR, 'secret-reader') });
   deployment = loadLocalDeployment({ cdkOut, stateDir: join(root, 'state'), endpointHost: HOST });
 });
 

@@ -1,23 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCustomAuthUsername, topicArn } from '@iot-custom-auth/protocol';
-import type {
-  DeliveryLogEntry,
-  DisconnectLogEntry,
-  GatewayLogEntry,
-  RefreshLogEntry,
-} from '../../src/gateway/gateway-log';
 import type { IClientOptions } from 'mqtt';
-import { startLocalIot, type LocalIot } from '../../src/local-iot';
-import {
-  demoTemplate,
-  FUNCTIONS_DIR,
-  removeDir,
-  rsaKeyPair,
-  tempDir,
-  writeAssembly,
-} from '../fixtures/assembly';
-import { TestClient } from '../support/mqtt-test-client';
+import { demoStackNames, FUNCTIONS_DIR, writeDemoAssembly } from '../fixtures/assembly';
+import { useLocalIot } from '../support/local-iot-harness';
+import type { TestClient } from '../support/mqtt-test-client';
 import { SteppedClock } from '../support/stepped-clock';
 
 // What the real authorizer cannot show, with a fixture authorizer Lambda served by local-iot exactly as the
@@ -26,96 +13,52 @@ import { SteppedClock } from '../support/stepped-clock';
 // `mqtt` from npm over TLS with ALPN mqtt; time moves with a stepped clock, never a sleep.
 
 const STACK = 'PolicyEndToEnd';
-const AUTHORIZER = `${STACK}-unsigned`;
-const FUNCTION = `${STACK}-AuthorizerFunction`;
+const { unsignedAuthorizer: AUTHORIZER, authorizerFunction: FUNCTION } = demoStackNames(STACK);
 const ARN = { region: 'us-east-1', account: '000000000000' };
 
 const clock = new SteppedClock();
-const gatewayLog: GatewayLogEntry[] = [];
-let root: string;
 let decisionFile: string;
-let local: LocalIot;
-const clients: TestClient[] = [];
-
-beforeAll(async () => {
-  root = tempDir('policy-e2e');
-  decisionFile = join(root, 'decision');
-  writeFileSync(decisionFile, 'allow');
-  const template = demoTemplate({
-    asset: 'fn',
-    publicKeyPem: rsaKeyPair().publicKey,
-    environment: { FIXTURE_DECISION_FILE: decisionFile },
-  });
-  local = await startLocalIot({
-    cdkOut: writeAssembly(join(root, 'cdk.out'), STACK, template, { fn: join(FUNCTIONS_DIR, 'behaviours') }),
-    stateDir: join(root, 'state'),
-    port: 0,
-    clock,
-    log: (entry) => gatewayLog.push(entry),
-    functionLog: () => undefined,
-  });
-}, 60_000);
-
-afterEach(() => {
-  for (const client of clients.splice(0)) client.end();
-  writeFileSync(decisionFile, 'allow');
+const served = useLocalIot({
+  assembly: (dir) => {
+    decisionFile = join(dir, 'decision');
+    writeFileSync(decisionFile, 'allow');
+    return writeDemoAssembly(dir, STACK, {
+      bundle: join(FUNCTIONS_DIR, 'behaviours'),
+      environment: { FIXTURE_DECISION_FILE: decisionFile },
+    });
+  },
+  serve: { clock },
+  // The stepped clock jumps minutes ahead; a long keep alive keeps the clients' silence within it.
+  clientDefaults: { keepalive: 1200 },
 });
 
-afterAll(async () => {
-  await local?.close();
-  if (root) removeDir(root);
-});
+afterEach(() => writeFileSync(decisionFile, 'allow'));
 
 /** A device whose fixture authorizer behaviour is `behaviour` (the user part of the username). */
-async function device(clientId: string, behaviour: string, extra: IClientOptions = {}): Promise<TestClient> {
-  const { connection } = local;
-  const client = await TestClient.connect(`mqtts://${connection.endpoint}:${connection.port}`, {
-    clientId,
-    ca: readFileSync(connection.caFile),
-    servername: connection.endpoint,
-    ALPNProtocols: ['mqtt'],
+function device(clientId: string, behaviour: string, extra: IClientOptions = {}): Promise<TestClient> {
+  return served.connect(clientId, {
     username: buildCustomAuthUsername({ user: behaviour, authorizerName: AUTHORIZER }),
     password: 'secret',
-    keepalive: 1200,
     ...extra,
   });
-  clients.push(client);
-  return client;
-}
-
-function entries<E extends GatewayLogEntry>(event: E['event'], clientId: string): E[] {
-  return gatewayLog.filter(
-    (e): e is E => e.event === event && (e as { clientId?: string }).clientId === clientId,
-  );
-}
-
-/** Resolves with the first log entry `find` returns, polling the in-memory log on each tick. */
-async function logged<E>(find: () => E | undefined, what: string): Promise<E> {
-  const started = Date.now();
-  for (;;) {
-    const found = find();
-    if (found) return found;
-    if (Date.now() - started > 5000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
 
 describe('the authorizer policy over a connection’s life, end to end', () => {
   it('disconnects with 0x87 when a refresh turns the allow into a deny', async () => {
     const client = await device('test-refresh', 'decision-file');
-    const before = local.runtime.invocationCount(FUNCTION);
+    const before = served.runtime.invocationCount(FUNCTION);
     writeFileSync(decisionFile, 'deny');
     clock.advance(300_000);
     expect((await client.serverDisconnect).reasonCode).toBe(0x87);
-    expect(local.runtime.invocationCount(FUNCTION)).toBe(before + 1);
-    const [refresh] = entries<RefreshLogEntry>('refresh', 'test-refresh');
+    expect(served.runtime.invocationCount(FUNCTION)).toBe(before + 1);
+    const [refresh] = served.log.matching('refresh', { clientId: 'test-refresh' });
     expect(refresh).toMatchObject({
       authorizer: AUTHORIZER,
       lambdaInvoked: true,
       decision: 'deny',
       reason: `authorizer '${AUTHORIZER}' returned isAuthenticated: false`,
     });
-    expect(entries<DisconnectLogEntry>('disconnect', 'test-refresh')).toMatchObject([
+    expect(served.log.matching('disconnect', { clientId: 'test-refresh' })).toMatchObject([
       {
         cause: 'refresh-refused',
         reasonCode: '0x87',
@@ -131,8 +74,8 @@ describe('the authorizer policy over a connection’s life, end to end', () => {
     expect(await client.publish('devices/test-refresh-ok/up', 'before', { qos: 1 })).toBe(0x87);
     writeFileSync(decisionFile, 'open');
     clock.advance(300_000);
-    await logged(() => entries<RefreshLogEntry>('refresh', 'test-refresh-ok')[0], 'the refresh');
-    expect(entries<RefreshLogEntry>('refresh', 'test-refresh-ok')).toMatchObject([
+    await served.log.waitFor('refresh', { clientId: 'test-refresh-ok' });
+    expect(served.log.matching('refresh', { clientId: 'test-refresh-ok' })).toMatchObject([
       { decision: 'allow', refreshAfterInSeconds: 300 },
     ]);
     expect(await client.publish('devices/test-refresh-ok/up', 'after', { qos: 1 })).toBe(0);
@@ -142,12 +85,12 @@ describe('the authorizer policy over a connection’s life, end to end', () => {
   it('disconnects with 0xA0 when disconnectAfterInSeconds passes, counted from CONNACK despite refreshes', async () => {
     const client = await device('test-lifetime', 'short-lived');
     clock.advance(300_000);
-    await logged(() => entries<RefreshLogEntry>('refresh', 'test-lifetime')[0], 'the refresh at 300 s');
+    await served.log.waitFor('refresh', { clientId: 'test-lifetime' });
     clock.advance(299_000);
-    expect(entries<DisconnectLogEntry>('disconnect', 'test-lifetime')).toEqual([]);
+    expect(served.log.matching('disconnect', { clientId: 'test-lifetime' })).toEqual([]);
     clock.advance(1_000);
     expect((await client.serverDisconnect).reasonCode).toBe(0xa0);
-    const [disconnect] = entries<DisconnectLogEntry>('disconnect', 'test-lifetime');
+    const [disconnect] = served.log.matching('disconnect', { clientId: 'test-lifetime' });
     expect(disconnect).toMatchObject({
       cause: 'maximum-connect-time',
       reason: 'disconnectAfterInSeconds (600 s) from the authorizer has passed',
@@ -171,7 +114,9 @@ describe('the authorizer policy over a connection’s life, end to end', () => {
       retain: false,
     });
     expect(listener.pending).toEqual([]);
-    const refused = entries<DeliveryLogEntry>('receive', 'test-listener').find((e) => e.decision === 'deny');
+    const refused = served.log
+      .matching('receive', { clientId: 'test-listener' })
+      .find((e) => e.decision === 'deny');
     expect(refused).toMatchObject({
       topic: 'devices/test-other/data',
       filter: 'devices/#',

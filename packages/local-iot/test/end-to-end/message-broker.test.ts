@@ -1,20 +1,6 @@
-import { readFileSync } from 'node:fs';
-import {
-  STACK_OUTPUTS,
-  buildCustomAuthUsername,
-  topicArn,
-  topicFilterArn,
-  type DeviceCredentials,
-} from '@iot-custom-auth/protocol';
-import type { IClientOptions } from 'mqtt';
-import type { DeliveryLogEntry, DisconnectLogEntry, MessageLogEntry } from '../../src/gateway/gateway-log';
-import { TestClient } from '../support/mqtt-test-client';
+import { topicArn, topicFilterArn } from '@iot-custom-auth/protocol';
+import { useLocalIot } from '../support/local-iot-harness';
 import { SteppedClock } from '../support/stepped-clock';
-import {
-  fetchDeviceCredentials,
-  serveSynthesizedStack,
-  type ServedStack,
-} from '../support/synthesized-stack';
 
 // Publish/subscribe end to end: the real synthesized stack (real authorizer Lambda, real policies from
 // `buildDevicePolicies`: each device may publish, receive and subscribe under devices/<its client id> only)
@@ -22,63 +8,13 @@ import {
 
 const ARN = { region: 'us-east-1', account: '000000000000' };
 const clock = new SteppedClock();
-let served: ServedStack;
-let credentials: DeviceCredentials;
-const clients: TestClient[] = [];
-
-beforeAll(async () => {
-  served = await serveSynthesizedStack({ clock });
-  credentials = await fetchDeviceCredentials(served.local);
-}, 120_000);
-
-afterEach(() => {
-  for (const client of clients.splice(0)) client.end();
-});
-
-afterAll(async () => {
-  await served?.close();
-});
-
-async function device(clientId: string, extra: IClientOptions = {}): Promise<TestClient> {
-  const { connection, runtime } = served.local;
-  const client = await TestClient.connect(`mqtts://${connection.endpoint}:${connection.port}`, {
-    clientId,
-    ca: readFileSync(connection.caFile),
-    servername: connection.endpoint,
-    ALPNProtocols: ['mqtt'],
-    username: buildCustomAuthUsername({
-      user: credentials.username,
-      authorizerName: runtime.outputs[STACK_OUTPUTS.unsignedAuthorizerName],
-    }),
-    password: credentials.password,
-    keepalive: 1200,
-    ...extra,
-  });
-  clients.push(client);
-  return client;
-}
-
-function logOf<E extends { event: string }>(event: E['event'], clientId: string): E[] {
-  return served.gatewayLog.filter(
-    (e) => e.event === event && (e as unknown as { clientId?: string }).clientId === clientId,
-  ) as unknown as E[];
-}
-
-/** Resolves once a log line matching `predicate` exists (polling the in-memory log on each tick). */
-async function logged<E>(find: () => E | undefined, what: string): Promise<E> {
-  const started = Date.now();
-  for (;;) {
-    const found = find();
-    if (found) return found;
-    if (Date.now() - started > 5000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
+// The stepped clock jumps minutes ahead; a long keep alive keeps the clients' silence within it.
+const served = useLocalIot({ serve: { clock }, clientDefaults: { keepalive: 1200 } });
 
 describe('publish / subscribe through the synthesized stack with mqtt.js', () => {
   it('round-trips on the device topic with QoS 1 acknowledged both ways', async () => {
     // Receive Maximum 1: the second message can only come after the client acknowledged the first.
-    const client = await device('test-e2e-qos1', { properties: { receiveMaximum: 1 } });
+    const client = await served.connect('test-e2e-qos1', { properties: { receiveMaximum: 1 } });
     expect(await client.subscribe({ 'devices/test-e2e-qos1/#': { qos: 1 } })).toEqual([1]);
     expect(await client.publish('devices/test-e2e-qos1/up', 'one', { qos: 1 })).toBe(0);
     expect(await client.publish('devices/test-e2e-qos1/up', 'two', { qos: 1 })).toBe(0);
@@ -90,7 +26,9 @@ describe('publish / subscribe through the synthesized stack with mqtt.js', () =>
     });
     expect(await client.nextMessage()).toMatchObject({ payload: 'two', qos: 1 });
     expect(
-      logOf<MessageLogEntry>('publish', 'test-e2e-qos1').map((e) => [e.qos, e.reasonCode, e.reason]),
+      served.log
+        .matching('publish', { clientId: 'test-e2e-qos1' })
+        .map((e) => [e.qos, e.reasonCode, e.reason]),
     ).toEqual([
       [1, '0x00', 'allowed by statement OwnTopics of policy document 2; delivered to 1 subscriber'],
       [1, '0x00', 'allowed by statement OwnTopics of policy document 2; delivered to 1 subscriber'],
@@ -98,14 +36,11 @@ describe('publish / subscribe through the synthesized stack with mqtt.js', () =>
   });
 
   it('refuses a publish outside the policy: PUBACK 0x87 for QoS 1, dropped and logged for QoS 0', async () => {
-    const client = await device('test-e2e-pub');
+    const client = await served.connect('test-e2e-pub');
     const reason = `policy has no Allow for iot:Publish on ${topicArn(ARN, 'devices/test-other/up')}`;
     expect(await client.publish('devices/test-other/up', 'x', { qos: 1 })).toBe(0x87);
     expect(await client.publish('devices/test-other/up', 'y', { qos: 0 })).toBe(0);
-    const entries = await logged(() => {
-      const found = logOf<MessageLogEntry>('publish', 'test-e2e-pub');
-      return found.length === 2 ? found : undefined;
-    }, 'two publish log lines');
+    const entries = await served.log.waitForCount('publish', { clientId: 'test-e2e-pub' }, 2);
     expect(entries.map(({ time: _time, connectionId: _id, ...rest }) => rest)).toEqual([
       {
         event: 'publish',
@@ -134,7 +69,7 @@ describe('publish / subscribe through the synthesized stack with mqtt.js', () =>
   });
 
   it('answers SUBACK 0x87 for the refused filters only', async () => {
-    const client = await device('test-e2e-sub');
+    const client = await served.connect('test-e2e-sub');
     expect(
       await client.subscribe({
         'devices/test-e2e-sub/in': { qos: 1 },
@@ -143,7 +78,9 @@ describe('publish / subscribe through the synthesized stack with mqtt.js', () =>
         'devices/test-e2e-sub/+/state': { qos: 0 },
       }),
     ).toEqual([1, 0x87, 0x87, 0]);
-    expect(logOf<MessageLogEntry>('subscribe', 'test-e2e-sub').map((e) => [e.topic, e.reason])).toEqual([
+    expect(
+      served.log.matching('subscribe', { clientId: 'test-e2e-sub' }).map((e) => [e.topic, e.reason]),
+    ).toEqual([
       ['devices/test-e2e-sub/in', 'allowed by statement OwnTopicFilters of policy document 2'],
       [
         'devices/test-other/in',
@@ -155,7 +92,7 @@ describe('publish / subscribe through the synthesized stack with mqtt.js', () =>
   });
 
   it('sends a retained message on subscribe to the exact topic, not to a wildcard filter', async () => {
-    const client = await device('test-e2e-ret');
+    const client = await served.connect('test-e2e-ret');
     expect(await client.publish('devices/test-e2e-ret/state', 'on', { qos: 1, retain: true })).toBe(0);
 
     expect(await client.subscribe({ 'devices/test-e2e-ret/#': { qos: 1 } })).toEqual([1]);
@@ -175,7 +112,7 @@ describe('publish / subscribe through the synthesized stack with mqtt.js', () =>
       qos: 1,
       retain: true,
     });
-    expect(logOf<DeliveryLogEntry>('receive', 'test-e2e-ret').at(-1)).toMatchObject({
+    expect(served.log.matching('receive', { clientId: 'test-e2e-ret' }).at(-1)).toMatchObject({
       filter: 'devices/test-e2e-ret/state',
       retained: true,
       decision: 'allow',
@@ -183,21 +120,21 @@ describe('publish / subscribe through the synthesized stack with mqtt.js', () =>
   });
 
   it('takes the session over when the same client id connects again: DISCONNECT 0x8E to the first', async () => {
-    const first = await device('test-e2e-dup');
-    const second = await device('test-e2e-dup');
+    const first = await served.connect('test-e2e-dup');
+    const second = await served.connect('test-e2e-dup');
     expect((await first.serverDisconnect).reasonCode).toBe(0x8e);
     expect(second.mqtt.connected).toBe(true);
     expect(await second.publish('devices/test-e2e-dup/up', 'still here', { qos: 1 })).toBe(0);
     expect(
-      logOf<DisconnectLogEntry>('disconnect', 'test-e2e-dup').map((e) => [e.cause, e.reasonCode]),
+      served.log.matching('disconnect', { clientId: 'test-e2e-dup' }).map((e) => [e.cause, e.reasonCode]),
     ).toEqual([['taken-over', '0x8e']]);
   });
 
   it('disconnects with 0x8D when no packet arrives within 1.5 x the keep alive', async () => {
-    const client = await device('test-e2e-keepalive', { keepalive: 30 });
+    const client = await served.connect('test-e2e-keepalive', { keepalive: 30 });
     clock.advance(45_000);
     expect((await client.serverDisconnect).reasonCode).toBe(0x8d);
-    expect(logOf<DisconnectLogEntry>('disconnect', 'test-e2e-keepalive')).toMatchObject([
+    expect(served.log.matching('disconnect', { clientId: 'test-e2e-keepalive' })).toMatchObject([
       { cause: 'keep-alive-timeout', reason: 'no packet for 1.5 x the keep alive of 30 s' },
     ]);
   });

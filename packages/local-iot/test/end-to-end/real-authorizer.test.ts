@@ -6,66 +6,45 @@ import {
   buildCustomAuthUsername,
   buildDevicePolicies,
   createToken,
-  type DeviceCredentials,
-  parseDeviceCredentials,
   signToken,
 } from '@iot-custom-auth/protocol';
 import type { ConnectAttempt } from '../../src/auth/connect-types';
-import { createLocalRuntime, type LocalRuntime } from '../../src/local-runtime';
-import { demoTemplate, removeDir, rsaKeyPair, tempDir, writeAssembly } from '../fixtures/assembly';
+import { demoStackNames, rsaKeyPair, writeDemoAssembly } from '../fixtures/assembly';
+import { useLocalIot } from '../support/local-iot-harness';
+import { testInvokeAuthorizer } from '../support/served-stack';
+import { REPO_ROOT } from '../support/synthesized-stack';
 
 /**
  * The project's real authorizer Lambda (`packages/authorizer-lambda/src/handler.ts`), bundled as the stack
  * bundles it (esbuild, CommonJS, `@aws-sdk/*` left external), run by local-iot with Secrets Manager served
  * by the local AWS API: nothing in the Lambda knows it is local.
  */
-const REPO = join(__dirname, '..', '..', '..', '..');
 const STACK = 'RealAuthorizerTest';
 const HOST = 'local-iot.localhost';
-const UNSIGNED = `${STACK}-unsigned`;
-const SIGNED = `${STACK}-signed`;
-const FUNCTION = `${STACK}-AuthorizerFunction`;
+const {
+  unsignedAuthorizer: UNSIGNED,
+  signedAuthorizer: SIGNED,
+  authorizerFunction: FUNCTION,
+} = demoStackNames(STACK);
 const keys = rsaKeyPair();
 
-let root: string;
-let runtime: LocalRuntime;
-let credentials: DeviceCredentials;
-const lines: string[] = [];
-
-beforeAll(async () => {
-  root = tempDir('real');
-  const bundle = join(root, 'bundle');
-  buildSync({
-    entryPoints: [join(REPO, 'packages', 'authorizer-lambda', 'src', 'handler.ts')],
-    outfile: join(bundle, 'index.js'),
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    external: ['@aws-sdk/*'],
-    tsconfig: join(REPO, 'tsconfig.json'),
-    logLevel: 'silent',
-  });
-  const cdkOut = writeAssembly(
-    join(root, 'cdk.out'),
-    STACK,
-    demoTemplate({ asset: 'authorizer', publicKeyPem: keys.publicKey, logFormat: 'JSON' }),
-    { authorizer: bundle },
-  );
-  runtime = await createLocalRuntime({
-    cdkOut,
-    stateDir: join(root, 'state'),
-    endpointHost: HOST,
-    log: (line) => lines.push(line),
-  });
-  const secret = parseDeviceCredentials(runtime.deployment.secrets[0]?.secretString);
-  if (secret === undefined) throw new Error('the demo stack has no device credentials secret');
-  credentials = secret;
-});
-
-afterAll(async () => {
-  await runtime.close();
-  removeDir(root);
+const served = useLocalIot({
+  assembly: (dir) => {
+    const bundle = join(dir, 'bundle');
+    buildSync({
+      entryPoints: [join(REPO_ROOT, 'packages', 'authorizer-lambda', 'src', 'handler.ts')],
+      outfile: join(bundle, 'index.js'),
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      external: ['@aws-sdk/*'],
+      tsconfig: join(REPO_ROOT, 'tsconfig.json'),
+      logLevel: 'silent',
+    });
+    return writeDemoAssembly(dir, STACK, { bundle, publicKeyPem: keys.publicKey, logFormat: 'JSON' });
+  },
+  serve: { endpointHost: HOST },
 });
 
 function direct(clientId: string, username: string, password?: string): ConnectAttempt {
@@ -89,9 +68,11 @@ const policies = buildDevicePolicies({ region: 'us-east-1', account: '0000000000
 
 describe('the real authorizer Lambda under local-iot', () => {
   it('allows the device credentials through the unsigned authorizer (secret read from the local AWS API)', async () => {
-    const before = runtime.invocationCount(FUNCTION);
-    const username = buildCustomAuthUsername({ user: credentials.username, authorizerName: UNSIGNED });
-    expect(await runtime.authorizer.authorize(direct('test-1', username, credentials.password))).toEqual({
+    const before = served.runtime.invocationCount(FUNCTION);
+    const username = served.unsignedUsername();
+    expect(
+      await served.runtime.authorizer.authorize(direct('test-1', username, served.credentials.password)),
+    ).toEqual({
       allowed: true,
       reasonCode: 0x00,
       reason: 'allowed by statement ConnectWithPrefix of policy document 1',
@@ -107,9 +88,9 @@ describe('the real authorizer Lambda under local-iot', () => {
         disconnectAfterInSeconds: 86_400,
       },
     });
-    expect(runtime.invocationCount(FUNCTION)).toBe(before + 1);
+    expect(served.runtime.invocationCount(FUNCTION)).toBe(before + 1);
     // The Lambda logs its decision as JSON, as the stack configures it, and never the password.
-    const decisions = lines
+    const decisions = served.functionLog
       .filter((line) => line.startsWith(`[${FUNCTION}] {`))
       .map((line) => JSON.parse(line.slice(FUNCTION.length + 3)) as { level: string; message: unknown })
       .filter((entry) => typeof entry.message === 'object');
@@ -123,27 +104,29 @@ describe('the real authorizer Lambda under local-iot', () => {
         }) as unknown,
       }),
     ]);
-    expect(lines.join('\n')).not.toContain(credentials.password);
+    expect(served.functionLog.join('\n')).not.toContain(served.credentials.password);
   });
 
   it('refuses a wrong password with 0x86', async () => {
-    const before = runtime.invocationCount(FUNCTION);
-    const username = buildCustomAuthUsername({ user: credentials.username, authorizerName: UNSIGNED });
+    const before = served.runtime.invocationCount(FUNCTION);
+    const username = served.unsignedUsername();
     expect(
-      await runtime.authorizer.authorize(direct('test-1', username, `${credentials.password}x`)),
+      await served.runtime.authorizer.authorize(
+        direct('test-1', username, `${served.credentials.password}x`),
+      ),
     ).toMatchObject({
       allowed: false,
       reasonCode: 0x86,
       reason: `authorizer '${UNSIGNED}' returned isAuthenticated: false`,
       lambdaInvoked: true,
     });
-    expect(runtime.invocationCount(FUNCTION)).toBe(before + 1);
+    expect(served.runtime.invocationCount(FUNCTION)).toBe(before + 1);
   });
 
   it('refuses a client id outside test-* with 0x87: valid credentials, but the policy has no iot:Connect for it', async () => {
-    const username = buildCustomAuthUsername({ user: credentials.username, authorizerName: UNSIGNED });
+    const username = served.unsignedUsername();
     expect(
-      await runtime.authorizer.authorize(direct('prod-1', username, credentials.password)),
+      await served.runtime.authorizer.authorize(direct('prod-1', username, served.credentials.password)),
     ).toMatchObject({
       allowed: false,
       reasonCode: 0x87,
@@ -153,9 +136,9 @@ describe('the real authorizer Lambda under local-iot', () => {
   });
 
   it('refuses with 0x87 when no client id is sent: the returned policy only allows client/test-*', async () => {
-    const username = buildCustomAuthUsername({ user: credentials.username, authorizerName: UNSIGNED });
-    const attempt = { ...direct('x', username, credentials.password), clientId: undefined };
-    expect(await runtime.authorizer.authorize(attempt)).toMatchObject({
+    const username = served.unsignedUsername();
+    const attempt = { ...direct('x', username, served.credentials.password), clientId: undefined };
+    expect(await served.runtime.authorizer.authorize(attempt)).toMatchObject({
       allowed: false,
       reasonCode: 0x87,
       reason: `policy has no Allow for iot:Connect on arn:aws:iot:us-east-1:000000000000:client/${attempt.connectionId}`,
@@ -164,7 +147,7 @@ describe('the real authorizer Lambda under local-iot', () => {
 
   it('allows a token signed with the private key through the signed authorizer', async () => {
     const token = createToken({ clientId: 'test-7', lifetimeSeconds: 600 });
-    const decision = await runtime.authorizer.authorize(
+    const decision = await served.runtime.authorizer.authorize(
       direct('test-7', signedUsername(token, signToken(token, keys.privateKey))),
     );
     expect(decision).toMatchObject({
@@ -177,10 +160,10 @@ describe('the real authorizer Lambda under local-iot', () => {
   });
 
   it('refuses a tampered signature with 0x87 without invoking the Lambda', async () => {
-    const before = runtime.invocationCount(FUNCTION);
+    const before = served.runtime.invocationCount(FUNCTION);
     const token = createToken({ clientId: 'test-7', lifetimeSeconds: 600 });
     const tampered = createToken({ clientId: 'test-8', lifetimeSeconds: 600 });
-    const decision = await runtime.authorizer.authorize(
+    const decision = await served.runtime.authorizer.authorize(
       direct('test-8', signedUsername(tampered, signToken(token, keys.privateKey))),
     );
     expect(decision).toEqual({
@@ -191,20 +174,13 @@ describe('the real authorizer Lambda under local-iot', () => {
       signature: 'failed',
       lambdaInvoked: false,
     });
-    expect(runtime.invocationCount(FUNCTION)).toBe(before);
+    expect(served.runtime.invocationCount(FUNCTION)).toBe(before);
   });
 
   it('answers TestInvokeAuthorizer with the real Lambda', async () => {
-    const response = await fetch(`${runtime.awsApi.url}/authorizer/${UNSIGNED}/test`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        mqttContext: {
-          username: credentials.username,
-          password: Buffer.from(credentials.password).toString('base64'),
-          clientId: 'test-1',
-        },
-      }),
+    const response = await testInvokeAuthorizer(served.runtime.awsApi.url, UNSIGNED, {
+      ...served.credentials,
+      clientId: 'test-1',
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({

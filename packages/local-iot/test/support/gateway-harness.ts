@@ -9,58 +9,14 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { generate, parser as createParser, type Packet } from 'mqtt-packet';
 import type { ConnectAttempt, ConnectAuthorizer, ConnectDecision } from '../../src/auth/connect-types';
 import { LocalIotError } from '../../src/errors';
-import type { GatewayLogEntry, GatewayLogSink } from '../../src/gateway/gateway-log';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway';
 import { ensureLocalCa, type LocalCa } from '../../src/gateway/local-ca';
+import { RecordedLog } from './recorded-log';
+import { withTimeout } from './wait';
 
-/** How long a test waits for an expected event before failing with a description (never a fixed sleep). */
-const WAIT_MS = 5_000;
-
-/** Collects log entries and lets a test wait for one. */
-export class RecordedLog {
-  readonly entries: GatewayLogEntry[] = [];
-  readonly #waiters: {
-    predicate: (entry: GatewayLogEntry) => boolean;
-    resolve: (entry: GatewayLogEntry) => void;
-  }[] = [];
-
-  readonly sink: GatewayLogSink = (entry) => {
-    this.entries.push(entry);
-    for (const waiter of [...this.#waiters]) {
-      if (waiter.predicate(entry)) {
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        waiter.resolve(entry);
-      }
-    }
-  };
-
-  /** Resolves with the first entry (already logged or future) of `event` matching `fields`. */
-  waitFor<E extends GatewayLogEntry['event']>(
-    event: E,
-    fields: Partial<Record<string, unknown>> = {},
-  ): Promise<Extract<GatewayLogEntry, { event: E }>> {
-    const predicate = (entry: GatewayLogEntry): boolean =>
-      entry.event === event &&
-      Object.entries(fields).every(
-        ([key, value]) => (entry as unknown as Record<string, unknown>)[key] === value,
-      );
-    const found = this.entries.find(predicate);
-    if (found) return Promise.resolve(found as Extract<GatewayLogEntry, { event: E }>);
-    return withTimeout(
-      new Promise((resolve) =>
-        this.#waiters.push({ predicate, resolve: resolve as (e: GatewayLogEntry) => void }),
-      ),
-      `log entry ${event} ${JSON.stringify(fields)}; got ${JSON.stringify(this.entries.map((e) => e.event))}`,
-    );
-  }
-
-  /** Entries of one kind, without their `time`. */
-  of<E extends GatewayLogEntry['event']>(event: E): Omit<Extract<GatewayLogEntry, { event: E }>, 'time'>[] {
-    return this.entries
-      .filter((entry): entry is Extract<GatewayLogEntry, { event: E }> => entry.event === event)
-      .map(({ time: _time, ...rest }) => rest as Omit<Extract<GatewayLogEntry, { event: E }>, 'time'>);
-  }
-}
+// The gateway tests import these from here, as they did before both moved to files of their own.
+export { RecordedLog } from './recorded-log';
+export { withTimeout } from './wait';
 
 /** A `ConnectAuthorizer` that records attempts and answers with `decide` (allow by default). */
 export class FakeAuthorizer implements ConnectAuthorizer {
@@ -253,19 +209,6 @@ export class RawClient {
     const waiter = this.#waiters.shift();
     if (waiter) waiter(packet);
     else this.#packets.push(packet);
-  }
-}
-
-/** Rejects with `what` when `promise` has not settled within the harness's wait limit. */
-export async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

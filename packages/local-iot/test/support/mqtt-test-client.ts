@@ -4,7 +4,7 @@
  */
 import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { IDisconnectPacket, IPublishPacket, ISubackPacket } from 'mqtt-packet';
-import { withTimeout } from './gateway-harness';
+import { WAIT_MS, withTimeout } from './wait';
 
 /** A message as the test client received it. */
 export interface Received {
@@ -16,6 +16,9 @@ export interface Received {
 
 /** Subscription options as `mqtt` takes them. */
 export type SubscriptionOptions = Readonly<{ qos: 0 | 1 | 2; nl?: boolean; rap?: boolean; rh?: number }>;
+
+/** What every test client connects with unless told otherwise: MQTT 5, no reconnect, a bounded CONNACK wait. */
+const CONNECT_DEFAULTS = { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000 } as const;
 
 export class TestClient {
   readonly #messages: Received[] = [];
@@ -33,22 +36,46 @@ export class TestClient {
     this.serverDisconnect = new Promise((resolve) => mqtt.once('disconnect', resolve));
   }
 
-  /** Connects and resolves once CONNACK 0x00 arrived; rejects with the client's error otherwise. */
-  static async connect(url: string, options: IClientOptions): Promise<TestClient> {
-    const mqtt = connect(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000, ...options });
+  /**
+   * Connects and resolves once the CONNACK arrived, with its reason code (0x00 connected, or the refusal's
+   * code); rejects when the connection closes before any CONNACK or fails otherwise. The client is returned
+   * either way so that the caller ends it.
+   */
+  static async open(
+    url: string,
+    options: IClientOptions,
+  ): Promise<{ readonly client: TestClient; readonly reasonCode: number }> {
+    const connectTimeout = options.connectTimeout ?? CONNECT_DEFAULTS.connectTimeout;
+    const mqtt = connect(url, { ...CONNECT_DEFAULTS, ...options });
     const client = new TestClient(mqtt);
     try {
-      await withTimeout(
-        new Promise<void>((resolve, reject) => {
-          mqtt.once('connect', () => resolve());
-          mqtt.once('error', reject);
+      const reasonCode = await withTimeout(
+        new Promise<number>((resolve, reject) => {
+          mqtt.once('connect', (connack) => resolve(connack.reasonCode ?? 0));
           mqtt.once('close', () => reject(new Error('connection closed before CONNACK')));
+          mqtt.once('error', (error: Error & { code?: number | string }) =>
+            typeof error.code === 'number' ? resolve(error.code) : reject(error),
+          );
         }),
         `CONNACK for ${options.clientId ?? 'a client'}`,
+        // mqtt.js gives up (and closes) after its own connectTimeout; this only bounds a client that hangs.
+        connectTimeout + WAIT_MS,
       );
+      return { client, reasonCode };
     } catch (error) {
       mqtt.end(true);
       throw error;
+    }
+  }
+
+  /** Connects and resolves once CONNACK 0x00 arrived; rejects with the refusal or the client's error otherwise. */
+  static async connect(url: string, options: IClientOptions): Promise<TestClient> {
+    const { client, reasonCode } = await TestClient.open(url, options);
+    if (reasonCode !== 0) {
+      client.end();
+      throw new Error(
+        `CONNACK 0x${reasonCode.toString(16).padStart(2, '0')} for ${options.clientId ?? 'a client'}, expected 0x00`,
+      );
     }
     return client;
   }

@@ -1,90 +1,70 @@
+/**
+ * The project's real stack, synthesized by the real `npx cdk synth` (the real infra app, Lambda bundle and
+ * token-signing keys), for the tests that serve it with local-iot. Suites asking for the same `-c` context in
+ * one Jest run share one synth (see `run-cache.ts`); it is never written to while served.
+ */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import {
-  findWorkspaceRoot,
-  parseDeviceCredentials,
-  STACK_OUTPUTS,
-  type DeviceCredentials,
-} from '@iot-custom-auth/protocol';
-import type { GatewayLogEntry } from '../../src/gateway/gateway-log';
-import { startLocalIot, type LocalIot, type LocalIotOptions } from '../../src/local-iot';
+import { findWorkspaceRoot, TOKEN_SIGNING_KEY_FILES } from '@iot-custom-auth/protocol';
+import { buildOnce, runCacheDirectory } from './run-cache';
+import { serveStack, type AssemblySource, type ServeOptions, type ServedStack } from './served-stack';
+
+export type { ServedStack } from './served-stack';
 
 /** The repository root: synth runs there, with the real cdk.json, infra app and .keys/. */
 export const REPO_ROOT = findWorkspaceRoot(__dirname) as string;
 
-/** A real `npx cdk synth` of the project's stack into a temporary cloud assembly, with optional `-c` context. */
-export function synthToTempDir(context: Readonly<Record<string, string>> = {}): Promise<string> {
-  const out = mkdtempSync(path.join(tmpdir(), 'local-iot-cdk-out-'));
+/** `-c` context of a synth (`{}`: the project's defaults). */
+export type SynthContext = Readonly<Record<string, string>>;
+
+/** A real `npx cdk synth` of the project's stack into `out`, with `-c` context. */
+function synth(out: string, context: SynthContext): Promise<void> {
   const contextArgs = Object.entries(context).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
   return new Promise((resolve, reject) => {
     execFile(
       path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk'),
       ['synth', '--quiet', '--output', out, ...contextArgs],
       { cwd: REPO_ROOT, timeout: 120_000 },
-      (error, _stdout, stderr) => (error ? reject(new Error(`cdk synth failed: ${stderr}`)) : resolve(out)),
+      (error, _stdout, stderr) => (error ? reject(new Error(`cdk synth failed: ${stderr}`)) : resolve()),
     );
   });
-}
-
-/** local-iot serving a real synth, with its logs captured in memory. */
-export interface ServedStack {
-  readonly local: LocalIot;
-  readonly gatewayLog: GatewayLogEntry[];
-  readonly functionLog: string[];
-  close(): Promise<void>;
 }
 
 /**
- * Synthesizes the stack and serves it on an ephemeral port with its own state directory; `options` adds to
- * (or overrides) what `startLocalIot` gets, e.g. a clock.
+ * The synthesized stack with `context`: the run's shared synth for that context, or, outside the
+ * repository's Jest configuration, a synth of its own in the served stack's temporary directory.
  */
-export async function serveSynthesizedStack(
-  options: Partial<Omit<LocalIotOptions, 'cdkOut' | 'stateDir' | 'log' | 'functionLog'>> = {},
-  context: Readonly<Record<string, string>> = {},
-): Promise<ServedStack> {
-  const cdkOut = await synthToTempDir(context);
-  const stateDir = mkdtempSync(path.join(tmpdir(), 'local-iot-state-'));
-  const gatewayLog: GatewayLogEntry[] = [];
-  const functionLog: string[] = [];
-  const local = await startLocalIot({
-    cdkOut,
-    stateDir,
-    port: 0,
-    log: (entry) => gatewayLog.push(entry),
-    functionLog: (line) => functionLog.push(line),
-    ...options,
-  });
-  return {
-    local,
-    gatewayLog,
-    functionLog,
-    close: async () => {
-      await local.close();
-      rmSync(cdkOut, { recursive: true, force: true });
-      rmSync(stateDir, { recursive: true, force: true });
-    },
+export function synthesizedAssembly(context: SynthContext = {}): AssemblySource {
+  return async (scratch) => {
+    const cache = runCacheDirectory();
+    if (cache === undefined) {
+      const out = path.join(scratch, 'cdk.out');
+      await synth(out, context);
+      return out;
+    }
+    const sorted = Object.entries(context).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const key = createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16);
+    return buildOnce(cache, `cdk.out-${key}`, (into) => synth(into, context));
   };
 }
 
-/** The device credentials, fetched as the client fetches them: the real SDK through the endpoint override. */
-export async function fetchDeviceCredentials(local: LocalIot): Promise<DeviceCredentials> {
-  const { connection } = local;
-  const secrets = new SecretsManagerClient({
-    region: connection.region,
-    endpoint: connection.awsEndpointUrl,
-    credentials: connection.credentials,
-  });
-  try {
-    const secret = await secrets.send(
-      new GetSecretValueCommand({ SecretId: local.runtime.outputs[STACK_OUTPUTS.deviceSecretArn] }),
-    );
-    const credentials = parseDeviceCredentials(secret.SecretString);
-    if (!credentials) throw new Error('the device secret is not {"username","password"}');
-    return credentials;
-  } finally {
-    secrets.destroy();
-  }
+/**
+ * Serves the synthesized stack on an ephemeral port with its own state directory; `options` adds to (or
+ * overrides) what `startLocalIot` gets, e.g. a clock.
+ */
+export function serveSynthesizedStack(
+  options: ServeOptions = {},
+  context: SynthContext = {},
+): Promise<ServedStack> {
+  return serveStack(synthesizedAssembly(context), options);
+}
+
+/** The private key the synthesized signed authorizer trusts (`.keys/`, created by the first synth). */
+export function tokenSigningPrivateKey(): string {
+  return readFileSync(
+    path.join(REPO_ROOT, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey),
+    'utf8',
+  );
 }
