@@ -1,6 +1,7 @@
 import { CustomAuthPipeline } from './auth/custom-auth-pipeline';
 import { LambdaRunner, type LogSink } from './lambda/lambda-runner';
 import { LocalAwsApi } from './aws-api/local-aws-api';
+import { LoopbackListener } from './aws-api/loopback-listener';
 import {
   type LoadLocalDeploymentOptions,
   type LocalDeployment,
@@ -47,15 +48,32 @@ export interface LocalRuntime {
  */
 export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const deployment = 'deployment' in options ? options.deployment : loadLocalDeployment(options);
-  const awsApi = await new LocalAwsApi({
-    deployment,
+  // The API's TestInvokeAuthorizer needs the pipeline, the pipeline the runner, the runner the API's URL.
+  // Binding the listener first yields the URL without any API, so each part is then built complete, in
+  // dependency order, and the API is constructed last with the pipeline it serves (nothing is set later).
+  const listener = await LoopbackListener.bind({
     ...(options.awsApiPort !== undefined && { port: options.awsApiPort }),
-  }).listen();
+  });
+  // A runner that refuses its settings must not leave the port bound.
+  try {
+    return buildRuntime(deployment, listener, options);
+  } catch (error) {
+    await listener.close();
+    throw error;
+  }
+}
+
+/** Builds the runner, the pipeline and the API on a bound `listener`, in that order. */
+function buildRuntime(
+  deployment: LocalDeployment,
+  listener: LoopbackListener,
+  options: LocalRuntimeSettings,
+): LocalRuntime {
   const runner = new LambdaRunner({
     functions: deployment.functions,
     region: deployment.region,
     accountId: deployment.accountId,
-    awsEndpointUrl: awsApi.url,
+    awsEndpointUrl: listener.url,
     ...(options.maxWorkersPerFunction !== undefined && {
       maxWorkersPerFunction: options.maxWorkersPerFunction,
     }),
@@ -67,7 +85,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     runner,
     ...(options.authorizerTimeoutMs !== undefined && { authorizerTimeoutMs: options.authorizerTimeoutMs }),
   });
-  awsApi.setTestInvoker((name, request) => authorizer.testInvoke(name, request));
+  const awsApi = new LocalAwsApi({ deployment, listener, testInvoker: authorizer });
   let closing: Promise<void> | undefined;
   return {
     deployment,

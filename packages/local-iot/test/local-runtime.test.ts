@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { STACK_OUTPUTS } from '@iot-custom-auth/protocol';
 import { DeploymentError } from '../src/errors';
 import { LambdaRunner } from '../src/lambda/lambda-runner';
+import { CustomAuthPipeline } from '../src/auth/custom-auth-pipeline';
 import { LocalAwsApi } from '../src/aws-api/local-aws-api';
+import { LoopbackListener } from '../src/aws-api/loopback-listener';
 import { loadLocalDeployment, type LocalDeployment } from '../src/deployment/local-deployment';
 import { createLocalRuntime } from '../src/local-runtime';
 import { FUNCTIONS_DIR, removeDir, tempDir, writeDemoAssembly } from './fixtures/assembly';
@@ -24,12 +26,18 @@ afterAll(() => removeDir(root));
 
 describe('functions reaching the local AWS API', () => {
   it('resolves the external AWS SDK from the repository and reads the secret through AWS_ENDPOINT_URL_SECRETS_MANAGER', async () => {
-    const api = await new LocalAwsApi({ deployment }).listen();
+    // Built in createLocalRuntime's order: the bound listener's URL goes to the runner, the API comes last.
+    const listener = await LoopbackListener.bind();
     const runner = new LambdaRunner({
       functions: deployment.functions,
       region: deployment.region,
-      awsEndpointUrl: api.url,
+      awsEndpointUrl: listener.url,
       log: () => undefined,
+    });
+    const api = new LocalAwsApi({
+      deployment,
+      listener,
+      testInvoker: new CustomAuthPipeline({ deployment, runner }),
     });
     try {
       const secret = deployment.secrets[0];

@@ -1,12 +1,13 @@
-import type { IotPolicyDocument } from '@iot-custom-auth/protocol';
+import type { Transport } from '@iot-custom-auth/protocol';
+import type { CompiledPolicies } from './policy-engine';
 
 /**
  * The boundary between the gateway (TLS, ALPN, WebSockets, MQTT framing) and the custom-auth pipeline
  * (authorizer choice, signature check, Lambda invocation, response validation, iot:Connect evaluation).
  */
 
-/** How the device reached the gateway. */
-export type Transport = 'mqtt' | 'websockets';
+/** How the device reached the gateway: protocol's `Transport`, the client's too. */
+export type { Transport };
 
 /** Everything the gateway knows about a connection attempt when the MQTT CONNECT arrives. */
 export interface ConnectAttempt {
@@ -32,7 +33,11 @@ export interface ConnectAttempt {
 export interface AuthorizedSession {
   readonly authorizerName: string;
   readonly principalId: string;
-  readonly policyDocuments: readonly IotPolicyDocument[];
+  /**
+   * The returned policy documents, compiled once at authorization (and again at each refresh): the broker
+   * evaluates every PUBLISH, SUBSCRIBE filter and delivery against them without re-parsing.
+   */
+  readonly policies: CompiledPolicies;
   readonly refreshAfterInSeconds: number;
   readonly disconnectAfterInSeconds: number;
 }

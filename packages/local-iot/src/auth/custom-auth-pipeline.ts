@@ -5,9 +5,9 @@ import {
   AUTHORIZER_SIGNATURE_PARAM,
   authorizerResponseProblems,
   clientArn,
-  type IotPolicyDocument,
   isStandardBase64,
   MAX_CLIENT_ID_BYTES,
+  MQTT_REASON_CODES,
   parseCustomAuthUsername,
   usernameParam,
   verifyTokenSignature,
@@ -15,9 +15,8 @@ import {
 } from '@iot-custom-auth/protocol';
 import type { AuthorizedSession, ConnectAttempt, ConnectAuthorizer, ConnectDecision } from './connect-types';
 import type { InvocationResult, LambdaRunner } from '../lambda/lambda-runner';
-import { MQTT_REASON_CODES } from '../gateway/mqtt-reason-codes';
 import { findAuthorizer, type LocalAuthorizer, type LocalDeployment } from '../deployment/local-deployment';
-import { evaluatePolicies, policyDocumentObjects, policyDocumentProblems } from './policy-engine';
+import { compilePolicies, type CompiledPolicies } from './policy-engine';
 
 /** What the pipeline needs. */
 export interface CustomAuthPipelineOptions {
@@ -69,10 +68,72 @@ type SignatureState = ConnectDecision['signature'];
 type CredentialSource = (name: string) => string | undefined;
 
 /**
- * The AWS IoT custom-auth connect path: pick the authorizer (named, or the default) → refuse an unknown or
- * INACTIVE one → verify the token signature when signing is on (refusing without invoking the Lambda) →
- * invoke the Lambda with the event AWS IoT sends, within AWS IoT's 5 s → validate the response against every
- * rule → evaluate `iot:Connect` on `client/<clientId>` → CONNACK code and the exact reason.
+ * The steps AWS IoT takes before it answers a connect or a `TestInvokeAuthorizer`, in order; a refusal
+ * names the one it stopped at, and each entry point maps that to its own answer (CONNACK code or IoT error).
+ */
+type AuthorizationStep =
+  | 'authorizer' // pick the named authorizer, or the endpoint's default
+  | 'status' // refuse an INACTIVE one
+  | 'signature' // verify the token signature when signing is on, before any Lambda runs
+  | 'permission' // refuse when no Lambda permission lets AWS IoT invoke the function
+  | 'invoke' // build the event and run the Lambda within AWS IoT's limit
+  | 'response'; // validate the response and compile its policy documents
+
+/** What an entry point hands the shared sequence: which authorizer, which credentials, the event's context. */
+interface AuthorizationInput {
+  /** The authorizer the caller names; `undefined` picks the endpoint's default. */
+  readonly authorizerName: string | undefined;
+  /** The token and its signature as the caller sent them for `authorizer` (whose token key name it may need). */
+  readonly credentials: (authorizer: LocalAuthorizer) => {
+    readonly token: string | undefined;
+    readonly signature: string | undefined;
+  };
+  /** The event's `protocols`, `protocolData` (left out when absent) and `connectionMetadata.id`. */
+  readonly protocols: readonly string[];
+  readonly protocolData?: Readonly<Record<string, unknown>>;
+  readonly connectionId: string;
+}
+
+/** How far a refused attempt got: what the connect log line needs, whichever step refused it. */
+interface Refusal {
+  readonly reason: string;
+  readonly authorizerName?: string;
+  readonly signature: SignatureState;
+  /** Present once the Lambda ran. */
+  readonly lambdaDurationMs?: number;
+}
+
+type AuthorizationOutcome =
+  | ({ readonly ok: false; readonly step: AuthorizationStep } & Refusal)
+  | {
+      readonly ok: true;
+      readonly authorizer: LocalAuthorizer;
+      readonly signature: SignatureState;
+      readonly lambdaDurationMs: number;
+      readonly response: ValidResponse;
+      /** The response's documents, compiled once here for the `iot:Connect` check and the session. */
+      readonly policies: CompiledPolicies;
+    };
+
+/** The IoT error `TestInvokeAuthorizer` answers when the sequence stops at each step. */
+const TEST_INVOKE_ERRORS: Readonly<
+  Record<AuthorizationStep, Extract<TestInvokeOutcome, { ok: false }>['errorCode']>
+> = {
+  authorizer: 'ResourceNotFoundException',
+  status: 'InvalidRequestException',
+  signature: 'InvalidRequestException',
+  permission: 'InvalidRequestException',
+  invoke: 'InvalidResponseException',
+  response: 'InvalidResponseException',
+};
+
+/**
+ * The AWS IoT custom-auth sequence, shared by the connect path (`authorize`) and `TestInvokeAuthorizer`
+ * (`testInvoke`), which only adapt its input and output: pick the authorizer (named, or the default) →
+ * refuse an unknown or INACTIVE one → verify the token signature when signing is on (refusing without
+ * invoking the Lambda) → refuse without an invoke permission → invoke the Lambda with the event AWS IoT
+ * sends, within AWS IoT's 5 s → validate the response against every rule and compile its policies. A
+ * connect then evaluates `iot:Connect` on `client/<clientId>` → CONNACK code and the exact reason.
  */
 export class CustomAuthPipeline implements ConnectAuthorizer {
   private readonly timeoutMs: number;
@@ -94,88 +155,41 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
   /** Decides a connection attempt. Never rejects: every failure is a refusal with its reason. */
   async authorize(attempt: ConnectAttempt): Promise<ConnectDecision> {
     if (attempt.clientId !== undefined && Buffer.byteLength(attempt.clientId, 'utf8') > MAX_CLIENT_ID_BYTES) {
-      return refuse(
-        MQTT_REASON_CODES.clientIdentifierNotValid,
-        `client id is longer than AWS IoT's ${MAX_CLIENT_ID_BYTES} bytes`,
-        'not-required',
-      );
+      return refusal(MQTT_REASON_CODES.clientIdentifierNotValid, {
+        reason: `client id is longer than AWS IoT's ${MAX_CLIENT_ID_BYTES} bytes`,
+        signature: 'not-required',
+      });
     }
     const sources = credentialSources(attempt);
     const lookup = (name: string): string | undefined => firstOf(sources, name);
-    const picked = this.pickAuthorizer(lookup(AUTHORIZER_NAME_PARAM));
-    if (!picked.ok)
-      return refuse(MQTT_REASON_CODES.notAuthorized, picked.reason, 'not-required', picked.name);
-    const authorizer = picked.authorizer;
-    const token = authorizer.tokenKeyName === undefined ? undefined : lookup(authorizer.tokenKeyName);
-    const signatureCheck = checkSignature(authorizer, token, lookup(AUTHORIZER_SIGNATURE_PARAM));
-    if (!signatureCheck.ok) {
-      return refuse(
-        MQTT_REASON_CODES.notAuthorized,
-        signatureCheck.reason,
-        signatureCheck.state,
-        authorizer.name,
-      );
-    }
-    const signature = signatureCheck.state;
-    if (!authorizer.invokePermission.granted) {
-      return refuse(
-        MQTT_REASON_CODES.notAuthorized,
-        authorizer.invokePermission.reason,
-        signature,
-        authorizer.name,
-      );
-    }
-    const event = {
-      ...(token !== undefined && { token }),
-      signatureVerified: signature === 'verified',
+    const outcome = await this.run({
+      authorizerName: lookup(AUTHORIZER_NAME_PARAM),
+      credentials: (authorizer) => ({
+        token: authorizer.tokenKeyName === undefined ? undefined : lookup(authorizer.tokenKeyName),
+        signature: lookup(AUTHORIZER_SIGNATURE_PARAM),
+      }),
       protocols: attempt.transport === 'websockets' ? ['tls', 'http', 'mqtt'] : ['tls', 'mqtt'],
-      protocolData: {
-        ...(attempt.serverName !== undefined && { tls: { serverName: attempt.serverName } }),
-        ...(attempt.transport === 'websockets' && {
-          http: {
-            headers: { ...attempt.headers },
-            ...(attempt.queryString !== undefined && { queryString: attempt.queryString }),
-          },
-        }),
-        mqtt: {
-          ...(attempt.username !== undefined && { username: attempt.username }),
-          ...(attempt.password !== undefined && { password: attempt.password.toString('base64') }),
-          ...(attempt.clientId !== undefined && { clientId: attempt.clientId }),
-        },
-      },
-      connectionMetadata: { id: attempt.connectionId },
-    };
-    const result = await this.options.runner.invoke(authorizer.functionName, event, {
-      timeoutMs: this.timeoutMs,
+      protocolData: connectProtocolData(attempt),
+      connectionId: attempt.connectionId,
     });
+    if (!outcome.ok) return refusal(MQTT_REASON_CODES.notAuthorized, outcome);
+    const { authorizer, response, policies } = outcome;
     const invoked = {
       authorizerName: authorizer.name,
-      signature,
-      lambdaInvoked: true,
-      lambdaDurationMs: result.durationMs,
+      signature: outcome.signature,
+      lambdaDurationMs: outcome.lambdaDurationMs,
     };
-    const checked = this.checkResponse(authorizer, result);
-    if (!checked.ok)
-      return {
-        allowed: false,
-        reasonCode: MQTT_REASON_CODES.notAuthorized,
-        reason: checked.reason,
-        ...invoked,
-      };
-    const response = checked.response;
     if (!response.isAuthenticated) {
-      return {
-        allowed: false,
-        reasonCode: MQTT_REASON_CODES.badUserNameOrPassword,
+      return refusal(MQTT_REASON_CODES.badUserNameOrPassword, {
         reason: `authorizer '${authorizer.name}' returned isAuthenticated: false`,
         ...invoked,
-      };
+      });
     }
     // A client that sent no id is assigned one; the gateway assigns the connection id, so the policy is
     // evaluated for the id the client will actually have.
     const clientId = attempt.clientId ?? attempt.connectionId;
     const { deployment } = this.options;
-    const decision = evaluatePolicies(response.policyDocuments, {
+    const decision = policies.evaluate({
       action: 'iot:Connect',
       resource: clientArn(
         { partition: deployment.partition, region: deployment.region, account: deployment.accountId },
@@ -184,16 +198,11 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
       variables: { 'iot:ClientId': clientId },
     });
     if (!decision.allowed)
-      return {
-        allowed: false,
-        reasonCode: MQTT_REASON_CODES.notAuthorized,
-        reason: decision.reason,
-        ...invoked,
-      };
+      return refusal(MQTT_REASON_CODES.notAuthorized, { reason: decision.reason, ...invoked });
     const session: AuthorizedSession = {
       authorizerName: authorizer.name,
       principalId: response.principalId,
-      policyDocuments: policyDocumentObjects(response.policyDocuments) as unknown as IotPolicyDocument[],
+      policies,
       refreshAfterInSeconds: response.refreshAfterInSeconds,
       disconnectAfterInSeconds: response.disconnectAfterInSeconds,
     };
@@ -201,7 +210,10 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
       allowed: true,
       reasonCode: MQTT_REASON_CODES.success,
       reason: decision.reason,
-      ...invoked,
+      authorizerName: invoked.authorizerName,
+      signature: invoked.signature,
+      lambdaInvoked: true,
+      lambdaDurationMs: invoked.lambdaDurationMs,
       session,
     };
   }
@@ -212,34 +224,13 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
    * only (no `protocolData` at all when none is given).
    */
   async testInvoke(authorizerName: string, request: TestInvokeRequest): Promise<TestInvokeOutcome> {
-    const authorizer = findAuthorizer(this.options.deployment, authorizerName);
-    if (authorizer === undefined) {
-      return {
-        ok: false,
-        errorCode: 'ResourceNotFoundException',
-        message: `Authorizer ${authorizerName} does not exist`,
-      };
-    }
-    if (authorizer.status !== 'ACTIVE') {
-      return {
-        ok: false,
-        errorCode: 'InvalidRequestException',
-        message: `authorizer '${authorizer.name}' is INACTIVE`,
-      };
-    }
-    const signatureCheck = checkSignature(authorizer, request.token, request.tokenSignature);
-    if (!signatureCheck.ok)
-      return { ok: false, errorCode: 'InvalidRequestException', message: signatureCheck.reason };
-    if (!authorizer.invokePermission.granted) {
-      return { ok: false, errorCode: 'InvalidRequestException', message: authorizer.invokePermission.reason };
-    }
     const { httpContext, mqttContext, tlsContext } = request;
     const protocols = [tlsContext && 'tls', httpContext && 'http', mqttContext && 'mqtt'].filter(
       (p): p is string => typeof p === 'string',
     );
-    const event = {
-      ...(request.token !== undefined && { token: request.token }),
-      signatureVerified: signatureCheck.state === 'verified',
+    const outcome = await this.run({
+      authorizerName,
+      credentials: () => ({ token: request.token, signature: request.tokenSignature }),
       protocols,
       ...(protocols.length > 0 && {
         protocolData: {
@@ -248,15 +239,19 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
           ...(mqttContext && { mqtt: { ...mqttContext } }),
         },
       }),
-      connectionMetadata: { id: randomUUID() },
-    };
-    const result = await this.options.runner.invoke(authorizer.functionName, event, {
-      timeoutMs: this.timeoutMs,
+      connectionId: randomUUID(),
     });
-    const checked = this.checkResponse(authorizer, result);
-    if (!checked.ok) return { ok: false, errorCode: 'InvalidResponseException', message: checked.reason };
+    if (!outcome.ok) {
+      return {
+        ok: false,
+        errorCode: TEST_INVOKE_ERRORS[outcome.step],
+        // AWS's own wording for an unknown authorizer; every other step's reason is local-iot's.
+        message:
+          outcome.step === 'authorizer' ? `Authorizer ${authorizerName} does not exist` : outcome.reason,
+      };
+    }
     const { isAuthenticated, principalId, policyDocuments, refreshAfterInSeconds, disconnectAfterInSeconds } =
-      checked.response;
+      outcome.response;
     return {
       ok: true,
       response: {
@@ -269,56 +264,84 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
     };
   }
 
-  private pickAuthorizer(
-    named: string | undefined,
-  ): { ok: true; authorizer: LocalAuthorizer } | { ok: false; reason: string; name?: string } {
+  /** The shared sequence, one step after the other (see `AuthorizationStep`). */
+  private async run(input: AuthorizationInput): Promise<AuthorizationOutcome> {
     const { deployment } = this.options;
-    const name = named ?? deployment.defaultAuthorizerName;
+    const name = input.authorizerName ?? deployment.defaultAuthorizerName;
     if (name === undefined) {
-      return {
-        ok: false,
+      return stop('authorizer', {
         reason: `the connection names no authorizer (${AUTHORIZER_NAME_PARAM}) and the endpoint has no default authorizer`,
-      };
+        signature: 'not-required',
+      });
     }
     const authorizer = findAuthorizer(deployment, name);
     if (authorizer === undefined) {
       const known = deployment.authorizers.map((a) => a.name).join(', ') || 'none';
-      return {
-        ok: false,
-        name,
+      return stop('authorizer', {
         reason: `authorizer '${name}' does not exist (stack ${deployment.stackName} has: ${known})`,
-      };
+        authorizerName: name,
+        signature: 'not-required',
+      });
     }
-    if (authorizer.status !== 'ACTIVE')
-      return { ok: false, name, reason: `authorizer '${name}' is INACTIVE` };
-    return { ok: true, authorizer };
+    if (authorizer.status !== 'ACTIVE') {
+      return stop('status', {
+        reason: `authorizer '${name}' is INACTIVE`,
+        authorizerName: name,
+        signature: 'not-required',
+      });
+    }
+    const { token, signature: tokenSignature } = input.credentials(authorizer);
+    const signatureCheck = checkSignature(authorizer, token, tokenSignature);
+    if (!signatureCheck.ok) {
+      return stop('signature', {
+        reason: signatureCheck.reason,
+        authorizerName: authorizer.name,
+        signature: signatureCheck.state,
+      });
+    }
+    const signature = signatureCheck.state;
+    if (!authorizer.invokePermission.granted) {
+      return stop('permission', {
+        reason: authorizer.invokePermission.reason,
+        authorizerName: authorizer.name,
+        signature,
+      });
+    }
+    const event = {
+      ...(token !== undefined && { token }),
+      signatureVerified: signature === 'verified',
+      protocols: input.protocols,
+      ...(input.protocolData !== undefined && { protocolData: input.protocolData }),
+      connectionMetadata: { id: input.connectionId },
+    };
+    const result = await this.options.runner.invoke(authorizer.functionName, event, {
+      timeoutMs: this.timeoutMs,
+    });
+    const ran = { authorizerName: authorizer.name, signature, lambdaDurationMs: result.durationMs };
+    if (!result.ok) return stop('invoke', { reason: this.invocationFailure(authorizer, result), ...ran });
+    const problems = authorizerResponseProblems(result.value);
+    if (problems.length > 0) return stop('response', { reason: invalidResponse(problems), ...ran });
+    const response = result.value as ValidResponse;
+    // A refused device's response may leave its documents out; there is nothing to compile then.
+    const policies = compilePolicies(Array.isArray(response.policyDocuments) ? response.policyDocuments : []);
+    if (policies.problems.length > 0)
+      return stop('response', { reason: invalidResponse(policies.problems), ...ran });
+    return { ok: true, authorizer, signature, lambdaDurationMs: result.durationMs, response, policies };
   }
 
-  private checkResponse(
+  private invocationFailure(
     authorizer: LocalAuthorizer,
-    result: InvocationResult,
-  ): { ok: true; response: ValidResponse } | { ok: false; reason: string } {
+    result: Extract<InvocationResult, { ok: false }>,
+  ): string {
     const lambda = `authorizer Lambda ${authorizer.functionName}`;
-    if (!result.ok) {
-      switch (result.kind) {
-        case 'timeout':
-          return {
-            ok: false,
-            reason: `${lambda} did not answer in time: ${result.errorMessage} (AWS IoT allows ${this.timeoutMs} ms)`,
-          };
-        case 'crash':
-          return { ok: false, reason: `${lambda} crashed: ${result.errorMessage}` };
-        default:
-          return { ok: false, reason: `${lambda} failed: ${result.errorType}: ${result.errorMessage}` };
-      }
+    switch (result.kind) {
+      case 'timeout':
+        return `${lambda} did not answer in time: ${result.errorMessage} (AWS IoT allows ${this.timeoutMs} ms)`;
+      case 'crash':
+        return `${lambda} crashed: ${result.errorMessage}`;
+      default:
+        return `${lambda} failed: ${result.errorType}: ${result.errorMessage}`;
     }
-    const problems = authorizerResponseProblems(result.value);
-    const documents = (result.value as { policyDocuments?: unknown } | null)?.policyDocuments;
-    if (problems.length === 0 && Array.isArray(documents))
-      problems.push(...policyDocumentProblems(documents));
-    if (problems.length > 0)
-      return { ok: false, reason: `invalid authorizer response: ${problems.join('; ')}` };
-    return { ok: true, response: result.value as ValidResponse };
   }
 }
 
@@ -329,6 +352,32 @@ interface ValidResponse {
   readonly policyDocuments: readonly unknown[];
   readonly refreshAfterInSeconds: number;
   readonly disconnectAfterInSeconds: number;
+}
+
+function stop(step: AuthorizationStep, refused: Refusal): AuthorizationOutcome {
+  return { ok: false, step, ...refused };
+}
+
+function invalidResponse(problems: readonly string[]): string {
+  return `invalid authorizer response: ${problems.join('; ')}`;
+}
+
+/** The connect event's `protocolData`: TLS server name, the WebSocket upgrade request, the CONNECT fields. */
+function connectProtocolData(attempt: ConnectAttempt): Record<string, unknown> {
+  return {
+    ...(attempt.serverName !== undefined && { tls: { serverName: attempt.serverName } }),
+    ...(attempt.transport === 'websockets' && {
+      http: {
+        headers: { ...attempt.headers },
+        ...(attempt.queryString !== undefined && { queryString: attempt.queryString }),
+      },
+    }),
+    mqtt: {
+      ...(attempt.username !== undefined && { username: attempt.username }),
+      ...(attempt.password !== undefined && { password: attempt.password.toString('base64') }),
+      ...(attempt.clientId !== undefined && { clientId: attempt.clientId }),
+    },
+  };
 }
 
 /**
@@ -405,18 +454,16 @@ function checkSignature(
   return { ok: true, state: 'verified' };
 }
 
-function refuse(
-  reasonCode: number,
-  reason: string,
-  signature: SignatureState,
-  authorizerName?: string,
-): ConnectDecision {
+/** A refused connect: the CONNACK code and the log line's fields, `lambdaInvoked` once the Lambda ran. */
+function refusal(reasonCode: number, refused: Refusal): ConnectDecision {
   return {
     allowed: false,
     reasonCode,
-    reason,
-    ...(authorizerName !== undefined && { authorizerName }),
-    signature,
-    lambdaInvoked: false,
+    reason: refused.reason,
+    ...(refused.authorizerName !== undefined && { authorizerName: refused.authorizerName }),
+    signature: refused.signature,
+    ...(refused.lambdaDurationMs === undefined
+      ? { lambdaInvoked: false }
+      : { lambdaInvoked: true, lambdaDurationMs: refused.lambdaDurationMs }),
   };
 }

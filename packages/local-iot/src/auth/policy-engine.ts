@@ -15,7 +15,12 @@
  * - `Condition` blocks are not evaluated: a statement with one is treated as not matching when it allows and
  *   as matching when it denies (fail closed), and the reason says so.
  * - `NotAction` / `NotResource` are evaluated with IAM semantics (the statement applies to everything except).
+ *
+ * Documents are compiled once (`compilePolicies`) and the compiled set evaluates each request: a connection
+ * pays for parsing when it is authorized or its policy refreshed, not on every message.
  */
+
+import { segmentsMatch, wildcardSegments, type WildcardSegment } from './wildcard-match';
 
 /** One request to authorize: an action on a resource ARN, with the values of the policy variables. */
 export interface PolicyRequest {
@@ -40,26 +45,6 @@ export interface PolicyDecision {
 
 type Effect = 'Allow' | 'Deny';
 
-interface ParsedStatement {
-  readonly label: string;
-  readonly effect: Effect;
-  readonly actions?: readonly string[];
-  readonly notActions?: readonly string[];
-  readonly resources?: readonly string[];
-  readonly notResources?: readonly string[];
-  readonly hasCondition: boolean;
-}
-
-interface ParsedDocument {
-  readonly substitutesVariables: boolean;
-  readonly statements: readonly ParsedStatement[];
-}
-
-/** Result of parsing one document: the statements, or every problem found (1-based document number). */
-type ParseResult =
-  | { readonly ok: true; readonly document: ParsedDocument }
-  | { readonly ok: false; readonly problems: string[] };
-
 const CURRENT_VERSION = '2012-10-17';
 const KNOWN_VERSIONS = new Set([CURRENT_VERSION, '2008-10-17']);
 const STATEMENT_KEYS = new Set([
@@ -73,196 +58,213 @@ const STATEMENT_KEYS = new Set([
 ]);
 
 /**
- * Every problem that makes a policy document unusable (not JSON, no statements, an effect that is neither
- * Allow nor Deny, ...), as sentences naming the document (1-based) and statement. Empty when all are valid.
- * The custom-auth pipeline refuses an authorizer response whose documents have any of these problems.
+ * An authorizer's policy documents, parsed and validated once (when a connection is authorized or its
+ * policy refreshed) and then evaluated for every request of that connection: PUBLISH, SUBSCRIBE filter and
+ * delivery never re-read the documents. Immutable: evaluation reads only what compiling copied out of the
+ * documents, so changing a document object afterwards changes no decision.
  */
-export function policyDocumentProblems(documents: readonly unknown[]): string[] {
-  return documents.flatMap((document, index) => {
-    const parsed = parseDocument(document, index + 1);
-    return parsed.ok ? [] : parsed.problems;
-  });
+export interface CompiledPolicies {
+  /**
+   * The documents as plain objects (JSON strings parsed), in order, for logs and tests; a document that is
+   * not a JSON object is left out (it is among `problems`).
+   */
+  readonly documents: readonly Readonly<Record<string, unknown>>[];
+  /**
+   * Every problem that makes a document unusable (not JSON, no statements, an effect that is neither Allow
+   * nor Deny, ...), as sentences naming the document (1-based) and statement; empty when all are valid. The
+   * custom-auth pipeline refuses an authorizer response whose documents have any of these problems.
+   */
+  readonly problems: readonly string[];
+  /**
+   * Evaluates `request` against all the documents together, as AWS IoT evaluates the policies an authorizer
+   * returns. When a document has problems every request is denied, naming the first such document's problems.
+   */
+  evaluate(request: PolicyRequest): PolicyDecision;
 }
 
 /**
- * Parses documents given as objects or JSON strings into plain objects (as the gateway keeps them for the
- * session). Throws nothing: call `policyDocumentProblems` first; documents that are not JSON objects are skipped.
+ * Parses and validates `documents` (objects or JSON strings, as an authorizer returns them) once, into a set
+ * that evaluates requests without reading them again. Never throws: problems are in `problems` and deny.
  */
-export function policyDocumentObjects(documents: readonly unknown[]): Record<string, unknown>[] {
-  return documents.flatMap((document) => {
-    const value = toObject(document);
-    return value === undefined ? [] : [value];
-  });
+export function compilePolicies(documents: readonly unknown[]): CompiledPolicies {
+  return new CompiledPolicySet(documents);
 }
 
 /**
- * Evaluates `request` against all `documents` (objects or JSON strings) together, as AWS IoT evaluates the
- * policies an authorizer returns. A document with problems (see `policyDocumentProblems`) denies, naming them.
+ * Evaluates one request against `documents` (objects or JSON strings): `compilePolicies(documents).evaluate`
+ * for a single decision. Whoever evaluates the same documents repeatedly compiles them once instead.
  */
 export function evaluatePolicies(documents: readonly unknown[], request: PolicyRequest): PolicyDecision {
-  const parsed: ParsedDocument[] = [];
-  for (const [index, document] of documents.entries()) {
-    const result = parseDocument(document, index + 1);
-    if (!result.ok) return { allowed: false, reason: `invalid policy: ${result.problems.join('; ')}` };
-    parsed.push(result.document);
+  return compilePolicies(documents).evaluate(request);
+}
+
+/**
+ * A resource pattern ready to match: its wildcard segments, or (in a document that substitutes policy
+ * variables) segments and variable references resolved per request.
+ */
+type ResourcePattern =
+  | { readonly segments: readonly WildcardSegment[] }
+  | { readonly parts: readonly (WildcardSegment | { readonly variable: string })[] };
+
+interface CompiledStatement {
+  /** E.g. "statement ConnectWithPrefix of policy document 1". */
+  readonly where: string;
+  readonly effect: Effect;
+  /** Lower-cased: actions match case-insensitively. */
+  readonly actions?: readonly (readonly WildcardSegment[])[];
+  readonly notActions?: readonly (readonly WildcardSegment[])[];
+  readonly resources?: readonly ResourcePattern[];
+  readonly notResources?: readonly ResourcePattern[];
+  readonly hasCondition: boolean;
+}
+
+class CompiledPolicySet implements CompiledPolicies {
+  readonly documents: readonly Readonly<Record<string, unknown>>[];
+  readonly problems: readonly string[];
+  /** Every statement of every document, in evaluation order (document, then statement). */
+  readonly #statements: readonly CompiledStatement[];
+  /** The deny reason of a set with an invalid document. */
+  readonly #invalid: string | undefined;
+
+  constructor(input: readonly unknown[]) {
+    const documents: Readonly<Record<string, unknown>>[] = [];
+    const problems: string[] = [];
+    const statements: CompiledStatement[] = [];
+    let invalid: string | undefined;
+    input.forEach((document, index) => {
+      const parsed = parseDocument(document, index + 1);
+      if (parsed.value !== undefined) documents.push(parsed.value);
+      if (parsed.problems.length > 0) {
+        problems.push(...parsed.problems);
+        invalid ??= `invalid policy: ${parsed.problems.join('; ')}`;
+      } else {
+        statements.push(...parsed.statements);
+      }
+    });
+    this.documents = Object.freeze(documents);
+    this.problems = Object.freeze(problems);
+    this.#statements = Object.freeze(statements);
+    this.#invalid = invalid;
   }
-  const variables = request.variables ?? {};
-  let allow: string | undefined;
-  for (const [docIndex, document] of parsed.entries()) {
-    for (const statement of document.statements) {
-      if (!statementApplies(statement, document, request, variables)) continue;
-      const where = `statement ${statement.label} of policy document ${docIndex + 1}`;
+
+  evaluate(request: PolicyRequest): PolicyDecision {
+    if (this.#invalid !== undefined) return { allowed: false, reason: this.#invalid };
+    const variables = request.variables ?? {};
+    const action = request.action.toLowerCase();
+    let allow: string | undefined;
+    for (const statement of this.#statements) {
+      if (!statementApplies(statement, action, request.resource, variables)) continue;
       if (statement.effect === 'Deny') {
         const note = statement.hasCondition
           ? ' (its Condition is not evaluated locally: a Deny with one always applies)'
           : '';
-        return { allowed: false, reason: `explicitly denied by ${where}${note}` };
+        return { allowed: false, reason: `explicitly denied by ${statement.where}${note}` };
       }
-      allow ??= `allowed by ${where}`;
+      allow ??= `allowed by ${statement.where}`;
     }
+    if (allow !== undefined) return { allowed: true, reason: allow };
+    return { allowed: false, reason: `policy has no Allow for ${request.action} on ${request.resource}` };
   }
-  if (allow !== undefined) return { allowed: true, reason: allow };
-  return { allowed: false, reason: `policy has no Allow for ${request.action} on ${request.resource}` };
 }
 
 function statementApplies(
-  statement: ParsedStatement,
-  document: ParsedDocument,
-  request: PolicyRequest,
+  statement: CompiledStatement,
+  action: string,
+  resource: string,
   variables: Readonly<Record<string, string>>,
 ): boolean {
   // Fail closed on what is not evaluated: an Allow with a Condition grants nothing, a Deny with one applies.
   if (statement.hasCondition && statement.effect === 'Allow') return false;
-  const actionMatches = (patterns: readonly string[]): boolean =>
-    patterns.some((pattern) => wildcardMatch(pattern.toLowerCase(), request.action.toLowerCase()));
+  const actionMatches = (patterns: readonly (readonly WildcardSegment[])[]): boolean =>
+    patterns.some((segments) => segmentsMatch(segments, action));
   if (statement.actions !== undefined && !actionMatches(statement.actions)) return false;
   if (statement.notActions !== undefined && actionMatches(statement.notActions)) return false;
-  const resourceMatches = (patterns: readonly string[]): boolean =>
+  const resourceMatches = (patterns: readonly ResourcePattern[]): boolean =>
     patterns.some((pattern) => {
-      const expanded = document.substitutesVariables
-        ? expandVariables(pattern, variables)
-        : literalPattern(pattern);
-      return expanded !== undefined && segmentsMatch(expanded, request.resource);
+      const segments = resolvePattern(pattern, variables);
+      return segments !== undefined && segmentsMatch(segments, resource);
     });
   if (statement.resources !== undefined && !resourceMatches(statement.resources)) return false;
   if (statement.notResources !== undefined && resourceMatches(statement.notResources)) return false;
   return true;
 }
 
-/** A pattern as a list of segments: literal text, or a wildcard (`*` any run, `?` one character). */
-type Segment = { readonly literal: string } | { readonly wildcard: '*' | '?' };
-
 const VARIABLE = /\$\{([^}]*)\}/g;
 
 /**
- * Splits a resource pattern into segments, substituting policy variables as literal text.
- * Returns `undefined` when a variable has no value, so the pattern matches nothing.
+ * Splits a resource pattern once. In a document that substitutes variables, `${name}` becomes a reference
+ * resolved per request, except `${*}`, `${?}` and `${$}`, which stand for the literal characters.
  */
-function expandVariables(
-  pattern: string,
-  variables: Readonly<Record<string, string>>,
-): Segment[] | undefined {
-  const segments: Segment[] = [];
+function compileResource(pattern: string, substitutesVariables: boolean): ResourcePattern {
+  if (!substitutesVariables) return { segments: wildcardSegments(pattern) };
+  const parts: (WildcardSegment | { readonly variable: string })[] = [];
   let last = 0;
   for (const match of pattern.matchAll(VARIABLE)) {
-    segments.push(...literalPattern(pattern.slice(last, match.index)));
+    parts.push(...wildcardSegments(pattern.slice(last, match.index)));
     const name = match[1] ?? '';
-    if (name === '*' || name === '?' || name === '$') {
-      segments.push({ literal: name });
-    } else {
-      const value = Object.prototype.hasOwnProperty.call(variables, name) ? variables[name] : undefined;
-      if (value === undefined) return undefined;
-      segments.push({ literal: value });
-    }
+    parts.push(name === '*' || name === '?' || name === '$' ? { literal: name } : { variable: name });
     last = match.index + match[0].length;
   }
-  segments.push(...literalPattern(pattern.slice(last)));
-  return segments;
-}
-
-/** Segments of a pattern without variables. */
-function literalPattern(pattern: string): Segment[] {
-  const segments: Segment[] = [];
-  let text = '';
-  for (const char of pattern) {
-    if (char === '*' || char === '?') {
-      if (text) segments.push({ literal: text });
-      text = '';
-      segments.push({ wildcard: char });
-    } else {
-      text += char;
-    }
-  }
-  if (text) segments.push({ literal: text });
-  return segments;
-}
-
-function wildcardMatch(pattern: string, text: string): boolean {
-  return segmentsMatch(literalPattern(pattern), text);
+  parts.push(...wildcardSegments(pattern.slice(last)));
+  return { parts };
 }
 
 /**
- * Glob match without backtracking blow-up: dynamic programming over (segment, position) pairs, so a hostile
- * pattern such as `*a*a*a*a*b` against a long resource stays linear in pattern × text.
+ * The pattern's segments with the policy variables' values substituted as literal text (never a wildcard).
+ * Returns `undefined` when a variable has no value, so the pattern matches nothing.
  */
-function segmentsMatch(segments: readonly Segment[], text: string): boolean {
-  const chars = [...text];
-  let positions = new Set<number>([0]);
-  for (const segment of segments) {
-    const next = new Set<number>();
-    if ('wildcard' in segment) {
-      if (segment.wildcard === '?') {
-        for (const p of positions) if (p < chars.length) next.add(p + 1);
-      } else {
-        const from = Math.min(...positions);
-        for (let p = from; p <= chars.length; p++) next.add(p);
-      }
+function resolvePattern(
+  pattern: ResourcePattern,
+  variables: Readonly<Record<string, string>>,
+): readonly WildcardSegment[] | undefined {
+  if ('segments' in pattern) return pattern.segments;
+  const segments: WildcardSegment[] = [];
+  for (const part of pattern.parts) {
+    if ('variable' in part) {
+      const value = Object.prototype.hasOwnProperty.call(variables, part.variable)
+        ? variables[part.variable]
+        : undefined;
+      if (value === undefined) return undefined;
+      segments.push({ literal: value });
     } else {
-      const literal = [...segment.literal];
-      for (const p of positions) {
-        if (literal.every((c, i) => chars[p + i] === c)) next.add(p + literal.length);
-      }
-    }
-    if (next.size === 0) return false;
-    positions = next;
-  }
-  return positions.has(chars.length);
-}
-
-function toObject(document: unknown): Record<string, unknown> | undefined {
-  let value = document;
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return undefined;
+      segments.push(part);
     }
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  return value as Record<string, unknown>;
+  return segments;
 }
 
-function parseDocument(document: unknown, number: number): ParseResult {
+/** One document read once: the object (when it is one), its statements compiled, or its problems. */
+interface ParsedDocument {
+  readonly value?: Readonly<Record<string, unknown>>;
+  readonly statements: readonly CompiledStatement[];
+  readonly problems: readonly string[];
+}
+
+function parseDocument(document: unknown, number: number): ParsedDocument {
   const name = `policy document ${number}`;
+  let json = document;
   if (typeof document === 'string') {
     try {
-      JSON.parse(document);
+      json = JSON.parse(document);
     } catch (error) {
-      return { ok: false, problems: [`${name} is not valid JSON (${(error as Error).message})`] };
+      return { statements: [], problems: [`${name} is not valid JSON (${(error as Error).message})`] };
     }
   }
-  const value = toObject(document);
-  if (value === undefined) return { ok: false, problems: [`${name} is not a JSON object`] };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { statements: [], problems: [`${name} is not a JSON object`] };
+  }
+  const value = json as Record<string, unknown>;
   const problems: string[] = [];
   const version = value.Version;
   if (version !== undefined && (typeof version !== 'string' || !KNOWN_VERSIONS.has(version))) {
     problems.push(`${name} has Version ${JSON.stringify(version)}; use "${CURRENT_VERSION}"`);
   }
+  const substitutesVariables = version === CURRENT_VERSION;
   const rawStatements = Array.isArray(value.Statement) ? (value.Statement as unknown[]) : [value.Statement];
   if (value.Statement === undefined || rawStatements.length === 0) {
     problems.push(`${name} has no Statement`);
   }
-  const statements: ParsedStatement[] = [];
+  const statements: CompiledStatement[] = [];
   rawStatements.forEach((raw, index) => {
     if (value.Statement === undefined) return;
     const label = `${index + 1}`;
@@ -290,18 +292,20 @@ function parseDocument(document: unknown, number: number): ParseResult {
     if ((resources === undefined) === (notResources === undefined)) {
       problems.push(`${at} must have exactly one of Resource and NotResource`);
     }
+    const compileActions = (list: readonly string[]) => list.map((a) => wildcardSegments(a.toLowerCase()));
+    const compileResources = (list: readonly string[]) =>
+      list.map((r) => compileResource(r, substitutesVariables));
     statements.push({
-      label: sid ?? label,
+      where: at,
       effect: s.Effect === 'Deny' ? 'Deny' : 'Allow',
-      ...(actions && { actions }),
-      ...(notActions && { notActions }),
-      ...(resources && { resources }),
-      ...(notResources && { notResources }),
+      ...(actions && { actions: compileActions(actions) }),
+      ...(notActions && { notActions: compileActions(notActions) }),
+      ...(resources && { resources: compileResources(resources) }),
+      ...(notResources && { notResources: compileResources(notResources) }),
       hasCondition: s.Condition !== undefined,
     });
   });
-  if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, document: { substitutesVariables: version === CURRENT_VERSION, statements } };
+  return problems.length > 0 ? { value, statements: [], problems } : { value, statements, problems };
 }
 
 function stringList(

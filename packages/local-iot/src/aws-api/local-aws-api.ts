@@ -1,23 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isStandardBase64, safeDecodeURIComponent } from '@iot-custom-auth/protocol';
 import type { TestInvokeOutcome, TestInvokeRequest } from '../auth/custom-auth-pipeline';
-import { LocalIotError } from '../errors';
 import { findAuthorizer, findSecret, type LocalDeployment } from '../deployment/local-deployment';
+import type { LoopbackListener } from './loopback-listener';
 
-/** Runs `TestInvokeAuthorizer` (the custom-auth pipeline's `testInvoke`). */
-export type TestInvoker = (authorizerName: string, request: TestInvokeRequest) => Promise<TestInvokeOutcome>;
+/** What serves `TestInvokeAuthorizer`: the custom-auth pipeline (`CustomAuthPipeline` implements it). */
+export interface TestInvoker {
+  testInvoke(authorizerName: string, request: TestInvokeRequest): Promise<TestInvokeOutcome>;
+}
 
-/** Where and what to serve. */
+/** What the API serves, and where. */
 export interface LocalAwsApiOptions {
   readonly deployment: LocalDeployment;
-  /** @default '127.0.0.1' */
-  readonly host?: string;
-  /** @default 0 (an ephemeral port) */
-  readonly port?: number;
-  /** Serves `TestInvokeAuthorizer`; without it the operation answers InternalFailureException. */
-  readonly testInvoke?: TestInvoker;
+  /**
+   * The bound listener to serve (its URL is what the Lambda runner and the SDK clients are given). Bound
+   * before the API is built because the pipeline behind `testInvoker` needs a runner that needs the URL.
+   */
+  readonly listener: LoopbackListener;
+  /** Serves `TestInvokeAuthorizer`. */
+  readonly testInvoker: TestInvoker;
 }
 
 /** Largest request body accepted (TestInvokeAuthorizer's token alone may be 6 KB). */
@@ -42,61 +44,32 @@ type Reply = { readonly status: number; readonly body: unknown } | { readonly er
  * Requests are not signature-checked. A malformed request gets an AWS error response, never a crash.
  */
 export class LocalAwsApi {
-  private readonly server: Server;
-  private testInvoker: TestInvoker | undefined;
-  private address: AddressInfo | undefined;
   /** Stands in for the authorizers' creation date: when this local deployment started. */
   private readonly startedAt = Date.now() / 1000;
 
+  /** Serves `options.listener` from now on. @throws LocalIotError when something already serves it. */
   constructor(private readonly options: LocalAwsApiOptions) {
-    this.testInvoker = options.testInvoke;
-    this.server = createServer((request, response) => {
+    options.listener.serve((request, response) => {
       this.handle(request, response).catch((error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
         send(response, 500, { 'x-amzn-ErrorType': 'InternalFailureException' }, { message });
       });
     });
-    // A client that sends garbage instead of HTTP gets its socket closed; the server goes on.
-    this.server.on('clientError', (_error, socket) => socket.destroy());
-  }
-
-  /** Starts listening. @returns this, for `await new LocalAwsApi(...).listen()`. */
-  async listen(): Promise<this> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    this.address = this.server.address() as AddressInfo;
-    return this;
   }
 
   /** The port it listens on. */
   get port(): number {
-    if (this.address === undefined)
-      throw new LocalIotError('the local AWS API is not listening yet: call listen()');
-    return this.address.port;
+    return this.options.listener.port;
   }
 
   /** `http://127.0.0.1:<port>`: the value for `AWS_ENDPOINT_URL` and the SDK clients' `endpoint`. */
   get url(): string {
-    const host = this.address?.family === 'IPv6' ? `[${this.address.address}]` : this.address?.address;
-    return `http://${host ?? ''}:${this.port}`;
+    return this.options.listener.url;
   }
 
-  /** Sets what serves `TestInvokeAuthorizer` (the pipeline exists only once this API's URL is known). */
-  setTestInvoker(testInvoke: TestInvoker): void {
-    this.testInvoker = testInvoke;
-  }
-
-  /** Stops listening and closes open connections (SDK clients keep theirs alive). */
-  async close(): Promise<void> {
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+  /** Stops listening and closes open connections (SDK clients keep theirs alive). Safe to call twice. */
+  close(): Promise<void> {
+    return this.options.listener.close();
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -237,16 +210,7 @@ export class LocalAwsApi {
     if (input === undefined) return invalidRequest('the request body is not a JSON object');
     const problem = testInvokeRequestProblem(input);
     if (problem !== undefined) return invalidRequest(problem);
-    if (this.testInvoker === undefined) {
-      return {
-        error: {
-          status: 500,
-          code: 'InternalFailureException',
-          message: 'TestInvokeAuthorizer is not wired to an authorizer pipeline',
-        },
-      };
-    }
-    const outcome = await this.testInvoker(name, input);
+    const outcome = await this.options.testInvoker.testInvoke(name, input);
     if (outcome.ok) return { status: 200, body: outcome.response };
     const status = outcome.errorCode === 'ResourceNotFoundException' ? 404 : 400;
     return { error: { status, code: outcome.errorCode, message: outcome.message } };

@@ -1,4 +1,10 @@
-import { topicArn, topicFilterArn, type IotArnContext } from '@iot-custom-auth/protocol';
+import {
+  formatReasonCode,
+  MQTT_REASON_CODES as RC,
+  topicArn,
+  topicFilterArn,
+  type IotArnContext,
+} from '@iot-custom-auth/protocol';
 import {
   generate,
   type IPubackPacket,
@@ -20,8 +26,7 @@ import type {
   MessageHandler,
   PacketOutcome,
 } from '../gateway/message-handler';
-import { formatReasonCode, MQTT_REASON_CODES as RC } from '../gateway/mqtt-reason-codes';
-import { evaluatePolicies, type PolicyDecision } from '../auth/policy-engine';
+import type { PolicyDecision } from '../auth/policy-engine';
 import { parseTopicFilter, topicMatches, topicNameProblem, type TopicFilter } from './topic-filter';
 
 /** What the broker needs. */
@@ -180,7 +185,7 @@ export class MessageBroker implements MessageHandler {
       topic: will.topic,
       qos,
       decision: allowed ? 'allow' : 'deny',
-      reasonCode: formatReasonCode(outcome.reasonCode),
+      reasonCode: formatReasonCode(outcome.reasonCode, 'lower'),
       reasonCodeNumber: outcome.reasonCode,
       reason: outcome.reason,
       ...(allowed ? {} : { dropped: true as const }),
@@ -366,8 +371,9 @@ export class MessageBroker implements MessageHandler {
     return state;
   }
 
+  /** Evaluated on the session's compiled policies: no document is parsed per message. */
   #evaluate(client: ConnectedClient, action: string, resource: string): PolicyDecision {
-    return evaluatePolicies(client.session.policyDocuments, {
+    return client.session.policies.evaluate({
       action,
       resource,
       variables: { 'iot:ClientId': client.clientId },

@@ -7,6 +7,7 @@ import { DeploymentError } from '../errors';
 import { stableUuid } from './stable-uuid';
 import { awsCustomResourceCall, type CfnResource, IntrinsicResolver, LOCAL_ACCOUNT_ID } from './intrinsics';
 import { generateSecretString } from './secret-generator';
+import { wildcardMatch } from '../auth/wildcard-match';
 
 /** Region used when neither the options nor the stack's environment name one. */
 export const DEFAULT_LOCAL_REGION = 'us-east-1';
@@ -374,7 +375,8 @@ function invokePermission(
       (p.action === 'lambda:InvokeFunction' || p.action === 'lambda:*') &&
       p.principal === 'iot.amazonaws.com' &&
       targetsFunction(p.functionName) &&
-      (p.sourceArn === undefined || arnLike(p.sourceArn, authorizerArn)) &&
+      // ArnLike on SourceArn: the same `*` / `?` matching as policy resources.
+      (p.sourceArn === undefined || wildcardMatch(p.sourceArn, authorizerArn)) &&
       (p.sourceAccount === undefined || p.sourceAccount === account),
   );
   if (granting !== undefined) {
@@ -389,17 +391,6 @@ function invokePermission(
       `no AWS::Lambda::Permission lets iot.amazonaws.com invoke function ${fn.name} for authorizer ${authorizerArn} ` +
       '(principal iot.amazonaws.com, action lambda:InvokeFunction, SourceArn = the authorizer ARN): AWS IoT would never invoke it',
   };
-}
-
-/** ArnLike: `*` and `?` wildcards, as Lambda matches a permission's SourceArn. */
-function arnLike(pattern: string, arn: string): boolean {
-  const regex = new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-  );
-  return regex.test(arn);
 }
 
 function findDefaultAuthorizer(

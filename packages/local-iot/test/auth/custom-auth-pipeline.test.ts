@@ -8,6 +8,7 @@ import {
 } from '@iot-custom-auth/protocol';
 import type { ConnectAttempt } from '../../src/auth/connect-types';
 import { CustomAuthPipeline } from '../../src/auth/custom-auth-pipeline';
+import { compilePolicies } from '../../src/auth/policy-engine';
 import { LambdaRunner } from '../../src/lambda/lambda-runner';
 import type { CfnTemplate } from '../../src/deployment/intrinsics';
 import { loadLocalDeployment } from '../../src/deployment/local-deployment';
@@ -90,21 +91,22 @@ function signed(token: string, signature: string, extra: Partial<ConnectAttempt>
   };
 }
 
+/** The fixture's connect policy for `test-*`. */
+const CONNECT_POLICY = {
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Effect: 'Allow',
+      Action: 'iot:Connect',
+      Resource: 'arn:aws:iot:us-east-1:000000000000:client/test-*',
+    },
+  ],
+};
+
 const allowedSession = {
   authorizerName: UNSIGNED,
   principalId: 'fixture',
-  policyDocuments: [
-    {
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Effect: 'Allow',
-          Action: 'iot:Connect',
-          Resource: 'arn:aws:iot:us-east-1:000000000000:client/test-*',
-        },
-      ],
-    },
-  ],
+  policies: compilePolicies([CONNECT_POLICY]),
   refreshAfterInSeconds: 300,
   disconnectAfterInSeconds: 3600,
 };
@@ -220,6 +222,27 @@ describe('CustomAuthPipeline.authorize', () => {
       allowed: true,
       session: allowedSession,
     });
+  });
+
+  it('parses each returned policy document once per authorization, a refresh included', async () => {
+    const runtime = await start();
+    const document = JSON.stringify(CONNECT_POLICY);
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const attempt = unsigned('string-policies');
+      const parsesOfDocument = () => parse.mock.calls.filter(([text]) => text === document).length;
+      const first = await runtime.authorizer.authorize(attempt);
+      expect(parsesOfDocument()).toBe(1);
+      // The gateway re-authorizes the very same attempt when the policy is refreshed.
+      const refreshed = await runtime.authorizer.authorize(attempt);
+      expect(parsesOfDocument()).toBe(2);
+      expect([first.session?.policies.documents, refreshed.session?.policies.documents]).toEqual([
+        [CONNECT_POLICY],
+        [CONNECT_POLICY],
+      ]);
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it('refuses unknown and INACTIVE authorizers with 0x87 without invoking the Lambda', async () => {
@@ -499,7 +522,7 @@ describe('TestInvokeAuthorizer through the local AWS API', () => {
       body: {
         isAuthenticated: true,
         principalId: 'fixture',
-        policyDocuments: [JSON.stringify(allowedSession.policyDocuments[0])],
+        policyDocuments: [JSON.stringify(CONNECT_POLICY)],
         refreshAfterInSeconds: 300,
         disconnectAfterInSeconds: 3600,
       },

@@ -6,11 +6,8 @@ import {
   topicArn,
   topicFilterArn,
 } from '@iot-custom-auth/protocol';
-import {
-  evaluatePolicies,
-  policyDocumentObjects,
-  policyDocumentProblems,
-} from '../../src/auth/policy-engine';
+import { compilePolicies, evaluatePolicies, type PolicyRequest } from '../../src/auth/policy-engine';
+import { countingReads } from '../support/counting-reads';
 
 const context = { region: 'us-east-1', account: '000000000000' };
 const client = (id: string): string => clientArn(context, id);
@@ -291,26 +288,26 @@ describe('evaluatePolicies', () => {
   });
 });
 
-describe('policyDocumentProblems', () => {
+describe('compilePolicies problems', () => {
   it('finds nothing wrong with the project policies', () => {
     expect(
-      policyDocumentProblems([...buildDevicePolicies(context), JSON.stringify(buildConnectPolicy(context))]),
+      compilePolicies([...buildDevicePolicies(context), JSON.stringify(buildConnectPolicy(context))])
+        .problems,
     ).toEqual([]);
   });
 
   it('names every problem with its document and statement', () => {
-    expect(
-      policyDocumentProblems([
-        42,
-        '[]',
-        { Version: '2012-10-17' },
-        {
-          Version: '2020-01-01',
-          Statement: [{ Sid: 'S', Effect: 'Maybe', Action: [], Resource: 'x', Extra: 1 }, 'text'],
-        },
-        { Statement: [{ Effect: 'Allow', Action: 'iot:Connect', NotAction: 'iot:Publish' }] },
-      ]),
-    ).toEqual([
+    const compiled = compilePolicies([
+      42,
+      '[]',
+      { Version: '2012-10-17' },
+      {
+        Version: '2020-01-01',
+        Statement: [{ Sid: 'S', Effect: 'Maybe', Action: [], Resource: 'x', Extra: 1 }, 'text'],
+      },
+      { Statement: [{ Effect: 'Allow', Action: 'iot:Connect', NotAction: 'iot:Publish' }] },
+    ]);
+    expect(compiled.problems).toEqual([
       'policy document 1 is not a JSON object',
       'policy document 2 is not a JSON object',
       'policy document 3 has no Statement',
@@ -323,12 +320,246 @@ describe('policyDocumentProblems', () => {
       'statement 1 of policy document 5 must have exactly one of Action and NotAction',
       'statement 1 of policy document 5 must have exactly one of Resource and NotResource',
     ]);
+    // Evaluation names the first invalid document only, as it always has.
+    expect(compiled.evaluate(connect('test-1'))).toEqual({
+      allowed: false,
+      reason: 'invalid policy: policy document 1 is not a JSON object',
+    });
   });
 });
 
-describe('policyDocumentObjects', () => {
-  it('parses JSON strings and keeps objects', () => {
+describe('compilePolicies documents', () => {
+  it('parses JSON strings and keeps objects, leaving out what is not a JSON object', () => {
     const policy = buildConnectPolicy(context);
-    expect(policyDocumentObjects([policy, JSON.stringify(policy)])).toEqual([policy, policy]);
+    expect(compilePolicies([policy, JSON.stringify(policy), '[]']).documents).toEqual([policy, policy]);
+  });
+});
+
+describe('compilePolicies: parse once, evaluate many times', () => {
+  const requests: PolicyRequest[] = [
+    connect('test-1'),
+    connect('prod-1'),
+    {
+      action: 'iot:Publish',
+      resource: topicArn(context, 'devices/test-1/up'),
+      variables: { 'iot:ClientId': 'test-1' },
+    },
+    {
+      action: 'iot:Receive',
+      resource: topicArn(context, 'devices/test-2/up'),
+      variables: { 'iot:ClientId': 'test-1' },
+    },
+  ];
+
+  it('reads each document while compiling and never again while evaluating', () => {
+    let reads = 0;
+    const documents = buildDevicePolicies(context).map((d) => countingReads(d, () => (reads += 1)));
+    const compiled = compilePolicies(documents);
+    const readsToCompile = reads;
+    expect(readsToCompile).toBeGreaterThan(0);
+    for (let round = 0; round < 50; round++) for (const request of requests) compiled.evaluate(request);
+    expect(reads).toBe(readsToCompile);
+    expect(requests.map((request) => compiled.evaluate(request).allowed)).toEqual([true, false, true, false]);
+  });
+
+  it('parses a JSON string document exactly once', () => {
+    const text = JSON.stringify(buildDevicePolicies(context)[1]);
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const compiled = compilePolicies([buildConnectPolicy(context), text]);
+      for (let round = 0; round < 50; round++) for (const request of requests) compiled.evaluate(request);
+      expect(parse.mock.calls.filter(([argument]) => argument === text)).toHaveLength(1);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('decides as before when a document object is changed after compiling', () => {
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }],
+    };
+    const compiled = compilePolicies([policy]);
+    (policy.Statement[0] as { Effect: string }).Effect = 'Deny';
+    expect(compiled.evaluate(connect('test-1'))).toEqual({
+      allowed: true,
+      reason: 'allowed by statement 1 of policy document 1',
+    });
+  });
+});
+
+/** A generated, valid statement (the property below compares decisions, not validation). */
+interface GeneratedStatement {
+  readonly Sid?: string;
+  readonly Effect: 'Allow' | 'Deny';
+  readonly Action?: string | string[];
+  readonly NotAction?: string | string[];
+  readonly Resource?: string | string[];
+  readonly NotResource?: string | string[];
+  readonly Condition?: object;
+}
+interface GeneratedDocument {
+  readonly Version: '2012-10-17' | '2008-10-17';
+  readonly Statement: GeneratedStatement | GeneratedStatement[];
+}
+
+/**
+ * An independent, deliberately naive reading of the IAM rules the engine documents: each pattern becomes a
+ * regular expression (`*` any run, `?` one code point, variables substituted as escaped text, `${*}` /
+ * `${?}` / `${$}` literal, an unresolvable variable matches nothing), re-read from the documents per request.
+ */
+function referenceDecision(documents: readonly GeneratedDocument[], request: PolicyRequest) {
+  const variables = request.variables ?? {};
+  const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const regex = (pattern: string, substitute: boolean): RegExp | undefined => {
+    let source = '';
+    for (const [token, name] of pattern.matchAll(substitute ? /\$\{([^}]*)\}|[\s\S]/gu : /[\s\S]/gu)) {
+      if (name !== undefined) {
+        const literal = ['*', '?', '$'].includes(name);
+        if (!literal && !Object.prototype.hasOwnProperty.call(variables, name)) return undefined;
+        source += escape(literal ? name : (variables[name] as string));
+      } else {
+        source += token === '*' ? '[\\s\\S]*' : token === '?' ? '[\\s\\S]' : escape(token);
+      }
+    }
+    return new RegExp(`^${source}$`, 'u');
+  };
+  const list = (value: string | string[] | undefined): string[] | undefined =>
+    value === undefined ? undefined : Array.isArray(value) ? value : [value];
+  const anyMatches = (patterns: string[], text: string, substitute: boolean): boolean =>
+    patterns.some((pattern) => regex(pattern, substitute)?.test(text) ?? false);
+  let allow: string | undefined;
+  for (const [d, document] of documents.entries()) {
+    const substitute = document.Version === '2012-10-17';
+    const statements = Array.isArray(document.Statement) ? document.Statement : [document.Statement];
+    for (const [s, statement] of statements.entries()) {
+      if (statement.Condition !== undefined && statement.Effect === 'Allow') continue;
+      const action = request.action.toLowerCase();
+      const actions = list(statement.Action)?.map((a) => a.toLowerCase());
+      const notActions = list(statement.NotAction)?.map((a) => a.toLowerCase());
+      if (actions && !anyMatches(actions, action, false)) continue;
+      if (notActions && anyMatches(notActions, action, false)) continue;
+      const resources = list(statement.Resource);
+      const notResources = list(statement.NotResource);
+      if (resources && !anyMatches(resources, request.resource, substitute)) continue;
+      if (notResources && anyMatches(notResources, request.resource, substitute)) continue;
+      const where = `statement ${statement.Sid ?? s + 1} of policy document ${d + 1}`;
+      if (statement.Effect === 'Deny') {
+        const note =
+          statement.Condition === undefined
+            ? ''
+            : ' (its Condition is not evaluated locally: a Deny with one always applies)';
+        return { allowed: false, reason: `explicitly denied by ${where}${note}` };
+      }
+      allow ??= `allowed by ${where}`;
+    }
+  }
+  if (allow !== undefined) return { allowed: true, reason: allow };
+  return { allowed: false, reason: `policy has no Allow for ${request.action} on ${request.resource}` };
+}
+
+describe('compiled and uncompiled evaluation (property)', () => {
+  const clientId = fc.stringMatching(/^[a-z0-9*?$-]{1,6}$/);
+  const topicText = fc.stringMatching(/^[a-z0-9*?${}/+#-]{0,8}$/);
+  const actionPattern = fc.constantFrom(
+    '*',
+    'iot:*',
+    'iot:Connect',
+    'IOT:PUB*',
+    'iot:?eceive',
+    'iot:Subscribe',
+    'iot:*Publish',
+    'greengrass:*',
+  );
+  const resourcePattern = fc.oneof(
+    fc.constantFrom(
+      '*',
+      client('test-*'),
+      client('${iot:ClientId}'),
+      client('${iot:Connection.Thing.ThingName}'),
+      client('a${*}b${?}${$}'),
+      topicArn(context, 'devices/${iot:ClientId}'),
+      topicArn(context, 'devices/${iot:ClientId}/*'),
+      topicFilterArn(context, 'devices/+'),
+      topicFilterArn(context, 'devices/#'),
+    ),
+    clientId.map(client),
+    topicText.map((topic) => topicArn(context, topic)),
+  );
+  const oneOrMore = <T>(item: fc.Arbitrary<T>) =>
+    fc.oneof(item, fc.array(item, { minLength: 1, maxLength: 3 }));
+  const statement: fc.Arbitrary<GeneratedStatement> = fc
+    .record({
+      sid: fc.option(fc.constantFrom('First', 'Second', 'Guard'), { nil: undefined }),
+      effect: fc.constantFrom<'Allow' | 'Deny'>('Allow', 'Deny'),
+      negateAction: fc.boolean(),
+      actions: oneOrMore(actionPattern),
+      negateResource: fc.boolean(),
+      resources: oneOrMore(resourcePattern),
+      condition: fc.boolean(),
+    })
+    .map((s) => ({
+      ...(s.sid !== undefined && { Sid: s.sid }),
+      Effect: s.effect,
+      ...(s.negateAction ? { NotAction: s.actions } : { Action: s.actions }),
+      ...(s.negateResource ? { NotResource: s.resources } : { Resource: s.resources }),
+      ...(s.condition && { Condition: { Bool: { 'aws:SecureTransport': 'true' } } }),
+    }));
+  const document: fc.Arbitrary<GeneratedDocument> = fc.record({
+    Version: fc.constantFrom<GeneratedDocument['Version'][]>('2012-10-17', '2008-10-17'),
+    Statement: fc.oneof(statement, fc.array(statement, { minLength: 1, maxLength: 4 })),
+  });
+  // The resource names the variable's client id, a look-alike that its wildcard characters would match if
+  // they were substituted as wildcards, or an unrelated id, so substitution is tested every way.
+  const request: fc.Arbitrary<PolicyRequest> = fc
+    .record({
+      action: fc.constantFrom(
+        'iot:Connect',
+        'iot:Publish',
+        'iot:Receive',
+        'iot:Subscribe',
+        'iot:RetainPublish',
+      ),
+      clientId,
+      named: fc.constantFrom('same', 'look-alike', 'unrelated'),
+      unrelated: clientId,
+      suffix: topicText,
+      kind: fc.constantFrom('client', 'topic', 'topicfilter'),
+    })
+    .map(({ action, clientId: id, named: which, unrelated, suffix, kind }) => {
+      const lookAlike = id.replace(/\*/g, 'xy').replace(/\?/g, 'z');
+      const named = which === 'same' ? id : which === 'look-alike' ? lookAlike : unrelated;
+      const resource =
+        kind === 'client'
+          ? client(named)
+          : kind === 'topic'
+            ? topicArn(context, `devices/${named}${suffix}`)
+            : topicFilterArn(context, suffix);
+      return { action, resource, variables: { 'iot:ClientId': id } };
+    });
+
+  it('one compiled set, reused for every request, decides exactly as re-reading the documents per request', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(document, fc.boolean()), { maxLength: 3 }),
+        fc.array(request, { minLength: 1, maxLength: 8 }),
+        (documents, requests) => {
+          const wire = documents.map(([d, asString]) => (asString ? JSON.stringify(d) : d));
+          const compiled = compilePolicies(wire);
+          expect(compiled.problems).toEqual([]);
+          for (const r of requests) {
+            const decision = compiled.evaluate(r);
+            expect(decision).toEqual(evaluatePolicies(wire, r));
+            expect(decision).toEqual(
+              referenceDecision(
+                documents.map(([d]) => d),
+                r,
+              ),
+            );
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

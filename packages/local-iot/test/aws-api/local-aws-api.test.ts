@@ -2,7 +2,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseDeviceCredentials } from '@iot-custom-auth/protocol';
-import { LocalAwsApi } from '../../src/aws-api/local-aws-api';
+import type { TestInvokeOutcome, TestInvokeRequest } from '../../src/auth/custom-auth-pipeline';
+import { LocalAwsApi, type TestInvoker } from '../../src/aws-api/local-aws-api';
+import { LoopbackListener } from '../../src/aws-api/loopback-listener';
 import { loadLocalDeployment, type LocalDeployment } from '../../src/deployment/local-deployment';
 import {
   demoTemplate,
@@ -21,6 +23,18 @@ let deployment: LocalDeployment;
 let api: LocalAwsApi;
 let client: SecretsManagerClient;
 
+/** Stands in for the custom-auth pipeline: records what TestInvokeAuthorizer hands on, answers `outcome`. */
+class RecordingTestInvoker implements TestInvoker {
+  calls: [string, TestInvokeRequest][] = [];
+  outcome: TestInvokeOutcome = { ok: false, errorCode: 'InvalidRequestException', message: 'unset' };
+
+  testInvoke(authorizerName: string, request: TestInvokeRequest): Promise<TestInvokeOutcome> {
+    this.calls.push([authorizerName, request]);
+    return Promise.resolve(this.outcome);
+  }
+}
+const testInvoker = new RecordingTestInvoker();
+
 beforeAll(async () => {
   root = tempDir('api');
   const cdkOut = writeAssembly(
@@ -32,7 +46,7 @@ beforeAll(async () => {
     },
   );
   deployment = loadLocalDeployment({ cdkOut, stateDir: join(root, 'state'), endpointHost: HOST });
-  api = await new LocalAwsApi({ deployment }).listen();
+  api = new LocalAwsApi({ deployment, listener: await LoopbackListener.bind(), testInvoker });
   client = new SecretsManagerClient({
     region: deployment.region,
     endpoint: api.url,
@@ -184,7 +198,8 @@ describe('LocalAwsApi', () => {
       });
     });
 
-    it('TestInvokeAuthorizer validates the request and says when it is not wired', async () => {
+    it('TestInvokeAuthorizer validates the request before handing it to the pipeline', async () => {
+      testInvoker.calls = [];
       expect(await call('POST', `/authorizer/${STACK}-unsigned/test`, '{"token": 5}')).toEqual({
         status: 400,
         errorType: 'InvalidRequestException',
@@ -201,11 +216,41 @@ describe('LocalAwsApi', () => {
         errorType: 'InvalidRequestException',
         body: { message: 'mqttContext.password must be base64 (it is a blob)' },
       });
-      expect(await call('POST', `/authorizer/${STACK}-unsigned/test`, '{}')).toEqual({
-        status: 500,
-        errorType: 'InternalFailureException',
-        body: { message: 'TestInvokeAuthorizer is not wired to an authorizer pipeline' },
+      expect(testInvoker.calls).toEqual([]);
+    });
+
+    it("TestInvokeAuthorizer answers with the pipeline's outcome: 200, 404 for an unknown authorizer, else 400", async () => {
+      testInvoker.calls = [];
+      const response = { isAuthenticated: true, principalId: 'p', policyDocuments: ['{}'] };
+      testInvoker.outcome = { ok: true, response };
+      const body = { mqttContext: { username: 'u', clientId: 'test-1' } };
+      expect(await call('POST', `/authorizer/${STACK}-unsigned/test`, JSON.stringify(body))).toEqual({
+        status: 200,
+        errorType: null,
+        body: response,
       });
+      expect(testInvoker.calls).toEqual([[`${STACK}-unsigned`, body]]);
+      testInvoker.outcome = {
+        ok: false,
+        errorCode: 'ResourceNotFoundException',
+        message: 'Authorizer x does not exist',
+      };
+      expect(await call('POST', '/authorizer/x/test', '')).toEqual({
+        status: 404,
+        errorType: 'ResourceNotFoundException',
+        body: { message: 'Authorizer x does not exist' },
+      });
+      testInvoker.outcome = { ok: false, errorCode: 'InvalidResponseException', message: 'bad response' };
+      expect(await call('POST', '/authorizer/x/test', '{}')).toEqual({
+        status: 400,
+        errorType: 'InvalidResponseException',
+        body: { message: 'bad response' },
+      });
+      expect(testInvoker.calls).toEqual([
+        [`${STACK}-unsigned`, body],
+        ['x', {}],
+        ['x', {}],
+      ]);
     });
 
     it('answers unknown routes with an error, not a crash', async () => {

@@ -6,9 +6,11 @@ import {
 } from '@iot-custom-auth/protocol';
 import type { IPublishPacket, ISubscription, Packet } from 'mqtt-packet';
 import type { AuthorizedSession } from '../../src/auth/connect-types';
+import { compilePolicies } from '../../src/auth/policy-engine';
 import type { ClockTimer, GatewayClock } from '../../src/gateway/gateway-clock';
 import type { DeliveryLogEntry, GatewayLogEntry, MessageLogEntry } from '../../src/gateway/gateway-log';
 import { MessageBroker } from '../../src/broker/message-broker';
+import { countingReads } from '../support/counting-reads';
 import type { ConnectedClient, PacketOutcome } from '../../src/gateway/message-handler';
 
 const ARN = { region: 'us-east-1', account: '000000000000' };
@@ -64,7 +66,7 @@ class FakeClient implements ConnectedClient {
     this.session = {
       authorizerName: 'UnsignedAuthorizer',
       principalId: 'device',
-      policyDocuments,
+      policies: compilePolicies(policyDocuments),
       refreshAfterInSeconds: 300,
       disconnectAfterInSeconds: 86_400,
     };
@@ -338,10 +340,25 @@ describe('MessageBroker iot:Receive', () => {
     expect(a.received).toEqual(['devices/a/x mine']);
   });
 
+  it('decides PUBLISH, SUBSCRIBE and deliveries on the compiled policies, never re-reading the documents', () => {
+    let reads = 0;
+    const documents = DEVICE_POLICIES.map((d) => countingReads(d, () => (reads += 1)));
+    const device = connect(new FakeClient('test-1', documents));
+    const readsToCompile = reads;
+    expect(readsToCompile).toBeGreaterThan(0);
+    expect(subscribe(device, 'devices/test-1/#', 'devices/test-2/#').map((o) => o.reasonCode)).toEqual([
+      0x01, 0x87,
+    ]);
+    for (let i = 0; i < 20; i++) expect(publish(device, 'devices/test-1/up', `${i}`).reasonCode).toBe(0);
+    expect(publish(device, 'devices/test-2/up', 'x').reasonCode).toBe(0x87);
+    expect(device.received).toHaveLength(20);
+    expect(reads).toBe(readsToCompile);
+  });
+
   it('applies a replaced (refreshed) policy to the next decision', () => {
     const client = connect(new FakeClient('test-1'));
     expect(publish(client, 'devices/test-1/up', 'x').reasonCode).toBe(0);
-    client.session = { ...client.session, policyDocuments: [DEVICE_POLICIES[0] as IotPolicyDocument] };
+    client.session = { ...client.session, policies: compilePolicies([DEVICE_POLICIES[0]]) };
     expect(publish(client, 'devices/test-1/up', 'x')).toEqual({
       reasonCode: 0x87,
       reason: `policy has no Allow for iot:Publish on ${arn('devices/test-1/up')}`,

@@ -83,7 +83,7 @@ describe('the real authorizer Lambda under local-iot', () => {
       session: {
         authorizerName: UNSIGNED,
         principalId: expect.stringMatching(/^[a-f0-9]{32}$/) as unknown,
-        policyDocuments: policies,
+        policies: expect.objectContaining({ documents: policies, problems: [] }) as unknown,
         refreshAfterInSeconds: 300,
         disconnectAfterInSeconds: 86_400,
       },
@@ -156,7 +156,7 @@ describe('the real authorizer Lambda under local-iot', () => {
       signature: 'verified',
       authorizerName: SIGNED,
     });
-    expect(decision.session?.policyDocuments).toEqual(policies);
+    expect(decision.session?.policies.documents).toEqual(policies);
   });
 
   it('refuses a tampered signature with 0x87 without invoking the Lambda', async () => {

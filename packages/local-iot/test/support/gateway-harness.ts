@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { generate, parser as createParser, type Packet } from 'mqtt-packet';
 import type { ConnectAttempt, ConnectAuthorizer, ConnectDecision } from '../../src/auth/connect-types';
+import { compilePolicies } from '../../src/auth/policy-engine';
 import { LocalIotError } from '../../src/errors';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway';
 import { ensureLocalCa, type LocalCa } from '../../src/gateway/local-ca';
@@ -42,7 +43,7 @@ export function allowed(session: Partial<NonNullable<ConnectDecision['session']>
     session: {
       authorizerName: 'UnsignedAuthorizer',
       principalId: 'device1',
-      policyDocuments: [],
+      policies: compilePolicies([]),
       refreshAfterInSeconds: 300,
       disconnectAfterInSeconds: 86_400,
       ...session,
