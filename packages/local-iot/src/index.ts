@@ -5,7 +5,6 @@ export * from './gateway/gateway-log';
 export * from './gateway/local-ca';
 export * from './broker/message-broker';
 export * from './gateway/message-handler';
-export * from './gateway/mqtt-reason-codes';
 export * from './gateway/aws-iot-mqtt-limits';
 export * from './deployment/cloud-assembly';
 export * from './auth/custom-auth-pipeline';

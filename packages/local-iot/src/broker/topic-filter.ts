@@ -14,9 +14,18 @@
  * - Topics and filters are limited to 256 bytes of UTF-8 and 7 `/` (8 levels).
  *
  * As in MQTT 5 (4.7.2): a filter starting with a wildcard never matches a topic starting with `$`.
+ *
+ * The rules topic names and filters share (empty, U+0000, the limits) and the topic-name rule are protocol's
+ * (`checkTopicName`, `checkTopicText`, `checkTopicLimits`), so the client refuses the same topics; filter
+ * syntax is the broker's alone and lives here.
  */
 
-import { AWS_IOT_TOPIC_LIMITS } from '@iot-custom-auth/protocol';
+import {
+  checkTopicLimits,
+  checkTopicName,
+  checkTopicText,
+  type TopicProblem as ProtocolTopicProblem,
+} from '@iot-custom-auth/protocol';
 
 /** Why a topic name or topic filter is refused. */
 export interface TopicProblem {
@@ -44,17 +53,7 @@ const SHARE_PREFIX = '$share/';
  * characters or U+0000 are malformed (MQTT 5 4.7.3); over 256 bytes or 7 slashes is an AWS IoT limit.
  */
 export function topicNameProblem(topic: string): TopicProblem | undefined {
-  if (topic.length === 0) return { kind: 'malformed', reason: 'the topic name is empty' };
-  if (topic.includes('\u0000')) {
-    return { kind: 'malformed', reason: 'the topic name contains the null character U+0000' };
-  }
-  if (topic.includes('+') || topic.includes('#')) {
-    return {
-      kind: 'malformed',
-      reason: `the topic name '${topic}' contains a wildcard ('+' or '#'), which only topic filters may have`,
-    };
-  }
-  return limitProblem('topic name', topic);
+  return brokerProblem(checkTopicName(topic));
 }
 
 /**
@@ -70,9 +69,8 @@ export function parseTopicFilter(
     ok: false as const,
     problem: { kind, reason },
   });
-  if (filter.length === 0) return fail('malformed', 'the topic filter is empty');
-  if (filter.includes('\u0000'))
-    return fail('malformed', 'the topic filter contains the null character U+0000');
+  const text = brokerProblem(checkTopicText(filter, 'topic filter'));
+  if (text) return { ok: false, problem: text };
   let match = filter;
   let shareName: string | undefined;
   if (filter.startsWith(SHARE_PREFIX)) {
@@ -105,7 +103,7 @@ export function parseTopicFilter(
       );
     }
   }
-  const limit = limitProblem('topic filter', match);
+  const limit = brokerProblem(checkTopicLimits(match, 'topic filter'));
   if (limit) return { ok: false, problem: limit };
   return {
     ok: true,
@@ -137,20 +135,7 @@ export function topicMatches(filter: string, topic: string): boolean {
   return filterLevels.length === topicLevels.length;
 }
 
-function limitProblem(what: 'topic name' | 'topic filter', text: string): TopicProblem | undefined {
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > AWS_IOT_TOPIC_LIMITS.maxTopicBytes) {
-    return {
-      kind: 'limit',
-      reason: `the ${what} is ${bytes} bytes; AWS IoT Core allows at most ${AWS_IOT_TOPIC_LIMITS.maxTopicBytes}`,
-    };
-  }
-  const slashes = text.split('/').length - 1;
-  if (slashes > AWS_IOT_TOPIC_LIMITS.maxTopicSlashes) {
-    return {
-      kind: 'limit',
-      reason: `the ${what} '${text}' has ${slashes} '/'; AWS IoT Core allows at most ${AWS_IOT_TOPIC_LIMITS.maxTopicSlashes} (8 levels)`,
-    };
-  }
-  return undefined;
+/** Protocol's problem as the broker reports it: who refuses it, and the sentence. */
+function brokerProblem(problem: ProtocolTopicProblem | undefined): TopicProblem | undefined {
+  return problem === undefined ? undefined : { kind: problem.kind, reason: problem.message };
 }

@@ -1,8 +1,8 @@
+import { formatReasonCode, MQTT_REASON_CODES as RC } from '@iot-custom-auth/protocol';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { ConnectAttempt, ConnectAuthorizer, ConnectDecision, Transport } from '../auth/connect-types';
 import { AWS_IOT_MQTT_LIMITS, effectiveKeepAlive } from './aws-iot-mqtt-limits';
 import { errorMessage } from './gateway-log';
-import { formatReasonCode, MQTT_REASON_CODES as RC } from './mqtt-reason-codes';
 import type { MqttProtocolVersion } from './packet-framing';
 
 /**
@@ -129,7 +129,7 @@ export function answerRefusal(decision: ConnectDecision, version: MqttProtocolVe
   if (version === 5) {
     return {
       connack: { cmd: 'connack', reasonCode: decision.reasonCode, sessionPresent: false },
-      reason: `CONNACK ${formatReasonCode(decision.reasonCode)}: ${decision.reason}`,
+      reason: `CONNACK ${formatReasonCode(decision.reasonCode, 'lower')}: ${decision.reason}`,
     };
   }
   return {

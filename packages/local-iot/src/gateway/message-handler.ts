@@ -1,3 +1,4 @@
+import { MQTT_REASON_CODES } from '@iot-custom-auth/protocol';
 import type {
   IConnectPacket,
   IPubackPacket,
@@ -8,7 +9,6 @@ import type {
 } from 'mqtt-packet';
 import type { AuthorizedSession, Transport } from '../auth/connect-types';
 import type { DisconnectCause } from './gateway-log';
-import { MQTT_REASON_CODES } from './mqtt-reason-codes';
 
 /** A client past CONNACK 0x00, as a message-routing component sees it. */
 export interface ConnectedClient {

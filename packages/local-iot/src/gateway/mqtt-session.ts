@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { formatReasonCode, MQTT_REASON_CODES as RC } from '@iot-custom-auth/protocol';
 import type {
   IConnectPacket,
   IPublishPacket,
@@ -23,7 +24,6 @@ import {
 import type { GatewayClock } from './gateway-clock';
 import { errorMessage, type DisconnectCause, type GatewayLogEntryInput } from './gateway-log';
 import type { ConnectedClient, MessageHandler, PacketOutcome } from './message-handler';
-import { formatReasonCode, MQTT_REASON_CODES as RC } from './mqtt-reason-codes';
 import { PacketStream } from './packet-stream';
 import type { SessionRegistry } from './session-registry';
 import { SessionTimers } from './session-timers';
@@ -160,7 +160,10 @@ export class MqttSession {
       cause: request.cause,
       ...(request.reasonCode === undefined
         ? {}
-        : { reasonCode: formatReasonCode(request.reasonCode), reasonCodeNumber: request.reasonCode }),
+        : {
+            reasonCode: formatReasonCode(request.reasonCode, 'lower'),
+            reasonCodeNumber: request.reasonCode,
+          }),
       disconnectSent,
       reason: request.reason,
       ...(wasConnected ? { connectedMs: Math.round(this.#options.clock.now() - this.#connectedAt) } : {}),
@@ -287,7 +290,7 @@ export class MqttSession {
       lambdaInvoked: decision.lambdaInvoked,
       ...(decision.lambdaDurationMs === undefined ? {} : { lambdaDurationMs: decision.lambdaDurationMs }),
       decision: decision.allowed ? ('allow' as const) : ('deny' as const),
-      reasonCode: formatReasonCode(decision.reasonCode),
+      reasonCode: formatReasonCode(decision.reasonCode, 'lower'),
       reasonCodeNumber: decision.reasonCode,
       reason: decision.reason,
     };
@@ -386,7 +389,7 @@ export class MqttSession {
       this.close({
         cause: 'refresh-refused',
         reasonCode,
-        reason: `the policy refresh was refused (CONNACK would have been ${formatReasonCode(decision.reasonCode)}): ${decision.reason}`,
+        reason: `the policy refresh was refused (CONNACK would have been ${formatReasonCode(decision.reasonCode, 'lower')}): ${decision.reason}`,
       });
       return;
     }
@@ -407,7 +410,7 @@ export class MqttSession {
       ...logBase,
       lambdaInvoked: false,
       decision: 'deny',
-      reasonCode: formatReasonCode(refusal.reasonCode),
+      reasonCode: formatReasonCode(refusal.reasonCode, 'lower'),
       reasonCodeNumber: refusal.reasonCode,
       reason: refusal.reason,
     });
@@ -470,7 +473,7 @@ export class MqttSession {
       topic,
       qos: publish.qos,
       decision: allowed ? 'allow' : 'deny',
-      reasonCode: formatReasonCode(outcome.reasonCode),
+      reasonCode: formatReasonCode(outcome.reasonCode, 'lower'),
       reasonCodeNumber: outcome.reasonCode,
       reason: outcome.reason,
       ...(!allowed && publish.qos === 0 ? { dropped: true as const } : {}),
@@ -570,7 +573,7 @@ export class MqttSession {
         clientId: client.clientId,
         topic,
         decision: outcome.reasonCode < 0x80 ? 'allow' : 'deny',
-        reasonCode: formatReasonCode(outcome.reasonCode),
+        reasonCode: formatReasonCode(outcome.reasonCode, 'lower'),
         reasonCodeNumber: outcome.reasonCode,
         reason: outcome.reason,
       });

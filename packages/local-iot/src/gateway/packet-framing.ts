@@ -1,7 +1,7 @@
+import { MQTT_REASON_CODES as RC } from '@iot-custom-auth/protocol';
 import { generate, parser as createParser, type Packet } from 'mqtt-packet';
 import { AWS_IOT_MQTT_LIMITS } from './aws-iot-mqtt-limits';
 import { errorMessage, type DisconnectCause } from './gateway-log';
-import { MQTT_REASON_CODES as RC } from './mqtt-reason-codes';
 
 /** MQTT protocol level of a connection: 5, 4 (MQTT 3.1.1) or 3 (MQTT 3.1). */
 export type MqttProtocolVersion = 3 | 4 | 5;
