@@ -13,6 +13,7 @@ import {
   verifyTokenSignature,
   AUTHORIZER_SIGNATURE_PARAM,
   type LocalConnectionInfo,
+  type Transport,
 } from '@iot-custom-auth/protocol';
 import { createTestCertificates, type TestCertificates } from './fixtures/certificates';
 import { getSecretValueCall, LoopbackSecretsManager } from './fixtures/loopback-secrets-manager';
@@ -53,7 +54,7 @@ afterEach(async () => {
 });
 
 async function gateway(
-  transport: 'mqtt' | 'websockets',
+  transport: Transport,
   behaviour: GatewayBehaviour,
   cert: { cert: string; key: string } = { cert: certs.serverCert, key: certs.serverKey },
   messages: Pick<TestGatewayOptions, 'refuse' | 'deliver'> = {},
