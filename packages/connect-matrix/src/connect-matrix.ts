@@ -2,7 +2,15 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { TOKEN_SIGNING_KEY_FILES, createToken, signToken } from '@iot-custom-auth/protocol';
+import {
+  TOKEN_SIGNING_KEY_FILES,
+  createToken,
+  formatReasonCode,
+  MQTT_REASON_CODES as RC,
+  signToken,
+  type ClientReport,
+  type Transport,
+} from '@iot-custom-auth/protocol';
 import type { ConnectLogEntry, GatewayLogEntry } from 'local-iot';
 
 /** What one row of the connect matrix expects. */
@@ -12,7 +20,7 @@ export interface MatrixExpectation {
   /** MQTT 5 CONNACK reason code. */
   readonly reasonCode: number;
   /** The transport the gateway must have seen (`mqtt` = TLS with ALPN mqtt; `websockets` = upgrade on /mqtt). */
-  readonly transport: 'mqtt' | 'websockets';
+  readonly transport: Transport;
   /** Whether the authorizer Lambda must have run for this connection. */
   readonly lambdaInvoked: boolean;
   /** For a `--roundtrip` row: whether the round trip succeeds, and the SUBACK and PUBACK reason codes. */
@@ -55,9 +63,9 @@ export function tamperedToken(repoRoot: string): TamperedToken {
  */
 export function connectMatrixRows(tokenKeyName: string, tampered: TamperedToken): MatrixRow[] {
   const id = (label: string, prefix = 'test-'): string => `${prefix}${label}-${randomUUID().slice(0, 8)}`;
-  const allowed = (transport: 'mqtt' | 'websockets'): MatrixExpectation => ({
+  const allowed = (transport: Transport): MatrixExpectation => ({
     exitCode: 0,
-    reasonCode: 0x00,
+    reasonCode: RC.success,
     transport,
     lambdaInvoked: true,
   });
@@ -84,13 +92,13 @@ export function connectMatrixRows(tokenKeyName: string, tampered: TamperedToken)
     ),
     build('wrong password', id('wrong-password'), ['--custom_auth_password', 'not-the-password'], {
       exitCode: 1,
-      reasonCode: 0x86,
+      reasonCode: RC.badUserNameOrPassword,
       transport: 'mqtt',
       lambdaInvoked: true,
     }),
     build('client id outside test-*', id('outside', 'prod-'), [], {
       exitCode: 1,
-      reasonCode: 0x87,
+      reasonCode: RC.notAuthorized,
       transport: 'mqtt',
       lambdaInvoked: true,
     }),
@@ -106,11 +114,11 @@ export function connectMatrixRows(tokenKeyName: string, tampered: TamperedToken)
         '--custom_auth_authorizer_signature',
         tampered.signature,
       ],
-      { exitCode: 1, reasonCode: 0x87, transport: 'mqtt', lambdaInvoked: false },
+      { exitCode: 1, reasonCode: RC.notAuthorized, transport: 'mqtt', lambdaInvoked: false },
     ),
     build('roundtrip on own topic', id('roundtrip'), ['--roundtrip'], {
       ...allowed('mqtt'),
-      roundtrip: { ok: true, subackReasonCode: 0x01, pubackReasonCode: 0x00 },
+      roundtrip: { ok: true, subackReasonCode: RC.grantedQos1, pubackReasonCode: RC.success },
     }),
     build(
       'publish outside the policy',
@@ -119,7 +127,7 @@ export function connectMatrixRows(tokenKeyName: string, tampered: TamperedToken)
       {
         ...allowed('mqtt'),
         exitCode: 1,
-        roundtrip: { ok: false, subackReasonCode: 0x87, pubackReasonCode: 0x87 },
+        roundtrip: { ok: false, subackReasonCode: RC.notAuthorized, pubackReasonCode: RC.notAuthorized },
       },
     ),
   ];
@@ -136,21 +144,6 @@ export interface MatrixResult {
   readonly durationMs: number;
   /** Each expectation that did not hold, in words; empty when the row passed. */
   readonly failures: readonly string[];
-}
-
-/** The fields of the client's `--json` report the matrix reads. */
-export interface ClientReport {
-  readonly ok?: boolean;
-  readonly transport?: string;
-  readonly connack?: { readonly reasonCode?: number; readonly reasonName?: string };
-  readonly error?: { readonly kind?: string; readonly message?: string };
-  /** With `--roundtrip`: the SUBACK reason code per filter and each message's PUBACK reason code. */
-  readonly roundtrip?: {
-    readonly ok?: boolean;
-    readonly suback?: { readonly reasonCodes?: readonly { readonly reasonCode?: number }[] | null };
-    readonly puback?: readonly { readonly reasonCode?: number | null }[];
-    readonly roundTripMs?: number | null;
-  } | null;
 }
 
 /** How to run the matrix. */
@@ -304,8 +297,7 @@ function roundtripCell(report: ClientReport | undefined): string {
   return `SUBACK ${hex(suback)} PUBACK ${hex(puback)}${time}`;
 }
 
-const hex = (code: number | undefined): string =>
-  code === undefined ? 'none' : `0x${code.toString(16).padStart(2, '0').toUpperCase()}`;
+const hex = (code: number | undefined): string => (code === undefined ? 'none' : formatReasonCode(code));
 const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
 
 /** The matrix as a table for people. */
