@@ -1,5 +1,5 @@
 import { request as httpsRequest } from 'node:https';
-import { connect as netConnect, createServer as createNetServer } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { IConnackPacket, IDisconnectPacket } from 'mqtt-packet';
 import { WebSocket } from 'ws';
@@ -516,44 +516,6 @@ describe('MQTT over WebSockets', () => {
 });
 
 describe('refusals before MQTT', () => {
-  it('aborts the TLS handshake when SNI names another host', async () => {
-    const { log } = await gateway();
-    await expect(raw({ servername: 'evil.example' })).rejects.toThrow();
-    expect(await log.waitFor('tls-refused')).toMatchObject({
-      serverName: 'evil.example',
-      reason: "SNI 'evil.example' does not match the local endpoint host 'localhost': connect to 'localhost'",
-    });
-  });
-
-  it('closes a connection without SNI', async () => {
-    const { log } = await gateway();
-    const client = await raw({ servername: null });
-    await client.closed;
-    expect((await log.waitFor('tls-refused')).reason).toMatch(/^the client sent no SNI/);
-  });
-
-  it("refuses ALPN 'x-amzn-mqtt-ca' alone and says what this port speaks", async () => {
-    const { log } = await gateway();
-    await expect(raw({ alpn: ['x-amzn-mqtt-ca'] })).rejects.toMatchObject({
-      code: 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL',
-    });
-    expect((await log.waitFor('tls-refused')).reason).toBe(
-      "the client offered ALPN 'x-amzn-mqtt-ca'; this port speaks 'mqtt' (custom-auth MQTT) and 'http/1.1' (WebSockets) " +
-        "('x-amzn-mqtt-ca' is X.509 client-certificate auth)",
-    );
-  });
-
-  it('closes MQTT sent without ALPN mqtt, without invoking the authorizer', async () => {
-    const { log, authorizer } = await gateway();
-    const client = await raw({ alpn: [] });
-    client.sendConnect();
-    await client.closed;
-    expect((await log.waitFor('http-refused')).reason).toMatch(
-      /^not a valid HTTP request \(HPE_INVALID_METHOD\) on a TLS connection with no ALPN: direct MQTT with custom authentication needs ALPN 'mqtt'/,
-    );
-    expect(authorizer.attempts).toEqual([]);
-  });
-
   it('closes a connection whose first packet is malformed, and other clients carry on', async () => {
     const { log, authorizer } = await gateway();
     const good = await raw();
@@ -599,22 +561,15 @@ describe('refusals before MQTT', () => {
 });
 
 describe('listening', () => {
-  it('listens on 127.0.0.1 and, when the machine has it, [::1] on the same port', async () => {
-    const ipv6 = await canBindIpv6Loopback();
+  it('also listens on [::1] by default when host is 127.0.0.1', async () => {
     const { gateway: gw, port, log } = await gateway();
-    if (ipv6) {
-      expect(gw.addresses).toEqual([`127.0.0.1:${port}`, `[::1]:${port}`]);
-      const client = await raw({ host: '::1' });
-      expect(await client.handshake()).toMatchObject({ cmd: 'connack', reasonCode: 0 });
-    } else {
-      expect(gw.addresses).toEqual([`127.0.0.1:${port}`]);
-      expect((await log.waitFor('error')).reason).toMatch(/^not listening on \[::1\]/);
-    }
-    expect(await log.waitFor('listening')).toMatchObject({
-      addresses: gw.addresses,
-      port,
-      endpointHost: 'localhost',
-    });
+    // Where the machine has no IPv6 loopback the listener says so and carries on with IPv4.
+    const ipv6Skipped = log.entries.some(
+      (entry) => entry.event === 'error' && entry.reason.startsWith('not listening on [::1]'),
+    );
+    expect(gw.addresses).toEqual(
+      ipv6Skipped ? [`127.0.0.1:${port}`] : [`127.0.0.1:${port}`, `[::1]:${port}`],
+    );
   });
 
   it('closes promptly even with a client stuck before its TLS hello', async () => {
@@ -627,22 +582,6 @@ describe('listening', () => {
     expect(gw.close()).toBe(closing);
     await withTimeout(closing, 'gateway close');
     await withTimeout(tcpClosed, 'the stuck client to be disconnected');
-  });
-
-  it('reports a port in use with the fix', async () => {
-    const { port } = await gateway();
-    const { cert, key } = await testCa();
-    const second = startGateway({
-      port,
-      ipv6Loopback: false,
-      tls: { cert, key },
-      authorizer: { authorize: () => Promise.reject(new Error('unused')) },
-      log: () => undefined,
-    });
-    await expectLocalIotError(
-      second,
-      `cannot listen on 127.0.0.1:${port} (EADDRINUSE): stop the process using it or choose another port (--port)`,
-    );
   });
 
   it.each([
@@ -667,11 +606,3 @@ describe('listening', () => {
     );
   });
 });
-
-async function canBindIpv6Loopback(): Promise<boolean> {
-  const server = createNetServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(0, '::1', () => server.close(() => resolve(true)));
-  });
-}
