@@ -1,14 +1,8 @@
 import type { Duplex } from 'node:stream';
 import { formatReasonCode, MQTT_REASON_CODES as RC } from '@iot-custom-auth/protocol';
-import type {
-  IConnectPacket,
-  IPublishPacket,
-  ISubscribePacket,
-  IUnsubscribePacket,
-  Packet,
-} from 'mqtt-packet';
+import type { IConnectPacket, Packet } from 'mqtt-packet';
 import type { AuthorizedSession, ConnectAttempt, ConnectAuthorizer } from '../auth/connect-types';
-import { AWS_IOT_MQTT_LIMITS } from './aws-iot-mqtt-limits';
+import { protocolError, type CloseRequest } from './close-request';
 import {
   acceptConnack,
   acceptedConnect,
@@ -22,8 +16,9 @@ import {
   type EarlyRefusal,
 } from './connect-authorization';
 import type { GatewayClock } from './gateway-clock';
-import { errorMessage, type DisconnectCause, type GatewayLogEntryInput } from './gateway-log';
-import type { ConnectedClient, MessageHandler, PacketOutcome } from './message-handler';
+import { errorMessage, type GatewayLogEntryInput } from './gateway-log';
+import type { ConnectedClient, MessageHandler } from './message-handler';
+import { MessagePackets } from './message-packets';
 import { PacketStream } from './packet-stream';
 import type { SessionRegistry } from './session-registry';
 import { SessionTimers } from './session-timers';
@@ -48,15 +43,6 @@ export interface MqttSessionOptions {
 
 type State = 'awaiting-connect' | 'authorizing' | 'connected' | 'closed';
 
-interface CloseRequest {
-  readonly cause: DisconnectCause;
-  readonly reason: string;
-  /** Reason code to send in a DISCONNECT (MQTT 5 connected sessions only) and to log. */
-  readonly reasonCode?: number;
-  /** The client sent the DISCONNECT; nothing is sent back. */
-  readonly fromClient?: boolean;
-}
-
 /**
  * One MQTT connection on a duplex byte stream (a TLS socket or a WebSocket stream), as AWS IoT Core's
  * device gateway runs it: CONNECT within a deadline, custom authorization, CONNACK with AWS IoT's properties,
@@ -70,8 +56,8 @@ interface CloseRequest {
  * (AWS IoT's behaviour), and there is no DISCONNECT packet to send it; MQTT 3.1 gets CONNACK return code 1.
  *
  * The session orchestrates: bytes and packets go through a `PacketStream`, deadlines run on
- * `SessionTimers`, what a CONNECT is answered comes from `connect-authorization`, and client ids are held
- * in the gateway's `SessionRegistry`.
+ * `SessionTimers`, what a CONNECT is answered comes from `connect-authorization`, client ids are held in
+ * the gateway's `SessionRegistry`, and packets after CONNACK go through `MessagePackets`.
  */
 export class MqttSession {
   readonly connectionId: string;
@@ -82,11 +68,12 @@ export class MqttSession {
   readonly #packets: PacketStream;
   readonly #timers: SessionTimers;
   readonly #queue: Packet[] = [];
-  readonly #topicAliases = new Map<number, string>();
   #resolveClosed!: () => void;
   #state: State = 'awaiting-connect';
   #draining = false;
   #client: ConnectedClient | undefined;
+  /** PUBLISH, SUBSCRIBE and UNSUBSCRIBE once connected. */
+  #messages: MessagePackets | undefined;
   /** The CONNECT as the authorizer saw it: invoked again with it when the policy is refreshed. */
   #attempt: ConnectAttempt | undefined;
   /** What the authorizer granted; replaced by each successful refresh. */
@@ -238,16 +225,15 @@ export class MqttSession {
           reason: 'the client sent DISCONNECT',
         });
       case 'publish':
-        return this.#onPublish(packet);
+        return this.#connectedMessages().publish(packet);
       case 'subscribe':
-        return this.#onSubscribe(packet);
+        return this.#connectedMessages().subscribe(packet);
       case 'unsubscribe':
-        return this.#onUnsubscribe(packet);
+        return this.#connectedMessages().unsubscribe(packet);
       case 'puback':
-        this.#options.handler.onPubAck?.(this.#client as ConnectedClient, packet);
-        return;
+        return this.#connectedMessages().puback(packet);
       case 'connect':
-        return this.#protocolError('a second CONNECT on the same connection');
+        return this.close(protocolError('a second CONNECT on the same connection'));
       case 'pubrec':
       case 'pubrel':
       case 'pubcomp':
@@ -257,9 +243,9 @@ export class MqttSession {
           reason: `${packet.cmd.toUpperCase()} belongs to QoS 2, which AWS IoT Core does not support`,
         });
       case 'auth':
-        return this.#protocolError('AUTH (enhanced authentication) is not supported by AWS IoT Core');
+        return this.close(protocolError('AUTH (enhanced authentication) is not supported by AWS IoT Core'));
       default:
-        return this.#protocolError(`${packet.cmd.toUpperCase()} is sent by servers, not clients`);
+        return this.close(protocolError(`${packet.cmd.toUpperCase()} is sent by servers, not clients`));
     }
   }
 
@@ -312,6 +298,15 @@ export class MqttSession {
     this.#attempt = attempt;
     this.#authorized = decision.session;
     this.#client = this.#connectedClient(connect, accepted);
+    this.#messages = new MessagePackets({
+      client: this.#client,
+      handler: this.#options.handler,
+      log: this.#options.log,
+      protocolVersion: version,
+      send: (packet) => this.#packets.send(packet),
+      isConnected: () => this.#state === 'connected',
+      close: (request) => this.close(request),
+    });
     this.#options.log({
       ...decisionLog,
       ...(accepted.clientIdAssigned ? { assignedClientId: clientId } : {}),
@@ -442,150 +437,9 @@ export class MqttSession {
     };
   }
 
-  async #onPublish(publish: IPublishPacket): Promise<void> {
-    const client = this.#client as ConnectedClient;
-    if (publish.qos === 2) {
-      return this.close({
-        cause: 'qos-not-supported',
-        reasonCode: RC.qosNotSupported,
-        reason: 'PUBLISH with QoS 2, which AWS IoT Core does not support',
-      });
-    }
-    if (publish.properties?.subscriptionIdentifier !== undefined) {
-      // MQTT-3.3.4-6: only servers put subscription identifiers in a PUBLISH.
-      return this.#protocolError('PUBLISH from a client with a subscription identifier');
-    }
-    const topic = this.#resolveTopicAlias(publish);
-    if (topic === undefined) return;
-    const { topicAlias: _alias, ...properties } = publish.properties ?? {};
-    const resolved: IPublishPacket = {
-      ...publish,
-      topic,
-      ...(publish.properties ? { properties } : {}),
-    };
-    const outcome = await this.#options.handler.onPublish(client, resolved);
-    if (this.#state !== 'connected') return;
-    const allowed = outcome.reasonCode < 0x80;
-    this.#options.log({
-      event: 'publish',
-      connectionId: this.connectionId,
-      clientId: client.clientId,
-      topic,
-      qos: publish.qos,
-      decision: allowed ? 'allow' : 'deny',
-      reasonCode: formatReasonCode(outcome.reasonCode, 'lower'),
-      reasonCodeNumber: outcome.reasonCode,
-      reason: outcome.reason,
-      ...(!allowed && publish.qos === 0 ? { dropped: true as const } : {}),
-    });
-    if (publish.qos === 1) {
-      if (this.#packets.protocolVersion === 5) {
-        this.#packets.send({ cmd: 'puback', messageId: publish.messageId, reasonCode: outcome.reasonCode });
-      } else if (allowed) {
-        this.#packets.send({ cmd: 'puback', messageId: publish.messageId });
-      } else {
-        // MQTT 3.1.1 has no PUBACK reason codes: AWS IoT closes the connection instead.
-        this.close({ cause: 'not-authorized', reason: `PUBLISH to '${topic}' refused: ${outcome.reason}` });
-      }
-    }
-  }
-
-  /** The PUBLISH's topic with its alias applied; `undefined` after closing the connection for a bad alias. */
-  #resolveTopicAlias(publish: IPublishPacket): string | undefined {
-    const alias = this.#packets.protocolVersion === 5 ? publish.properties?.topicAlias : undefined;
-    if (alias === undefined) {
-      if (publish.topic === '') this.#protocolError('PUBLISH with an empty topic and no topic alias');
-      return publish.topic === '' ? undefined : publish.topic;
-    }
-    if (alias < 1 || alias > AWS_IOT_MQTT_LIMITS.topicAliasMaximum) {
-      this.close({
-        cause: 'protocol-error',
-        reasonCode: RC.topicAliasInvalid,
-        reason: `topic alias ${alias} is outside 1..${AWS_IOT_MQTT_LIMITS.topicAliasMaximum}`,
-      });
-      return undefined;
-    }
-    if (publish.topic !== '') {
-      this.#topicAliases.set(alias, publish.topic);
-      return publish.topic;
-    }
-    const topic = this.#topicAliases.get(alias);
-    if (topic === undefined) this.#protocolError(`topic alias ${alias} was used before being set`);
-    return topic;
-  }
-
-  async #onSubscribe(subscribe: ISubscribePacket): Promise<void> {
-    const client = this.#client as ConnectedClient;
-    if (subscribe.properties?.subscriptionIdentifier !== undefined) {
-      return this.close({
-        cause: 'protocol-error',
-        reasonCode: RC.subscriptionIdentifiersNotSupported,
-        reason: 'SUBSCRIBE with a subscription identifier, which AWS IoT Core does not support',
-      });
-    }
-    const outcomes = await this.#options.handler.onSubscribe(client, subscribe);
-    if (this.#state !== 'connected') return;
-    this.#logFilters(
-      'subscribe',
-      client,
-      subscribe.subscriptions.map((s) => s.topic),
-      outcomes,
-    );
-    this.#packets.send({
-      cmd: 'suback',
-      messageId: subscribe.messageId as number,
-      // MQTT 3.1.1 SUBACK knows only granted QoS or 0x80 (failure).
-      granted: outcomes.map(({ reasonCode }) =>
-        this.#packets.protocolVersion === 5 || reasonCode < 0x80 ? reasonCode : 0x80,
-      ),
-    });
-    this.#options.handler.onSubscribed?.(client, subscribe, outcomes);
-  }
-
-  async #onUnsubscribe(unsubscribe: IUnsubscribePacket): Promise<void> {
-    const client = this.#client as ConnectedClient;
-    const outcomes = await this.#options.handler.onUnsubscribe(client, unsubscribe);
-    if (this.#state !== 'connected') return;
-    this.#logFilters('unsubscribe', client, unsubscribe.unsubscriptions, outcomes);
-    this.#packets.send({
-      cmd: 'unsuback',
-      messageId: unsubscribe.messageId as number,
-      granted: outcomes.map(({ reasonCode }) => reasonCode),
-    });
-  }
-
-  #logFilters(
-    event: 'subscribe' | 'unsubscribe',
-    client: ConnectedClient,
-    filters: readonly string[],
-    outcomes: readonly PacketOutcome[],
-  ): void {
-    if (outcomes.length !== filters.length) {
-      throw new Error(
-        `the message handler returned ${outcomes.length} outcomes for ${filters.length} filters`,
-      );
-    }
-    filters.forEach((topic, i) => {
-      const outcome = outcomes[i] as PacketOutcome;
-      this.#options.log({
-        event,
-        connectionId: this.connectionId,
-        clientId: client.clientId,
-        topic,
-        decision: outcome.reasonCode < 0x80 ? 'allow' : 'deny',
-        reasonCode: formatReasonCode(outcome.reasonCode, 'lower'),
-        reasonCodeNumber: outcome.reasonCode,
-        reason: outcome.reason,
-      });
-    });
-  }
-
-  #protocolError(reason: string): void {
-    this.close({
-      cause: 'protocol-error',
-      reasonCode: RC.protocolError,
-      reason: `protocol error: ${reason}`,
-    });
+  /** Packets after CONNECT are handled only once connected, so the messages part exists by then. */
+  #connectedMessages(): MessagePackets {
+    return this.#messages as MessagePackets;
   }
 
   #onPeerGone(streamError: string | undefined): void {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { generate, parser as createParser, type IPublishPacket, type Packet } from 'mqtt-packet';
+import { generate, parser as createParser, type Packet } from 'mqtt-packet';
 import type { ConnectDecision } from '../../src/auth/connect-types';
 import type { GatewayLogEntryInput } from '../../src/gateway/gateway-log';
 import {
@@ -179,60 +179,6 @@ describe('MqttSession', () => {
     expect(authorizer.attempts).toEqual([]);
   });
 
-  it('resolves topic aliases before the handler sees a PUBLISH', async () => {
-    const seen: IPublishPacket[] = [];
-    const handler: MessageHandler = {
-      ...refuseAllMessages,
-      onPublish: (_client, publish) => {
-        seen.push(publish);
-        return { reasonCode: 0, reason: 'allowed' };
-      },
-    };
-    const { device } = setup({ handler });
-    device.send(connect());
-    await device.next();
-    const publish = (topic: string, messageId: number): Packet => ({
-      cmd: 'publish',
-      topic,
-      payload: Buffer.from('p'),
-      qos: 1,
-      messageId,
-      dup: false,
-      retain: false,
-      properties: { topicAlias: 3, contentType: 'text/plain' },
-    });
-    device.send(publish('devices/test-1/up', 1), publish('', 2));
-    expect(await device.next()).toMatchObject({ cmd: 'puback', messageId: 1, reasonCode: 0 });
-    expect(await device.next()).toMatchObject({ cmd: 'puback', messageId: 2, reasonCode: 0 });
-    expect(seen.map((p) => [p.topic, p.properties])).toEqual([
-      ['devices/test-1/up', { contentType: 'text/plain' }],
-      ['devices/test-1/up', { contentType: 'text/plain' }],
-    ]);
-  });
-
-  it.each([
-    [9, 'x', 0x94, 'topic alias 9 is outside 1..8'],
-    [2, '', 0x82, 'protocol error: topic alias 2 was used before being set'],
-  ])(
-    'disconnects a PUBLISH with topic alias %i and topic %j with %i',
-    async (topicAlias, topic, code, reason) => {
-      const { device, log } = setup();
-      device.send(connect());
-      await device.next();
-      device.send({
-        cmd: 'publish',
-        topic,
-        payload: Buffer.alloc(0),
-        qos: 0,
-        dup: false,
-        retain: false,
-        properties: { topicAlias },
-      });
-      expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: code });
-      expect(disconnects(log)[0]?.reason).toBe(reason);
-    },
-  );
-
   it('disconnects a second CONNECT with 0x82', async () => {
     const { device, log } = setup();
     device.send(connect());
@@ -240,19 +186,6 @@ describe('MqttSession', () => {
     device.send(connect());
     expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x82 });
     expect(disconnects(log)[0]?.reason).toBe('protocol error: a second CONNECT on the same connection');
-  });
-
-  it('answers UNSUBSCRIBE with 0x11 per filter and passes client PUBACKs to the handler', async () => {
-    const acks: number[] = [];
-    const { device } = setup({
-      handler: { ...refuseAllMessages, onPubAck: (_c, ack) => acks.push(ack.messageId ?? -1) },
-    });
-    device.send(connect());
-    await device.next();
-    device.send({ cmd: 'puback', messageId: 41, reasonCode: 0 });
-    device.send({ cmd: 'unsubscribe', messageId: 5, unsubscriptions: ['a', 'b/#'] });
-    expect(await device.next()).toMatchObject({ cmd: 'unsuback', messageId: 5, granted: [0x11, 0x11] });
-    expect(acks).toEqual([41]);
   });
 
   it('lets the handler deliver to the client and disconnect it', async () => {
@@ -352,23 +285,6 @@ describe('MqttSession', () => {
     expect(authorizer.attempts).toEqual([]);
   });
 
-  it('closes an MQTT 3.1.1 client whose QoS 1 PUBLISH is refused (no PUBACK reason codes in 3.1.1)', async () => {
-    const { device, log } = setup({ protocolVersion: 4 });
-    device.send({ ...connect(), protocolVersion: 4 });
-    expect(await device.next()).toMatchObject({ cmd: 'connack', returnCode: 0 });
-    device.send({
-      cmd: 'publish',
-      topic: 't',
-      payload: Buffer.from('x'),
-      qos: 1,
-      messageId: 3,
-      dup: false,
-      retain: false,
-    });
-    expect(await device.next()).toBeUndefined();
-    expect(disconnects(log)).toMatchObject([{ cause: 'not-authorized', disconnectSent: false }]);
-  });
-
   it('lets a newer session take the client id over, and the old one does not evict it on close', async () => {
     const registry = new SessionRegistry<MqttSession>();
     const first = setup({ registry });
@@ -439,33 +355,6 @@ function refreshes(
 }
 
 describe('MqttSession hooks for the message broker', () => {
-  it('calls onSubscribed once the SUBACK is out, so retained messages follow it', async () => {
-    const { device } = setup({
-      handler: {
-        ...refuseAllMessages,
-        onSubscribe: () => [{ reasonCode: 0, reason: 'ok' }],
-        onSubscribed: (client, subscribe, outcomes) =>
-          client.send({
-            cmd: 'publish',
-            topic: subscribe.subscriptions[0]?.topic ?? '',
-            payload: Buffer.from(`retained after ${outcomes.length} outcome`),
-            qos: 0,
-            dup: false,
-            retain: true,
-          }),
-      },
-    });
-    device.send(connect(), { cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'a/b', qos: 0 }] });
-    await device.next();
-    expect(await device.next()).toMatchObject({ cmd: 'suback', messageId: 3, granted: [0] });
-    expect(await device.next()).toMatchObject({
-      cmd: 'publish',
-      topic: 'a/b',
-      retain: true,
-      payload: Buffer.from('retained after 1 outcome'),
-    });
-  });
-
   it.each([
     ['a DISCONNECT 0x00', { cmd: 'disconnect', reasonCode: 0 } as const, 'client-disconnect', false],
     [
@@ -488,24 +377,6 @@ describe('MqttSession hooks for the message broker', () => {
     device.send(connect(), packet);
     await device.ended;
     expect(ended).toEqual([{ cause, publishWill }]);
-  });
-
-  it('disconnects with 0x82 a PUBLISH from the client that carries a subscription identifier', async () => {
-    const { device, log } = setup();
-    device.send(connect(), {
-      cmd: 'publish',
-      topic: 'a',
-      payload: Buffer.from('x'),
-      qos: 0,
-      dup: false,
-      retain: false,
-      properties: { subscriptionIdentifier: 3 },
-    });
-    await device.next();
-    expect(await device.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x82 });
-    expect(disconnects(log)[0]?.reason).toBe(
-      'protocol error: PUBLISH from a client with a subscription identifier',
-    );
   });
 });
 
