@@ -6,7 +6,11 @@ module.exports = {
   roots: ['<rootDir>/packages'],
   testMatch: ['**/test/**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
-  moduleNameMapper: { '^@iot-custom-auth/([^/]+)$': '<rootDir>/packages/$1/src' },
+  // Workspace imports run from source, so a test never runs against a stale dist.
+  moduleNameMapper: {
+    '^@iot-custom-auth/([^/]+)$': '<rootDir>/packages/$1/src',
+    '^(local-iot|client)$': '<rootDir>/packages/$1/src',
+  },
   modulePathIgnorePatterns: ['<rootDir>/packages/.*/dist', '<rootDir>/cdk.out'],
   testTimeout: 30000,
   // One temporary directory per run that the workers share (a synth several suites serve is made once),
