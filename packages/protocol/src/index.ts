@@ -14,4 +14,5 @@ export * from './token';
 export * from './topic-name';
 export * from './topic-root';
 export * from './username';
+export * from './wildcard-match';
 export * from './workspace-root';

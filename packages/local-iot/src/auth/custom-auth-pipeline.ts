@@ -257,7 +257,7 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
       response: {
         isAuthenticated,
         principalId,
-        policyDocuments: policyDocuments.map((d) => (typeof d === 'string' ? d : JSON.stringify(d))),
+        policyDocuments: (policyDocuments ?? []).map((d) => (typeof d === 'string' ? d : JSON.stringify(d))),
         ...(refreshAfterInSeconds !== undefined && { refreshAfterInSeconds }),
         ...(disconnectAfterInSeconds !== undefined && { disconnectAfterInSeconds }),
       },
@@ -349,7 +349,8 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
 interface ValidResponse {
   readonly isAuthenticated: boolean;
   readonly principalId: string;
-  readonly policyDocuments: readonly unknown[];
+  /** Absent when `isAuthenticated` is false: AWS IoT only requires documents from an authenticated answer. */
+  readonly policyDocuments?: readonly unknown[];
   readonly refreshAfterInSeconds: number;
   readonly disconnectAfterInSeconds: number;
 }

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TOKEN_KEY_NAME_PATTERN } from '@iot-custom-auth/protocol';
+import { TOKEN_KEY_NAME_PATTERN, wildcardMatch } from '@iot-custom-auth/protocol';
 import { type AssemblyStack, functionCodeDirectory, readCloudAssembly } from './cloud-assembly';
 import { DeploymentError } from '../errors';
 import { stableUuid } from './stable-uuid';
 import { awsCustomResourceCall, type CfnResource, IntrinsicResolver, LOCAL_ACCOUNT_ID } from './intrinsics';
 import { generateSecretString } from './secret-generator';
-import { wildcardMatch } from '../auth/wildcard-match';
 
 /** Region used when neither the options nor the stack's environment name one. */
 export const DEFAULT_LOCAL_REGION = 'us-east-1';

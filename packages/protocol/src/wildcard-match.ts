@@ -1,5 +1,5 @@
 /**
- * IAM's `*` / `?` wildcard matching, the one matcher local-iot uses wherever AWS matches a pattern against
+ * IAM's `*` / `?` wildcard matching, the one matcher this project uses wherever AWS matches a pattern against
  * an ARN or an action: policy `Action` / `Resource` (policy-engine) and a Lambda permission's `SourceArn`
  * (the deployment's `ArnLike`). `*` matches any run of characters (`/` and `:` included), `?` exactly one
  * character (a code point); every other character, MQTT `+` and `#` included, is literal. Matching is
