@@ -9,7 +9,7 @@ import {
   type ConnectionInfo,
 } from '../../src/gateway/connect-authorization';
 import { allowed, FakeAuthorizer, refused } from '../support/gateway-harness';
-import { connectPacket as connect } from './connect-packet';
+import { connectPacket as connect } from '../support/connect-packet';
 
 const CONNECTION: ConnectionInfo = {
   connectionId: 'c0ffee00-0000-4000-8000-000000000001',

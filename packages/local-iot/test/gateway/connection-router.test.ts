@@ -4,8 +4,8 @@ import { ConnectionRouter } from '../../src/gateway/connection-router';
 import { createLogger } from '../../src/gateway/gateway-log';
 import { listenTls, type TlsListener } from '../../src/gateway/tls-listener';
 import { RawClient, RecordedLog, removeTestCa, testCa } from '../support/gateway-harness';
-import { ManualClock } from './manual-clock';
-import { testListenerOptions } from './test-listener-options';
+import { ManualClock } from '../support/manual-clock';
+import { testListenerOptions } from '../support/test-listener-options';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

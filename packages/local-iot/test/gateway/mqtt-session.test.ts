@@ -11,9 +11,9 @@ import {
 import { MqttSession } from '../../src/gateway/mqtt-session';
 import { SessionRegistry } from '../../src/gateway/session-registry';
 import { allowed, FakeAuthorizer, refused, withTimeout } from '../support/gateway-harness';
-import { connectPacket as connect } from './connect-packet';
-import { endpoints, type Endpoint } from './in-memory-duplex';
-import { ManualClock } from './manual-clock';
+import { connectPacket as connect } from '../support/connect-packet';
+import { endpoints, type Endpoint } from '../support/in-memory-duplex';
+import { ManualClock } from '../support/manual-clock';
 
 /** The device side of an in-memory session. */
 class Device {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { generate, type Packet } from 'mqtt-packet';
 import { PacketFramer, PacketFraming, type FramingError } from '../../src/gateway/packet-framing';
-import { connectPacket } from './connect-packet';
+import { connectPacket } from '../support/connect-packet';
 
 /** A `PacketFraming` that records what it decodes. */
 function recordingFraming(maximumPacketSize?: number): {

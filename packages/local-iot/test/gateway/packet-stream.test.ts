@@ -2,7 +2,7 @@ import { generate, parser as createParser, type Packet } from 'mqtt-packet';
 import type { FramingError } from '../../src/gateway/packet-framing';
 import { PacketStream } from '../../src/gateway/packet-stream';
 import { withTimeout } from '../support/gateway-harness';
-import { endpoints, type Endpoint } from './in-memory-duplex';
+import { endpoints, type Endpoint } from '../support/in-memory-duplex';
 
 /** A `PacketStream` on one end of an in-memory connection, recording its events; `device` is the other end. */
 function setup(closeGraceMs = 2_000): {

@@ -1,5 +1,5 @@
 import { SessionTimers } from '../../src/gateway/session-timers';
-import { ManualClock } from './manual-clock';
+import { ManualClock } from '../support/manual-clock';
 
 /** Timers on a manual clock, and the names of the callbacks that fired, in order. */
 function setup(): { readonly clock: ManualClock; readonly timers: SessionTimers; readonly fired: string[] } {

@@ -9,7 +9,7 @@ import {
   testCa,
   withTimeout,
 } from '../support/gateway-harness';
-import { testListenerOptions } from './test-listener-options';
+import { testListenerOptions } from '../support/test-listener-options';
 
 let listener: TlsListener | undefined;
 const accepted: TLSSocket[] = [];

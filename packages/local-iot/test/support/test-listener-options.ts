@@ -1,6 +1,6 @@
 import { createLogger } from '../../src/gateway/gateway-log';
 import type { TlsListenerOptions } from '../../src/gateway/tls-listener';
-import { testCa, type RecordedLog } from '../support/gateway-harness';
+import { testCa, type RecordedLog } from './gateway-harness';
 
 /**
  * `listenTls` options for an ephemeral 127.0.0.1 port with the test CA's certificate, logging to `log`;
