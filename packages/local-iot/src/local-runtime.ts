@@ -72,7 +72,6 @@ function buildRuntime(
   const runner = new LambdaRunner({
     functions: deployment.functions,
     region: deployment.region,
-    accountId: deployment.accountId,
     awsEndpointUrl: listener.url,
     ...(options.maxWorkersPerFunction !== undefined && {
       maxWorkersPerFunction: options.maxWorkersPerFunction,

@@ -15,11 +15,6 @@ export interface LambdaRunnerOptions {
   readonly functions: readonly LocalFunction[];
   readonly region: string;
   /**
-   * @deprecated Ignored: a function's ARN (its `invokedFunctionArn`) is the one its `LocalFunction` record
-   * carries. Kept only until callers stop passing it.
-   */
-  readonly accountId?: string;
-  /**
    * URL of the local AWS API (e.g. `http://127.0.0.1:4567`): the functions' AWS SDK clients reach it through
    * `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL_IOT`.
    */
