@@ -58,7 +58,8 @@ async function start(
     cdkOut,
     stateDir: join(dir, 'state'),
     endpointHost: HOST,
-    authorizerTimeoutMs: 300,
+    // Short enough that the 'hang' case ends quickly, long enough for a cold worker on a loaded 2-core machine.
+    authorizerTimeoutMs: 2000,
     log: (line) => lines.push(line),
   });
   runtimes.push(runtime);
@@ -132,7 +133,7 @@ describe('CustomAuthPipeline.authorize', () => {
     ['throw', `authorizer Lambda ${FUNCTION} failed: Error: fixture failure`],
     [
       'hang',
-      `authorizer Lambda ${FUNCTION} did not answer in time: Task timed out after 0.30 seconds (AWS IoT allows 300 ms)`,
+      `authorizer Lambda ${FUNCTION} did not answer in time: Task timed out after 2.00 seconds (AWS IoT allows 2000 ms)`,
     ],
     ['bad-principal', "invalid authorizer response: principalId 'a-b' does not match ^[a-zA-Z0-9]{1,128}$"],
     [
@@ -528,6 +529,26 @@ describe('TestInvokeAuthorizer through the local AWS API', () => {
       },
     });
     expect(runtime.invocationCount()).toBe(1);
+  });
+
+  it('answers a not-authenticated response without policy documents with an empty list, not a failure', async () => {
+    const runtime = await start();
+    const password = Buffer.from('secret').toString('base64');
+    expect(
+      await testInvoke(runtime, UNSIGNED, {
+        mqttContext: { username: 'deny-without-policies', password, clientId: 'test-1' },
+      }),
+    ).toEqual({
+      status: 200,
+      errorType: null,
+      body: {
+        isAuthenticated: false,
+        principalId: 'fixture',
+        policyDocuments: [],
+        refreshAfterInSeconds: 300,
+        disconnectAfterInSeconds: 300,
+      },
+    });
   });
 
   it('answers InvalidResponseException for an invalid Lambda response, ResourceNotFound, and refuses bad signatures unseen', async () => {
