@@ -1,3 +1,4 @@
+import { isSuccessReasonCode } from '@iot-custom-auth/protocol';
 import type { IncomingMessage, MqttConnection, PublishResult, SubscribeResult } from './connection';
 
 /** `publish`: send the messages and check their PUBACKs; `roundtrip`: subscribe first and receive them too. */
@@ -58,21 +59,16 @@ export interface ExchangeResult {
   readonly roundTripMs?: number;
 }
 
-/** MQTT 5 reason codes below 0x80 are successes (a granted QoS, Success, No matching subscribers). */
-export function isSuccessCode(code: number): boolean {
-  return code < 0x80;
-}
-
 /** Whether the subscription was granted for every filter. */
 export function subscriptionGranted(step: SubscribeStep | undefined): boolean {
-  return step?.result !== undefined && step.result.reasonCodes.every(isSuccessCode);
+  return step?.result !== undefined && step.result.reasonCodes.every(isSuccessReasonCode);
 }
 
 /** Whether every message was acknowledged with success, and in a round trip also came back. */
 export function exchangeSucceeded(result: ExchangeResult): boolean {
   const published =
     result.publishes.length === result.count &&
-    result.publishes.every((p) => p.result !== undefined && isSuccessCode(p.result.reasonCode));
+    result.publishes.every((p) => p.result !== undefined && isSuccessReasonCode(p.result.reasonCode));
   if (result.mode === 'publish') return published;
   return published && subscriptionGranted(result.subscribe) && result.received === result.count;
 }
@@ -152,7 +148,7 @@ export async function exchangeMessages(
     const expected =
       request.mode === 'roundtrip' && subscriptionGranted(subscribe)
         ? acked
-            .filter(({ ack }) => ack.result !== undefined && isSuccessCode(ack.result.reasonCode))
+            .filter(({ ack }) => ack.result !== undefined && isSuccessReasonCode(ack.result.reasonCode))
             .map(({ m }) => m)
         : [];
     let receiveError: StepError | undefined;

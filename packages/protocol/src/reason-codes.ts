@@ -170,6 +170,14 @@ export function reasonCodeName(packet: MqttReasonCodePacket, code: number): stri
 }
 
 /**
+ * Whether `code` reports success: MQTT 5 reason codes below 0x80 do (Success, a granted QoS, No matching
+ * subscribers, ...), 0x80 and above are failures (MQTT 5 section 2.4).
+ */
+export function isSuccessReasonCode(code: number): boolean {
+  return code < 0x80;
+}
+
+/**
  * `0x8F` for 143: two hex digits at least, upper case as the MQTT specification writes them; `'lower'` gives
  * `0x8f`, the form of local-iot's structured log.
  */

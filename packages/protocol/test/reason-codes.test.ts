@@ -1,4 +1,5 @@
 import {
+  isSuccessReasonCode,
   MQTT_REASON_CODES,
   MQTT_REASON_CODE_TABLE,
   describeReasonCode,
@@ -51,6 +52,14 @@ describe('reasonCodeName and describeReasonCode', () => {
     expect(reasonCodeName('CONNACK', 0x01)).toBe('Unknown reason code');
     expect(reasonCodeName('PUBACK', 0x8e)).toBe('Unknown reason code');
     expect(describeReasonCode('CONNACK', 0x42)).toBe('0x42 Unknown reason code');
+  });
+});
+
+describe('isSuccessReasonCode', () => {
+  it('is true below 0x80 and false from 0x80 on, for every code in the table', () => {
+    for (const row of MQTT_REASON_CODE_TABLE) expect(isSuccessReasonCode(row.code)).toBe(row.code < 0x80);
+    expect([0x00, 0x01, 0x10, 0x7f].map(isSuccessReasonCode)).toEqual([true, true, true, true]);
+    expect([0x80, 0x87, 0x97, 0xff].map(isSuccessReasonCode)).toEqual([false, false, false, false]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isStandardBase64, safeDecodeURIComponent } from '@iot-custom-auth/protocol';
+import { isRecord, isStandardBase64, safeDecodeURIComponent } from '@iot-custom-auth/protocol';
 import type { TestInvokeOutcome, TestInvokeRequest } from '../auth/custom-auth-pipeline';
 import { findAuthorizer, findSecret, type LocalDeployment } from '../deployment/local-deployment';
 import type { LoopbackListener } from './loopback-listener';
@@ -219,8 +219,6 @@ export class LocalAwsApi {
 
 /** Why a TestInvokeAuthorizer body does not match the API's shapes, or undefined. */
 function testInvokeRequestProblem(input: Record<string, unknown>): string | undefined {
-  const isObject = (value: unknown): value is Record<string, unknown> =>
-    typeof value === 'object' && value !== null && !Array.isArray(value);
   for (const key of ['token', 'tokenSignature'] as const) {
     if (input[key] !== undefined && typeof input[key] !== 'string') return `${key} must be a string`;
   }
@@ -235,7 +233,7 @@ function testInvokeRequestProblem(input: Record<string, unknown>): string | unde
   for (const [name, fields] of Object.entries(contexts)) {
     const context = input[name];
     if (context === undefined) continue;
-    if (!isObject(context)) return `${name} must be an object`;
+    if (!isRecord(context)) return `${name} must be an object`;
     for (const field of fields) {
       if (context[field] !== undefined && typeof context[field] !== 'string')
         return `${name}.${field} must be a string`;
@@ -248,7 +246,7 @@ function testInvokeRequestProblem(input: Record<string, unknown>): string | unde
   const headers = (input.httpContext as Record<string, unknown> | undefined)?.headers;
   if (
     headers !== undefined &&
-    (!isObject(headers) || !Object.values(headers).every((v) => typeof v === 'string'))
+    (!isRecord(headers) || !Object.values(headers).every((v) => typeof v === 'string'))
   ) {
     return 'httpContext.headers must map header names to strings';
   }
@@ -290,9 +288,7 @@ async function readBody(request: IncomingMessage): Promise<string | undefined> {
 function parseJson(body: string): Record<string, unknown> | undefined {
   try {
     const value = JSON.parse(body) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
+    return isRecord(value) ? value : undefined;
   } catch {
     return undefined;
   }

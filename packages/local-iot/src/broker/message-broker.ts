@@ -1,5 +1,7 @@
 import {
+  AWS_IOT_TOPIC_LIMITS,
   formatReasonCode,
+  isSuccessReasonCode,
   MQTT_REASON_CODES as RC,
   topicArn,
   topicFilterArn,
@@ -13,7 +15,6 @@ import {
   type IUnsubscribePacket,
 } from 'mqtt-packet';
 import { systemClock, type GatewayClock } from '../gateway/gateway-clock';
-import { AWS_IOT_TOPIC_LIMITS } from '@iot-custom-auth/protocol';
 import {
   createLogger,
   stdoutLogSink,
@@ -177,7 +178,7 @@ export class MessageBroker implements MessageHandler {
       retain: will.retain === true,
       properties,
     });
-    const allowed = outcome.reasonCode < 0x80;
+    const allowed = isSuccessReasonCode(outcome.reasonCode);
     this.#log({
       event: 'publish',
       connectionId: client.connectionId,

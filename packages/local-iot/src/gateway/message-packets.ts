@@ -1,4 +1,4 @@
-import { formatReasonCode, MQTT_REASON_CODES as RC } from '@iot-custom-auth/protocol';
+import { formatReasonCode, isSuccessReasonCode, MQTT_REASON_CODES as RC } from '@iot-custom-auth/protocol';
 import type {
   IPubackPacket,
   IPublishPacket,
@@ -62,7 +62,7 @@ export class MessagePackets {
     };
     const outcome = await handler.onPublish(client, resolved);
     if (!this.#session.isConnected()) return;
-    const allowed = outcome.reasonCode < 0x80;
+    const allowed = isSuccessReasonCode(outcome.reasonCode);
     log({
       event: 'publish',
       connectionId: client.connectionId,
@@ -111,7 +111,7 @@ export class MessagePackets {
       messageId: subscribe.messageId as number,
       // MQTT 3.1.1 SUBACK knows only granted QoS or 0x80 (failure).
       granted: outcomes.map(({ reasonCode }) =>
-        this.#session.protocolVersion === 5 || reasonCode < 0x80 ? reasonCode : 0x80,
+        this.#session.protocolVersion === 5 || isSuccessReasonCode(reasonCode) ? reasonCode : 0x80,
       ),
     });
     handler.onSubscribed?.(client, subscribe, outcomes);
@@ -180,7 +180,7 @@ export class MessagePackets {
         connectionId: client.connectionId,
         clientId: client.clientId,
         topic,
-        decision: outcome.reasonCode < 0x80 ? 'allow' : 'deny',
+        decision: isSuccessReasonCode(outcome.reasonCode) ? 'allow' : 'deny',
         reasonCode: formatReasonCode(outcome.reasonCode, 'lower'),
         reasonCodeNumber: outcome.reasonCode,
         reason: outcome.reason,
