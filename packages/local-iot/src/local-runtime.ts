@@ -1,5 +1,6 @@
 import { CustomAuthPipeline } from './auth/custom-auth-pipeline';
 import { LambdaRunner, type LogSink } from './lambda/lambda-runner';
+import type { Isolation } from './lambda/execution-environment';
 import { LocalAwsApi } from './aws-api/local-aws-api';
 import { LoopbackListener } from './aws-api/loopback-listener';
 import {
@@ -14,8 +15,13 @@ export interface LocalRuntimeSettings {
   readonly awsApiPort?: number;
   /** Receives the functions' console output. @default standard error */
   readonly log?: LogSink;
-  /** @default 2 */
-  readonly maxWorkersPerFunction?: number;
+  /** Where the functions' execution environments run. @default 'process' (one OS process each) */
+  readonly isolation?: Isolation;
+  /**
+   * Execution environments per function that reserves no concurrency (`ReservedConcurrentExecutions`);
+   * beyond them a connect is refused as throttled. @default DEFAULT_CONCURRENCY_LIMIT (10)
+   */
+  readonly concurrencyLimit?: number;
   /** AWS IoT's limit on the authorizer Lambda (tests shorten it). @default 5000 */
   readonly authorizerTimeoutMs?: number;
   /** Where the bundles' external modules (`@aws-sdk/*`) are found. @default the repository's node_modules */
@@ -31,13 +37,15 @@ export interface LocalRuntime {
   readonly deployment: LocalDeployment;
   /** Decides connection attempts (the gateway's `ConnectAuthorizer`); also serves TestInvokeAuthorizer. */
   readonly authorizer: CustomAuthPipeline;
+  /** Runs the functions: their execution environments, throttles and invocation telemetry. */
+  readonly runner: LambdaRunner;
   /** The local AWS API: `url` is what `AWS_ENDPOINT_URL` / the SDK `endpoint` option should be. */
   readonly awsApi: { readonly url: string; readonly port: number; close(): Promise<void> };
   /** The stack outputs with local values. */
   readonly outputs: Readonly<Record<string, string>>;
   /** How many times a function ran (all functions without a name). */
   invocationCount(functionName?: string): number;
-  /** Terminates the workers and closes the AWS API. Safe to call twice. */
+  /** Ends the functions' execution environments and closes the AWS API. Safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -73,9 +81,8 @@ function buildRuntime(
     functions: deployment.functions,
     region: deployment.region,
     awsEndpointUrl: listener.url,
-    ...(options.maxWorkersPerFunction !== undefined && {
-      maxWorkersPerFunction: options.maxWorkersPerFunction,
-    }),
+    ...(options.isolation !== undefined && { isolation: options.isolation }),
+    ...(options.concurrencyLimit !== undefined && { concurrencyLimit: options.concurrencyLimit }),
     ...(options.runtimeModulePaths !== undefined && { runtimeModulePaths: options.runtimeModulePaths }),
     ...(options.log !== undefined && { log: options.log }),
   });
@@ -89,6 +96,7 @@ function buildRuntime(
   return {
     deployment,
     authorizer,
+    runner,
     awsApi,
     outputs: deployment.outputs,
     invocationCount: (functionName?: string) => authorizer.invocationCount(functionName),

@@ -318,7 +318,13 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
       timeoutMs: this.timeoutMs,
     });
     const ran = { authorizerName: authorizer.name, signature, lambdaDurationMs: result.durationMs };
-    if (!result.ok) return stop('invoke', { reason: this.invocationFailure(authorizer, result), ...ran });
+    if (!result.ok) {
+      const reason = this.invocationFailure(authorizer, result);
+      // A throttled invocation never reached the function: the log says the Lambda was not invoked.
+      if (result.kind === 'throttle')
+        return stop('invoke', { reason, authorizerName: authorizer.name, signature });
+      return stop('invoke', { reason, ...ran });
+    }
     const problems = authorizerResponseProblems(result.value);
     if (problems.length > 0) return stop('response', { reason: invalidResponse(problems), ...ran });
     const response = result.value as ValidResponse;
@@ -338,11 +344,23 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
       case 'timeout':
         return `${lambda} did not answer in time: ${result.errorMessage} (AWS IoT allows ${this.timeoutMs} ms)`;
       case 'crash':
-        return `${lambda} crashed: ${result.errorMessage}`;
+        return `${lambda} crashed: ${result.errorType}: ${result.errorMessage}`;
+      case 'throttle':
+        return (
+          `${lambda} was throttled: ${result.errorType}: ${result.errorMessage} ` +
+          `(${result.throttle.reason}: ${throttleCause(result.throttle.concurrencyLimit)})`
+        );
       default:
         return `${lambda} failed: ${result.errorType}: ${result.errorMessage}`;
     }
   }
+}
+
+/** Why no execution environment could take an invocation. */
+function throttleCause(concurrencyLimit: number): string {
+  return concurrencyLimit === 0
+    ? 'its ReservedConcurrentExecutions is 0'
+    : `all ${concurrencyLimit} of its execution environments are busy`;
 }
 
 /** An authorizer response that passed `authorizerResponseProblems`. */

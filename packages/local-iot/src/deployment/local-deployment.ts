@@ -52,6 +52,11 @@ export interface LocalFunction {
   readonly logFormat: 'Text' | 'JSON';
   /** `LoggingConfig.ApplicationLogLevel` (JSON format only): console calls below it are dropped. */
   readonly applicationLogLevel?: string;
+  /**
+   * `ReservedConcurrentExecutions`: at most this many execution environments at once; an invocation beyond
+   * them is throttled (0 throttles every one, as Lambda does). Absent: the runner's default limit.
+   */
+  readonly reservedConcurrency?: number;
 }
 
 /** An `AWS::IoT::Authorizer` of the stack. */
@@ -307,6 +312,16 @@ function readFunction(stack: AssemblyStack, resolver: IntrinsicResolver, logical
   }
   const level = prop('LoggingConfig.ApplicationLogLevel');
   const applicationLogLevel = logFormat === 'JSON' ? (typeof level === 'string' ? level : 'INFO') : undefined;
+  const reserved = prop('ReservedConcurrentExecutions');
+  const reservedConcurrency = reserved === undefined ? undefined : Number(reserved);
+  if (
+    reservedConcurrency !== undefined &&
+    (!Number.isInteger(reservedConcurrency) || reservedConcurrency < 0)
+  ) {
+    throw new DeploymentError(
+      `${at}.ReservedConcurrentExecutions must be a whole number of 0 or more, but ${JSON.stringify(reserved)} was given`,
+    );
+  }
   const variables = prop('Environment.Variables') ?? {};
   if (typeof variables !== 'object' || variables === null || Array.isArray(variables)) {
     throw new DeploymentError(`${at}.Environment.Variables must be an object`);
@@ -328,6 +343,7 @@ function readFunction(stack: AssemblyStack, resolver: IntrinsicResolver, logical
     environment,
     logFormat,
     ...(applicationLogLevel !== undefined && { applicationLogLevel }),
+    ...(reservedConcurrency !== undefined && { reservedConcurrency }),
   };
 }
 

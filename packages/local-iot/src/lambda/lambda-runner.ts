@@ -2,13 +2,41 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { LocalIotError } from '../errors';
 import type { LocalFunction } from '../deployment/local-deployment';
-import type { InvokeMessage, LambdaWorkerData, WorkerMessage } from './worker-protocol';
+import {
+  type EnvironmentEntry,
+  type EnvironmentExit,
+  type EnvironmentTransport,
+  ISOLATIONS,
+  type Isolation,
+  resolveEnvironmentEntry,
+  startEnvironment,
+} from './execution-environment';
+import { type InvocationReport, PlatformLog } from './platform-log';
+import type {
+  FunctionError,
+  LambdaWorkerData,
+  ReadyMessage,
+  ResultMessage,
+  WorkerMessage,
+} from './worker-protocol';
 
-/** Receives the functions' console output, one line per call, prefixed with `[<function name>]`. */
+export { ISOLATIONS, type Isolation } from './execution-environment';
+
+/** Receives the functions' log, one line per call, prefixed with `[<function name>]`. */
 export type LogSink = (line: string) => void;
+
+/**
+ * Execution environments a function may have at once when its template reserves no concurrency: enough for a
+ * developer's connect bursts (the connect matrix, the benchmark's concurrency of 8) while bounding the
+ * processes one function can start on a laptop (each is a Node.js process of about 40 to 60 MB). Lambda's own
+ * account default (1,000) is meant for a fleet, not one machine.
+ */
+export const DEFAULT_CONCURRENCY_LIMIT = 10;
+
+/** Lambda's limit on a function's Init phase (module load) before the first invocation can start. */
+const INIT_LIMIT_MS = 10_000;
 
 /** How to run the functions. */
 export interface LambdaRunnerOptions {
@@ -19,12 +47,18 @@ export interface LambdaRunnerOptions {
    * `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL_IOT`.
    */
   readonly awsEndpointUrl: string;
-  /** Warm workers kept per function; invocations beyond wait for one. @default 2 */
-  readonly maxWorkersPerFunction?: number;
+  /** Where each execution environment runs (see `Isolation`). @default 'process' */
+  readonly isolation?: Isolation;
+  /**
+   * Execution environments per function whose template sets no `ReservedConcurrentExecutions`; an invocation
+   * finding them all busy is throttled, as Lambda throttles a synchronous invoke.
+   * @default DEFAULT_CONCURRENCY_LIMIT (10)
+   */
+  readonly concurrencyLimit?: number;
   /**
    * Where modules the bundle leaves external (`@aws-sdk/*`, which the Lambda runtime provides) are found:
-   * set as the worker's `NODE_PATH`, which Node consults only after the bundle's own `node_modules`, exactly
-   * as Lambda's runtime puts its SDK on `NODE_PATH`.
+   * set as the environment's `NODE_PATH`, which Node consults only after the bundle's own `node_modules`,
+   * exactly as Lambda's runtime puts its SDK on `NODE_PATH`.
    * @default every `node_modules` directory from this package up to the file system root (the repository's)
    */
   readonly runtimeModulePaths?: readonly string[];
@@ -32,101 +66,220 @@ export interface LambdaRunnerOptions {
   readonly log?: LogSink;
 }
 
+/** Why Lambda throttled an invocation (its `TooManyRequestsException`'s `Reason`). */
+export type ThrottleReason =
+  'ReservedFunctionConcurrentInvocationLimitExceeded' | 'ConcurrentInvocationLimitExceeded';
+
 /** One invocation's outcome. */
 export type InvocationResult =
   | {
       readonly ok: true;
       /** The handler's result, JSON round-tripped as Lambda returns it (`null` for `undefined`). */
       readonly value: unknown;
+      /** From the call to the answer, as the caller waited (a cold start's Init included). */
       readonly durationMs: number;
       readonly requestId: string;
+      /** The execution environment that ran it (its log stream name). */
+      readonly environmentId: string;
     }
+  | InvocationFailure;
+
+/** An invocation that did not answer. */
+export type InvocationFailure = {
+  readonly ok: false;
+  readonly errorType: string;
+  readonly errorMessage: string;
+  readonly durationMs: number;
+  readonly requestId: string;
+} & (
   | {
-      readonly ok: false;
       /**
        * `error`: the handler threw or rejected (or its module failed to load); `timeout`: it did not answer in
-       * time and its worker was terminated; `crash`: its worker died (process.exit, uncaught exception, out of memory).
+       * time and its environment was ended; `crash`: its environment ended under it (process.exit, a signal,
+       * an uncaught exception, out of memory).
        */
       readonly kind: 'error' | 'timeout' | 'crash';
-      readonly errorType: string;
-      readonly errorMessage: string;
-      readonly durationMs: number;
-      readonly requestId: string;
-    };
+      /** The execution environment that ran it. */
+      readonly environmentId: string;
+    }
+  | {
+      /** Every environment the function may have was busy: no environment ran it. */
+      readonly kind: 'throttle';
+      /** Lambda's reason and the limit that was reached. */
+      readonly throttle: { readonly reason: ThrottleReason; readonly concurrencyLimit: number };
+    }
+);
+
+/** How an invocation failed. */
+export type InvocationFailureKind = InvocationFailure['kind'];
 
 /** Per-invocation settings. */
 export interface InvokeOptions {
-  /** The caller's limit (AWS IoT's 5 s for authorizers); the function's own Timeout applies when shorter. */
+  /**
+   * The caller's limit, from the call (AWS IoT's 5 s for authorizers, which a cold start counts against);
+   * the function's own Timeout applies from the start of the invocation when it ends sooner.
+   */
   readonly timeoutMs?: number;
 }
 
-interface Pending {
+/** What a subscriber hears about invocations, as Lambda's Telemetry API tells an extension. */
+export type InvocationTelemetry =
+  | {
+      readonly type: 'platform.start';
+      readonly functionName: string;
+      readonly requestId: string;
+      readonly environmentId: string;
+      /** This invocation started its environment. */
+      readonly coldStart: boolean;
+    }
+  | {
+      readonly type: 'platform.report';
+      readonly functionName: string;
+      readonly environmentId: string;
+      readonly report: InvocationReport;
+    };
+
+/** One execution environment of a function, as `environments()` shows it. */
+export interface EnvironmentInfo {
+  /** Its log stream name (`YYYY/MM/DD/[$LATEST]<id>`), which Lambda gives each environment. */
+  readonly id: string;
+  /** The OS process of a `process` environment. */
+  readonly pid: number | undefined;
+  readonly state: 'initializing' | 'idle' | 'busy';
+}
+
+interface Invocation {
   readonly fn: LocalFunction;
   readonly requestId: string;
   readonly event: unknown;
-  readonly started: number;
+  /** `performance.now()` at the call. */
+  readonly called: number;
+  /** The caller's deadline (`performance.now()` scale), if it set a limit. */
+  readonly callerDeadline: number | undefined;
+  /** What a timeout reports: min(function Timeout, caller's limit). */
   readonly limitMs: number;
+  /** Before START: whether the caller's limit (rather than Lambda's Init limit) bounds the Init phase. */
+  readonly callerBoundsInit: boolean;
   readonly resolve: (result: InvocationResult) => void;
+  readonly environment: Environment;
+  /** `performance.now()` at START, once the environment is ready. */
+  started?: number;
   timer?: NodeJS.Timeout;
-  slot?: Slot;
   settled: boolean;
 }
 
-interface Slot {
-  readonly worker: Worker;
-  current?: Pending;
-  dead: boolean;
+interface Environment {
+  readonly id: string;
+  readonly fn: LocalFunction;
+  transport: EnvironmentTransport;
+  state: 'initializing' | 'idle' | 'busy' | 'dead';
+  current?: Invocation;
+  /** `performance.now()` when it was started. */
+  readonly spawned: number;
+  /**
+   * From start to ready: Lambda's Init phase (the runtime starting, then the function's module loading).
+   * Reported by the first invocation it runs (the cold start's).
+   */
+  initDurationMs?: number;
+  coldStartReported: boolean;
+  maxMemoryUsedMb: number;
 }
 
 interface Pool {
-  readonly slots: Slot[];
-  readonly queue: Pending[];
+  readonly environments: Environment[];
+  readonly limit: number;
+  readonly log: PlatformLog;
+  invocations: number;
+  throttles: number;
 }
 
 /**
- * Runs Lambda bundles as the Lambda Node.js runtime does, in worker threads: each function gets a small pool
- * of warm workers (module state survives between invocations; never one per connection), its own
- * `process.env` (its resolved environment plus Lambda's reserved variables and the local AWS endpoint), a
- * context object, and a timeout of min(function Timeout, the caller's limit). A handler that throws, hangs,
- * exits or crashes only loses its worker (terminated and replaced on the next invocation); the host goes on.
+ * Runs Lambda bundles as Lambda runs them: each function gets execution environments (by default each its own
+ * OS process; see `Isolation`) that stay warm between invocations and run one invocation at a time, created on
+ * demand up to the function's concurrency limit (its `ReservedConcurrentExecutions`, else `concurrencyLimit`);
+ * an invocation that finds them all busy is throttled at once (TooManyRequestsException, "Rate Exceeded."),
+ * never queued. Each environment has its own `process.env` (the function's resolved environment plus
+ * Lambda's reserved variables and the local AWS endpoint), a heap limit derived from `MemorySize`, and a
+ * context object; an invocation times out after the function's Timeout counted from its start, or at the
+ * caller's limit counted from the call. A handler that throws, hangs, exits, kills its process or runs out
+ * of memory fails only its invocation (a dead environment is replaced on demand); the host goes on.
  *
- * Worker threads share the host process: `process.abort()` or a native crash in a function would still end it.
+ * The function's log gets Lambda's platform lines (START, END, REPORT, timeouts and runtime exits) and the
+ * runtime's error records, in the function's log format (see `platform-log.ts`).
  */
 export class LambdaRunner {
   private readonly functions = new Map<string, LocalFunction>();
   private readonly pools = new Map<string, Pool>();
-  private readonly counts = new Map<string, number>();
-  private readonly maxWorkers: number;
+  private readonly concurrencyLimit: number;
+  private readonly entry: EnvironmentEntry;
   private readonly modulePaths: readonly string[];
   private readonly log: LogSink;
-  private readonly workerScript: WorkerScript;
+  private readonly listeners = new Set<(event: InvocationTelemetry) => void>();
   private closed = false;
 
   constructor(private readonly options: LambdaRunnerOptions) {
     for (const fn of options.functions) this.functions.set(fn.name, fn);
-    this.maxWorkers = options.maxWorkersPerFunction ?? 2;
-    if (!Number.isInteger(this.maxWorkers) || this.maxWorkers < 1) {
+    this.concurrencyLimit = options.concurrencyLimit ?? DEFAULT_CONCURRENCY_LIMIT;
+    if (!Number.isInteger(this.concurrencyLimit) || this.concurrencyLimit < 1) {
       throw new LocalIotError(
-        `maxWorkersPerFunction must be a positive integer, but ${this.maxWorkers} was given`,
+        `concurrencyLimit must be a positive integer, but ${this.concurrencyLimit} was given`,
       );
     }
+    const isolation = options.isolation ?? 'process';
+    if (!ISOLATIONS.includes(isolation)) {
+      throw new LocalIotError(
+        `isolation must be one of ${ISOLATIONS.join(', ')}, but ${JSON.stringify(isolation)} was given`,
+      );
+    }
+    this.entry = resolveEnvironmentEntry(isolation);
     this.modulePaths = options.runtimeModulePaths ?? defaultModulePaths();
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-    this.workerScript = lambdaWorkerScript();
   }
 
-  /** How many times `functionName` was invoked (every attempt, whatever its outcome). */
+  /** Where the environments run. */
+  get isolation(): Isolation {
+    return this.entry.isolation;
+  }
+
+  /** How many times `functionName` ran: every invocation an environment took, whatever its outcome. */
   invocationCount(functionName: string): number {
-    return this.counts.get(functionName) ?? 0;
+    return this.pools.get(functionName)?.invocations ?? 0;
   }
 
-  /** Number of live workers of a function (for tests: the pool never grows past its limit). */
-  workerCount(functionName: string): number {
-    return this.pools.get(functionName)?.slots.length ?? 0;
+  /** How many invocations of `functionName` were throttled (no environment ran them). */
+  throttleCount(functionName: string): number {
+    return this.pools.get(functionName)?.throttles ?? 0;
+  }
+
+  /** The concurrency limit of `functionName`: its reserved concurrency, else the runner's default. */
+  concurrencyLimitOf(functionName: string): number {
+    const fn = this.functions.get(functionName);
+    return fn?.reservedConcurrency ?? this.concurrencyLimit;
+  }
+
+  /** The live execution environments of `functionName`. */
+  environments(functionName: string): EnvironmentInfo[] {
+    const live = (this.pools.get(functionName)?.environments ?? []).filter(
+      (environment): environment is Environment & { state: EnvironmentInfo['state'] } =>
+        environment.state !== 'dead',
+    );
+    return live.map(({ id, transport, state }) => ({ id, pid: transport.pid, state }));
+  }
+
+  /** Number of live execution environments of `functionName` (never more than its concurrency limit). */
+  environmentCount(functionName: string): number {
+    return this.pools.get(functionName)?.environments.length ?? 0;
+  }
+
+  /** Subscribes to every invocation's start and report; returns the unsubscribe. */
+  onTelemetry(listener: (event: InvocationTelemetry) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /**
-   * Invokes `functionName` with `event`. Never rejects for anything the function does: failures are results.
+   * Invokes `functionName` with `event`. Never rejects for anything the function does: failures (a throttle
+   * included) are results.
    * @throws LocalIotError when the function is unknown or the runner is closed.
    */
   invoke(functionName: string, event: unknown, options: InvokeOptions = {}): Promise<InvocationResult> {
@@ -139,72 +292,96 @@ export class LambdaRunner {
         ),
       );
     }
-    this.counts.set(functionName, this.invocationCount(functionName) + 1);
+    const pool = this.pool(fn);
+    const called = performance.now();
+    let environment = pool.environments.find((e) => e.state === 'idle');
+    if (environment === undefined) {
+      if (pool.environments.length >= pool.limit) return Promise.resolve(this.throttled(fn, pool));
+      environment = this.spawn(fn, pool);
+    }
+    pool.invocations += 1;
     const limitMs = Math.min(fn.timeoutSeconds * 1000, options.timeoutMs ?? Number.POSITIVE_INFINITY);
     return new Promise<InvocationResult>((resolve) => {
-      const pending: Pending = {
+      const invocation: Invocation = {
         fn,
         requestId: randomUUID(),
         event,
-        started: performance.now(),
+        called,
+        callerDeadline: options.timeoutMs === undefined ? undefined : called + options.timeoutMs,
         limitMs,
+        callerBoundsInit: (options.timeoutMs ?? Number.POSITIVE_INFINITY) <= INIT_LIMIT_MS,
         resolve,
+        environment,
         settled: false,
       };
-      pending.timer = setTimeout(() => this.timeOut(pending), limitMs);
-      this.pool(fn.name).queue.push(pending);
-      this.dispatch(fn);
+      environment.current = invocation;
+      if (environment.state === 'idle') {
+        this.begin(invocation);
+      } else {
+        // Cold: the environment is in its Init phase; the caller's limit runs, the function's Timeout not yet.
+        const initLimit = invocation.callerBoundsInit ? (options.timeoutMs as number) : INIT_LIMIT_MS;
+        invocation.timer = setTimeout(() => this.timeOut(invocation), initLimit);
+      }
     });
   }
 
-  /** Terminates every worker; invocations still running end as crashes. */
+  /** Ends every environment; invocations still running end as crashes. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const workers: Promise<number>[] = [];
+    const ending: Promise<void>[] = [];
     for (const pool of this.pools.values()) {
-      for (const pending of pool.queue.splice(0))
-        this.settleFailure(pending, 'crash', 'Shutdown', 'local-iot is shutting down');
-      for (const slot of pool.slots.splice(0)) {
-        slot.dead = true;
-        if (slot.current) this.settleFailure(slot.current, 'crash', 'Shutdown', 'local-iot is shutting down');
-        workers.push(slot.worker.terminate());
+      for (const environment of pool.environments.splice(0)) {
+        environment.state = 'dead';
+        const invocation = environment.current;
+        if (invocation)
+          this.fail(invocation, 'crash', {
+            errorType: 'Shutdown',
+            errorMessage: 'local-iot is shutting down',
+          });
+        ending.push(environment.transport.kill());
       }
     }
-    await Promise.all(workers);
+    await Promise.all(ending);
   }
 
-  private pool(name: string): Pool {
-    let pool = this.pools.get(name);
+  private pool(fn: LocalFunction): Pool {
+    let pool = this.pools.get(fn.name);
     if (pool === undefined) {
-      pool = { slots: [], queue: [] };
-      this.pools.set(name, pool);
+      pool = {
+        environments: [],
+        limit: fn.reservedConcurrency ?? this.concurrencyLimit,
+        log: new PlatformLog(fn),
+        invocations: 0,
+        throttles: 0,
+      };
+      this.pools.set(fn.name, pool);
     }
     return pool;
   }
 
-  private dispatch(fn: LocalFunction): void {
-    const pool = this.pool(fn.name);
-    while (pool.queue.length > 0 && !this.closed) {
-      let slot = pool.slots.find((s) => !s.dead && s.current === undefined);
-      if (slot === undefined && pool.slots.length < this.maxWorkers) slot = this.spawn(fn, pool);
-      if (slot === undefined) return;
-      const pending = pool.queue.shift() as Pending;
-      slot.current = pending;
-      pending.slot = slot;
-      const deadline = Date.now() + pending.fn.timeoutSeconds * 1000 - (performance.now() - pending.started);
-      const invoke: InvokeMessage = {
-        type: 'invoke',
-        requestId: pending.requestId,
-        event: pending.event,
-        deadline,
-      };
-      slot.worker.postMessage(invoke);
-    }
+  private throttled(fn: LocalFunction, pool: Pool): InvocationResult {
+    pool.throttles += 1;
+    return {
+      ok: false,
+      kind: 'throttle',
+      errorType: 'TooManyRequestsException',
+      errorMessage: 'Rate Exceeded.',
+      durationMs: 0,
+      requestId: randomUUID(),
+      throttle: {
+        reason:
+          fn.reservedConcurrency === undefined
+            ? 'ConcurrentInvocationLimitExceeded'
+            : 'ReservedFunctionConcurrentInvocationLimitExceeded',
+        concurrencyLimit: pool.limit,
+      },
+    };
   }
 
-  private spawn(fn: LocalFunction, pool: Pool): Slot {
-    const workerData: LambdaWorkerData = {
+  private spawn(fn: LocalFunction, pool: Pool): Environment {
+    const id = logStreamName();
+    const data: LambdaWorkerData = {
       codeDirectory: fn.codeDirectory,
       handler: fn.handler,
       context: {
@@ -213,44 +390,71 @@ export class LambdaRunner {
         invokedFunctionArn: fn.arn,
         memoryLimitInMB: String(fn.memorySizeMb),
         logGroupName: `/aws/lambda/${fn.name}`,
-        logStreamName: logStreamName(),
+        logStreamName: id,
       },
     };
-    const worker = new Worker(this.workerScript.filename, {
-      ...(this.workerScript.execArgv !== undefined && { execArgv: [...this.workerScript.execArgv] }),
-      env: this.environment(fn),
-      workerData,
-      stdout: true,
-      stderr: true,
-      // A runaway allocation ends this worker (ERR_WORKER_OUT_OF_MEMORY), not the host.
-      resourceLimits: { maxOldGenerationSizeMb: Math.max(fn.memorySizeMb, 256) },
-    });
-    // Pending invocations keep the host alive through their timers; an idle worker must not.
-    worker.unref();
-    const slot: Slot = { worker, dead: false };
-    pool.slots.push(slot);
-    for (const [stream, level] of [
-      [worker.stdout, 'STDOUT'],
-      [worker.stderr, 'STDERR'],
-    ] as const) {
-      let buffered = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        const lines = (buffered + chunk).split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) this.log(`[${fn.name}] ${level} ${line}`);
-      });
-      stream.on('end', () => {
-        if (buffered) this.log(`[${fn.name}] ${level} ${buffered}`);
-      });
-    }
-    worker.on('message', (message: WorkerMessage) => this.onMessage(fn, slot, message));
-    worker.on('error', (error: Error) => this.onDeath(fn, slot, `${error.name}: ${error.message}`));
-    worker.on('exit', (code: number) => this.onDeath(fn, slot, `the function exited with code ${code}`));
-    return slot;
+    const environment: Environment = {
+      id,
+      fn,
+      // Set right below: no message can arrive before startEnvironment returns.
+      transport: undefined as unknown as EnvironmentTransport,
+      spawned: performance.now(),
+      state: 'initializing',
+      coldStartReported: false,
+      maxMemoryUsedMb: 0,
+    };
+    environment.transport = startEnvironment(
+      this.entry,
+      { memorySizeMb: fn.memorySizeMb, codeDirectory: fn.codeDirectory, env: this.environment(fn) },
+      {
+        message: (message) => this.onMessage(environment, message),
+        output: (stream, line) => this.log(`[${fn.name}] ${stream} ${line}`),
+        exit: (exit) => this.onExit(environment, exit),
+      },
+    );
+    pool.environments.push(environment);
+    environment.transport.send({ type: 'init', data });
+    return environment;
   }
 
-  private onMessage(fn: LocalFunction, slot: Slot, message: WorkerMessage): void {
+  /** The environment is ready: START, and the function's Timeout counts from here. */
+  private begin(invocation: Invocation): void {
+    const { environment, fn } = invocation;
+    environment.state = 'busy';
+    this.markStarted(invocation);
+    const now = invocation.started ?? performance.now();
+    clearTimeout(invocation.timer);
+    const deadline = Math.min(
+      now + fn.timeoutSeconds * 1000,
+      invocation.callerDeadline ?? Number.POSITIVE_INFINITY,
+    );
+    invocation.timer = setTimeout(() => this.timeOut(invocation), Math.max(0, deadline - now));
+    environment.transport.send({
+      type: 'invoke',
+      requestId: invocation.requestId,
+      event: invocation.event,
+      // The context's remaining time is the function's own, as in Lambda.
+      deadline: Date.now() + fn.timeoutSeconds * 1000,
+    });
+  }
+
+  /** START (the log line and the telemetry event), once per invocation. */
+  private markStarted(invocation: Invocation): void {
+    if (invocation.started !== undefined) return;
+    const { environment, fn } = invocation;
+    invocation.started = performance.now();
+    this.platformLines(fn, this.pool(fn).log.start(invocation.requestId));
+    this.emit({
+      type: 'platform.start',
+      functionName: fn.name,
+      requestId: invocation.requestId,
+      environmentId: environment.id,
+      coldStart: !environment.coldStartReported,
+    });
+  }
+
+  private onMessage(environment: Environment, message: WorkerMessage): void {
+    const { fn } = environment;
     if (message.type === 'log') {
       this.log(
         message.json
@@ -259,93 +463,168 @@ export class LambdaRunner {
       );
       return;
     }
-    const pending = slot.current;
-    if (pending === undefined || pending.requestId !== message.requestId) return;
-    slot.current = undefined;
-    if (message.ok) {
-      this.settle(pending, {
+    if (environment.state === 'dead') return;
+    environment.maxMemoryUsedMb = Math.max(environment.maxMemoryUsedMb, message.maxMemoryUsedMb);
+    if (message.type === 'ready') this.onReady(environment, message);
+    else this.onResult(environment, message);
+  }
+
+  private onReady(environment: Environment, ready: ReadyMessage): void {
+    environment.initDurationMs = performance.now() - environment.spawned;
+    const invocation = environment.current;
+    if (invocation === undefined) return;
+    if (ready.error === undefined) {
+      this.begin(invocation);
+      return;
+    }
+    // A module that failed to load leaves nothing warm worth keeping: the next invocation starts afresh and
+    // loads it again, as Lambda retries the Init.
+    this.markStarted(invocation);
+    this.retire(environment);
+    this.finish(invocation, 'error', ready.error, true);
+  }
+
+  private onResult(environment: Environment, result: ResultMessage): void {
+    const invocation = environment.current;
+    if (invocation === undefined || invocation.requestId !== result.requestId) return;
+    environment.current = undefined;
+    environment.state = 'idle';
+    if (result.ok) {
+      this.report(invocation, 'success');
+      this.settle(invocation, {
         ok: true,
-        value: message.value,
-        durationMs: elapsed(pending),
-        requestId: pending.requestId,
+        value: result.value,
+        durationMs: elapsed(invocation),
+        requestId: invocation.requestId,
+        environmentId: environment.id,
       });
     } else {
-      this.settleFailure(pending, 'error', message.errorType, message.errorMessage);
-    }
-    // A module that failed to load leaves nothing warm worth keeping, as Lambda resets the sandbox.
-    if (message.fatal) this.retire(fn, slot);
-    this.dispatch(fn);
-  }
-
-  private onDeath(fn: LocalFunction, slot: Slot, why: string): void {
-    if (slot.dead) return;
-    const pending = slot.current;
-    slot.current = undefined;
-    this.retire(fn, slot);
-    this.log(`[${fn.name}] ${pending?.requestId ?? '-'} ERROR worker ended: ${why}`);
-    if (pending)
-      this.settleFailure(
-        pending,
-        'crash',
-        'Runtime.ExitError',
-        `${why} while handling request ${pending.requestId}`,
+      this.finish(
+        invocation,
+        'error',
+        { errorType: result.errorType, errorMessage: result.errorMessage },
+        false,
       );
-    this.dispatch(fn);
-  }
-
-  private timeOut(pending: Pending): void {
-    if (pending.settled) return;
-    const pool = this.pool(pending.fn.name);
-    const queued = pool.queue.indexOf(pending);
-    if (queued >= 0) pool.queue.splice(queued, 1);
-    const slot = pending.slot;
-    this.settleFailure(
-      pending,
-      'timeout',
-      'Sandbox.Timedout',
-      `Task timed out after ${(pending.limitMs / 1000).toFixed(2)} seconds${queued >= 0 ? ' (waiting for a free worker)' : ''}`,
-    );
-    if (slot !== undefined) {
-      // The handler may never return: end its worker and let the next invocation start a fresh one.
-      slot.current = undefined;
-      this.retire(pending.fn, slot);
     }
-    this.dispatch(pending.fn);
   }
 
-  private retire(fn: LocalFunction, slot: Slot): void {
-    if (slot.dead) return;
-    slot.dead = true;
-    const pool = this.pool(fn.name);
-    const index = pool.slots.indexOf(slot);
-    if (index >= 0) pool.slots.splice(index, 1);
-    slot.worker.terminate().catch(() => undefined);
+  private onExit(environment: Environment, exit: EnvironmentExit): void {
+    if (environment.state === 'dead') return;
+    const invocation = environment.current;
+    this.retire(environment);
+    if (invocation === undefined || invocation.settled) return;
+    const errorType = exit.outOfMemory ? 'Runtime.OutOfMemory' : 'Runtime.ExitError';
+    const errorMessage = `RequestId: ${invocation.requestId} Error: Runtime exited with error: ${exit.description}`;
+    this.markStarted(invocation);
+    const { log } = this.pool(invocation.fn);
+    this.platformLines(invocation.fn, log.runtimeExited(invocation.requestId, exit.description, errorType));
+    // Out of memory, the environment used all it had.
+    if (exit.outOfMemory) environment.maxMemoryUsedMb = invocation.fn.memorySizeMb;
+    this.finish(invocation, 'crash', { errorType, errorMessage }, true);
   }
 
-  private settleFailure(
-    pending: Pending,
-    kind: 'error' | 'timeout' | 'crash',
-    errorType: string,
-    errorMessage: string,
-  ): void {
-    this.settle(pending, {
-      ok: false,
-      kind,
-      errorType,
-      errorMessage,
-      durationMs: elapsed(pending),
-      requestId: pending.requestId,
+  private timeOut(invocation: Invocation): void {
+    if (invocation.settled) return;
+    const { environment, fn } = invocation;
+    // The handler may never return: end its environment; the next invocation starts a fresh one.
+    this.retire(environment);
+    if (invocation.started === undefined) {
+      this.fail(invocation, 'timeout', {
+        errorType: 'Sandbox.Timedout',
+        errorMessage: invocation.callerBoundsInit
+          ? `Task timed out after ${(((invocation.callerDeadline ?? 0) - invocation.called) / 1000).toFixed(2)} seconds (in the Init phase of a cold start)`
+          : `the function's Init phase did not finish within Lambda's ${INIT_LIMIT_MS / 1000} s`,
+      });
+      return;
+    }
+    const seconds = invocation.limitMs / 1000;
+    this.platformLines(fn, this.pool(fn).log.timedOut(invocation.requestId, seconds));
+    this.report(invocation, 'timeout', undefined, true);
+    this.fail(invocation, 'timeout', {
+      errorType: 'Sandbox.Timedout',
+      errorMessage: `Task timed out after ${seconds.toFixed(2)} seconds`,
     });
   }
 
-  private settle(pending: Pending, result: InvocationResult): void {
-    if (pending.settled) return;
-    pending.settled = true;
-    clearTimeout(pending.timer);
-    pending.resolve(result);
+  /** Reports a failed invocation that started (END, REPORT) and settles it. */
+  private finish(
+    invocation: Invocation,
+    kind: 'error' | 'crash',
+    error: FunctionError,
+    platformFailure: boolean,
+  ): void {
+    this.report(invocation, 'error', error.errorType, platformFailure);
+    this.fail(invocation, kind, error);
   }
 
-  /** The worker's whole `process.env`: nothing of the host's leaks in, as in a Lambda sandbox. */
+  /** END and REPORT, and the telemetry `platform.report`. */
+  private report(
+    invocation: Invocation,
+    status: InvocationReport['status'],
+    errorType?: string,
+    platformFailure = false,
+  ): void {
+    const { environment, fn } = invocation;
+    const coldStart = !environment.coldStartReported;
+    environment.coldStartReported = true;
+    const report: InvocationReport = {
+      requestId: invocation.requestId,
+      durationMs: performance.now() - (invocation.started ?? invocation.called),
+      ...(coldStart &&
+        environment.initDurationMs !== undefined && { initDurationMs: environment.initDurationMs }),
+      maxMemoryUsedMb: environment.maxMemoryUsedMb,
+      status,
+      ...(errorType !== undefined && { errorType }),
+      platformFailure,
+    };
+    this.platformLines(fn, this.pool(fn).log.end(report));
+    this.emit({ type: 'platform.report', functionName: fn.name, environmentId: environment.id, report });
+  }
+
+  /** Takes `environment` out of its pool and ends it (its invocation, if any, is the caller's to settle). */
+  private retire(environment: Environment): void {
+    if (environment.state === 'dead') return;
+    environment.state = 'dead';
+    const pool = this.pool(environment.fn);
+    const index = pool.environments.indexOf(environment);
+    if (index >= 0) pool.environments.splice(index, 1);
+    void environment.transport.kill();
+  }
+
+  private fail(invocation: Invocation, kind: 'error' | 'timeout' | 'crash', error: FunctionError): void {
+    this.settle(invocation, {
+      ok: false,
+      kind,
+      ...error,
+      durationMs: elapsed(invocation),
+      requestId: invocation.requestId,
+      environmentId: invocation.environment.id,
+    });
+  }
+
+  private settle(invocation: Invocation, result: InvocationResult): void {
+    if (invocation.settled) return;
+    invocation.settled = true;
+    clearTimeout(invocation.timer);
+    if (invocation.environment.current === invocation) invocation.environment.current = undefined;
+    invocation.resolve(result);
+  }
+
+  private platformLines(fn: LocalFunction, lines: readonly string[]): void {
+    for (const line of lines) this.log(`[${fn.name}] ${line}`);
+  }
+
+  private emit(event: InvocationTelemetry): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.log(`[local-iot] a telemetry listener failed on ${event.type}: ${String(error)}`);
+      }
+    }
+  }
+
+  /** An environment's whole `process.env`: nothing of the host's leaks in, as in a Lambda sandbox. */
   private environment(fn: LocalFunction): Record<string, string> {
     const { region, awsEndpointUrl } = this.options;
     return {
@@ -381,55 +660,13 @@ export class LambdaRunner {
   }
 }
 
-function elapsed(pending: Pending): number {
-  return Math.round((performance.now() - pending.started) * 10) / 10;
+function elapsed(invocation: Invocation): number {
+  return Math.round((performance.now() - invocation.called) * 10) / 10;
 }
 
 function logStreamName(): string {
   const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
   return `${day}/[$LATEST]${randomUUID().replace(/-/g, '')}`;
-}
-
-/** The worker's entry script, and the Node.js flags it needs (undefined: the host's, as by default). */
-interface WorkerScript {
-  readonly filename: string;
-  readonly execArgv?: readonly string[];
-}
-
-/**
- * The worker script `lambda-worker`, next to this module and in the same form: the compiled `.js` when this
- * module runs from `dist`, the `.ts` source when it runs from sources (Jest with ts-jest, `tsx`). Pairing by
- * this module's own extension, rather than taking a `.js` whenever one exists, means sources never run a
- * stale compiled worker.
- *
- * A `.ts` worker runs through tsx's CommonJS hook, preloaded with `--require <tsx/cjs>`: that hook registers
- * synchronously inside the worker before its entry script loads. `--import tsx` does not work here: on
- * Node.js 20 the hooks it registers do not reach a worker's entry script (ERR_UNKNOWN_FILE_EXTENSION). The
- * path is resolved here because a worker resolves `--require` from the current directory, not from this
- * package, and the flags are given in full rather than added to the inherited ones, which may hold flags a
- * worker refuses (ERR_WORKER_INVALID_EXEC_ARGV).
- * @throws LocalIotError when the script is missing, or tsx is for the `.ts` one.
- */
-function lambdaWorkerScript(): WorkerScript {
-  const fromSources = __filename.endsWith('.ts');
-  const filename = join(__dirname, fromSources ? 'lambda-worker.ts' : 'lambda-worker.js');
-  if (!existsSync(filename)) {
-    throw new LocalIotError(
-      `the Lambda worker script ${filename} is missing: rebuild local-iot (npm run build)`,
-    );
-  }
-  if (!fromSources) return { filename };
-  let tsxHook: string;
-  try {
-    tsxHook = require.resolve('tsx/cjs');
-  } catch (error) {
-    throw new LocalIotError(
-      `local-iot runs from its TypeScript sources, so its Lambda worker (${filename}) needs tsx, which cannot be found: ` +
-        "install the repository's devDependencies (npm ci), or run local-iot from dist (npm run build)",
-      { cause: error },
-    );
-  }
-  return { filename, execArgv: ['--require', tsxHook] };
 }
 
 /** Every `node_modules` directory from this module's directory up to the root, nearest first. */

@@ -1,21 +1,26 @@
 /**
- * Entry point of a Lambda worker thread, started by `LambdaRunner`: carries the runner's messages to and from
- * the Lambda runtime (`lambda-runtime.ts`), which does the work.
+ * Entry point of a Lambda execution environment in a worker thread (`isolation: 'thread'`), started by
+ * `LambdaRunner`: carries the host's messages to the environment (`lambda-environment.ts`) over the thread's
+ * port. A thread shares the host process, so this isolation cannot survive a function that kills the process.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { createLambdaRuntime } from './lambda-runtime';
-import type { InvokeMessage, LambdaWorkerData, WorkerMessage } from './worker-protocol';
+import { getHeapStatistics } from 'node:v8';
+import { parentPort } from 'node:worker_threads';
+import { serveLambdaEnvironment } from './lambda-environment';
+import type { HostMessage } from './worker-protocol';
 
 if (parentPort === null) {
   throw new Error('lambda-worker runs only as a worker thread started by LambdaRunner');
 }
 const port = parentPort;
-const send = (message: WorkerMessage): void => port.postMessage(message);
-const runtime = createLambdaRuntime(workerData as LambdaWorkerData, send);
-
-port.on('message', (message: InvokeMessage | undefined) => {
-  if (message?.type !== 'invoke') return;
-  // `invoke` settles with a result for whatever the handler does; should sending fail, the rejection is
-  // unhandled and ends this worker, which the runner reports as a crash.
-  void runtime.invoke(message).then(send);
+// The process's resident set is the host's; the thread's own memory is its isolate's heap, sampled at peak.
+let peakHeapBytes = 0;
+serveLambdaEnvironment({
+  send: (message) => port.postMessage(message),
+  // A posted message is delivered even when the thread exits right after.
+  flush: (then) => then(),
+  onMessage: (listener) => port.on('message', (message: HostMessage) => listener(message)),
+  maxMemoryUsedMb: () => {
+    peakHeapBytes = Math.max(peakHeapBytes, getHeapStatistics().total_heap_size);
+    return Math.ceil(peakHeapBytes / 1024 / 1024);
+  },
 });

@@ -1,9 +1,11 @@
 /**
- * The messages between `LambdaRunner` (the host) and a Lambda worker (`lambda-worker.ts`). Both sides import
- * these types from here, so the protocol is defined once. Every message is structured-clone safe.
+ * The messages between `LambdaRunner` (the host) and a Lambda execution environment (a child process started
+ * from `lambda-process.ts`, or a worker thread from `lambda-worker.ts`). Both sides import these types from
+ * here, so the protocol is defined once, whichever transport carries it. Every message is structured-clone
+ * safe (the child process channel uses Node's `advanced` serialization, as worker threads do).
  */
 
-/** The Lambda context fields fixed for a worker's lifetime; the per-invocation ones are added per request. */
+/** The Lambda context fields fixed for an environment's lifetime; the per-invocation ones are added per request. */
 export interface LambdaContextBase {
   readonly functionName: string;
   readonly functionVersion: string;
@@ -13,7 +15,7 @@ export interface LambdaContextBase {
   readonly logStreamName: string;
 }
 
-/** What a worker is started with (its `workerData`): which handler to load, and its context. */
+/** What an environment is started with: which handler to load, and its context. */
 export interface LambdaWorkerData {
   /** The function's code directory (`LAMBDA_TASK_ROOT`). */
   readonly codeDirectory: string;
@@ -22,7 +24,13 @@ export interface LambdaWorkerData {
   readonly context: LambdaContextBase;
 }
 
-/** Host → worker: run the handler once. */
+/** Host → environment, first and once: load the function (Lambda's Init phase). */
+export interface InitMessage {
+  readonly type: 'init';
+  readonly data: LambdaWorkerData;
+}
+
+/** Host → environment: run the handler once. */
 export interface InvokeMessage {
   readonly type: 'invoke';
   readonly requestId: string;
@@ -31,12 +39,15 @@ export interface InvokeMessage {
   readonly deadline: number;
 }
 
+/** Every message the host sends. */
+export type HostMessage = InitMessage | InvokeMessage;
+
 /** Console levels of the Lambda Node.js runtime, lowest first. */
 export const LAMBDA_LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
 
 export type LambdaLogLevel = (typeof LAMBDA_LOG_LEVELS)[number];
 
-/** Worker → host: one console call of the function, in call order. */
+/** Environment → host: one console call of the function (or one error record of the runtime), in order. */
 export interface LogMessage {
   readonly type: 'log';
   readonly level: LambdaLogLevel;
@@ -47,25 +58,34 @@ export interface LogMessage {
   readonly message: string;
 }
 
-/** Worker → host: how one invocation ended. */
-export type ResultMessage =
+/** An error as Lambda reports it: its type (`Error`, `Runtime.ImportModuleError`...) and message. */
+export interface FunctionError {
+  readonly errorType: string;
+  readonly errorMessage: string;
+}
+
+/** Environment → host, once, after the Init phase: the handler is loaded (or could not be). */
+export interface ReadyMessage {
+  readonly type: 'ready';
+  /** Why the module did not load; the environment holds nothing worth keeping warm then. */
+  readonly error?: FunctionError;
+  readonly maxMemoryUsedMb: number;
+}
+
+/** Environment → host: how one invocation ended. */
+export type ResultMessage = {
+  readonly type: 'result';
+  readonly requestId: string;
+  /** The environment's peak memory so far (`Max Memory Used`), in MB. */
+  readonly maxMemoryUsedMb: number;
+} & (
   | {
-      readonly type: 'result';
-      readonly requestId: string;
       readonly ok: true;
       /** The handler's result, JSON round-tripped (`null` for `undefined`). */
       readonly value: unknown;
-      readonly fatal?: false;
     }
-  | {
-      readonly type: 'result';
-      readonly requestId: string;
-      readonly ok: false;
-      readonly errorType: string;
-      readonly errorMessage: string;
-      /** The handler's module failed to load: the worker holds nothing worth keeping warm. */
-      readonly fatal?: boolean;
-    };
+  | ({ readonly ok: false } & FunctionError)
+);
 
-/** Every message a worker sends. */
-export type WorkerMessage = LogMessage | ResultMessage;
+/** Every message an environment sends. */
+export type WorkerMessage = LogMessage | ReadyMessage | ResultMessage;

@@ -178,7 +178,7 @@ describe('CustomAuthPipeline.authorize', () => {
     expect(decision.reasonCode).toBe(0x87);
     expect(decision.reason).toMatch(
       new RegExp(
-        `^authorizer Lambda ${FUNCTION} crashed: the function exited with code 3 while handling request [0-9a-f-]{36}$`,
+        `^authorizer Lambda ${FUNCTION} crashed: Runtime.ExitError: RequestId: [0-9a-f-]{36} Error: Runtime exited with error: exit status 3$`,
       ),
     );
     expect((await runtime.authorizer.authorize(unsigned('allow'))).allowed).toBe(true);

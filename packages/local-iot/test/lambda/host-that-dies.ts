@@ -1,0 +1,35 @@
+/**
+ * A host for lambda-runner.test.ts: starts a runner with one environment spinning in a busy loop and one idle,
+ * prints their pids and kills itself with SIGKILL, so no close or exit handler of the host can run. The test
+ * then watches the environments end on their own.
+ */
+import { join } from 'node:path';
+import { LambdaRunner } from '../../src/lambda/lambda-runner';
+import { FUNCTIONS_DIR } from '../fixtures/assembly';
+
+const name = 'fixture-orphans';
+const runner = new LambdaRunner({
+  functions: [
+    {
+      logicalId: 'Orphans',
+      name,
+      arn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+      codeDirectory: join(FUNCTIONS_DIR, 'behaviours'),
+      handler: 'index.handler',
+      runtime: 'nodejs20.x',
+      timeoutSeconds: 300,
+      memorySizeMb: 128,
+      environment: {},
+      logFormat: 'Text',
+    },
+  ],
+  region: 'us-east-1',
+  awsEndpointUrl: 'http://127.0.0.1:9',
+  log: () => undefined,
+});
+
+void runner.invoke(name, { behaviour: 'spin' });
+void runner.invoke(name, { behaviour: 'allow' }).then(() => {
+  const pids = runner.environments(name).map((environment) => environment.pid);
+  process.stdout.write(`${pids.join(' ')}\n`, () => process.kill(process.pid, 'SIGKILL'));
+});
