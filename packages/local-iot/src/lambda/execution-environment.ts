@@ -149,6 +149,8 @@ function startProcess(
         child.stderr?.destroy();
       };
       if (child.exitCode === null && child.signalCode === null) {
+        // Whoever ends an environment waits for it: the host must not exit before the process is gone.
+        child.ref();
         child.once('exit', dropPipes);
         child.kill('SIGKILL');
       } else {
@@ -202,6 +204,7 @@ function startThread(
     pid: undefined,
     send: (message) => worker.postMessage(message),
     kill: async () => {
+      worker.ref();
       await worker.terminate();
       await exited;
     },

@@ -576,19 +576,29 @@ describe('LambdaRunner with process isolation', () => {
     expect(pids.filter(isAlive)).toEqual([]);
   });
 
-  it('ends its environments when the host dies, even one blocked in a busy loop', async () => {
-    // A host process that starts a runner, leaves one environment spinning and one idle, prints their pids
-    // and is then killed with SIGKILL (no close, no exit handler).
-    const host = join(__dirname, 'host-that-dies.ts');
+  /** Runs `lambda-host.ts` in `mode` in a process of its own; resolves with the pids it printed and the rest. */
+  async function runHost(mode: 'die' | 'close'): Promise<{ pids: number[]; rest: string[] }> {
+    const host = join(__dirname, 'lambda-host.ts');
     const output = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--require', require.resolve('tsx/cjs'), host], (error, stdout) =>
-        // It ends killed by its own SIGKILL: an error, but with its output.
+      execFile(process.execPath, ['--require', require.resolve('tsx/cjs'), host, mode], (error, stdout) =>
+        // Killed by its own SIGKILL it ends in error, but with its output.
         stdout ? resolve(stdout) : reject(error ?? new Error('the host printed nothing')),
       );
     });
-    const pids = output.trim().split(' ').map(Number);
+    const [pids = '', ...rest] = output.trim().split('\n');
+    return { pids: pids.split(' ').map(Number), rest };
+  }
+
+  it('ends its environments when the host dies, even one blocked in a busy loop', async () => {
+    const { pids } = await runHost('die');
     expect(pids).toHaveLength(2);
     await eventually(() => !pids.some(isAlive), `environments ${pids.join(', ')} to end`);
+  });
+
+  it('keeps a host that has nothing else to do alive until close has ended its environments', async () => {
+    const { pids, rest } = await runHost('close');
+    expect(rest).toEqual(['closed']);
+    expect(pids.filter(isAlive)).toEqual([]);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * A host for lambda-runner.test.ts: starts a runner with one environment spinning in a busy loop and one idle,
- * prints their pids and kills itself with SIGKILL, so no close or exit handler of the host can run. The test
- * then watches the environments end on their own.
+ * A host process for lambda-runner.test.ts: starts a runner with one environment spinning in a busy loop and
+ * one idle, prints their pids, then, by its argument:
+ * - `die`: kills itself with SIGKILL, so no close or exit handler can run (the environments must end alone);
+ * - `close`: closes the runner and prints `closed` (it must wait for its environments before it can exit).
  */
 import { join } from 'node:path';
 import { LambdaRunner } from '../../src/lambda/lambda-runner';
@@ -28,8 +29,12 @@ const runner = new LambdaRunner({
   log: () => undefined,
 });
 
+const mode = process.argv[2];
 void runner.invoke(name, { behaviour: 'spin' });
 void runner.invoke(name, { behaviour: 'allow' }).then(() => {
   const pids = runner.environments(name).map((environment) => environment.pid);
-  process.stdout.write(`${pids.join(' ')}\n`, () => process.kill(process.pid, 'SIGKILL'));
+  process.stdout.write(`${pids.join(' ')}\n`, () => {
+    if (mode === 'die') process.kill(process.pid, 'SIGKILL');
+    else void runner.close().then(() => process.stdout.write('closed\n'));
+  });
 });
