@@ -2,10 +2,15 @@
 // `npm start`: the project's main job, offline. Synthesizes the stack, serves it with local-iot, runs the
 // connect matrix with the real client, prints a table and exits 0 only when every expectation held.
 import { execFile } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { LOCAL_IOT_FILES, STACK_OUTPUTS, findWorkspaceRoot } from '@iot-custom-auth/protocol';
-import { LocalIotError, startLocalIot, type GatewayLogEntry } from 'local-iot';
+import {
+  LocalIotError,
+  createPrivateWriteStream,
+  ensurePrivateDirectory,
+  startLocalIot,
+  type GatewayLogEntry,
+} from 'local-iot';
 import { connectMatrixRows, formatMatrixTable, runConnectMatrix, tamperedToken } from './connect-matrix';
 import { ConnectMatrixError } from './errors';
 
@@ -21,10 +26,11 @@ async function main(): Promise<number> {
   await synth(repoRoot, cdkOut);
   step(`Synthesized in ${seconds(started)}`);
 
-  mkdirSync(stateDir, { recursive: true });
+  // The logs sit beside the device secrets and are as private: a 0700 directory, 0600 files, whatever the umask.
+  ensurePrivateDirectory(stateDir);
   const gatewayLog: GatewayLogEntry[] = [];
-  const gatewayLogFile = createWriteStream(path.join(stateDir, 'gateway.log'), { flags: 'w' });
-  const functionLogFile = createWriteStream(path.join(stateDir, 'lambda.log'), { flags: 'w' });
+  const gatewayLogFile = createPrivateWriteStream(path.join(stateDir, 'gateway.log'));
+  const functionLogFile = createPrivateWriteStream(path.join(stateDir, 'lambda.log'));
   const local = await startLocalIot({
     cdkOut,
     stateDir,

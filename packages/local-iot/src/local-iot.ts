@@ -1,4 +1,3 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { LOCAL_IOT_FILES, type LocalConnectionInfo } from '@iot-custom-auth/protocol';
 import { GATEWAY_DEFAULTS, startGateway, type Gateway } from './gateway/gateway';
@@ -10,6 +9,7 @@ import { createLocalRuntime, type LocalRuntime } from './local-runtime';
 import { outputsFileContent } from './deployment/local-deployment';
 import { MessageBroker } from './broker/message-broker';
 import type { MessageHandler } from './gateway/message-handler';
+import { ensurePrivateDirectory, writePrivateFile } from './private-state-files';
 
 /** Placeholder credentials written to connection.json: the local AWS API does not check signatures. */
 const LOCAL_CREDENTIALS = {
@@ -23,7 +23,10 @@ export interface LocalIotOptions {
   readonly cdkOut: string;
   /** @default the only stack in the assembly */
   readonly stackName?: string;
-  /** Where the CA, generated secrets, outputs.json and connection.json live. @default '.local-iot' */
+  /**
+   * Where the CA, generated secrets, outputs.json and connection.json live; made mode 0700, every file in it
+   * 0600, whatever the umask. @default '.local-iot'
+   */
   readonly stateDir?: string;
   /** TLS port of the gateway; 0 picks a free one. @default 8443 */
   readonly port?: number;
@@ -62,11 +65,12 @@ export interface LocalIot {
  * Serves the synthesized stack on this machine: loads `cdk.out`, starts the local AWS API and the Lambda
  * workers, the TLS gateway with a certificate from the local CA, and writes `outputs.json` and
  * `connection.json` so `npm run connect -w client -- --outputs .local-iot/outputs.json` needs no other flag.
+ * The state directory is made 0700 and every file written in it 0600, whatever the umask.
  */
 export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot> {
   const stateDir = path.resolve(options.stateDir ?? LOCAL_IOT_FILES.directory);
   const endpointHost = options.endpointHost ?? GATEWAY_DEFAULTS.endpointHost;
-  await mkdir(stateDir, { recursive: true });
+  ensurePrivateDirectory(stateDir);
   const ca = await ensureLocalCa(stateDir, [endpointHost]);
   const runtime = await createLocalRuntime({
     cdkOut: options.cdkOut,
@@ -116,8 +120,15 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
   };
   const outputsFile = path.join(stateDir, LOCAL_IOT_FILES.outputs);
   const connectionFile = path.join(stateDir, LOCAL_IOT_FILES.connection);
-  await writeFile(outputsFile, `${JSON.stringify(outputsFileContent(runtime.deployment), null, 2)}\n`);
-  await writeFile(connectionFile, `${JSON.stringify(connection, null, 2)}\n`);
+  const closeAll = () => gateway.close().then(() => runtime.close());
+  try {
+    writePrivateFile(outputsFile, `${JSON.stringify(outputsFileContent(runtime.deployment), null, 2)}\n`);
+    // Carries the secret access key the local AWS API verifies signatures with: mode 0600 like the rest.
+    writePrivateFile(connectionFile, `${JSON.stringify(connection, null, 2)}\n`);
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -126,6 +137,6 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     outputsFile,
     connectionFile,
     connection,
-    close: () => (closing ??= gateway.close().then(() => runtime.close())),
+    close: () => (closing ??= closeAll()),
   };
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TOKEN_KEY_NAME_PATTERN, wildcardMatch } from '@iot-custom-auth/protocol';
 import { type AssemblyStack, functionCodeDirectory, readCloudAssembly } from './cloud-assembly';
 import { DeploymentError } from '../errors';
+import { ensurePrivateDirectory, keepFilePrivate, writePrivateFile } from '../private-state-files';
 import { stableUuid } from './stable-uuid';
 import { awsCustomResourceCall, type CfnResource, IntrinsicResolver, LOCAL_ACCOUNT_ID } from './intrinsics';
 import { generateSecretString } from './secret-generator';
@@ -465,6 +466,8 @@ function readSecrets(
   const loadState = (): SecretsFile => {
     if (state !== undefined) return state;
     if (!existsSync(file)) return (state = {});
+    // Reused as is, so its mode is re-tightened here: a copy written by an older version may be looser.
+    keepFilePrivate(file);
     try {
       state = JSON.parse(readFileSync(file, 'utf8')) as SecretsFile;
     } catch (error) {
@@ -514,10 +517,8 @@ function readSecrets(
     };
   });
   if (changed && state !== undefined) {
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-    // writeFileSync applies `mode` only when it creates the file.
-    chmodSync(file, 0o600);
+    ensurePrivateDirectory(stateDir);
+    writePrivateFile(file, `${JSON.stringify(state, null, 2)}\n`);
   }
   return secrets;
 }

@@ -1,9 +1,15 @@
 import { X509Certificate, createPrivateKey, KeyObject, webcrypto } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { LocalIotError } from '../errors';
+import {
+  ensurePrivateDirectory,
+  keepFilePrivate,
+  stateFileError,
+  writePrivateFile,
+} from '../private-state-files';
 
 /** File names of the local CA inside the state directory. */
 export const LOCAL_CA_FILES = {
@@ -11,7 +17,7 @@ export const LOCAL_CA_FILES = {
   ca: 'ca.pem',
   /** The gateway's server certificate, issued by the CA. */
   cert: 'server.pem',
-  /** The gateway's private key (mode 0600). */
+  /** The gateway's private key. */
   key: 'server-key.pem',
 } as const;
 
@@ -99,20 +105,16 @@ export async function ensureLocalCa(
     ? checkExisting(existing, wanted, now.getTime(), renewBeforeDays * DAY_MS)
     : 'missing';
   if (existing?.leaf && problem === undefined) {
-    // Re-tighten the key's mode in case something loosened it; the content is reused as is.
-    await chmod(files.keyFile, 0o600).catch((error: unknown) => {
-      throw fileError('could not set mode 0600 on', files.keyFile, error);
-    });
+    // Re-tighten the modes in case something loosened them; the content is reused as is.
+    for (const file of Object.values(files)) keepFilePrivate(file);
     return { ...files, ...existing.pem, hosts: wanted, notAfter: new Date(existing.leaf.validTo) };
   }
 
   const generated = await generate(wanted, now, validityDays);
-  await mkdir(stateDir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
-    throw fileError('could not create the state directory', stateDir, error);
-  });
-  await writeAtomically(files.caFile, generated.ca, 0o644);
-  await writeAtomically(files.certFile, generated.cert, 0o644);
-  await writeAtomically(files.keyFile, generated.key, 0o600);
+  ensurePrivateDirectory(stateDir);
+  writePrivateFile(files.caFile, generated.ca);
+  writePrivateFile(files.certFile, generated.cert);
+  writePrivateFile(files.keyFile, generated.key);
   return { ...files, ...generated, hosts: wanted, notAfter: generated.notAfter, renewed: problem };
 }
 
@@ -176,7 +178,7 @@ async function readOptional(file: string): Promise<string | undefined> {
     return await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw fileError('could not read', file, error);
+    throw stateFileError('could not read', file, error);
   }
 }
 
@@ -283,24 +285,4 @@ async function generate(hosts: readonly string[], now: Date, validityDays: numbe
 
   const key = KeyObject.from(serverKeys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
   return { ca: caCert.toString('pem') + '\n', cert: serverCert.toString('pem') + '\n', key, notAfter };
-}
-
-/** Writes through a temporary file and a rename so a reader never sees half a PEM file. */
-async function writeAtomically(file: string, content: string, mode: number): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  try {
-    await writeFile(temporary, content, { mode });
-    await chmod(temporary, mode);
-    await rename(temporary, file);
-  } catch (error) {
-    throw fileError('could not write', file, error);
-  }
-}
-
-function fileError(what: string, file: string, cause: unknown): LocalIotError {
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  return new LocalIotError(
-    `${what} '${file}'${code ? ` (${code})` : ''}; check the directory's permissions or pass another state directory`,
-    { cause },
-  );
 }

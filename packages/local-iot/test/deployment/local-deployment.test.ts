@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DEVICE_USERNAME, parseDeviceCredentials, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
 import { readCloudAssembly } from '../../src/deployment/cloud-assembly';
@@ -19,6 +19,7 @@ import {
   tempDir,
   writeAssembly,
 } from '../fixtures/assembly';
+import { modeOf, useUmask } from '../support/permissive-umask';
 
 const STACK = 'LocalIotTest';
 const HOST = 'local-iot.localhost';
@@ -212,6 +213,25 @@ describe('loadLocalDeployment', () => {
     const again = load(template).secrets[0];
     expect(again?.secretString).toBe(first?.secretString);
     expect(again?.versionId).toBe(first?.versionId);
+  });
+
+  describe('with a permissive umask', () => {
+    useUmask(0o000);
+
+    it('writes secrets.json 0600 in a 0700 state directory', () => {
+      load(demoTemplate({ asset: 'fn', publicKeyPem: publicKey }));
+      const stateDir = join(root, 'state');
+      expect([stateDir, join(stateDir, SECRETS_STATE_FILE)].map(modeOf)).toEqual([0o700, 0o600]);
+    });
+
+    it('sets a reused secrets.json back to 0600 when it was looser', () => {
+      const template = demoTemplate({ asset: 'fn', publicKeyPem: publicKey });
+      const first = load(template).secrets[0]?.secretString;
+      const stateFile = join(root, 'state', SECRETS_STATE_FILE);
+      chmodSync(stateFile, 0o644);
+      expect(load(template).secrets[0]?.secretString).toBe(first);
+      expect(modeOf(stateFile)).toBe(0o600);
+    });
   });
 
   it('generates a new secret value when the generation settings change', () => {

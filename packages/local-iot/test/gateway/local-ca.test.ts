@@ -1,10 +1,11 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, connect, type TLSSocket } from 'node:tls';
 import { ensureLocalCa, normalizeHosts } from '../../src/gateway/local-ca';
 import { expectLocalIotError, withTimeout } from '../support/gateway-harness';
+import { modeOf, useUmask } from '../support/permissive-umask';
 
 let dir: string;
 
@@ -137,6 +138,29 @@ describe('ensureLocalCa', () => {
       ensureLocalCa(dir, [], { validityDays: 7, renewBeforeDays: 7 }),
       'renewBeforeDays must be an integer from 0 to validityDays - 1 (6), but 7 was provided',
     );
+  });
+
+  describe('with a permissive umask', () => {
+    useUmask(0o000);
+
+    it('makes the state directory 0700 and every file 0600, also over looser ones that exist', async () => {
+      const stateDir = join(dir, 'state');
+      await mkdir(stateDir, { mode: 0o755 });
+      await writeFile(join(stateDir, 'server-key.pem'), 'not a key', { mode: 0o644 });
+      const ca = await ensureLocalCa(stateDir, []);
+      expect(ca.renewed).toBe('missing');
+      expect([stateDir, ca.caFile, ca.certFile, ca.keyFile].map(modeOf)).toEqual([
+        0o700, 0o600, 0o600, 0o600,
+      ]);
+    });
+
+    it('sets reused files back to 0600 when something loosened them', async () => {
+      const first = await ensureLocalCa(dir, []);
+      for (const file of [first.caFile, first.certFile, first.keyFile]) await chmod(file, 0o666);
+      const second = await ensureLocalCa(dir, []);
+      expect(second.renewed).toBeUndefined();
+      expect([second.caFile, second.certFile, second.keyFile].map(modeOf)).toEqual([0o600, 0o600, 0o600]);
+    });
   });
 
   it('names the file and the fix when the state directory cannot be used', async () => {
