@@ -12,6 +12,7 @@ export * from './errors';
 export * from './deployment/intrinsics';
 export * from './lambda/lambda-runner';
 export * from './aws-api/local-aws-api';
+export * from './aws-api/local-aws-credentials';
 export * from './aws-api/loopback-listener';
 export * from './deployment/local-deployment';
 export * from './local-iot';

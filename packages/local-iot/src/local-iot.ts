@@ -11,12 +11,6 @@ import { MessageBroker } from './broker/message-broker';
 import type { MessageHandler } from './gateway/message-handler';
 import { ensurePrivateDirectory, writePrivateFile } from './private-state-files';
 
-/** Placeholder credentials written to connection.json: the local AWS API does not check signatures. */
-const LOCAL_CREDENTIALS = {
-  accessKeyId: 'LOCALIOTACCESSKEY',
-  secretAccessKey: 'local-iot-does-not-check-this',
-};
-
 /** How to run local-iot. */
 export interface LocalIotOptions {
   /** The cloud assembly (`npx cdk synth` output). */
@@ -116,7 +110,7 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     caFile: ca.caFile,
     awsEndpointUrl: runtime.awsApi.url,
     region: runtime.deployment.region,
-    credentials: LOCAL_CREDENTIALS,
+    credentials: runtime.awsApi.credentials,
   };
   const outputsFile = path.join(stateDir, LOCAL_IOT_FILES.outputs);
   const connectionFile = path.join(stateDir, LOCAL_IOT_FILES.connection);

@@ -1,7 +1,9 @@
 import { CustomAuthPipeline } from './auth/custom-auth-pipeline';
 import { LambdaRunner, type LogSink } from './lambda/lambda-runner';
 import type { Isolation } from './lambda/execution-environment';
+import type { LocalAwsCredentials } from '@iot-custom-auth/protocol';
 import { LocalAwsApi } from './aws-api/local-aws-api';
+import { generateLocalAwsCredentials } from './aws-api/local-aws-credentials';
 import { LoopbackListener } from './aws-api/loopback-listener';
 import {
   type LoadLocalDeploymentOptions,
@@ -13,6 +15,11 @@ import {
 export interface LocalRuntimeSettings {
   /** Port of the local AWS API on 127.0.0.1. @default 0 (ephemeral) */
   readonly awsApiPort?: number;
+  /**
+   * The access key pair the local AWS API accepts signatures by and the functions are given.
+   * @default a new random pair (`generateLocalAwsCredentials`) for this runtime
+   */
+  readonly awsCredentials?: LocalAwsCredentials;
   /** Receives the functions' console output. @default standard error */
   readonly log?: LogSink;
   /** Where the functions' execution environments run. @default 'process' (one OS process each) */
@@ -39,8 +46,16 @@ export interface LocalRuntime {
   readonly authorizer: CustomAuthPipeline;
   /** Runs the functions: their execution environments, throttles and invocation telemetry. */
   readonly runner: LambdaRunner;
-  /** The local AWS API: `url` is what `AWS_ENDPOINT_URL` / the SDK `endpoint` option should be. */
-  readonly awsApi: { readonly url: string; readonly port: number; close(): Promise<void> };
+  /**
+   * The local AWS API: `url` is what `AWS_ENDPOINT_URL` / the SDK `endpoint` option should be; every request
+   * must be SigV4-signed with `credentials`.
+   */
+  readonly awsApi: {
+    readonly url: string;
+    readonly port: number;
+    readonly credentials: LocalAwsCredentials;
+    close(): Promise<void>;
+  };
   /** The stack outputs with local values. */
   readonly outputs: Readonly<Record<string, string>>;
   /** How many times a function ran (all functions without a name). */
@@ -77,10 +92,13 @@ function buildRuntime(
   listener: LoopbackListener,
   options: LocalRuntimeSettings,
 ): LocalRuntime {
+  // One pair for the functions and the API's callers alike, as an IAM user's and a role's keys both work.
+  const awsCredentials = options.awsCredentials ?? generateLocalAwsCredentials();
   const runner = new LambdaRunner({
     functions: deployment.functions,
     region: deployment.region,
     awsEndpointUrl: listener.url,
+    awsCredentials,
     ...(options.isolation !== undefined && { isolation: options.isolation }),
     ...(options.concurrencyLimit !== undefined && { concurrencyLimit: options.concurrencyLimit }),
     ...(options.runtimeModulePaths !== undefined && { runtimeModulePaths: options.runtimeModulePaths }),
@@ -91,7 +109,12 @@ function buildRuntime(
     runner,
     ...(options.authorizerTimeoutMs !== undefined && { authorizerTimeoutMs: options.authorizerTimeoutMs }),
   });
-  const awsApi = new LocalAwsApi({ deployment, listener, testInvoker: authorizer });
+  const awsApi = new LocalAwsApi({
+    deployment,
+    listener,
+    testInvoker: authorizer,
+    credentials: awsCredentials,
+  });
   let closing: Promise<void> | undefined;
   return {
     deployment,

@@ -4,10 +4,12 @@ import { DeploymentError } from '../src/errors';
 import { LambdaRunner } from '../src/lambda/lambda-runner';
 import { CustomAuthPipeline } from '../src/auth/custom-auth-pipeline';
 import { LocalAwsApi } from '../src/aws-api/local-aws-api';
+import { generateLocalAwsCredentials } from '../src/aws-api/local-aws-credentials';
 import { LoopbackListener } from '../src/aws-api/loopback-listener';
 import { loadLocalDeployment, type LocalDeployment } from '../src/deployment/local-deployment';
 import { createLocalRuntime } from '../src/local-runtime';
 import { FUNCTIONS_DIR, removeDir, tempDir, writeDemoAssembly } from './fixtures/assembly';
+import { signedIotCall } from './support/sigv4-signing';
 
 const STACK = 'RuntimeTest';
 const HOST = 'local-iot.localhost';
@@ -28,16 +30,19 @@ describe('functions reaching the local AWS API', () => {
   it('resolves the external AWS SDK from the repository and reads the secret through AWS_ENDPOINT_URL_SECRETS_MANAGER', async () => {
     // Built in createLocalRuntime's order: the bound listener's URL goes to the runner, the API comes last.
     const listener = await LoopbackListener.bind();
+    const awsCredentials = generateLocalAwsCredentials();
     const runner = new LambdaRunner({
       functions: deployment.functions,
       region: deployment.region,
       awsEndpointUrl: listener.url,
+      awsCredentials,
       log: () => undefined,
     });
     const api = new LocalAwsApi({
       deployment,
       listener,
       testInvoker: new CustomAuthPipeline({ deployment, runner }),
+      credentials: awsCredentials,
     });
     try {
       const secret = deployment.secrets[0];
@@ -87,7 +92,12 @@ describe('createLocalRuntime', () => {
     const runtime = await createLocalRuntime({ deployment, log: () => undefined });
     expect(runtime.awsApi.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(runtime.outputs[STACK_OUTPUTS.endpoint]).toBe(HOST);
-    const response = await fetch(`${runtime.awsApi.url}/endpoint?endpointType=iot:Data-ATS`);
+    const identity = { credentials: runtime.awsApi.credentials, region: deployment.region };
+    const response = await signedIotCall(
+      identity,
+      'GET',
+      `${runtime.awsApi.url}/endpoint?endpointType=iot:Data-ATS`,
+    );
     expect(await response.json()).toEqual({ endpointAddress: HOST });
     expect(runtime.invocationCount()).toBe(0);
     await runtime.close();

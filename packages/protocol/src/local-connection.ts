@@ -24,10 +24,18 @@ export interface LocalConnectionInfo {
   readonly awsEndpointUrl: string;
   readonly region: string;
   /**
-   * Placeholder credentials for signing requests to the local AWS API, which does not check them. They grant
-   * nothing anywhere; they only spare a machine without AWS credentials the SDK's "could not load credentials".
+   * The credentials to sign requests to the local AWS API with (SigV4, as the AWS SDKs sign): it refuses a
+   * request without a valid signature by them, as AWS refuses one without valid credentials. Generated at
+   * random each time local-iot starts and given to the Lambda functions too; they grant nothing anywhere
+   * else. This file is therefore private (mode 0600 in a 0700 directory).
    */
-  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  readonly credentials: LocalAwsCredentials;
+}
+
+/** An access key pair of the local AWS API (see {@link LocalConnectionInfo.credentials}). */
+export interface LocalAwsCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
 }
 
 /**

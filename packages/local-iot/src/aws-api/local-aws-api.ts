@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isRecord, isStandardBase64, safeDecodeURIComponent } from '@iot-custom-auth/protocol';
+import {
+  isRecord,
+  isStandardBase64,
+  safeDecodeURIComponent,
+  type LocalAwsCredentials,
+} from '@iot-custom-auth/protocol';
 import type { TestInvokeOutcome, TestInvokeRequest } from '../auth/custom-auth-pipeline';
 import { findAuthorizer, findSecret, type LocalDeployment } from '../deployment/local-deployment';
 import type { LoopbackListener } from './loopback-listener';
+import { SigV4Verifier, type SigV4Refusal } from './sigv4-verifier';
 
 /** What serves `TestInvokeAuthorizer`: the custom-auth pipeline (`CustomAuthPipeline` implements it). */
 export interface TestInvoker {
@@ -20,6 +26,13 @@ export interface LocalAwsApiOptions {
   readonly listener: LoopbackListener;
   /** Serves `TestInvokeAuthorizer`. */
   readonly testInvoker: TestInvoker;
+  /**
+   * The access key pair every request must be signed with (SigV4): the one `connection.json` hands the
+   * client and the Lambda functions get in their environment.
+   */
+  readonly credentials: LocalAwsCredentials;
+  /** The clock signing dates are checked against (tests move it). @default () => new Date() */
+  readonly now?: () => Date;
 }
 
 /** Largest request body accepted (TestInvokeAuthorizer's token alone may be 6 KB). */
@@ -31,6 +44,11 @@ interface AwsError {
   readonly status: number;
   readonly code: string;
   readonly message: string;
+  /**
+   * Raised by AWS's request front end (authentication) rather than the service: awsJson1_1 bodies then
+   * carry the text under `message`, where the service's own errors use `Message`.
+   */
+  readonly fromFrontEnd?: true;
 }
 
 type Reply = { readonly status: number; readonly body: unknown } | { readonly error: AwsError };
@@ -41,14 +59,22 @@ type Reply = { readonly status: number; readonly body: unknown } | { readonly er
  * - Secrets Manager (awsJson1_1, `POST /` with `X-Amz-Target: secretsmanager.GetSecretValue`);
  * - IoT (restJson1): `DescribeEndpoint` (`GET /endpoint`), `DescribeAuthorizer` (`GET /authorizer/{name}`),
  *   `TestInvokeAuthorizer` (`POST /authorizer/{name}/test`).
- * Requests are not signature-checked. A malformed request gets an AWS error response, never a crash.
+ * Every request must carry a valid SigV4 signature by `options.credentials` (see `SigV4Verifier`), else it is
+ * refused before any operation runs, with the status, `x-amzn-ErrorType` and message AWS sends (400 for
+ * Secrets Manager, 403 for IoT). A malformed request gets an AWS error response, never a crash.
  */
 export class LocalAwsApi {
   /** Stands in for the authorizers' creation date: when this local deployment started. */
   private readonly startedAt = Date.now() / 1000;
+  private readonly verifier: SigV4Verifier;
 
   /** Serves `options.listener` from now on. @throws LocalIotError when something already serves it. */
   constructor(private readonly options: LocalAwsApiOptions) {
+    this.verifier = new SigV4Verifier({
+      credentials: options.credentials,
+      region: options.deployment.region,
+      ...(options.now !== undefined && { now: options.now }),
+    });
     options.listener.serve((request, response) => {
       this.handle(request, response).catch((error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
@@ -67,6 +93,11 @@ export class LocalAwsApi {
     return this.options.listener.url;
   }
 
+  /** The access key pair requests must be signed with. */
+  get credentials(): LocalAwsCredentials {
+    return this.options.credentials;
+  }
+
   /** Stops listening and closes open connections (SDK clients keep theirs alive). Safe to call twice. */
   close(): Promise<void> {
     return this.options.listener.close();
@@ -74,15 +105,20 @@ export class LocalAwsApi {
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const target = request.headers['x-amz-target'];
+    const isJson11 = typeof target === 'string';
+    const answer = isJson11 ? sendJson11 : sendRestJson;
     const body = await readBody(request);
-    if (typeof target === 'string') {
-      const reply = body === undefined ? tooLarge() : this.json11(target, body);
-      sendJson11(response, reply);
-      return;
-    }
+    if (body === undefined) return answer(response, tooLarge());
+    // Nothing of the request is acted on before its signature holds.
+    const refusal = await this.verifier.verify(
+      { method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headersDistinct, body },
+      isJson11 ? 'secretsmanager' : 'iot',
+    );
+    if (refusal !== undefined) return answer(response, refused(refusal, isJson11 ? 400 : 403));
+    const text = body.toString('utf8');
+    if (typeof target === 'string') return answer(response, this.json11(target, text));
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const reply = body === undefined ? tooLarge() : await this.restJson(request.method ?? 'GET', url, body);
-    sendRestJson(response, reply);
+    answer(response, await this.restJson(request.method ?? 'GET', url, text));
   }
 
   /** awsJson1_1 (Secrets Manager). */
@@ -261,6 +297,11 @@ function notFound(message: string): Reply {
   return { error: { status: 404, code: 'ResourceNotFoundException', message } };
 }
 
+/** An authentication refusal: 400 in awsJson1_1 (Secrets Manager), 403 in restJson1 (IoT), as AWS sends. */
+function refused({ code, message }: SigV4Refusal, status: number): Reply {
+  return { error: { status, code, message, fromFrontEnd: true } };
+}
+
 function tooLarge(): Reply {
   return {
     error: {
@@ -271,8 +312,8 @@ function tooLarge(): Reply {
   };
 }
 
-/** The body as text, or undefined when it is larger than MAX_BODY_BYTES (the rest is drained). */
-async function readBody(request: IncomingMessage): Promise<string | undefined> {
+/** The body's bytes, or undefined when it is larger than MAX_BODY_BYTES (the rest is drained). */
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   let tooBig = false;
@@ -282,7 +323,7 @@ async function readBody(request: IncomingMessage): Promise<string | undefined> {
     if (size > MAX_BODY_BYTES) tooBig = true;
     else chunks.push(buffer);
   }
-  return tooBig ? undefined : Buffer.concat(chunks).toString('utf8');
+  return tooBig ? undefined : Buffer.concat(chunks);
 }
 
 function parseJson(body: string): Record<string, unknown> | undefined {
@@ -294,12 +335,16 @@ function parseJson(body: string): Record<string, unknown> | undefined {
   }
 }
 
-/** awsJson1_1: errors carry `__type` in the body (and the header) with the message under `Message`. */
+/**
+ * awsJson1_1: errors carry `__type` in the body (and the header) with the message under `Message`
+ * (`message` for the front end's authentication errors).
+ */
 function sendJson11(response: ServerResponse, reply: Reply): void {
   const headers = { 'content-type': 'application/x-amz-json-1.1' };
   if ('error' in reply) {
-    const { status, code, message } = reply.error;
-    send(response, status, { ...headers, 'x-amzn-ErrorType': code }, { __type: code, Message: message });
+    const { status, code, message, fromFrontEnd } = reply.error;
+    const body = { __type: code, [fromFrontEnd ? 'message' : 'Message']: message };
+    send(response, status, { ...headers, 'x-amzn-ErrorType': code }, body);
   } else {
     send(response, reply.status, headers, reply.body);
   }

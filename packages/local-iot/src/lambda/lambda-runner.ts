@@ -4,6 +4,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LocalIotError } from '../errors';
 import type { LocalFunction } from '../deployment/local-deployment';
+import type { LocalAwsCredentials } from '@iot-custom-auth/protocol';
 import {
   type EnvironmentEntry,
   type EnvironmentExit,
@@ -47,6 +48,12 @@ export interface LambdaRunnerOptions {
    * `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL_IOT`.
    */
   readonly awsEndpointUrl: string;
+  /**
+   * The access key pair the local AWS API verifies signatures against, given to the functions as
+   * `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (as Lambda gives a function its role's credentials).
+   * @default a fixed pair no local AWS API accepts (for runners whose functions call no AWS API)
+   */
+  readonly awsCredentials?: LocalAwsCredentials;
   /** Where each execution environment runs (see `Isolation`). @default 'process' */
   readonly isolation?: Isolation;
   /**
@@ -65,6 +72,12 @@ export interface LambdaRunnerOptions {
   /** @default writes to standard error */
   readonly log?: LogSink;
 }
+
+/** The default `awsCredentials`: shaped like an access key pair, accepted by no local AWS API. */
+const UNACCEPTED_CREDENTIALS: LocalAwsCredentials = {
+  accessKeyId: 'LOCALIOTACCESSKEYID0',
+  secretAccessKey: 'local-iot-dummy-secret-access-key',
+};
 
 /** Why Lambda throttled an invocation (its `TooManyRequestsException`'s `Reason`). */
 export type ThrottleReason =
@@ -626,7 +639,7 @@ export class LambdaRunner {
 
   /** An environment's whole `process.env`: nothing of the host's leaks in, as in a Lambda sandbox. */
   private environment(fn: LocalFunction): Record<string, string> {
-    const { region, awsEndpointUrl } = this.options;
+    const { region, awsEndpointUrl, awsCredentials = UNACCEPTED_CREDENTIALS } = this.options;
     return {
       ...fn.environment,
       // Lambda's reserved variables win over the function's own, as Lambda refuses to let them be set.
@@ -640,9 +653,9 @@ export class LambdaRunner {
       AWS_LAMBDA_LOG_FORMAT: fn.logFormat,
       ...(fn.applicationLogLevel !== undefined && { AWS_LAMBDA_LOG_LEVEL: fn.applicationLogLevel }),
       LAMBDA_TASK_ROOT: fn.codeDirectory,
-      AWS_ACCESS_KEY_ID: 'LOCALIOTACCESSKEYID0',
-      AWS_SECRET_ACCESS_KEY: 'local-iot-dummy-secret-access-key',
-      AWS_SESSION_TOKEN: 'local-iot-dummy-session-token',
+      // No AWS_SESSION_TOKEN: the local AWS API hands out long-term keys and refuses any session token.
+      AWS_ACCESS_KEY_ID: awsCredentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: awsCredentials.secretAccessKey,
       // Every AWS SDK call goes to the local AWS API, never to AWS.
       AWS_ENDPOINT_URL: awsEndpointUrl,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: awsEndpointUrl,

@@ -13,6 +13,7 @@ import { LambdaRunner } from '../../src/lambda/lambda-runner';
 import type { CfnTemplate } from '../../src/deployment/intrinsics';
 import { loadLocalDeployment } from '../../src/deployment/local-deployment';
 import { createLocalRuntime, type LocalRuntime } from '../../src/local-runtime';
+import { signedIotCall } from '../support/sigv4-signing';
 import {
   demoTemplate,
   type DemoTemplateOptions,
@@ -498,11 +499,12 @@ describe('the event sent to the Lambda', () => {
 
 describe('TestInvokeAuthorizer through the local AWS API', () => {
   async function testInvoke(runtime: LocalRuntime, name: string, body: object) {
-    const response = await fetch(`${runtime.awsApi.url}/authorizer/${encodeURIComponent(name)}/test`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    const response = await signedIotCall(
+      { credentials: runtime.awsApi.credentials, region: runtime.deployment.region },
+      'POST',
+      `${runtime.awsApi.url}/authorizer/${encodeURIComponent(name)}/test`,
+      body,
+    );
     return {
       status: response.status,
       errorType: response.headers.get('x-amzn-errortype'),

@@ -4,6 +4,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { parseDeviceCredentials } from '@iot-custom-auth/protocol';
 import type { TestInvokeOutcome, TestInvokeRequest } from '../../src/auth/custom-auth-pipeline';
 import { LocalAwsApi, type TestInvoker } from '../../src/aws-api/local-aws-api';
+import { generateLocalAwsCredentials } from '../../src/aws-api/local-aws-credentials';
 import { LoopbackListener } from '../../src/aws-api/loopback-listener';
 import { loadLocalDeployment, type LocalDeployment } from '../../src/deployment/local-deployment';
 import {
@@ -14,6 +15,7 @@ import {
   tempDir,
   writeAssembly,
 } from '../fixtures/assembly';
+import { signedFetch, signedHeaders, type SigningIdentity } from '../support/sigv4-signing';
 
 const STACK = 'ApiTest';
 const HOST = 'local-iot.localhost';
@@ -22,6 +24,8 @@ let root: string;
 let deployment: LocalDeployment;
 let api: LocalAwsApi;
 let client: SecretsManagerClient;
+let identity: SigningIdentity;
+const credentials = generateLocalAwsCredentials();
 
 /** Stands in for the custom-auth pipeline: records what TestInvokeAuthorizer hands on, answers `outcome`. */
 class RecordingTestInvoker implements TestInvoker {
@@ -46,11 +50,12 @@ beforeAll(async () => {
     },
   );
   deployment = loadLocalDeployment({ cdkOut, stateDir: join(root, 'state'), endpointHost: HOST });
-  api = new LocalAwsApi({ deployment, listener: await LoopbackListener.bind(), testInvoker });
+  api = new LocalAwsApi({ deployment, listener: await LoopbackListener.bind(), testInvoker, credentials });
+  identity = { credentials, region: deployment.region };
   client = new SecretsManagerClient({
     region: deployment.region,
     endpoint: api.url,
-    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' },
+    credentials,
     maxAttempts: 1,
   });
 });
@@ -63,9 +68,12 @@ afterAll(async () => {
 
 const secret = () => deployment.secrets[0] as NonNullable<LocalDeployment['secrets'][0]>;
 
+/** A call signed as the SDK signs it: for Secrets Manager when it carries an `x-amz-target`, else IoT. */
 async function call(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
-  const response = await fetch(`${api.url}${path}`, {
+  const response = await signedFetch(identity, {
+    service: headers['x-amz-target'] === undefined ? 'iot' : 'secretsmanager',
     method,
+    url: `${api.url}${path}`,
     headers: { 'content-type': 'application/json', ...headers },
     ...(body !== undefined && { body }),
   });
@@ -259,6 +267,156 @@ describe('LocalAwsApi', () => {
         errorType: 'UnknownOperationException',
         body: { message: 'local-iot does not implement DELETE /things/x' },
       });
+    });
+  });
+
+  describe('SigV4: every request signed with the local credentials, refused as AWS refuses', () => {
+    const MISMATCH =
+      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
+    const getSecretValue = () => ({
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'secretsmanager.GetSecretValue',
+      },
+      body: JSON.stringify({ SecretId: secret().arn }),
+    });
+    const answer = async (response: Response) => ({
+      status: response.status,
+      errorType: response.headers.get('x-amzn-errortype'),
+      body: await response.json(),
+    });
+
+    it('serves GetSecretValue and DescribeEndpoint to a signed request', async () => {
+      const served = await signedFetch(identity, {
+        service: 'secretsmanager',
+        url: `${api.url}/`,
+        ...getSecretValue(),
+      });
+      expect(served.status).toBe(200);
+      expect(await served.json()).toMatchObject({ ARN: secret().arn, SecretString: secret().secretString });
+      expect((await call('GET', '/endpoint')).status).toBe(200);
+    });
+
+    it('refuses an unsigned request: Secrets Manager 400, IoT 403, MissingAuthenticationTokenException', async () => {
+      expect(await answer(await fetch(`${api.url}/`, getSecretValue()))).toEqual({
+        status: 400,
+        errorType: 'MissingAuthenticationTokenException',
+        body: { __type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' },
+      });
+      expect(await answer(await fetch(`${api.url}/endpoint?endpointType=iot%3AData-ATS`))).toEqual({
+        status: 403,
+        errorType: 'MissingAuthenticationTokenException',
+        body: { message: 'Missing Authentication Token' },
+      });
+      const test = await fetch(`${api.url}/authorizer/${STACK}-unsigned/test`, {
+        method: 'POST',
+        body: JSON.stringify({ token: 'x' }),
+      });
+      expect(await answer(test)).toMatchObject({
+        status: 403,
+        errorType: 'MissingAuthenticationTokenException',
+      });
+    });
+
+    it('refuses an unknown access key (UnrecognizedClientException) and another secret (InvalidSignatureException) through the SDK', async () => {
+      const withCredentials = (accessKeyId: string, secretAccessKey: string) =>
+        new SecretsManagerClient({
+          region: deployment.region,
+          endpoint: api.url,
+          credentials: { accessKeyId, secretAccessKey },
+          maxAttempts: 1,
+        });
+      const stranger = withCredentials('AKIAIOSFODNN7EXAMPLE', credentials.secretAccessKey);
+      const wrongSecret = withCredentials(
+        credentials.accessKeyId,
+        'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      );
+      try {
+        await expect(
+          stranger.send(new GetSecretValueCommand({ SecretId: secret().arn })),
+        ).rejects.toMatchObject({
+          name: 'UnrecognizedClientException',
+          message: 'The security token included in the request is invalid.',
+          $metadata: { httpStatusCode: 400 },
+        });
+        await expect(
+          wrongSecret.send(new GetSecretValueCommand({ SecretId: secret().arn })),
+        ).rejects.toMatchObject({
+          name: 'InvalidSignatureException',
+          message: MISMATCH,
+          $metadata: { httpStatusCode: 400 },
+        });
+      } finally {
+        stranger.destroy();
+        wrongSecret.destroy();
+      }
+      const iotStranger = await signedFetch(
+        { credentials: generateLocalAwsCredentials(), region: deployment.region },
+        { service: 'iot', method: 'GET', url: `${api.url}/endpoint` },
+      );
+      expect(await answer(iotStranger)).toEqual({
+        status: 403,
+        errorType: 'UnrecognizedClientException',
+        body: { message: 'The security token included in the request is invalid.' },
+      });
+    });
+
+    it('refuses a tampered body and a tampered signature without acting on them', async () => {
+      testInvoker.calls = [];
+      const request = {
+        service: 'iot',
+        method: 'POST',
+        url: `${api.url}/authorizer/${STACK}-unsigned/test`,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: 'signed' }),
+      };
+      const headers = await signedHeaders(identity, request);
+      const tamperedBody = await fetch(request.url, { ...request, headers, body: '{"token":"forged"}' });
+      expect(await answer(tamperedBody)).toEqual({
+        status: 403,
+        errorType: 'InvalidSignatureException',
+        body: { message: MISMATCH },
+      });
+      const signature = headers.authorization ?? '';
+      const forged = `${signature.slice(0, -4)}${signature.endsWith('0000') ? '1111' : '0000'}`;
+      const tamperedSignature = await fetch(request.url, {
+        ...request,
+        headers: { ...headers, authorization: forged },
+      });
+      expect(await answer(tamperedSignature)).toMatchObject({
+        status: 403,
+        errorType: 'InvalidSignatureException',
+      });
+      expect(testInvoker.calls).toEqual([]);
+    });
+
+    it('refuses a request signed more than five minutes ago: InvalidSignatureException "Signature expired"', async () => {
+      const now = new Date('2024-03-05T10:20:30.000Z');
+      const frozen = new LocalAwsApi({
+        deployment,
+        listener: await LoopbackListener.bind(),
+        testInvoker,
+        credentials,
+        now: () => now,
+      });
+      try {
+        const expired = await signedFetch(identity, {
+          service: 'secretsmanager',
+          url: `${frozen.url}/`,
+          signingDate: new Date('2024-03-05T10:14:30.000Z'),
+          ...getSecretValue(),
+        });
+        const message =
+          'Signature expired: 20240305T101430Z is now earlier than 20240305T101530Z (20240305T102030Z - 5 min.)';
+        expect(await answer(expired)).toEqual({
+          status: 400,
+          errorType: 'InvalidSignatureException',
+          body: { __type: 'InvalidSignatureException', message },
+        });
+      } finally {
+        await frozen.close();
+      }
     });
   });
 

@@ -178,7 +178,7 @@ describe('the real authorizer Lambda under local-iot', () => {
   });
 
   it('answers TestInvokeAuthorizer with the real Lambda', async () => {
-    const response = await testInvokeAuthorizer(served.runtime.awsApi.url, UNSIGNED, {
+    const response = await testInvokeAuthorizer(served.local.connection, UNSIGNED, {
       ...served.credentials,
       clientId: 'test-1',
     });

@@ -20,7 +20,7 @@ it('follows the synthesized client id prefix: fleet-* connects, test-* is refuse
 
 it('returns the synthesized TTLs through TestInvokeAuthorizer', async () => {
   const response = await testInvokeAuthorizer(
-    served.local.connection.awsEndpointUrl,
+    served.local.connection,
     served.output(STACK_OUTPUTS.unsignedAuthorizerName),
     { ...served.credentials, clientId: 'fleet-2' },
   );

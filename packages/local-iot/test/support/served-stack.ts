@@ -6,10 +6,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseDeviceCredentials, STACK_OUTPUTS, type DeviceCredentials } from '@iot-custom-auth/protocol';
+import {
+  parseDeviceCredentials,
+  STACK_OUTPUTS,
+  type DeviceCredentials,
+  type LocalConnectionInfo,
+} from '@iot-custom-auth/protocol';
 import type { GatewayLogEntry } from '../../src/gateway/gateway-log';
 import { startLocalIot, type LocalIot, type LocalIotOptions } from '../../src/local-iot';
 import { RecordedLog } from './recorded-log';
+import { signedIotCall } from './sigv4-signing';
 
 /**
  * Gives the cloud assembly to serve: writes one into `scratch` (the served stack's own temporary directory,
@@ -95,17 +101,19 @@ export interface TestInvokeMqttContext {
   readonly clientId: string;
 }
 
-/** Calls TestInvokeAuthorizer on the local AWS API at `awsApiUrl`, as the AWS CLI would (password in base64). */
+/**
+ * Calls TestInvokeAuthorizer on the local AWS API `connection.json` names, as the AWS CLI would: signed with
+ * its credentials, the password in base64.
+ */
 export function testInvokeAuthorizer(
-  awsApiUrl: string,
+  connection: LocalConnectionInfo,
   authorizerName: string,
   { username, password, clientId }: TestInvokeMqttContext,
 ): Promise<Response> {
-  return fetch(`${awsApiUrl}/authorizer/${encodeURIComponent(authorizerName)}/test`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      mqttContext: { username, password: Buffer.from(password).toString('base64'), clientId },
-    }),
-  });
+  return signedIotCall(
+    connection,
+    'POST',
+    `${connection.awsEndpointUrl}/authorizer/${encodeURIComponent(authorizerName)}/test`,
+    { mqttContext: { username, password: Buffer.from(password).toString('base64'), clientId } },
+  );
 }
