@@ -16,6 +16,7 @@ async function main(): Promise<number> {
     port: config.port,
     endpointHost: config.endpointHost,
     stateDir: config.stateDir,
+    concurrencyLimit: config.lambdaConcurrency,
     ...(config.stackName !== undefined && { stackName: config.stackName }),
   });
   const { connection } = local;

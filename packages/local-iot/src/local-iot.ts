@@ -5,6 +5,7 @@ import type { GatewayClock } from './gateway/gateway-clock';
 import { stdoutLogSink, type GatewayLogSink } from './gateway/gateway-log';
 import type { LogSink } from './lambda/lambda-runner';
 import { ensureLocalCa } from './gateway/local-ca';
+import type { Isolation } from './lambda/lambda-runner';
 import { createLocalRuntime, type LocalRuntime } from './local-runtime';
 import { outputsFileContent } from './deployment/local-deployment';
 import { MessageBroker } from './broker/message-broker';
@@ -36,6 +37,13 @@ export interface LocalIotOptions {
   readonly clock?: GatewayClock;
   /** AWS IoT's limit on the authorizer Lambda; tests shorten it. @default 5000 */
   readonly authorizerTimeoutMs?: number;
+  /** How the Lambda execution environments run. @default 'process' (one OS process per environment) */
+  readonly isolation?: Isolation;
+  /**
+   * Execution environments per function when its `ReservedConcurrentExecutions` is not set.
+   * @default DEFAULT_CONCURRENCY_LIMIT
+   */
+  readonly concurrencyLimit?: number;
   /**
    * What happens to PUBLISH / SUBSCRIBE after CONNECT.
    * @default a `MessageBroker` enforcing the authorizer's policies in the deployment's region and account
@@ -74,6 +82,8 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     ...(options.awsApiPort !== undefined && { awsApiPort: options.awsApiPort }),
     ...(options.functionLog !== undefined && { log: options.functionLog }),
     ...(options.authorizerTimeoutMs !== undefined && { authorizerTimeoutMs: options.authorizerTimeoutMs }),
+    ...(options.isolation !== undefined && { isolation: options.isolation }),
+    ...(options.concurrencyLimit !== undefined && { concurrencyLimit: options.concurrencyLimit }),
   });
   const log = options.log ?? stdoutLogSink;
   const { deployment } = runtime;
