@@ -103,3 +103,29 @@ export const AWS_IOT_TOPIC_LIMITS = {
   /** A PUBLISH payload is at most 128 KB. */
   maxPayloadBytes: 128 * 1024,
 } as const;
+
+/**
+ * AWS IoT Core's message-broker quotas on retained messages and on what the broker sends one connection, from
+ * "AWS IoT Core endpoints and quotas", message broker and protocol limits
+ * (https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits). What a refused retained
+ * PUBLISH gets is in the developer guide's MQTT page
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-retain): "When an account has stored
+ * the maximum number of retained messages, AWS IoT Core returns a throttled response to messages published
+ * with RETAIN set and payloads greater than 0 bytes"; a retained message is at most a PUBLISH payload
+ * (`AWS_IOT_TOPIC_LIMITS.maxPayloadBytes`).
+ */
+export const AWS_IOT_MESSAGE_BROKER_QUOTAS = {
+  /** "Maximum number of retained messages per account" (adjustable). */
+  maxRetainedMessagesPerAccount: 500_000,
+  /** "Retained message publish requests per second per account". */
+  retainedPublishesPerSecondPerAccount: 500,
+  /** "Retained message publish requests per second per topic". */
+  retainedPublishesPerSecondPerTopic: 1,
+  /**
+   * "Maximum outbound unacknowledged messages": QoS 1 messages in flight to one client; no new one is sent
+   * to it until it acknowledges.
+   */
+  maxOutboundUnacknowledgedMessages: 100,
+  /** "Throughput per connection": data past it "is delayed in processing". */
+  throughputBytesPerSecondPerConnection: 512 * 1024,
+} as const;

@@ -1,4 +1,5 @@
 import {
+  AWS_IOT_MESSAGE_BROKER_QUOTAS,
   AWS_IOT_TOPIC_LIMITS,
   formatReasonCode,
   isSuccessReasonCode,
@@ -23,11 +24,15 @@ import {
 } from '../gateway/gateway-log';
 import type {
   ConnectedClient,
+  DeliveryResult,
   DisconnectInfo,
   MessageHandler,
+  MessageHandlerMemoryUsage,
   PacketOutcome,
 } from '../gateway/message-handler';
+import { describeOverLimit } from '../gateway/outbound-accounting';
 import type { PolicyDecision } from '../auth/policy-engine';
+import { RETAINED_DEFAULTS, RetainedMessages, type RetainedLimits } from './retained-messages';
 import { parseTopicFilter, topicMatches, topicNameProblem, type TopicFilter } from './topic-filter';
 
 /** What the broker needs. */
@@ -44,6 +49,24 @@ export interface MessageBrokerOptions {
    * @default 1000
    */
   readonly maxQueuedPerClient?: number;
+  /** Quotas on retained messages. @default RETAINED_DEFAULTS (AWS IoT Core's, and 64 MiB in all) */
+  readonly retainedLimits?: Partial<RetainedLimits>;
+}
+
+/** The bytes a retained message takes, counted as it is sent: topic, payload and properties. */
+function retainedBytes(message: Message): number {
+  return generate(
+    {
+      cmd: 'publish',
+      topic: message.topic,
+      payload: message.payload,
+      qos: 0,
+      dup: false,
+      retain: true,
+      properties: message.properties,
+    },
+    { protocolVersion: 5 },
+  ).length;
 }
 
 /** PUBLISH properties a subscriber receives as the publisher sent them (MQTT 5 3.3.2.3). */
@@ -73,18 +96,34 @@ interface Subscription extends TopicFilter {
   readonly retainAsPublished: boolean;
 }
 
-/** A QoS 1 PUBLISH sent and not yet acknowledged, or waiting for the client's Receive Maximum. */
+/** How one message goes to one client. */
+interface DeliveryOptions {
+  readonly qos: 0 | 1;
+  readonly retain: boolean;
+  /** A retained message sent because of a new subscription. */
+  readonly onSubscribe?: true;
+}
+
+/** A PUBLISH for one client: sent at once, or waiting for the client's Receive Maximum. */
 interface Delivery {
   readonly packet: IPublishPacket;
   readonly filter: string;
   readonly message: Message;
+  readonly how: DeliveryOptions;
+  /** Its size, held in the connection's outbound budget while it waits. */
+  readonly bytes: number;
 }
 
 interface ClientState {
   readonly client: ConnectedClient;
   /** By topic filter as subscribed. */
   readonly subscriptions: Map<string, Subscription>;
-  readonly inflight: Map<number, Delivery>;
+  /**
+   * Packet ids of QoS 1 deliveries sent and not yet acknowledged. Only the ids: local-iot never resends
+   * (no persistent sessions), so it need not keep their payloads.
+   */
+  readonly inflight: Set<number>;
+  /** QoS 1 deliveries waiting for an acknowledgement to make room; their bytes are reserved. */
   readonly queue: Delivery[];
   lastMessageId: number;
   /** New subscriptions whose retained message is due once the SUBACK is out. */
@@ -99,6 +138,21 @@ interface SharedGroup {
 
 /** Receive Maximum when the client sets none (MQTT 5 3.1.2.11.3). */
 const DEFAULT_RECEIVE_MAXIMUM = 65_535;
+
+const { maxOutboundUnacknowledgedMessages } = AWS_IOT_MESSAGE_BROKER_QUOTAS;
+
+/** QoS 1 deliveries a client may have unacknowledged: its Receive Maximum, at most AWS IoT's quota. */
+function inflightLimit(client: ConnectedClient): number {
+  return Math.min(client.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM, maxOutboundUnacknowledgedMessages);
+}
+
+/** Which limit `inflightLimit` is, in words. */
+function inflightLimitName(client: ConnectedClient): string {
+  const receiveMaximum = client.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM;
+  return receiveMaximum <= maxOutboundUnacknowledgedMessages
+    ? `Receive Maximum ${receiveMaximum}`
+    : `AWS IoT Core's ${maxOutboundUnacknowledgedMessages} unacknowledged messages`;
+}
 
 /**
  * AWS IoT Core's message broker for the local gateway: QoS 0 and 1 PUBLISH, SUBSCRIBE / UNSUBSCRIBE with
@@ -121,10 +175,19 @@ const DEFAULT_RECEIVE_MAXIMUM = 65_535;
  * exactly"), never to a shared subscription (MQTT 5 4.8.2), per Retain Handling, with RETAIN set; forwarded
  * live they carry RETAIN only under Retain As Published.
  *
- * QoS 1 deliveries respect the client's Receive Maximum, waiting in a bounded queue, and are forgotten with
- * the connection: local-iot keeps no persistent sessions (CONNACK Session Present is always 0), so
+ * Retained messages are kept within AWS IoT's quotas and a local bound on their bytes (`RetainedMessages`):
+ * one a quota refuses is neither kept nor routed, and gets reason code 0x97 (quota exceeded: PUBACK for QoS
+ * 1, logged and dropped for QoS 0; MQTT 3.1.1 has no PUBACK reason codes, so such a client is disconnected,
+ * as for any refused QoS 1 PUBLISH). AWS IoT documents a "throttled response"; 0x97 is the PUBACK code MQTT 5
+ * has for it (0x96, message rate too high, is a DISCONNECT code only).
+ *
+ * QoS 1 deliveries respect the client's Receive Maximum capped at AWS IoT's 100 unacknowledged messages,
+ * waiting in a queue bounded in count and in bytes (reserved in the connection's outbound budget, so what
+ * waits here counts against the same limits as what waits on the socket), and are forgotten with the
+ * connection: local-iot keeps no persistent sessions (CONNACK Session Present is always 0), so
  * unacknowledged messages are not resent after a reconnect, and a shared subscription does not hand them to
- * another member.
+ * another member. A delivery the gateway does not send (the client too far behind) is logged as not
+ * delivered.
  */
 export class MessageBroker implements MessageHandler {
   readonly #arn: IotArnContext;
@@ -133,20 +196,27 @@ export class MessageBroker implements MessageHandler {
   readonly #maxQueued: number;
   readonly #clients = new Map<ConnectedClient, ClientState>();
   readonly #shared = new Map<string, SharedGroup>();
-  readonly #retained = new Map<string, Message>();
+  readonly #retained: RetainedMessages<Message>;
 
   constructor(options: MessageBrokerOptions) {
     this.#arn = options.arnContext;
     this.#log = createLogger(options.log ?? stdoutLogSink);
     this.#clock = options.clock ?? systemClock;
     this.#maxQueued = options.maxQueuedPerClient ?? 1000;
+    this.#retained = new RetainedMessages(
+      { ...RETAINED_DEFAULTS, ...options.retainedLimits },
+      this.#clock,
+      (message) => this.#unexpired(message),
+    );
   }
 
   /** Topics that have a retained message, for tests and diagnostics. */
   get retainedTopics(): string[] {
-    return [...this.#retained.keys()].filter((topic) =>
-      this.#unexpired(this.#retained.get(topic) as Message),
-    );
+    return this.#retained.topics();
+  }
+
+  memoryUsage(): MessageHandlerMemoryUsage {
+    return { retainedMessages: this.#retained.count, retainedBytes: this.#retained.bytes };
   }
 
   onConnected(client: ConnectedClient): void {
@@ -239,10 +309,12 @@ export class MessageBroker implements MessageHandler {
     };
     if (publish.retain) {
       if (message.payload.length === 0) {
-        this.#retained.delete(topic);
+        this.#retained.clear(topic);
         reasons.push('retained message cleared (empty payload)');
       } else {
-        this.#retained.set(topic, message);
+        const refusal = this.#retained.store(topic, message, retainedBytes(message));
+        // Refused as a whole, as AWS IoT's "throttled response": neither kept nor routed.
+        if (refusal) return { reasonCode: RC.quotaExceeded, reason: `retained message refused: ${refusal}` };
         reasons.push('retained');
       }
     }
@@ -323,10 +395,6 @@ export class MessageBroker implements MessageHandler {
       if (subscription.wildcard || subscription.shareName !== undefined) continue;
       const retained = this.#retained.get(subscription.match);
       if (!retained) continue;
-      if (!this.#unexpired(retained)) {
-        this.#retained.delete(subscription.match);
-        continue;
-      }
       this.#deliver(state, retained, subscription, {
         qos: subscription.qos,
         retain: true,
@@ -362,7 +430,7 @@ export class MessageBroker implements MessageHandler {
       state = {
         client,
         subscriptions: new Map(),
-        inflight: new Map(),
+        inflight: new Set(),
         queue: [],
         lastMessageId: 0,
         retainedDue: [],
@@ -429,31 +497,11 @@ export class MessageBroker implements MessageHandler {
    * One delivery to one client, if its policy allows `iot:Receive` and the packet fits its Maximum Packet
    * Size; logged either way. Returns whether it was sent or queued.
    */
-  #deliver(
-    state: ClientState,
-    message: Message,
-    subscription: Subscription,
-    how: { readonly qos: 0 | 1; readonly retain: boolean; readonly onSubscribe?: true },
-  ): boolean {
+  #deliver(state: ClientState, message: Message, subscription: Subscription, how: DeliveryOptions): boolean {
     const { client } = state;
-    const log = (decision: 'allow' | 'deny', reason: string): void =>
-      this.#log({
-        event: 'receive',
-        connectionId: client.connectionId,
-        clientId: client.clientId,
-        topic: message.topic,
-        qos: how.qos,
-        filter: subscription.filter,
-        ...(how.onSubscribe || message.fromClientId === undefined
-          ? {}
-          : { fromClientId: message.fromClientId }),
-        ...(how.onSubscribe ? { retained: true as const } : {}),
-        decision,
-        reason,
-      });
     const receive = this.#evaluate(client, 'iot:Receive', topicArn(this.#arn, message.topic));
     if (!receive.allowed) {
-      log('deny', receive.reason);
+      this.#logReceive(state, message, subscription.filter, how, 'deny', receive.reason);
       return false;
     }
     const packet: IPublishPacket = {
@@ -469,51 +517,105 @@ export class MessageBroker implements MessageHandler {
     const size = generate(packet, { protocolVersion: client.protocolVersion }).length;
     if (client.maximumPacketSize !== undefined && size > client.maximumPacketSize) {
       // MQTT-3.1.2-25: a packet over the client's maximum is discarded as if delivered.
-      log(
+      this.#logReceive(
+        state,
+        message,
+        subscription.filter,
+        how,
         'deny',
         `the ${size}-byte PUBLISH exceeds the client's Maximum Packet Size of ${client.maximumPacketSize}`,
       );
       return false;
     }
-    const delivery: Delivery = { packet, filter: subscription.filter, message };
-    if (how.qos === 1 && state.inflight.size >= (client.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM)) {
-      if (state.queue.length >= this.#maxQueued) {
-        log(
-          'deny',
-          `${state.inflight.size} QoS 1 messages await PUBACK and ${state.queue.length} more are queued: dropped`,
-        );
-        return false;
-      }
-      state.queue.push(delivery);
-      log(
-        'allow',
-        `${receive.reason}; queued until the client acknowledges (Receive Maximum ${client.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM})`,
-      );
-      return true;
+    const delivery: Delivery = { packet, filter: subscription.filter, message, how, bytes: size };
+    if (how.qos === 1 && state.inflight.size >= inflightLimit(client)) {
+      return this.#enqueue(state, delivery, receive.reason);
     }
-    this.#send(state, delivery);
-    log('allow', receive.reason);
+    return this.#send(state, delivery, receive.reason);
+  }
+
+  /** Keeps a QoS 1 delivery until an acknowledgement makes room, within the queue's count and bytes. */
+  #enqueue(state: ClientState, delivery: Delivery, allowedBy: string): boolean {
+    const waiting = `${state.inflight.size} QoS 1 messages await PUBACK`;
+    const refuse = (reason: string): false => {
+      this.#logReceive(state, delivery.message, delivery.filter, delivery.how, 'deny', reason);
+      return false;
+    };
+    if (state.queue.length >= this.#maxQueued) {
+      return refuse(`${waiting} and ${state.queue.length} more are queued: dropped`);
+    }
+    const over = state.client.outbound.reserve(delivery.bytes);
+    if (over) return refuse(`${waiting}, ${describeOverLimit(over, delivery.bytes)}: dropped`);
+    state.queue.push(delivery);
+    this.#logReceive(
+      state,
+      delivery.message,
+      delivery.filter,
+      delivery.how,
+      'allow',
+      `${allowedBy}; queued until the client acknowledges (${inflightLimitName(state.client)})`,
+    );
     return true;
   }
 
-  #send(state: ClientState, delivery: Delivery): void {
-    const { packet } = delivery;
-    if (packet.qos === 1) {
-      const messageId = this.#nextMessageId(state);
-      packet.messageId = messageId;
-      state.inflight.set(messageId, delivery);
-    }
-    state.client.send(packet);
+  /** Hands a delivery to the gateway and logs the outcome. */
+  #send(state: ClientState, delivery: Delivery, allowedBy: string): boolean {
+    const result = this.#transmit(state, delivery);
+    const { message, filter, how } = delivery;
+    if (result.sent) this.#logReceive(state, message, filter, how, 'allow', allowedBy);
+    else this.#logReceive(state, message, filter, how, 'deny', `not sent: ${result.reason}`);
+    return result.sent;
   }
 
+  /** Gives the packet its id and hands it to the gateway; a QoS 1 one is in flight once sent. */
+  #transmit(state: ClientState, delivery: Delivery): DeliveryResult {
+    const { packet } = delivery;
+    if (packet.qos === 1) packet.messageId = this.#nextMessageId(state);
+    const result = state.client.send(packet);
+    if (result.sent && packet.qos === 1) state.inflight.add(packet.messageId as number);
+    return result;
+  }
+
+  /** Sends what waited for the acknowledgements that just came; the queued line was logged already. */
   #drainQueue(state: ClientState): void {
-    const limit = state.client.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM;
-    while (state.queue.length > 0 && state.inflight.size < limit) {
+    const limit = inflightLimit(state.client);
+    while (state.queue.length > 0 && state.inflight.size < limit && this.#clients.has(state.client)) {
       const delivery = state.queue.shift() as Delivery;
+      state.client.outbound.release(delivery.bytes);
       if (!this.#unexpired(delivery.message)) continue;
       if (state.client.protocolVersion === 5) delivery.packet.properties = this.#properties(delivery.message);
-      this.#send(state, delivery);
+      const result = this.#transmit(state, delivery);
+      if (!result.sent) {
+        const { message, filter, how } = delivery;
+        this.#logReceive(state, message, filter, how, 'deny', `queued, then not sent: ${result.reason}`);
+      }
     }
+  }
+
+  /** One `receive` line: a delivery to one subscriber, made or not, and why. */
+  #logReceive(
+    state: ClientState,
+    message: Message,
+    filter: string,
+    how: DeliveryOptions,
+    decision: 'allow' | 'deny',
+    reason: string,
+  ): void {
+    const { client } = state;
+    this.#log({
+      event: 'receive',
+      connectionId: client.connectionId,
+      clientId: client.clientId,
+      topic: message.topic,
+      qos: how.qos,
+      filter,
+      ...(how.onSubscribe || message.fromClientId === undefined
+        ? {}
+        : { fromClientId: message.fromClientId }),
+      ...(how.onSubscribe ? { retained: true as const } : {}),
+      decision,
+      reason,
+    });
   }
 
   /** Packet ids 1..65535 in turn, skipping those still in flight. */

@@ -15,6 +15,7 @@ export type GatewayLogEntry =
   | DisconnectLogEntry
   | MessageLogEntry
   | DeliveryLogEntry
+  | OutboundDropLogEntry
   | RefreshLogEntry
   | GatewayErrorLogEntry;
 
@@ -121,6 +122,12 @@ export type DisconnectCause =
   | 'server-shutdown'
   | 'internal-error'
   | 'refresh-refused'
+  /**
+   * The client exceeded a throttling limit or quota (AWS IoT's lifecycle `disconnectReason` THROTTLED): it
+   * fell too far behind reading what it is sent (DISCONNECT 0x97), or a quota refused a QoS 1 PUBLISH of an
+   * MQTT 3.1.1 client, which has no PUBACK reason code to be told with.
+   */
+  | 'throttled'
   | 'handler';
 
 /** A connection ended (after the TLS handshake); one line per connection. */
@@ -177,6 +184,28 @@ export interface DeliveryLogEntry extends LogEntryBase {
   /** A retained message sent because of a new subscription. */
   readonly retained?: true;
   readonly decision: 'allow' | 'deny';
+  readonly reason: string;
+}
+
+/**
+ * A QoS 0 message the gateway did not send because the client is not reading what it is sent: the bytes
+ * waiting for this connection (or for the whole gateway) would pass their limit. One line per message.
+ */
+export interface OutboundDropLogEntry extends LogEntryBase {
+  readonly event: 'outbound-drop';
+  readonly connectionId: string;
+  readonly clientId: string;
+  readonly topic: string;
+  readonly qos: 0;
+  /** Size of the PUBLISH that was dropped. */
+  readonly packetBytes: number;
+  /** Which limit it would have passed. */
+  readonly limit: 'connection' | 'gateway';
+  /** Bytes already waiting under that limit. */
+  readonly queuedBytes: number;
+  readonly limitBytes: number;
+  /** Bytes dropped for this connection since it last took a delivery, this one included. */
+  readonly droppedBytes: number;
   readonly reason: string;
 }
 

@@ -6,8 +6,15 @@ import { systemClock, type GatewayClock } from './gateway-clock';
 import { GatewayConnections } from './gateway-connections';
 import { createLogger, stdoutLogSink, type GatewayLogSink } from './gateway-log';
 import { normalizeHosts } from './local-ca';
-import { refuseAllMessages, type MessageHandler } from './message-handler';
+import { refuseAllMessages, type MessageHandler, type MessageHandlerMemoryUsage } from './message-handler';
 import { MqttSession } from './mqtt-session';
+import {
+  OUTBOUND_DEFAULTS,
+  OutboundAccounting,
+  type OutboundLimits,
+  type OutboundUsage,
+} from './outbound-accounting';
+import { AWS_IOT_MQTT_LIMITS } from './aws-iot-mqtt-limits';
 import { SessionRegistry } from './session-registry';
 import { listenTls } from './tls-listener';
 
@@ -54,6 +61,20 @@ export interface GatewayOptions {
   readonly connectDeadlineMs?: number;
   /** Real milliseconds a closing connection gets before it is destroyed. @default 2000 */
   readonly closeGraceMs?: number;
+  /**
+   * Bytes the gateway may hold for clients that do not read what they are sent, per connection and in
+   * total (see `MqttSession` for what happens past them).
+   * @default OUTBOUND_DEFAULTS (1 MiB per connection, 64 MiB in total)
+   */
+  readonly outboundLimits?: Partial<OutboundLimits>;
+}
+
+/** What the gateway holds in memory for its clients, as it accounts for it. */
+export interface GatewayMemoryUsage {
+  /** Bytes waiting to be sent, per connection and in total, with their peaks and limits. */
+  readonly outbound: OutboundUsage;
+  /** The message handler's figures (the broker's retained messages), when it reports them. */
+  readonly handler?: MessageHandlerMemoryUsage;
 }
 
 /** A running gateway. */
@@ -65,6 +86,8 @@ export interface Gateway {
   readonly endpointHost: string;
   /** MQTT clients currently connected (past CONNACK 0x00). */
   readonly connectedClients: number;
+  /** The gateway's own accounting of the memory it holds for clients: for tests and load tools. */
+  memoryUsage(): GatewayMemoryUsage;
   /**
    * Stops accepting, sends DISCONNECT 0x8B (server shutting down) to connected MQTT 5 clients, closes every
    * connection and resolves once all sockets are gone. Safe to call more than once.
@@ -90,6 +113,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const handler = options.messageHandler ?? refuseAllMessages;
   const clientIds = new SessionRegistry<MqttSession>();
   const connections = new GatewayConnections();
+  const outbound = new OutboundAccounting(settings.outboundLimits);
   const router = new ConnectionRouter({
     endpointHost,
     clock,
@@ -107,6 +131,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           log,
           connectDeadlineMs,
           closeGraceMs,
+          outbound: outbound.open(connection.connectionId),
         }),
       ),
   });
@@ -141,6 +166,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     get connectedClients() {
       return clientIds.size;
     },
+    memoryUsage: () => {
+      const handlerUsage = handler.memoryUsage?.();
+      return { outbound: outbound.usage(), ...(handlerUsage ? { handler: handlerUsage } : {}) };
+    },
     close: () => (closing ??= close()),
   };
 }
@@ -153,6 +182,7 @@ function checkOptions(options: GatewayOptions): {
   readonly connectDeadlineMs: number;
   readonly closeGraceMs: number;
   readonly clock: GatewayClock;
+  readonly outboundLimits: OutboundLimits;
 } {
   const endpointHost = checkEndpointHost(options.endpointHost ?? GATEWAY_DEFAULTS.endpointHost);
   const port = options.port ?? GATEWAY_DEFAULTS.port;
@@ -170,7 +200,29 @@ function checkOptions(options: GatewayOptions): {
     connectDeadlineMs,
     closeGraceMs: options.closeGraceMs ?? GATEWAY_DEFAULTS.closeGraceMs,
     clock: options.clock ?? systemClock,
+    outboundLimits: checkOutboundLimits({ ...OUTBOUND_DEFAULTS, ...options.outboundLimits }),
   };
+}
+
+/**
+ * Each limit must let the largest packet AWS IoT allows through, or such a delivery could never be sent;
+ * the total must be at least one connection's.
+ */
+function checkOutboundLimits(limits: OutboundLimits): OutboundLimits {
+  const smallest = AWS_IOT_MQTT_LIMITS.maximumPacketSize;
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < smallest) {
+      throw new LocalIotError(
+        `outboundLimits.${name} must be an integer of at least ${smallest} (the maximum packet size), but ${value} was provided`,
+      );
+    }
+  }
+  if (limits.maxQueuedBytesTotal < limits.maxQueuedBytesPerConnection) {
+    throw new LocalIotError(
+      `outboundLimits.maxQueuedBytesTotal must be at least maxQueuedBytesPerConnection (${limits.maxQueuedBytesPerConnection}), but ${limits.maxQueuedBytesTotal} was provided`,
+    );
+  }
+  return limits;
 }
 
 function checkEndpointHost(endpointHost: string): string {

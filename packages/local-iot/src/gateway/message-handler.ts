@@ -9,6 +9,16 @@ import type {
 } from 'mqtt-packet';
 import type { AuthorizedSession, Transport } from '../auth/connect-types';
 import type { DisconnectCause } from './gateway-log';
+import type { OutboundBudget } from './outbound-accounting';
+
+/** What became of a delivery handed to `ConnectedClient.send`. */
+export type DeliveryResult =
+  | { readonly sent: true }
+  /**
+   * Not sent, `reason` says why: the connection is closing, or the client is too far behind (a QoS 0
+   * message dropped; for QoS 1, or too many drops, the connection is closed with DISCONNECT 0x97).
+   */
+  | { readonly sent: false; readonly reason: string };
 
 /** A client past CONNACK 0x00, as a message-routing component sees it. */
 export interface ConnectedClient {
@@ -30,8 +40,16 @@ export interface ConnectedClient {
   readonly maximumPacketSize?: number;
   /** The client's Receive Maximum (CONNECT property): QoS 1 deliveries it accepts unacknowledged. */
   readonly receiveMaximum?: number;
-  /** Sends a packet to the client (a PUBLISH delivery); ignored once the connection is closing. */
-  send(packet: Packet): void;
+  /**
+   * What the gateway holds for this connection before it is sent; a handler that keeps deliveries waiting
+   * (for the client's Receive Maximum) reserves their bytes here, so they count against the same limits.
+   */
+  readonly outbound: OutboundBudget;
+  /**
+   * Sends a delivery (a PUBLISH) to the client if the connection can take it: not once it is closing, and
+   * not past the gateway's limits on bytes held for a client that does not read (see `DeliveryResult`).
+   */
+  send(packet: Packet): DeliveryResult;
   /** Sends DISCONNECT with `reasonCode` (MQTT 5) and closes the connection; `reason` goes to the log. */
   disconnect(reasonCode: number, reason: string): void;
 }
@@ -44,6 +62,13 @@ export interface DisconnectInfo {
    * than 0x04 "disconnect with will message" (MQTT 5 3.1.2.5), a session take-over included.
    */
   readonly publishWill: boolean;
+}
+
+/** The memory a message handler holds outside any one connection, as it accounts for it. */
+export interface MessageHandlerMemoryUsage {
+  readonly retainedMessages: number;
+  /** Bytes of the retained messages as they are sent (topic, payload and properties). */
+  readonly retainedBytes: number;
 }
 
 /** The result of a PUBLISH or of one SUBSCRIBE / UNSUBSCRIBE filter. */
@@ -90,6 +115,8 @@ export interface MessageHandler {
   onPubAck?(client: ConnectedClient, puback: IPubackPacket): void;
   /** The connection ended, for whatever reason. */
   onDisconnected?(client: ConnectedClient, ended: DisconnectInfo): void;
+  /** What it holds, for `Gateway.memoryUsage()`. */
+  memoryUsage?(): MessageHandlerMemoryUsage;
 }
 
 const NO_BROKER =

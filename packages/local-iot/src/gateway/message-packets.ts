@@ -83,7 +83,7 @@ export class MessagePackets {
       } else {
         // MQTT 3.1.1 has no PUBACK reason codes: AWS IoT closes the connection instead.
         this.#session.close({
-          cause: 'not-authorized',
+          cause: outcome.reasonCode === RC.quotaExceeded ? 'throttled' : 'not-authorized',
           reason: `PUBLISH to '${topic}' refused: ${outcome.reason}`,
         });
       }

@@ -17,8 +17,14 @@ import {
 } from './connect-authorization';
 import type { GatewayClock } from './gateway-clock';
 import { errorMessage, type GatewayLogEntryInput } from './gateway-log';
-import type { ConnectedClient, MessageHandler } from './message-handler';
+import type { ConnectedClient, DeliveryResult, MessageHandler } from './message-handler';
 import { MessagePackets } from './message-packets';
+import {
+  CONTROL_PACKET_HEADROOM_BYTES,
+  describeOverLimit,
+  OutboundAccounting,
+  type ConnectionOutbound,
+} from './outbound-accounting';
 import { PacketStream } from './packet-stream';
 import type { SessionRegistry } from './session-registry';
 import { SessionTimers } from './session-timers';
@@ -39,6 +45,11 @@ export interface MqttSessionOptions {
    * @default 2000
    */
   readonly closeGraceMs?: number;
+  /**
+   * Where this connection's bytes waiting to be sent are counted, against the gateway's limits.
+   * @default its own accounting with `OUTBOUND_DEFAULTS`
+   */
+  readonly outbound?: ConnectionOutbound;
 }
 
 type State = 'awaiting-connect' | 'authorizing' | 'connected' | 'closed';
@@ -58,6 +69,14 @@ type State = 'awaiting-connect' | 'authorizing' | 'connected' | 'closed';
  * The session orchestrates: bytes and packets go through a `PacketStream`, deadlines run on
  * `SessionTimers`, what a CONNECT is answered comes from `connect-authorization`, client ids are held in
  * the gateway's `SessionRegistry`, and packets after CONNACK go through `MessagePackets`.
+ *
+ * A client that does not read what it is sent is handled as AWS IoT handles a client past a throttling
+ * limit: deliveries that would pass the bytes the gateway may hold for it (`OutboundLimits`) are not sent, a
+ * QoS 0 one is dropped (an `outbound-drop` line each), and the client is disconnected with DISCONNECT 0x97
+ * (quota exceeded; cause `throttled`, AWS IoT's disconnectReason THROTTLED) when a QoS 1 one does not fit,
+ * or once more QoS 0 bytes were dropped since it last took a delivery than it may have waiting. [choice]
+ * AWS IoT documents the limits and the THROTTLED disconnect, not the queue behind them nor the reason code:
+ * 0x97 is MQTT 5's code for a quota, 0x96 (message rate too high) names the client's own sending.
  */
 export class MqttSession {
   readonly connectionId: string;
@@ -67,6 +86,7 @@ export class MqttSession {
   readonly #options: MqttSessionOptions;
   readonly #packets: PacketStream;
   readonly #timers: SessionTimers;
+  readonly #outbound: ConnectionOutbound;
   readonly #queue: Packet[] = [];
   #resolveClosed!: () => void;
   #state: State = 'awaiting-connect';
@@ -79,11 +99,14 @@ export class MqttSession {
   /** What the authorizer granted; replaced by each successful refresh. */
   #authorized: AuthorizedSession | undefined;
   #connectedAt = 0;
+  /** QoS 0 bytes dropped since the client last took a delivery. */
+  #droppedBytes = 0;
 
   constructor(options: MqttSessionOptions) {
     this.#options = options;
     this.connectionId = options.connection.connectionId;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#outbound = options.outbound ?? new OutboundAccounting().open(this.connectionId);
     this.#packets = new PacketStream(
       options.stream,
       {
@@ -94,6 +117,7 @@ export class MqttSession {
         onSendFailed: (reason) => this.#logError(reason),
       },
       options.closeGraceMs ?? 2000,
+      this.#outbound,
     );
     this.#timers = new SessionTimers(options.clock);
     this.#timers.startConnectDeadline(options.connectDeadlineMs, () => {
@@ -215,7 +239,7 @@ export class MqttSession {
     }
     switch (packet.cmd) {
       case 'pingreq':
-        this.#packets.send({ cmd: 'pingresp' });
+        this.#sendControl({ cmd: 'pingresp' });
         return;
       case 'disconnect':
         return this.close({
@@ -289,7 +313,7 @@ export class MqttSession {
     if (!decision.allowed || !decision.session) {
       this.#options.log(decisionLog);
       const refusal = answerRefusal(decision, version);
-      if (refusal.connack) this.#packets.send(refusal.connack);
+      if (refusal.connack) this.#sendControl(refusal.connack);
       return this.close({ cause: 'refused', reasonCode: decision.reasonCode, reason: refusal.reason });
     }
 
@@ -303,7 +327,7 @@ export class MqttSession {
       handler: this.#options.handler,
       log: this.#options.log,
       protocolVersion: version,
-      send: (packet) => this.#packets.send(packet),
+      send: (packet) => this.#sendControl(packet),
       isConnected: () => this.#state === 'connected',
       close: (request) => this.close(request),
     });
@@ -321,7 +345,7 @@ export class MqttSession {
 
     this.#state = 'connected';
     this.#connectedAt = this.#options.clock.now();
-    this.#packets.send(acceptConnack(connect, accepted));
+    this.#sendControl(acceptConnack(connect, accepted));
     this.#startConnectedTimers(accepted.keepAliveSeconds, decision.session);
     this.#options.handler.onConnected?.(this.#client);
   }
@@ -400,7 +424,7 @@ export class MqttSession {
     >,
     refusal: EarlyRefusal,
   ): void {
-    this.#packets.send(refusal.connack);
+    this.#sendControl(refusal.connack);
     this.#options.log({
       ...logBase,
       lambdaInvoked: false,
@@ -430,11 +454,69 @@ export class MqttSession {
       ...(connect.properties?.receiveMaximum === undefined
         ? {}
         : { receiveMaximum: connect.properties.receiveMaximum }),
-      send: (packet) => {
-        if (this.#state === 'connected') this.#packets.send(packet);
-      },
+      outbound: this.#outbound,
+      send: (packet) => this.#deliver(packet),
       disconnect: (reasonCode, reason) => this.close({ cause: 'handler', reasonCode, reason }),
     };
+  }
+
+  /**
+   * A protocol packet (CONNACK, PINGRESP, acknowledgements): written whatever is held, since the protocol
+   * needs it, but a client that piles them up without reading is disconnected.
+   */
+  #sendControl(packet: Packet): void {
+    if (!this.#packets.send(packet) || this.#state !== 'connected') return;
+    const { maxQueuedBytesPerConnection } = this.#outbound.limits;
+    const cap = maxQueuedBytesPerConnection + CONTROL_PACKET_HEADROOM_BYTES;
+    if (this.#packets.queuedBytes <= cap) return;
+    this.close({
+      cause: 'throttled',
+      reasonCode: RC.quotaExceeded,
+      reason: `the client is not reading what it is sent: ${this.#packets.queuedBytes} bytes wait for it, more than its limit of ${maxQueuedBytesPerConnection} plus ${CONTROL_PACKET_HEADROOM_BYTES} for acknowledgements`,
+    });
+  }
+
+  /** A delivery from the handler: sent if the connection has room for it, else dropped or disconnected. */
+  #deliver(packet: Packet): DeliveryResult {
+    if (this.#state !== 'connected') return { sent: false, reason: 'the connection is closing' };
+    const result = this.#packets.sendIfRoom(packet);
+    if (result.sent) {
+      this.#droppedBytes = 0;
+      return result;
+    }
+    if (!result.over) return { sent: false, reason: result.problem };
+    const { over, packetBytes } = result;
+    const behind = `the client is not reading what it is sent: ${describeOverLimit(over, packetBytes)}`;
+    const client = this.#client as ConnectedClient;
+    if (packet.cmd !== 'publish' || packet.qos !== 0) {
+      const reason = `${behind}; a QoS 1 message is not dropped, so the client is disconnected`;
+      this.close({ cause: 'throttled', reasonCode: RC.quotaExceeded, reason });
+      return { sent: false, reason };
+    }
+    this.#droppedBytes += packetBytes;
+    const reason = `${behind}: dropped (QoS 0)`;
+    this.#options.log({
+      event: 'outbound-drop',
+      connectionId: this.connectionId,
+      clientId: client.clientId,
+      topic: packet.topic,
+      qos: 0,
+      packetBytes,
+      limit: over.limit,
+      queuedBytes: over.queuedBytes,
+      limitBytes: over.limitBytes,
+      droppedBytes: this.#droppedBytes,
+      reason,
+    });
+    const { maxQueuedBytesPerConnection } = this.#outbound.limits;
+    if (this.#droppedBytes > maxQueuedBytesPerConnection) {
+      this.close({
+        cause: 'throttled',
+        reasonCode: RC.quotaExceeded,
+        reason: `the client fell too far behind: ${this.#droppedBytes} bytes of QoS 0 messages were dropped since it last took a delivery, more than the ${maxQueuedBytesPerConnection} bytes it may have waiting`,
+      });
+    }
+    return { sent: false, reason };
   }
 
   /** Packets after CONNECT are handled only once connected, so the messages part exists by then. */

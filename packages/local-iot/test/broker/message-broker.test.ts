@@ -9,9 +9,10 @@ import type { AuthorizedSession } from '../../src/auth/connect-types';
 import { compilePolicies } from '../../src/auth/policy-engine';
 import type { ClockTimer, GatewayClock } from '../../src/gateway/gateway-clock';
 import type { DeliveryLogEntry, GatewayLogEntry, MessageLogEntry } from '../../src/gateway/gateway-log';
-import { MessageBroker } from '../../src/broker/message-broker';
+import { MessageBroker, type MessageBrokerOptions } from '../../src/broker/message-broker';
 import { countingReads } from '../support/counting-reads';
-import type { ConnectedClient, PacketOutcome } from '../../src/gateway/message-handler';
+import type { ConnectedClient, DeliveryResult, PacketOutcome } from '../../src/gateway/message-handler';
+import { OutboundAccounting, type ConnectionOutbound } from '../../src/gateway/outbound-accounting';
 
 const ARN = { region: 'us-east-1', account: '000000000000' };
 /** The documents the project's authorizer returns: connect on test-*, own topics under devices/<id>. */
@@ -50,6 +51,9 @@ class FakeClient implements ConnectedClient {
   readonly transport = 'mqtt' as const;
   readonly sent: Packet[] = [];
   readonly disconnects: { reasonCode: number; reason: string }[] = [];
+  readonly outbound: ConnectionOutbound;
+  /** When set, the gateway refuses every delivery with this reason (a client too far behind). */
+  refuseSends: string | undefined;
   session: AuthorizedSession;
 
   constructor(
@@ -60,9 +64,11 @@ class FakeClient implements ConnectedClient {
       receiveMaximum?: number;
       maximumPacketSize?: number;
       will?: ConnectedClient['will'];
+      outbound?: OutboundAccounting;
     } = {},
   ) {
     this.connectionId = `connection-${clientId}`;
+    this.outbound = (extra.outbound ?? new OutboundAccounting()).open(this.connectionId);
     this.session = {
       authorizerName: 'UnsignedAuthorizer',
       principalId: 'device',
@@ -85,8 +91,10 @@ class FakeClient implements ConnectedClient {
     return this.extra.will;
   }
 
-  send(packet: Packet): void {
+  send(packet: Packet): DeliveryResult {
+    if (this.refuseSends !== undefined) return { sent: false, reason: this.refuseSends };
     this.sent.push(packet);
+    return { sent: true };
   }
 
   disconnect(reasonCode: number, reason: string): void {
@@ -671,6 +679,116 @@ describe('MessageBroker QoS 1 flow', () => {
     publish(sender, 't', 'wrapped', { qos: 1, messageId: 1 });
     // Packet id 1 is still in flight (never acknowledged), so the wrap goes on to 2.
     expect(client.sent.at(-1)?.messageId).toBe(2);
+  });
+});
+
+describe('MessageBroker deliveries the gateway holds back', () => {
+  it("keeps at most AWS IoT Core's 100 QoS 1 deliveries unacknowledged whatever the Receive Maximum", () => {
+    const sender = connect(new FakeClient('sender', ALLOW_ALL));
+    const client = connect(new FakeClient('client', ALLOW_ALL, { receiveMaximum: 1_000 }));
+    subscribe(client, 't');
+    for (let i = 1; i <= 101; i++) publish(sender, 't', `${i}`, { qos: 1, messageId: 1 });
+    expect(client.sent).toHaveLength(100);
+    expect(deliveries().at(-1)?.reason).toBe(
+      "allowed by statement 1 of policy document 1; queued until the client acknowledges (AWS IoT Core's 100 unacknowledged messages)",
+    );
+    broker.onPubAck(client, { cmd: 'puback', messageId: 1 });
+    expect(client.received.at(-1)).toBe('t 101');
+  });
+
+  it("reserves the bytes of queued QoS 1 deliveries in the connection's budget, and drops past it", () => {
+    const accounting = new OutboundAccounting({
+      maxQueuedBytesPerConnection: 250,
+      maxQueuedBytesTotal: 1_000,
+    });
+    const sender = connect(new FakeClient('sender', ALLOW_ALL));
+    const slow = connect(new FakeClient('slow', ALLOW_ALL, { receiveMaximum: 1, outbound: accounting }));
+    subscribe(slow, 't');
+    const payload = 'x'.repeat(100);
+    for (const id of [1, 2, 3, 4]) publish(sender, 't', payload, { qos: 1, messageId: id });
+    // 1 in flight, 2 and 3 queued (108 bytes each), 4 would pass the 250 bytes.
+    expect(slow.outbound.queuedBytes).toBe(216);
+    expect(deliveries().at(-1)).toMatchObject({
+      decision: 'deny',
+      reason:
+        '1 QoS 1 messages await PUBACK, 216 bytes already wait to be sent to this client, and this 108-byte PUBLISH would pass the limit of 250: dropped',
+    });
+    broker.onPubAck(slow, { cmd: 'puback', messageId: 1 });
+    expect(slow.outbound.queuedBytes).toBe(108);
+    expect(slow.received).toEqual([`t ${payload}`, `t ${payload}`]);
+  });
+
+  it('logs a delivery the gateway did not send, and keeps no QoS 1 one in flight for it', () => {
+    const sender = connect(new FakeClient('sender', ALLOW_ALL));
+    const behind = connect(new FakeClient('behind', ALLOW_ALL, { receiveMaximum: 1 }));
+    subscribe(behind, 't');
+    behind.refuseSends = 'the client is not reading what it is sent';
+    expect(publish(sender, 't', 'a', { qos: 1, messageId: 1 }).reason).toContain(
+      'delivered to 0 subscribers',
+    );
+    expect(deliveries().at(-1)).toMatchObject({
+      clientId: 'behind',
+      decision: 'deny',
+      reason: 'not sent: the client is not reading what it is sent',
+    });
+    behind.refuseSends = undefined;
+    // Nothing is in flight, so Receive Maximum 1 lets the next one through at once.
+    publish(sender, 't', 'b', { qos: 1, messageId: 2 });
+    expect(behind.received).toEqual(['t b']);
+  });
+});
+
+describe('MessageBroker retained-message quotas', () => {
+  function brokerWith(retainedLimits: MessageBrokerOptions['retainedLimits']): void {
+    broker = new MessageBroker({ arnContext: ARN, clock, log: (entry) => log.push(entry), retainedLimits });
+  }
+
+  it('refuses a retained message past a quota with 0x97, neither keeping nor routing it', () => {
+    brokerWith({ maxMessages: 1 });
+    const device = connect(new FakeClient('test-1'));
+    const app = connect(new FakeClient('app', ALLOW_ALL));
+    subscribe(app, 'devices/test-1/#');
+    expect(publish(device, 'devices/test-1/a', 'on', { retain: true }).reasonCode).toBe(0);
+    expect(publish(device, 'devices/test-1/b', 'on', { retain: true })).toEqual({
+      reasonCode: 0x97,
+      reason:
+        'retained message refused: 1 retained messages are kept, the most there may be (AWS IoT Core quota "Maximum number of retained messages per account", 1); clear some with an empty retained PUBLISH',
+    });
+    expect(broker.retainedTopics).toEqual(['devices/test-1/a']);
+    expect(app.received).toEqual(['devices/test-1/a on']);
+    // A message without RETAIN is not concerned.
+    expect(publish(device, 'devices/test-1/b', 'live').reasonCode).toBe(0);
+  });
+
+  it('refuses a second retained message on a topic within a second, and accepts it after', () => {
+    const device = connect(new FakeClient('test-1'));
+    publish(device, 'devices/test-1/state', 'on', { retain: true });
+    expect(publish(device, 'devices/test-1/state', 'off', { retain: true }).reasonCode).toBe(0x97);
+    clock.time += 1_000;
+    expect(publish(device, 'devices/test-1/state', 'off', { retain: true }).reasonCode).toBe(0);
+  });
+
+  it('reports the bytes and count of retained messages, which a clear gives back', () => {
+    const device = connect(new FakeClient('test-1'));
+    expect(broker.memoryUsage()).toEqual({ retainedMessages: 0, retainedBytes: 0 });
+    publish(device, 'devices/test-1/state', 'x'.repeat(1_000), { retain: true });
+    // Fixed header (3), topic (2 + 20), property length (1), payload.
+    expect(broker.memoryUsage()).toEqual({ retainedMessages: 1, retainedBytes: 1_026 });
+    publish(device, 'devices/test-1/state', '', { retain: true });
+    expect(broker.memoryUsage()).toEqual({ retainedMessages: 0, retainedBytes: 0 });
+  });
+
+  it('refuses a retained will past a quota, logged as a denied will', () => {
+    brokerWith({ maxMessages: 0 });
+    const device = connect(
+      new FakeClient('test-1', DEVICE_POLICIES, {
+        will: { topic: 'devices/test-1/status', payload: Buffer.from('offline'), qos: 1, retain: true },
+      }),
+    );
+    broker.onDisconnected(device, { cause: 'connection-lost', publishWill: true });
+    expect(log.filter((e) => e.event === 'publish')).toEqual([
+      expect.objectContaining({ will: true, decision: 'deny', reasonCode: '0x97', dropped: true }),
+    ]);
   });
 });
 

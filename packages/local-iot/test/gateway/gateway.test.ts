@@ -4,6 +4,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { IConnackPacket, IDisconnectPacket } from 'mqtt-packet';
 import { WebSocket } from 'ws';
 import { startGateway } from '../../src/gateway/gateway';
+import { refuseAllMessages } from '../../src/gateway/message-handler';
 import { scaledClock } from '../../src/gateway/gateway-clock';
 import {
   allowed,
@@ -584,6 +585,32 @@ describe('listening', () => {
     await withTimeout(tcpClosed, 'the stuck client to be disconnected');
   });
 
+  it("reports its outbound accounting and the message handler's figures", async () => {
+    const { gateway: gw } = await gateway({
+      messageHandler: {
+        ...refuseAllMessages,
+        memoryUsage: () => ({ retainedMessages: 2, retainedBytes: 300 }),
+      },
+      outboundLimits: { maxQueuedBytesTotal: 8_000_000 },
+    });
+    expect(gw.memoryUsage()).toEqual({
+      outbound: {
+        queuedBytes: 0,
+        peakQueuedBytes: 0,
+        queuedBytesByConnection: new Map(),
+        peakQueuedBytesPerConnection: 0,
+        limits: { maxQueuedBytesPerConnection: 1_048_576, maxQueuedBytesTotal: 8_000_000 },
+      },
+      handler: { retainedMessages: 2, retainedBytes: 300 },
+    });
+    // A CONNACK written and flushed counts while it waits, and is given back.
+    const client = await raw();
+    expect(await client.handshake()).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+    const { outbound } = gw.memoryUsage();
+    expect(outbound.peakQueuedBytes).toBeGreaterThan(0);
+    expect(outbound.queuedBytes).toBe(0);
+  });
+
   it.each([
     [
       { endpointHost: '127.0.0.1' },
@@ -594,6 +621,14 @@ describe('listening', () => {
       "endpoint host 'bad host' is not a DNS name or an IP address; use a name such as 'localhost' or 'iot.local'",
     ],
     [{ port: 70000 }, 'port must be an integer from 0 to 65535, but 70000 was provided'],
+    [
+      { outboundLimits: { maxQueuedBytesPerConnection: 1000 } },
+      'outboundLimits.maxQueuedBytesPerConnection must be an integer of at least 131072 (the maximum packet size), but 1000 was provided',
+    ],
+    [
+      { outboundLimits: { maxQueuedBytesPerConnection: 2_000_000, maxQueuedBytesTotal: 1_000_000 } },
+      'outboundLimits.maxQueuedBytesTotal must be at least maxQueuedBytesPerConnection (2000000), but 1000000 was provided',
+    ],
   ])('rejects %j', async (options, message) => {
     const { cert, key } = await testCa();
     await expectLocalIotError(

@@ -7,6 +7,7 @@ import {
   type ConnectedClient,
   type MessageHandler,
 } from '../../src/gateway/message-handler';
+import { OutboundAccounting } from '../../src/gateway/outbound-accounting';
 import { MessagePackets } from '../../src/gateway/message-packets';
 import { allowed } from '../support/gateway-harness';
 
@@ -32,7 +33,11 @@ function setup(options: { handler?: MessageHandler; protocolVersion?: 4 | 5 } = 
     protocolVersion,
     transport: 'mqtt',
     session: allowed().session as AuthorizedSession,
-    send: (packet) => sent.push(packet),
+    outbound: new OutboundAccounting().open('c0ffee00-0000-4000-8000-000000000001'),
+    send: (packet) => {
+      sent.push(packet);
+      return { sent: true };
+    },
     disconnect: () => undefined,
   };
   const messages = new MessagePackets({
@@ -119,6 +124,17 @@ describe('MessagePackets', () => {
     await messages.publish(publish({ qos: 1, messageId: 3 }));
     expect(sent).toEqual([]);
     expect(closes).toMatchObject([{ cause: 'not-authorized' }]);
+  });
+
+  it('closes an MQTT 3.1.1 client whose QoS 1 PUBLISH a quota refuses as throttled', async () => {
+    const quota = 'retained message refused: a topic takes at most 1 retained message per second';
+    const { messages, sent, closes } = setup({
+      protocolVersion: 4,
+      handler: { ...refuseAllMessages, onPublish: () => ({ reasonCode: 0x97, reason: quota }) },
+    });
+    await messages.publish(publish({ qos: 1, messageId: 3, retain: true }));
+    expect(sent).toEqual([]);
+    expect(closes).toEqual([{ cause: 'throttled', reason: `PUBLISH to 't' refused: ${quota}` }]);
   });
 
   it('answers UNSUBSCRIBE with 0x11 per filter and passes client PUBACKs to the handler', async () => {

@@ -9,10 +9,16 @@ import {
   type MessageHandler,
 } from '../../src/gateway/message-handler';
 import { MqttSession } from '../../src/gateway/mqtt-session';
+import {
+  CONTROL_PACKET_HEADROOM_BYTES,
+  OutboundAccounting,
+  type ConnectionOutbound,
+} from '../../src/gateway/outbound-accounting';
 import { SessionRegistry } from '../../src/gateway/session-registry';
 import { allowed, FakeAuthorizer, refused, withTimeout } from '../support/gateway-harness';
 import { connectPacket as connect } from '../support/connect-packet';
 import { endpoints, type Endpoint } from '../support/in-memory-duplex';
+import { stallingEndpoints } from '../support/stalling-duplex';
 import { ManualClock } from '../support/manual-clock';
 
 /** The device side of an in-memory session. */
@@ -74,9 +80,12 @@ function setup(
     protocolVersion?: 3 | 4 | 5;
     registry?: SessionRegistry<MqttSession>;
     clock?: ManualClock;
+    /** `[server, device]` ends of the connection. @default an in-memory pair */
+    streams?: [Endpoint, Endpoint];
+    outbound?: ConnectionOutbound;
   } = {},
 ): Setup {
-  const [server, client] = endpoints();
+  const [server, client] = options.streams ?? endpoints();
   const clock = options.clock ?? new ManualClock();
   const log: GatewayLogEntryInput[] = [];
   const authorizer = new FakeAuthorizer();
@@ -96,6 +105,7 @@ function setup(
     log: (entry) => log.push(entry),
     connectDeadlineMs: 10_000,
     closeGraceMs: 50,
+    ...(options.outbound ? { outbound: options.outbound } : {}),
   });
   return {
     session,
@@ -484,5 +494,176 @@ describe('MqttSession policy refresh (refreshAfterInSeconds)', () => {
     await settle();
     expect(refreshes(log)).toEqual([]);
     expect(disconnects(log)).toMatchObject([{ cause: 'client-disconnect' }]);
+  });
+});
+
+describe('MqttSession with a client that does not read (bounded outbound bytes)', () => {
+  const LIMIT = 150_000;
+  /** A 10 KB QoS 0 delivery on `t`: 10,008 bytes at MQTT 5. */
+  const delivery = (qos: 0 | 1 = 0): Packet => ({
+    cmd: 'publish',
+    topic: 't',
+    payload: Buffer.alloc(10_000),
+    qos,
+    dup: false,
+    retain: false,
+    ...(qos === 1 ? { messageId: 1 } : {}),
+    properties: {},
+  });
+  const DELIVERY_BYTES = generate(delivery(), { protocolVersion: 5 }).length;
+
+  /** Connected as test-1 on a stream the test stalls; the handler's client delivers what the test sends. */
+  async function stalledSetup(): Promise<
+    Setup & {
+      readonly client: ConnectedClient;
+      readonly accounting: OutboundAccounting;
+      readonly stall: () => void;
+      readonly release: () => void;
+    }
+  > {
+    const streams = stallingEndpoints();
+    const accounting = new OutboundAccounting({
+      maxQueuedBytesPerConnection: LIMIT,
+      maxQueuedBytesTotal: 10 * LIMIT,
+    });
+    let connected: ConnectedClient | undefined;
+    const result = setup({
+      streams,
+      outbound: accounting.open('c0ffee00-0000-4000-8000-000000000001'),
+      handler: { ...refuseAllMessages, onConnected: (c) => (connected = c) },
+    });
+    result.device.send(connect({ keepalive: 1200 }));
+    expect(await result.device.next()).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+    await settle();
+    return {
+      ...result,
+      client: connected as ConnectedClient,
+      accounting,
+      stall: () => streams[0].stall(),
+      release: () => streams[0].release(),
+    };
+  }
+
+  function outboundDrops(log: readonly GatewayLogEntryInput[]) {
+    return log.filter(
+      (e): e is Extract<GatewayLogEntryInput, { event: 'outbound-drop' }> => e.event === 'outbound-drop',
+    );
+  }
+
+  it('drops QoS 0 deliveries past the limit, one line each, then disconnects with 0x97 (throttled)', async () => {
+    const { client, stall, release, log, device, accounting, session } = await stalledSetup();
+    stall();
+    const results = [];
+    // Bounded: 14 fit under the limit, then 15 drops pass the drop allowance (one limit's worth).
+    for (let i = 0; i < 100 && disconnects(log).length === 0; i++) results.push(client.send(delivery()));
+    const sent = results.filter((r) => r.sent).length;
+    expect(sent).toBe(Math.floor(LIMIT / DELIVERY_BYTES));
+    expect(results.length - sent).toBe(Math.floor(LIMIT / DELIVERY_BYTES) + 1);
+    expect(accounting.usage().peakQueuedBytesPerConnection).toBeLessThanOrEqual(LIMIT);
+
+    const drops = outboundDrops(log);
+    expect(drops).toHaveLength(results.length - sent);
+    const heldBytes = sent * DELIVERY_BYTES;
+    const reason = `the client is not reading what it is sent: ${heldBytes} bytes already wait to be sent to this client, and this ${DELIVERY_BYTES}-byte PUBLISH would pass the limit of ${LIMIT}: dropped (QoS 0)`;
+    expect(drops[0]).toEqual({
+      event: 'outbound-drop',
+      connectionId: 'c0ffee00-0000-4000-8000-000000000001',
+      clientId: 'test-1',
+      topic: 't',
+      qos: 0,
+      packetBytes: DELIVERY_BYTES,
+      limit: 'connection',
+      queuedBytes: heldBytes,
+      limitBytes: LIMIT,
+      droppedBytes: DELIVERY_BYTES,
+      reason,
+    });
+    expect(drops.map((d) => d.droppedBytes)).toEqual(drops.map((_d, i) => (i + 1) * DELIVERY_BYTES));
+    expect(results.at(-1)).toEqual({ sent: false, reason });
+
+    expect(disconnects(log)).toEqual([
+      expect.objectContaining({
+        cause: 'throttled',
+        reasonCode: '0x97',
+        reasonCodeNumber: 0x97,
+        disconnectSent: true,
+        reason: `the client fell too far behind: ${drops.length * DELIVERY_BYTES} bytes of QoS 0 messages were dropped since it last took a delivery, more than the ${LIMIT} bytes it may have waiting`,
+      }),
+    ]);
+    // Once it reads again, the client gets what was sent and then the DISCONNECT.
+    release();
+    const received: Packet[] = [];
+    for (let packet = await device.next(); packet; packet = await device.next()) received.push(packet);
+    expect(received.map((p) => p.cmd)).toEqual([...Array<string>(sent).fill('publish'), 'disconnect']);
+    expect(received.at(-1)).toMatchObject({ cmd: 'disconnect', reasonCode: 0x97 });
+    await withTimeout(session.closed, 'the session to close');
+    await device.ended;
+    await settle();
+    expect(accounting.queuedBytes).toBe(0);
+  });
+
+  it('disconnects with 0x97 at once when a QoS 1 delivery does not fit', async () => {
+    const { client, stall, log } = await stalledSetup();
+    stall();
+    while (client.send(delivery(0)).sent);
+    const result = client.send(delivery(1));
+    expect(result).toEqual({
+      sent: false,
+      reason: expect.stringMatching(
+        /a QoS 1 message is not dropped, so the client is disconnected$/,
+      ) as string,
+    });
+    expect(disconnects(log)).toEqual([
+      expect.objectContaining({
+        cause: 'throttled',
+        reasonCode: '0x97',
+        reason: result.sent ? '' : result.reason,
+      }),
+    ]);
+    expect(client.send(delivery(0))).toEqual({ sent: false, reason: 'the connection is closing' });
+  });
+
+  it('forgives drops once the client takes a delivery again', async () => {
+    const { client, stall, release, log } = await stalledSetup();
+    for (let round = 0; round < 3; round++) {
+      stall();
+      let drops = 0;
+      // Ten drops each round: thirty in all, more than the allowance had they counted together.
+      for (let i = 0; i < 100 && drops < 10; i++) if (!client.send(delivery()).sent) drops += 1;
+      release();
+      await settle();
+      expect(client.send(delivery())).toEqual({ sent: true });
+    }
+    expect(outboundDrops(log)).toHaveLength(30);
+    expect(disconnects(log)).toEqual([]);
+  });
+
+  it('still answers protocol packets past the limit, but not past the headroom for them', async () => {
+    const { client, stall, device, log } = await stalledSetup();
+    stall();
+    while (client.send(delivery()).sent);
+    // Each UNSUBSCRIBE of 4,000 filters is answered by a 4,000-entry UNSUBACK, which is never dropped.
+    const unsubscribe = {
+      cmd: 'unsubscribe' as const,
+      messageId: 7,
+      unsubscriptions: Array.from({ length: 4_000 }, (_v, i) => `f${i}`),
+    };
+    // Bounded: the headroom takes 17 of them; twice that is plenty.
+    const rounds = 2 * Math.ceil(CONTROL_PACKET_HEADROOM_BYTES / 4_000);
+    for (let i = 0; i < rounds && disconnects(log).length === 0; i++) {
+      device.send(unsubscribe);
+      await settle();
+    }
+    expect(disconnects(log)).toEqual([
+      expect.objectContaining({
+        cause: 'throttled',
+        reasonCode: '0x97',
+        reason: expect.stringMatching(
+          new RegExp(
+            `^the client is not reading what it is sent: \\d+ bytes wait for it, more than its limit of ${LIMIT} plus ${CONTROL_PACKET_HEADROOM_BYTES} for acknowledgements$`,
+          ),
+        ) as string,
+      }),
+    ]);
   });
 });

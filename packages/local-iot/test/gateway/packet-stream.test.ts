@@ -1,8 +1,10 @@
 import { generate, parser as createParser, type Packet } from 'mqtt-packet';
 import type { FramingError } from '../../src/gateway/packet-framing';
+import { OutboundAccounting } from '../../src/gateway/outbound-accounting';
 import { PacketStream } from '../../src/gateway/packet-stream';
 import { withTimeout } from '../support/gateway-harness';
 import { endpoints, type Endpoint } from '../support/in-memory-duplex';
+import { stallingEndpoints } from '../support/stalling-duplex';
 
 /** A `PacketStream` on one end of an in-memory connection, recording its events; `device` is the other end. */
 function setup(closeGraceMs = 2_000): {
@@ -95,5 +97,73 @@ describe('PacketStream', () => {
     packets.end();
     await once(server, 'close');
     expect(server.destroyed).toBe(true);
+  });
+
+  describe('bytes held for a peer that does not read', () => {
+    const publish = (payloadBytes: number): Packet => ({
+      cmd: 'publish',
+      topic: 't',
+      payload: Buffer.alloc(payloadBytes),
+      qos: 0,
+      dup: false,
+      retain: false,
+    });
+    /** Size of `publish(payloadBytes)` at MQTT 5: fixed header, topic, property length, payload. */
+    const sizeOf = (payloadBytes: number): number =>
+      generate(publish(payloadBytes), { protocolVersion: 5 }).length;
+
+    function stalled(limits = { maxQueuedBytesPerConnection: 3_000, maxQueuedBytesTotal: 10_000 }) {
+      const [server, device] = stallingEndpoints();
+      const accounting = new OutboundAccounting(limits);
+      const events = {
+        onPacket: () => undefined,
+        onFramingError: () => undefined,
+        onPeerGone: () => undefined,
+        onSendFailed: () => undefined,
+      };
+      const packets = new PacketStream(server, events, 2_000, accounting.open('c1'));
+      server.stall();
+      return { packets, server, device, accounting };
+    }
+
+    it('counts what is written until the stream has flushed it', async () => {
+      const { packets, server, device, accounting } = stalled();
+      device.resume();
+      expect(packets.send(publish(1_000))).toBe(true);
+      expect(packets.sendIfRoom(publish(1_000))).toEqual({ sent: true });
+      expect(packets.queuedBytes).toBe(2 * sizeOf(1_000));
+      expect(accounting.queuedBytes).toBe(2 * sizeOf(1_000));
+      server.release();
+      // The write callbacks of a synchronous _write run on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(packets.queuedBytes).toBe(0);
+      expect(accounting.usage().peakQueuedBytes).toBe(2 * sizeOf(1_000));
+    });
+
+    it('writes a delivery only within the limits, protocol packets whatever is held', () => {
+      const { packets } = stalled();
+      expect(packets.sendIfRoom(publish(2_000))).toEqual({ sent: true });
+      expect(packets.sendIfRoom(publish(1_000))).toEqual({
+        sent: false,
+        over: { limit: 'connection', queuedBytes: sizeOf(2_000), limitBytes: 3_000 },
+        packetBytes: sizeOf(1_000),
+      });
+      expect(packets.send(publish(1_000))).toBe(true);
+      expect(packets.queuedBytes).toBe(sizeOf(2_000) + sizeOf(1_000));
+    });
+
+    it('says why a delivery was not written on a closed stream', () => {
+      const { packets } = stalled();
+      packets.destroy();
+      expect(packets.sendIfRoom(publish(10))).toEqual({ sent: false, problem: 'the connection is closed' });
+    });
+
+    it('frees what was held when the stream closes, flushed or not', async () => {
+      const { packets, server, accounting } = stalled();
+      packets.send(publish(2_000));
+      packets.destroy();
+      await once(server, 'close');
+      expect(accounting.usage()).toMatchObject({ queuedBytes: 0, queuedBytesByConnection: new Map() });
+    });
   });
 });
