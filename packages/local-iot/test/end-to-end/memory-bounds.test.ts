@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import type { Packet } from 'mqtt-packet';
+import { generate, parser as createParser, type Packet } from 'mqtt-packet';
+import { WebSocket } from 'ws';
 import { RETAINED_DEFAULTS } from '../../src/broker/retained-messages';
 import { CONTROL_PACKET_HEADROOM_BYTES, OUTBOUND_DEFAULTS } from '../../src/gateway/outbound-accounting';
 import { RawClient } from '../support/gateway-harness';
 import { useLocalIot } from '../support/local-iot-harness';
+import { withTimeout } from '../support/wait';
 
 // Bounded memory through the synthesized stack, with the gateway's defaults: a consumer that stops reading
 // and a device that floods retained messages. Every bound is asserted on the gateway's own accounting
@@ -11,8 +13,10 @@ import { useLocalIot } from '../support/local-iot-harness';
 
 const served = useLocalIot();
 const raws: RawClient[] = [];
+const sockets: WebSocket[] = [];
 afterEach(() => {
   for (const raw of raws.splice(0)) raw.destroy();
+  for (const socket of sockets.splice(0)) socket.terminate();
 });
 
 const PAYLOAD_BYTES = 100_000;
@@ -91,6 +95,50 @@ describe('memory stays bounded', () => {
     expect(
       served.local.gateway.memoryUsage().outbound.queuedBytesByConnection.has(disconnect?.connectionId ?? ''),
     ).toBe(false);
+  });
+
+  it('bounds a consumer over MQTT over WebSockets the same way', async () => {
+    const clientId = 'test-slow-websocket';
+    const topic = `devices/${clientId}/flood`;
+    const { connection } = served.local;
+    const socket = new WebSocket(`wss://${connection.endpoint}:${connection.port}/mqtt`, 'mqtt', {
+      // SNI is the URL's host name, the endpoint.
+      ca: readFileSync(connection.caFile),
+    });
+    sockets.push(socket);
+    const packets: Packet[] = [];
+    const parser = createParser({ protocolVersion: 5 });
+    parser.on('packet', (packet) => packets.push(packet));
+    socket.on('message', (data: Buffer) => parser.parse(data));
+    await withTimeout(new Promise((resolve) => socket.once('open', resolve)), 'the WebSocket upgrade');
+    const send = (packet: Packet): void => socket.send(generate(packet, { protocolVersion: 5 }));
+    send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      clientId,
+      keepalive: 1200,
+      username: served.unsignedUsername(),
+      password: Buffer.from(served.credentials.password),
+    });
+    send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] });
+    await served.log.waitFor('subscribe', { clientId });
+
+    socket.pause();
+    const throttled = () => served.log.matching('disconnect', { clientId, cause: 'throttled' });
+    for (let i = 1; i <= 1_000 && throttled().length === 0; i++) {
+      send({ cmd: 'publish', topic, payload, qos: 0, dup: false, retain: false });
+      await served.log.waitForCount('receive', { clientId }, i);
+    }
+    expect(throttled()).toEqual([expect.objectContaining({ transport: 'websockets', reasonCode: '0x97' })]);
+    expect(served.log.matching('outbound-drop', { clientId }).length).toBeGreaterThan(0);
+    expect(served.local.gateway.memoryUsage().outbound.peakQueuedBytesPerConnection).toBeLessThanOrEqual(
+      OUTBOUND_DEFAULTS.maxQueuedBytesPerConnection + CONTROL_PACKET_HEADROOM_BYTES,
+    );
+    socket.resume();
+    await withTimeout(new Promise((resolve) => socket.once('close', resolve)), 'the WebSocket to close');
+    expect(packets.at(-1)).toMatchObject({ cmd: 'disconnect', reasonCode: 0x97 });
   });
 
   it('refuses retained messages past the bound on their bytes with PUBACK 0x97, and a clear gives the bytes back', async () => {
