@@ -159,11 +159,16 @@ async function readExisting(files: {
   certFile: string;
   keyFile: string;
 }): Promise<ExistingFiles | undefined> {
-  const [ca, cert, key] = await Promise.all([
+  // Settled in order, so that when several fail the error always names the first file (the CA), not
+  // whichever read happened to fail first.
+  const settled = await Promise.allSettled([
     readOptional(files.caFile),
     readOptional(files.certFile),
     readOptional(files.keyFile),
   ]);
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  const [ca, cert, key] = settled.map((result) => (result.status === 'fulfilled' ? result.value : undefined));
   if (ca === undefined || cert === undefined || key === undefined) return undefined;
   return {
     pem: { ca, cert, key },
