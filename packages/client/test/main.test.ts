@@ -22,6 +22,7 @@ import type { LoadedOutputs, OutputsRequest } from '../src/outputs';
 import type { TlsProbeRequest, TlsProbeResult } from '../src/tls-probe';
 import { inMemoryFiles } from './fixtures/in-memory-files';
 import { rsaSigningKeyPair } from './fixtures/signing-keys';
+import { negotiatedSettings } from './fixtures/negotiated-settings';
 
 // main() through run() (cli.ts), so every test also pins the exit code, with fakes for every side effect.
 
@@ -51,21 +52,7 @@ const CONNACK_OK = {
   properties: { maximumQos: 1, topicAliasMaximum: 8, retainAvailable: true },
 };
 
-const SETTINGS = {
-  maximumQos: 1,
-  sessionExpiryInterval: 0,
-  receiveMaximumFromServer: 100,
-  maximumPacketSizeToServer: 131072,
-  topicAliasMaximumToServer: 8,
-  topicAliasMaximumToClient: 0,
-  serverKeepAlive: 1200,
-  retainAvailable: true,
-  wildcardSubscriptionsAvailable: true,
-  subscriptionIdentifiersAvailable: false,
-  sharedSubscriptionsAvailable: true,
-  rejoinedSession: false,
-  clientId: `test-${UUID}`,
-};
+const SETTINGS = negotiatedSettings({ clientId: `test-${UUID}` });
 
 interface Harness {
   readonly deps: MainDeps;

@@ -1,5 +1,6 @@
 import type { ClientReport } from '@iot-custom-auth/protocol';
 import { jsonErrorReport, jsonReport, type ConnectionPlan, type RunReport } from '../src/report';
+import { negotiatedSettings } from './fixtures/negotiated-settings';
 
 const PLAN: ConnectionPlan = {
   endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com',
@@ -13,21 +14,7 @@ const PLAN: ConnectionPlan = {
   outputsSource: '/repo/cdk-outputs.json (stack S)',
 };
 
-const SETTINGS = {
-  maximumQos: 1,
-  sessionExpiryInterval: 0,
-  receiveMaximumFromServer: 100,
-  maximumPacketSizeToServer: 149_504,
-  topicAliasMaximumToServer: 8,
-  topicAliasMaximumToClient: 0,
-  serverKeepAlive: 1200,
-  retainAvailable: true,
-  wildcardSubscriptionsAvailable: true,
-  subscriptionIdentifiersAvailable: false,
-  sharedSubscriptionsAvailable: true,
-  rejoinedSession: false,
-  clientId: 'test-1',
-};
+const SETTINGS = negotiatedSettings({ clientId: 'test-1', maximumPacketSizeToServer: 149_504 });
 
 /** The line `--json` prints. */
 const printed = (report: ClientReport): string => JSON.stringify(report);

@@ -63,6 +63,8 @@ const MESSAGES = {
  */
 export class SigV4Verifier {
   private readonly now: () => Date;
+  /** One signer per service: built once, it also keeps the signing keys it derives per day. */
+  private readonly signers = new Map<string, SignatureV4>();
 
   constructor(private readonly options: SigV4VerifierOptions) {
     this.now = options.now ?? (() => new Date());
@@ -138,6 +140,23 @@ export class SigV4Verifier {
     return undefined;
   }
 
+  private signerFor(service: string): SignatureV4 {
+    let signer = this.signers.get(service);
+    if (signer === undefined) {
+      signer = new SignatureV4({
+        credentials: this.options.credentials,
+        region: this.options.region,
+        service,
+        sha256: Sha256,
+        // Sign exactly the headers the client listed: add none (x-amz-content-sha256) of the signer's own.
+        applyChecksum: false,
+        uriEscapePath: true,
+      });
+      this.signers.set(service, signer);
+    }
+    return signer;
+  }
+
   /** The signature the AWS SDK's signer computes for `request` with the local secret, as bytes. */
   private async expectedSignature(
     request: IncomingSignedRequest,
@@ -145,15 +164,7 @@ export class SigV4Verifier {
     signingDate: Date,
     service: string,
   ): Promise<Buffer> {
-    const signer = new SignatureV4({
-      credentials: this.options.credentials,
-      region: this.options.region,
-      service,
-      sha256: Sha256,
-      // Sign exactly the headers the client listed: add none (x-amz-content-sha256) of the signer's own.
-      applyChecksum: false,
-      uriEscapePath: true,
-    });
+    const signer = this.signerFor(service);
     const headers = Object.create(null) as Record<string, string>;
     for (const name of signedHeaders) {
       const values = headerValues(request, name);
