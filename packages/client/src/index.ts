@@ -1,6 +1,7 @@
 export * from './args';
 export * from './cli';
 export * from './connection';
+export * from './connect-plan';
 export * from './credentials';
 export * from './diagnosis';
 export * from './errors';

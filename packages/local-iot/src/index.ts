@@ -19,7 +19,6 @@ export * from './deployment/local-deployment';
 export * from './local-iot';
 export * from './local-runtime';
 export * from './private-state-files';
-export * from './auth/policy-engine';
 export * from './deployment/secret-generator';
 export * from './broker/topic-filter';
 export * from './broker/retained-messages';

@@ -1,6 +1,6 @@
 /**
  * IAM's `*` / `?` wildcard matching, the one matcher this project uses wherever AWS matches a pattern against
- * an ARN or an action: policy `Action` / `Resource` (policy-engine) and a Lambda permission's `SourceArn`
+ * an ARN or an action: policy `Action` / `Resource` (policy-evaluation) and a Lambda permission's `SourceArn`
  * (the deployment's `ArnLike`). `*` matches any run of characters (`/` and `:` included), `?` exactly one
  * character (a code point); every other character, MQTT `+` and `#` included, is literal. Matching is
  * case-sensitive: callers lower-case both sides where AWS does not care (actions).

@@ -1,5 +1,5 @@
 import type { Transport } from '@iot-custom-auth/protocol';
-import type { CompiledPolicies } from './policy-engine';
+import type { CompiledPolicies } from '@iot-custom-auth/protocol';
 
 /**
  * The boundary between the gateway (TLS, ALPN, WebSockets, MQTT framing) and the custom-auth pipeline

@@ -16,7 +16,7 @@ import {
 import type { AuthorizedSession, ConnectAttempt, ConnectAuthorizer, ConnectDecision } from './connect-types';
 import type { InvocationResult, LambdaRunner } from '../lambda/lambda-runner';
 import { findAuthorizer, type LocalAuthorizer, type LocalDeployment } from '../deployment/local-deployment';
-import { compilePolicies, type CompiledPolicies } from './policy-engine';
+import { compilePolicies, type CompiledPolicies } from '@iot-custom-auth/protocol';
 
 /** What the pipeline needs. */
 export interface CustomAuthPipelineOptions {

@@ -31,7 +31,7 @@ import type {
   PacketOutcome,
 } from '../gateway/message-handler';
 import { describeOverLimit } from '../gateway/outbound-accounting';
-import type { PolicyDecision } from '../auth/policy-engine';
+import type { PolicyDecision } from '@iot-custom-auth/protocol';
 import { RETAINED_DEFAULTS, RetainedMessages, type RetainedLimits } from './retained-messages';
 import { parseTopicFilter, topicMatches, topicNameProblem, type TopicFilter } from './topic-filter';
 

@@ -8,7 +8,7 @@ import {
 } from '@iot-custom-auth/protocol';
 import type { ConnectAttempt } from '../../src/auth/connect-types';
 import { CustomAuthPipeline } from '../../src/auth/custom-auth-pipeline';
-import { compilePolicies } from '../../src/auth/policy-engine';
+import { compilePolicies } from '@iot-custom-auth/protocol';
 import { LambdaRunner } from '../../src/lambda/lambda-runner';
 import type { CfnTemplate } from '../../src/deployment/intrinsics';
 import { loadLocalDeployment } from '../../src/deployment/local-deployment';

@@ -6,11 +6,11 @@ import {
 } from '@iot-custom-auth/protocol';
 import type { IPublishPacket, ISubscription, Packet } from 'mqtt-packet';
 import type { AuthorizedSession } from '../../src/auth/connect-types';
-import { compilePolicies } from '../../src/auth/policy-engine';
+import { compilePolicies } from '@iot-custom-auth/protocol';
 import type { ClockTimer, GatewayClock } from '../../src/gateway/gateway-clock';
 import type { DeliveryLogEntry, GatewayLogEntry, MessageLogEntry } from '../../src/gateway/gateway-log';
 import { MessageBroker, type MessageBrokerOptions } from '../../src/broker/message-broker';
-import { countingReads } from '../support/counting-reads';
+import { countingReads } from '../../../protocol/test/counting-reads';
 import type { ConnectedClient, DeliveryResult, PacketOutcome } from '../../src/gateway/message-handler';
 import { OutboundAccounting, type ConnectionOutbound } from '../../src/gateway/outbound-accounting';
 

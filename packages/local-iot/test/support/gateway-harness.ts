@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { generate, parser as createParser, type Packet } from 'mqtt-packet';
 import type { ConnectAttempt, ConnectAuthorizer, ConnectDecision } from '../../src/auth/connect-types';
-import { compilePolicies } from '../../src/auth/policy-engine';
+import { compilePolicies } from '@iot-custom-auth/protocol';
 import { LocalIotError } from '../../src/errors';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway';
 import { ensureLocalCa, type LocalCa } from '../../src/gateway/local-ca';

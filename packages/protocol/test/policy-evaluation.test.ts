@@ -6,8 +6,8 @@ import {
   topicArn,
   topicFilterArn,
 } from '@iot-custom-auth/protocol';
-import { compilePolicies, evaluatePolicies, type PolicyRequest } from '../../src/auth/policy-engine';
-import { countingReads } from '../support/counting-reads';
+import { compilePolicies, evaluatePolicies, type PolicyRequest } from '../src/policy-evaluation';
+import { countingReads } from './counting-reads';
 
 const context = { region: 'us-east-1', account: '000000000000' };
 const client = (id: string): string => clientArn(context, id);

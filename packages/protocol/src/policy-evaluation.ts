@@ -20,7 +20,7 @@
  * pays for parsing when it is authorized or its policy refreshed, not on every message.
  */
 
-import { segmentsMatch, wildcardSegments, type WildcardSegment } from '@iot-custom-auth/protocol';
+import { segmentsMatch, wildcardSegments, type WildcardSegment } from './wildcard-match';
 
 /** One request to authorize: an action on a resource ARN, with the values of the policy variables. */
 export interface PolicyRequest {

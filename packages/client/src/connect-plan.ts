@@ -1,0 +1,420 @@
+import { X509Certificate } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import {
+  clientIdProblem,
+  CUSTOM_AUTH_PORT,
+  DEFAULT_DEVICE_USERNAME,
+  DEFAULT_OUTPUTS_FILE,
+  DEFAULTS,
+  deviceTopic,
+  TOKEN_SIGNING_KEY_FILES,
+  toUrlEncodedSignature,
+  encodeQueryValue,
+  regionOfArn,
+} from '@iot-custom-auth/protocol';
+import { parseEndpoint, topicNameProblem, type CliConfig } from './args';
+import type { AwsTarget } from './aws-clients';
+import { alpnFor, type ConnectRequest, type CustomAuthFields } from './connection';
+import type { CredentialSource } from './credentials';
+import type { FailureContext } from './diagnosis';
+import { ConfigError, UsageError } from './errors';
+import { defaultPayload, type ExchangeRequest } from './message-exchange';
+import type { LoadedOutputs, OutputsReader } from './outputs';
+import type { InvocationPaths } from './paths';
+import { readConfigFile, type ReadTextFile } from './read-config-file';
+import type { ConnectionPlan } from './report';
+
+/**
+ * Turning flags into a connection: every command that connects as a device (`connect`, and the tools built
+ * on it) resolves its settings here, so they read the same outputs, credentials and CA the same way.
+ */
+
+/** A signed token lives this long: enough for one connect, short enough to be useless if it leaks. */
+export const SIGNED_TOKEN_LIFETIME_SECONDS = 300;
+
+/** What preparing a connection reads: the outputs, the credentials, the CA file, the clock and ids. */
+export interface PlanDeps {
+  readonly outputs: OutputsReader;
+  readonly credentials: CredentialSource;
+  /** Reads the `--ca_file` (or the connection file's CA). */
+  readonly readFile: ReadTextFile;
+  /** Milliseconds since the epoch. */
+  readonly clock: () => number;
+  /** A random id for the default client id (`test-<uuid>`). */
+  readonly randomId: () => string;
+  readonly paths: InvocationPaths;
+}
+
+/** The connection settings worked out from the flags, the outputs and the credentials, before anything is sent. */
+export interface PreparedConnection {
+  readonly request: ConnectRequest;
+  readonly plan: ConnectionPlan;
+  readonly context: FailureContext;
+  readonly warnings: readonly string[];
+  /** The messages to exchange after CONNACK, if any were asked for (the timeout is added later). */
+  readonly messages?: Omit<ExchangeRequest, 'timeoutMs'>;
+}
+
+/** Where the device connects, and with which client id: the fields the request, the plan and the context share. */
+interface ConnectTarget {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly transport: CliConfig['transport'];
+  readonly clientId: string;
+}
+
+/** The authorizer the device asks for, as the plan and the failure context both name it. */
+interface AuthorizerChoice {
+  readonly signed: boolean;
+  /** `undefined`: the endpoint's default authorizer. */
+  readonly authorizerName?: string;
+}
+
+/** The client id, and why this stack's policy would refuse it, if it would. */
+interface ClientIdChoice {
+  readonly clientId: string;
+  readonly prefix: string;
+  readonly problem?: string;
+}
+
+/** How the device proves who it is, and how the report says so without a secret. */
+interface ResolvedCredentials {
+  /** The custom-auth fields, all but the authorizer name. */
+  readonly auth: CustomAuthFields;
+  /** For the plan: every secret redacted (lengths only). */
+  readonly description: string;
+  readonly passwordSource: FailureContext['passwordSource'];
+}
+
+/** The CA to trust instead of the system store, when one was named. */
+interface ResolvedCa {
+  readonly file?: string;
+  readonly pem?: string;
+}
+
+/**
+ * Works out everything before anything is sent, in the order the user fixes things: the outputs, where to
+ * connect, the client id and its messages, the authorizer, the credentials, the CA. Each setting is
+ * resolved once and shared by the connect request, the printed plan and the context of a diagnosis.
+ */
+export async function prepareConnection(config: CliConfig, deps: PlanDeps): Promise<PreparedConnection> {
+  const outputs = await readOutputs(config, deps);
+  const { endpoint, port } = resolveEndpoint(config, outputs);
+  const id = resolveClientId(config, outputs, deps.randomId);
+  const messages = messagesFor(config, id.clientId);
+  const authorizer = resolveAuthorizer(config, outputs);
+  const credentials = authorizer.signed
+    ? await signedCredentials(config, outputs, id.clientId, deps)
+    : await unsignedCredentials(config, outputs, deps);
+  const ca = await resolveCa(config, outputs, deps);
+
+  const target: ConnectTarget = { endpoint, port, transport: config.transport, clientId: id.clientId };
+  const alpn = alpnFor(config.transport);
+  const outputsSource = outputsSourceOf(outputs);
+  const secretArn = outputs?.values.deviceSecretArn;
+  const plan: ConnectionPlan = {
+    ...target,
+    ...(alpn === undefined ? {} : { alpn }),
+    ...authorizer,
+    credentials: credentials.description,
+    ...(outputsSource === undefined ? {} : { outputsSource }),
+  };
+  const context: FailureContext = {
+    ...target,
+    ...authorizer,
+    clientIdPrefix: id.prefix,
+    ...(id.problem === undefined ? {} : { clientIdProblem: id.problem }),
+    passwordSource: credentials.passwordSource,
+    ...(secretArn === undefined ? {} : { secretArn }),
+    ...(ca.file === undefined ? {} : { caFile: ca.file }),
+    timeoutSeconds: config.timeoutSeconds,
+  };
+  const request: ConnectRequest = {
+    ...target,
+    ...(ca.pem === undefined ? {} : { caPem: ca.pem }),
+    auth:
+      authorizer.authorizerName === undefined
+        ? credentials.auth
+        : { ...credentials.auth, authorizerName: encodeQueryValue(authorizer.authorizerName) },
+    timeoutMs: config.timeoutSeconds * 1000,
+    verbosity: config.verbosity,
+  };
+  const warnings =
+    outputs !== undefined && id.problem !== undefined
+      ? [
+          `${id.problem}: the authorizer of stack ${outputs.stackName} will refuse client id ${id.clientId} (CONNACK 0x87)`,
+        ]
+      : [];
+  return { request, plan, context, warnings, ...(messages === undefined ? {} : { messages }) };
+}
+
+/**
+ * Outputs are needed unless the flags already say where to connect (the upstream sample's usage); even
+ * then an existing default outputs file fills in what the flags leave out.
+ */
+function readOutputs(config: CliConfig, deps: PlanDeps): Promise<LoadedOutputs | undefined> {
+  return deps.outputs.read({
+    ...(config.outputsFile === undefined ? {} : { file: flagPath(deps.paths, config.outputsFile) }),
+    defaultFile: join(deps.paths.repoRoot, DEFAULT_OUTPUTS_FILE),
+    ...(config.stackName === undefined ? {} : { stackName: config.stackName }),
+    ...(config.region === undefined ? {} : { region: config.region }),
+    required:
+      config.outputsFile !== undefined || config.stackName !== undefined || config.endpoint === undefined,
+  });
+}
+
+/** `--client_id`, else the stack's prefix and a random id. */
+function resolveClientId(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+  randomId: () => string,
+): ClientIdChoice {
+  const prefix = outputs?.values.clientIdPrefix ?? DEFAULTS.clientIdPrefix;
+  const clientId = config.clientId ?? `${prefix}${randomId()}`;
+  const problem = clientIdProblem(clientId, prefix);
+  return { clientId, prefix, ...(problem === undefined ? {} : { problem }) };
+}
+
+/** A token (created here or given) means the signed authorizer; otherwise the unsigned one. */
+function resolveAuthorizer(config: CliConfig, outputs: LoadedOutputs | undefined): AuthorizerChoice {
+  const signed = config.signed || config.tokenValue !== undefined;
+  const authorizerName = config.authorizerName ?? authorizerFromOutputs(signed, outputs);
+  return { signed, ...(authorizerName === undefined ? {} : { authorizerName }) };
+}
+
+/** The signed authorizer's fields: the token, its key name and signature, and a user name or password if given. */
+async function signedCredentials(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+  clientId: string,
+  deps: PlanDeps,
+): Promise<ResolvedCredentials> {
+  const tokenKeyName = config.tokenKeyName ?? outputs?.values.tokenKeyName ?? DEFAULTS.tokenKeyName;
+  const { token, signature, origin } = await tokenFor(config, clientId, deps);
+  const user = [
+    config.username === undefined ? undefined : `user name ${config.username}`,
+    config.password === undefined ? undefined : redactedPassword(config.password),
+  ].filter((part) => part !== undefined);
+  return {
+    auth: {
+      ...userFields(config.username, config.password),
+      tokenKeyName: encodeQueryValue(tokenKeyName),
+      tokenValue: encodeQueryValue(token),
+      signature,
+    },
+    description: [
+      ...user,
+      `token <redacted> (${token.length} characters, key name ${tokenKeyName}, ${origin})`,
+      `signature <redacted> (${signature.length} characters, URL-encoded once)`,
+    ].join(', '),
+    passwordSource: config.password === undefined ? 'none' : 'flag',
+  };
+}
+
+/**
+ * The token and signature given on the command line, else a fresh token bound to the client id and signed
+ * with the key file (`.keys/` at the repository root unless `--token-signing-key` names one). The signature
+ * comes back URL-encoded once, as the username query needs it.
+ */
+async function tokenFor(
+  config: CliConfig,
+  clientId: string,
+  deps: PlanDeps,
+): Promise<{ token: string; signature: string; origin: string }> {
+  if (config.tokenValue !== undefined && config.signature !== undefined) {
+    return { token: config.tokenValue, signature: config.signature, origin: 'given on the command line' };
+  }
+  const keyFile =
+    config.tokenSigningKeyFile === undefined
+      ? join(deps.paths.repoRoot, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey)
+      : flagPath(deps.paths, config.tokenSigningKeyFile);
+  const signed = await deps.credentials.signedToken({
+    clientId,
+    keyFile,
+    now: new Date(deps.clock()),
+    lifetimeSeconds: SIGNED_TOKEN_LIFETIME_SECONDS,
+  });
+  return {
+    token: signed.token,
+    signature: toUrlEncodedSignature(signed.signature),
+    origin: `valid ${SIGNED_TOKEN_LIFETIME_SECONDS} s, signed with ${keyFile}`,
+  };
+}
+
+/**
+ * The unsigned authorizer's user name and password: from the flags, else from the stack's device secret.
+ * With the stack's outputs and a password from the flags, the user is the stack's device.
+ */
+async function unsignedCredentials(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+  deps: PlanDeps,
+): Promise<ResolvedCredentials> {
+  const secretArn = outputs?.values.deviceSecretArn;
+  const device =
+    config.password === undefined && secretArn !== undefined
+      ? await deps.credentials.deviceCredentials({ secretArn, target: secretsTarget(config, outputs) })
+      : undefined;
+  const username =
+    config.username ??
+    device?.username ??
+    (outputs !== undefined && config.password !== undefined ? DEFAULT_DEVICE_USERNAME : undefined);
+  const password = config.password ?? device?.password;
+  const origin = device === undefined ? 'from --custom_auth_password' : `from Secrets Manager ${secretArn}`;
+  return {
+    auth: userFields(username, password),
+    description: `user name ${username ?? '(none)'}, ${password === undefined ? 'no password' : redactedPassword(password, origin)}`,
+    passwordSource: device !== undefined ? 'secret' : config.password === undefined ? 'none' : 'flag',
+  };
+}
+
+/** Where to read the device secret: the connection file's AWS API, else the SDK's chain; the stack's region. */
+function secretsTarget(config: CliConfig, outputs: LoadedOutputs | undefined): AwsTarget {
+  const values = outputs?.values ?? {};
+  const local = outputs?.connection?.info;
+  const region = config.region ?? local?.region ?? values.region ?? regionOfArn(values.deviceSecretArn);
+  return {
+    ...(region === undefined ? {} : { region }),
+    ...(local === undefined ? {} : { endpoint: local.awsEndpointUrl, credentials: local.credentials }),
+  };
+}
+
+/** The user name and password fields, each only when there is one. */
+function userFields(
+  username: string | undefined,
+  password: string | undefined,
+): Pick<CustomAuthFields, 'username' | 'password'> {
+  return {
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+  };
+}
+
+/** The length tells a truncated password from a wrong one without showing either. */
+function redactedPassword(password: string, origin?: string): string {
+  const size = `${Buffer.byteLength(password, 'utf8')} bytes`;
+  return `password <redacted> (${origin === undefined ? size : `${size}, ${origin}`})`;
+}
+
+/** `--ca_file`, else the CA of the connection file beside the outputs; read and checked. */
+async function resolveCa(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+  deps: PlanDeps,
+): Promise<ResolvedCa> {
+  if (config.caFile !== undefined) {
+    const file = flagPath(deps.paths, config.caFile);
+    return { file, pem: await readCa(deps.readFile, file, `--ca_file ${file}`) };
+  }
+  const file = outputs?.connection?.info.caFile;
+  if (file === undefined) return {};
+  return { file, pem: await readCa(deps.readFile, file, `the CA file ${file} named in the connection file`) };
+}
+
+/** The outputs file (or CloudFormation stack) and the connection file beside it, for the plan. */
+function outputsSourceOf(outputs: LoadedOutputs | undefined): string | undefined {
+  if (outputs === undefined) return undefined;
+  const sources = [`${outputs.source} (stack ${outputs.stackName})`, outputs.connection?.file];
+  return sources.filter((source) => source !== undefined).join(', ');
+}
+
+/** A path given in a flag is relative to where the user ran the command, not to this package. */
+function flagPath(paths: InvocationPaths, path: string): string {
+  return resolve(paths.invocationDir, path);
+}
+
+/**
+ * The messages the flags ask for: `--roundtrip` subscribes, publishes and receives; `--count`, `--topic` or
+ * `--message` alone only publish. One message unless `--count` says otherwise; the device's own topic
+ * (`devices/<client id>`, the only one the stack's policy allows it) unless `--topic` names another.
+ */
+function messagesFor(config: CliConfig, clientId: string): Omit<ExchangeRequest, 'timeoutMs'> | undefined {
+  const wanted =
+    config.roundtrip ||
+    config.count !== undefined ||
+    config.topic !== undefined ||
+    config.message !== undefined;
+  if (!wanted) return undefined;
+  let topic = config.topic;
+  if (topic === undefined) {
+    topic = deviceTopic(clientId, DEFAULTS.topicRoot);
+    const problem = topicNameProblem(topic);
+    if (problem !== undefined) {
+      throw new UsageError(
+        `the client id ${clientId} does not make a valid topic for the messages (${topic}: ${problem}): pass --topic, or a --client_id of letters, digits, _ . : and -`,
+      );
+    }
+  }
+  const count = config.count ?? 1;
+  const message = config.message;
+  return {
+    mode: config.roundtrip ? 'roundtrip' : 'publish',
+    topic,
+    count,
+    payload: (seq, sentAt) => message ?? defaultPayload(seq, count, clientId, sentAt),
+  };
+}
+
+/**
+ * The host: `--endpoint`, else the connection file beside the outputs, else the IotEndpoint output. The
+ * port: `--port`, else the connection file's, else the one in the IotEndpoint output, else 443.
+ */
+function resolveEndpoint(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+): { endpoint: string; port: number } {
+  const local = outputs?.connection?.info;
+  const found =
+    config.endpoint !== undefined
+      ? { host: config.endpoint, port: local?.port }
+      : local !== undefined
+        ? { host: local.endpoint, port: local.port }
+        : endpointFromOutputs(outputs);
+  return { endpoint: found.host, port: config.port ?? found.port ?? CUSTOM_AUTH_PORT };
+}
+
+/** The IotEndpoint output as host and optional port. */
+function endpointFromOutputs(outputs: LoadedOutputs | undefined): { host: string; port?: number } {
+  const fromOutputs = outputs?.values.endpoint;
+  if (outputs === undefined || fromOutputs === undefined) {
+    throw new ConfigError(
+      `no endpoint: ${outputs === undefined ? 'no stack outputs were found' : `${outputs.source} has no IotEndpoint output`}; pass --endpoint <host> or deploy the stack`,
+    );
+  }
+  const parsed = parseEndpoint(fromOutputs);
+  if (parsed === undefined) {
+    throw new ConfigError(
+      `the IotEndpoint output '${fromOutputs}' in ${outputs.source} is not a host name; fix the outputs or pass --endpoint`,
+    );
+  }
+  return parsed;
+}
+
+/** The authorizer the stack deployed for this mode; `undefined` without outputs (the default authorizer). */
+function authorizerFromOutputs(signed: boolean, outputs: LoadedOutputs | undefined): string | undefined {
+  if (outputs === undefined) return undefined;
+  const name = signed ? outputs.values.signedAuthorizerName : outputs.values.unsignedAuthorizerName;
+  if (name === undefined) {
+    throw new ConfigError(
+      `${outputs.source} (stack ${outputs.stackName}) has no ${signed ? 'SignedAuthorizerName' : 'UnsignedAuthorizerName'} output: pass --custom_auth_authorizer_name`,
+    );
+  }
+  return name;
+}
+
+/** Reads the CA file and checks that it holds a certificate; `what` names it in errors. */
+async function readCa(readFile: ReadTextFile, path: string, what: string): Promise<string> {
+  const pem = await readConfigFile(
+    readFile,
+    path,
+    (error) => `cannot read ${what}: ${error.code ?? error.message}`,
+  );
+  try {
+    new X509Certificate(pem);
+  } catch (error) {
+    throw new ConfigError(`${what} is not a PEM certificate: pass the CA certificate of the server`, {
+      cause: error,
+    });
+  }
+  return pem;
+}
