@@ -129,4 +129,3 @@ async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
   }
   throw new ConnectionFailedError(diagnosis.headline);
 }
-
