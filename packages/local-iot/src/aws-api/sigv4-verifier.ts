@@ -190,6 +190,16 @@ export class SigV4Verifier {
   }
 }
 
+/**
+ * The service a SigV4 `Authorization` header's credential scope names (`.../<region>/<service>/aws4_request`),
+ * read before anything is verified so the local AWS API can route the request; undefined when there is none.
+ */
+export function credentialScopeService(authorization: string | undefined): string | undefined {
+  const credential = /Credential=([^,\s]+)/.exec(authorization ?? '')?.[1];
+  const parts = credential?.split('/');
+  return parts?.length === 5 ? parts[3] : undefined;
+}
+
 /** The parts of a SigV4 `Authorization` header, with the request's `X-Amz-Date`. */
 interface ParsedAuthorization {
   /** Key id, date, region, service, terminator. */
