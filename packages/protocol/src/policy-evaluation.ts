@@ -12,15 +12,27 @@
  * - A resource pattern with a variable that cannot be resolved (e.g. `${iot:Connection.Thing.ThingName}`
  *   under plain custom auth) matches nothing, whatever the effect, as in IAM: such an Allow grants nothing,
  *   and such a Deny does not apply.
- * - `Condition` blocks are not evaluated: a statement with one is treated as not matching when it allows and
- *   as matching when it denies (fail closed), and the reason says so.
+ * - `Condition` blocks are evaluated with IAM semantics on the request's `context` (see `policy-conditions.ts`):
+ *   a statement applies only when its condition holds. A statement whose condition uses a key, operator or
+ *   value this evaluator cannot read applies to nothing, whatever its effect, and every decision it could have
+ *   changed says so in its reason. Variables the context provides (`${aws:SourceIp}`, `${iot:DomainName}`)
+ *   resolve in resources and condition values as `${iot:ClientId}` does.
  * - `NotAction` / `NotResource` are evaluated with IAM semantics (the statement applies to everything except).
  *
  * Documents are compiled once (`compilePolicies`) and the compiled set evaluates each request: a connection
  * pays for parsing when it is authorized or its policy refreshed, not on every message.
  */
 
+import {
+  compileCondition,
+  contextVariables,
+  type CompiledCondition,
+  type ConditionInput,
+  type PolicyRequestContext,
+} from './policy-conditions';
 import { segmentsMatch, wildcardSegments, type WildcardSegment } from './wildcard-match';
+
+export type { PolicyRequestContext } from './policy-conditions';
 
 /** One request to authorize: an action on a resource ARN, with the values of the policy variables. */
 export interface PolicyRequest {
@@ -30,6 +42,11 @@ export interface PolicyRequest {
   readonly resource: string;
   /** Policy variable values by name without `${}`, e.g. `{ 'iot:ClientId': 'test-1' }`. */
   readonly variables?: Readonly<Record<string, string>>;
+  /**
+   * What `Condition` blocks read (source IP, time, domain, connect attributes). Without it those keys are
+   * absent from the request, with IAM's consequences (a `StringEquals` on one is false, a `Null: true` true).
+   */
+  readonly context?: PolicyRequestContext;
 }
 
 /** The outcome of evaluating policies, with the exact reason. */
@@ -115,8 +132,13 @@ interface CompiledStatement {
   readonly notActions?: readonly (readonly WildcardSegment[])[];
   readonly resources?: readonly ResourcePattern[];
   readonly notResources?: readonly ResourcePattern[];
-  readonly hasCondition: boolean;
+  readonly condition?: CompiledCondition;
+  /** Why the statement can never apply (its Condition cannot be evaluated), if it cannot. */
+  readonly unusable?: string;
 }
+
+/** How one statement relates to a request. */
+type StatementMatch = { readonly applies: true } | { readonly applies: false; readonly note?: string };
 
 class CompiledPolicySet implements CompiledPolicies {
   readonly documents: readonly Readonly<Record<string, unknown>>[];
@@ -149,32 +171,67 @@ class CompiledPolicySet implements CompiledPolicies {
 
   evaluate(request: PolicyRequest): PolicyDecision {
     if (this.#invalid !== undefined) return { allowed: false, reason: this.#invalid };
-    const variables = request.variables ?? {};
+    const variables =
+      request.context === undefined
+        ? (request.variables ?? {})
+        : { ...contextVariables(request.context), ...request.variables };
+    const input: ConditionInput = { context: request.context ?? {}, variables };
     const action = request.action.toLowerCase();
     let allow: string | undefined;
+    // Statements that matched the action and resource but did not apply, and why.
+    const unusableDenies: string[] = [];
+    const failedAllows: string[] = [];
     for (const statement of this.#statements) {
-      if (!statementApplies(statement, action, request.resource, variables)) continue;
+      const match = statementMatch(statement, action, request.resource, input);
+      if (!match.applies) {
+        if (match.note === undefined) continue;
+        const note = `${statement.where} does not apply: ${match.note}`;
+        if (statement.effect === 'Allow') failedAllows.push(note);
+        else if (statement.unusable !== undefined) unusableDenies.push(note);
+        continue;
+      }
       if (statement.effect === 'Deny') {
-        const note = statement.hasCondition
-          ? ' (its Condition is not evaluated locally: a Deny with one always applies)'
-          : '';
-        return { allowed: false, reason: `explicitly denied by ${statement.where}${note}` };
+        return { allowed: false, reason: `explicitly denied by ${statement.where}` };
       }
       allow ??= `allowed by ${statement.where}`;
     }
-    if (allow !== undefined) return { allowed: true, reason: allow };
-    return { allowed: false, reason: `policy has no Allow for ${request.action} on ${request.resource}` };
+    if (allow !== undefined) return { allowed: true, reason: withNotes(allow, unusableDenies) };
+    return {
+      allowed: false,
+      reason: withNotes(`policy has no Allow for ${request.action} on ${request.resource}`, [
+        ...failedAllows,
+        ...unusableDenies,
+      ]),
+    };
   }
 }
 
-function statementApplies(
+function withNotes(reason: string, notes: readonly string[]): string {
+  return notes.length === 0 ? reason : `${reason} (${notes.join('; ')})`;
+}
+
+/**
+ * Whether `statement` applies: its action and resource match and its condition holds. When only the
+ * condition kept it from applying, `note` says how.
+ */
+function statementMatch(
+  statement: CompiledStatement,
+  action: string,
+  resource: string,
+  input: ConditionInput,
+): StatementMatch {
+  if (!actionAndResourceMatch(statement, action, resource, input.variables)) return { applies: false };
+  if (statement.unusable !== undefined) return { applies: false, note: statement.unusable };
+  const failure = statement.condition?.failure(input);
+  return failure === undefined ? { applies: true } : { applies: false, note: failure };
+}
+
+function actionAndResourceMatch(
   statement: CompiledStatement,
   action: string,
   resource: string,
   variables: Readonly<Record<string, string>>,
 ): boolean {
-  // Fail closed on what is not evaluated: an Allow with a Condition grants nothing, a Deny with one applies.
-  if (statement.hasCondition && statement.effect === 'Allow') return false;
   const actionMatches = (patterns: readonly (readonly WildcardSegment[])[]): boolean =>
     patterns.some((segments) => segmentsMatch(segments, action));
   if (statement.actions !== undefined && !actionMatches(statement.actions)) return false;
@@ -295,6 +352,9 @@ function parseDocument(document: unknown, number: number): ParsedDocument {
     const compileActions = (list: readonly string[]) => list.map((a) => wildcardSegments(a.toLowerCase()));
     const compileResources = (list: readonly string[]) =>
       list.map((r) => compileResource(r, substitutesVariables));
+    const condition =
+      s.Condition === undefined ? undefined : compileCondition(s.Condition, substitutesVariables);
+    if (condition?.kind === 'problem') problems.push(`${at} ${condition.problem}`);
     statements.push({
       where: at,
       effect: s.Effect === 'Deny' ? 'Deny' : 'Allow',
@@ -302,7 +362,8 @@ function parseDocument(document: unknown, number: number): ParsedDocument {
       ...(notActions && { notActions: compileActions(notActions) }),
       ...(resources && { resources: compileResources(resources) }),
       ...(notResources && { notResources: compileResources(notResources) }),
-      hasCondition: s.Condition !== undefined,
+      ...(condition?.kind === 'condition' && { condition: condition.condition }),
+      ...(condition?.kind === 'unusable' && { unusable: condition.reason }),
     });
   });
   return problems.length > 0 ? { value, statements: [], problems } : { value, statements, problems };

@@ -192,22 +192,92 @@ describe('evaluatePolicies', () => {
     expect(evaluatePolicies([policy], connect('test-1')).allowed).toBe(true);
   });
 
-  it('fails closed on Conditions it does not evaluate: an Allow grants nothing, a Deny applies', () => {
-    const condition = { Bool: { 'iot:Connection.Thing.IsAttached': ['true'] } };
-    const allow = doc({ Effect: 'Allow', Action: 'iot:Connect', Resource: '*', Condition: condition });
-    expect(evaluatePolicies([allow], connect('test-1')).allowed).toBe(false);
+  it('applies a statement only when its Condition holds for the request context', () => {
+    const allow = doc({
+      Sid: 'FromLoopback',
+      Effect: 'Allow',
+      Action: 'iot:Connect',
+      Resource: '*',
+      Condition: { IpAddress: { 'aws:SourceIp': '127.0.0.0/8' } },
+    });
+    const from = (sourceIp: string) => ({ ...connect('test-1'), context: { sourceIp } });
+    expect(evaluatePolicies([allow], from('127.0.0.1'))).toEqual({
+      allowed: true,
+      reason: 'allowed by statement FromLoopback of policy document 1',
+    });
+    expect(evaluatePolicies([allow], from('10.0.0.1'))).toEqual({
+      allowed: false,
+      reason:
+        'policy has no Allow for iot:Connect on arn:aws:iot:us-east-1:000000000000:client/test-1 (statement FromLoopback of policy document 1 does not apply: IpAddress aws:SourceIp ["127.0.0.0/8"] does not hold: the request has ["10.0.0.1"])',
+    });
+    const deny = doc({
+      Sid: 'NotFromLoopback',
+      Effect: 'Deny',
+      Action: 'iot:Connect',
+      Resource: '*',
+      Condition: { NotIpAddress: { 'aws:SourceIp': '127.0.0.0/8' } },
+    });
+    const both = [buildConnectPolicy(context), deny];
+    expect(evaluatePolicies(both, from('127.0.0.1')).allowed).toBe(true);
+    expect(evaluatePolicies(both, from('10.0.0.1'))).toEqual({
+      allowed: false,
+      reason: 'explicitly denied by statement NotFromLoopback of policy document 2',
+    });
+  });
+
+  it('never applies a statement whose Condition it cannot read, Allow or Deny, and says why', () => {
+    const unknownKey = { Bool: { 'aws:SecureTransport': 'true' } };
+    const allow = doc({
+      Sid: 'A',
+      Effect: 'Allow',
+      Action: 'iot:Connect',
+      Resource: '*',
+      Condition: unknownKey,
+    });
+    expect(evaluatePolicies([allow], connect('test-1'))).toEqual({
+      allowed: false,
+      reason: expect.stringContaining(
+        'statement A of policy document 1 does not apply: its Condition key "aws:SecureTransport" is not one AWS IoT Core provides',
+      ) as unknown,
+    });
     const deny = doc({
       Sid: 'Guard',
       Effect: 'Deny',
       Action: 'iot:Connect',
       Resource: '*',
-      Condition: condition,
+      Condition: { ArnLike: { 'aws:SourceArn': 'arn:*' } },
     });
     expect(evaluatePolicies([buildConnectPolicy(context), deny], connect('test-1'))).toEqual({
-      allowed: false,
-      reason:
-        'explicitly denied by statement Guard of policy document 2 (its Condition is not evaluated locally: a Deny with one always applies)',
+      allowed: true,
+      reason: expect.stringMatching(
+        /^allowed by statement ConnectWithPrefix of policy document 1 \(statement Guard of policy document 2 does not apply: its Condition operator "ArnLike" is not one/,
+      ) as unknown,
     });
+  });
+
+  it('leaves thing keys absent under custom auth: a Bool IsAttached Allow grants nothing', () => {
+    const allow = doc({
+      Effect: 'Allow',
+      Action: 'iot:Connect',
+      Resource: '*',
+      Condition: { Bool: { 'iot:Connection.Thing.IsAttached': ['true'] } },
+    });
+    expect(evaluatePolicies([allow], connect('test-1')).reason).toContain(
+      'Bool iot:Connection.Thing.IsAttached ["true"] does not hold: the request has no such key',
+    );
+  });
+
+  it('reports a Condition that is not an object of objects as a problem of the document', () => {
+    const compiled = compilePolicies([
+      doc({ Effect: 'Allow', Action: 'iot:Connect', Resource: '*', Condition: 'yes' }),
+      doc({ Effect: 'Allow', Action: 'iot:Connect', Resource: '*', Condition: { StringEquals: 'x' } }),
+      doc({ Effect: 'Allow', Action: 'iot:Connect', Resource: '*', Condition: { StringEquals: { k: [] } } }),
+    ]);
+    expect(compiled.problems).toEqual([
+      'statement 1 of policy document 1 has a Condition that is not an object',
+      'statement 1 of policy document 2 has Condition operator StringEquals whose value is not an object',
+      'statement 1 of policy document 3 has Condition StringEquals "k" whose value is neither a string, number or boolean nor a non-empty array of them',
+    ]);
   });
 
   it('evaluates NotAction and NotResource as IAM does', () => {
@@ -429,11 +499,11 @@ function referenceDecision(documents: readonly GeneratedDocument[], request: Pol
   const anyMatches = (patterns: string[], text: string, substitute: boolean): boolean =>
     patterns.some((pattern) => regex(pattern, substitute)?.test(text) ?? false);
   let allow: string | undefined;
+  const failedAllows: string[] = [];
   for (const [d, document] of documents.entries()) {
     const substitute = document.Version === '2012-10-17';
     const statements = Array.isArray(document.Statement) ? document.Statement : [document.Statement];
     for (const [s, statement] of statements.entries()) {
-      if (statement.Condition !== undefined && statement.Effect === 'Allow') continue;
       const action = request.action.toLowerCase();
       const actions = list(statement.Action)?.map((a) => a.toLowerCase());
       const notActions = list(statement.NotAction)?.map((a) => a.toLowerCase());
@@ -444,18 +514,29 @@ function referenceDecision(documents: readonly GeneratedDocument[], request: Pol
       if (resources && !anyMatches(resources, request.resource, substitute)) continue;
       if (notResources && anyMatches(notResources, request.resource, substitute)) continue;
       const where = `statement ${statement.Sid ?? s + 1} of policy document ${d + 1}`;
+      // The only generated condition: IpAddress aws:SourceIp 127.0.0.0/8.
+      const sourceIp = request.context?.sourceIp;
+      if (statement.Condition !== undefined && !(sourceIp ?? '').startsWith('127.')) {
+        if (statement.Effect === 'Allow') {
+          const has = sourceIp === undefined ? 'no such key' : `["${sourceIp}"]`;
+          failedAllows.push(
+            `${where} does not apply: IpAddress aws:SourceIp ["127.0.0.0/8"] does not hold: the request has ${has}`,
+          );
+        }
+        continue;
+      }
       if (statement.Effect === 'Deny') {
-        const note =
-          statement.Condition === undefined
-            ? ''
-            : ' (its Condition is not evaluated locally: a Deny with one always applies)';
-        return { allowed: false, reason: `explicitly denied by ${where}${note}` };
+        return { allowed: false, reason: `explicitly denied by ${where}` };
       }
       allow ??= `allowed by ${where}`;
     }
   }
   if (allow !== undefined) return { allowed: true, reason: allow };
-  return { allowed: false, reason: `policy has no Allow for ${request.action} on ${request.resource}` };
+  const notes = failedAllows.length === 0 ? '' : ` (${failedAllows.join('; ')})`;
+  return {
+    allowed: false,
+    reason: `policy has no Allow for ${request.action} on ${request.resource}${notes}`,
+  };
 }
 
 describe('compiled and uncompiled evaluation (property)', () => {
@@ -503,7 +584,7 @@ describe('compiled and uncompiled evaluation (property)', () => {
       Effect: s.effect,
       ...(s.negateAction ? { NotAction: s.actions } : { Action: s.actions }),
       ...(s.negateResource ? { NotResource: s.resources } : { Resource: s.resources }),
-      ...(s.condition && { Condition: { Bool: { 'aws:SecureTransport': 'true' } } }),
+      ...(s.condition && { Condition: { IpAddress: { 'aws:SourceIp': '127.0.0.0/8' } } }),
     }));
   const document: fc.Arbitrary<GeneratedDocument> = fc.record({
     Version: fc.constantFrom<GeneratedDocument['Version'][]>('2012-10-17', '2008-10-17'),
@@ -525,8 +606,9 @@ describe('compiled and uncompiled evaluation (property)', () => {
       unrelated: clientId,
       suffix: topicText,
       kind: fc.constantFrom('client', 'topic', 'topicfilter'),
+      sourceIp: fc.constantFrom(undefined, '127.0.0.1', '127.9.8.7', '10.0.0.1', '::1'),
     })
-    .map(({ action, clientId: id, named: which, unrelated, suffix, kind }) => {
+    .map(({ action, clientId: id, named: which, unrelated, suffix, kind, sourceIp }) => {
       const lookAlike = id.replace(/\*/g, 'xy').replace(/\?/g, 'z');
       const named = which === 'same' ? id : which === 'look-alike' ? lookAlike : unrelated;
       const resource =
@@ -535,7 +617,12 @@ describe('compiled and uncompiled evaluation (property)', () => {
           : kind === 'topic'
             ? topicArn(context, `devices/${named}${suffix}`)
             : topicFilterArn(context, suffix);
-      return { action, resource, variables: { 'iot:ClientId': id } };
+      return {
+        action,
+        resource,
+        variables: { 'iot:ClientId': id },
+        ...(sourceIp !== undefined && { context: { sourceIp } }),
+      };
     });
 
   it('one compiled set, reused for every request, decides exactly as re-reading the documents per request', () => {
