@@ -8,6 +8,7 @@ export * from './errors';
 export * from './is-record';
 export * from './local-connection';
 export * from './policy';
+export * from './policy-conditions';
 export * from './policy-evaluation';
 export * from './reason-codes';
 export * from './stack-outputs';
