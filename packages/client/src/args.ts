@@ -24,6 +24,15 @@ export const DEFAULT_TIMEOUT_SECONDS = 10;
 export const MAX_TIMEOUT_SECONDS = 300;
 
 /**
+ * How long, by default, the client looks for the records that explain a refusal in CloudWatch Logs: AWS
+ * delivers a Lambda's and AWS IoT's log events a few seconds late (local-iot writes them before the CONNACK,
+ * so the first look finds them).
+ */
+export const DEFAULT_EXPLAIN_WAIT_SECONDS = 15;
+/** Upper bound for `--explain-wait`. */
+export const MAX_EXPLAIN_WAIT_SECONDS = 120;
+
+/**
  * Upper bound for `--count`: AWS IoT Core accepts at most 100 publish requests per second on one connection,
  * so 100 messages still fit in about a second; a load test needs another tool.
  */
@@ -73,6 +82,11 @@ export interface CliConfig {
   readonly topic?: string;
   /** Payload of every message, sent as given. @default a JSON object with a sequence number and a timestamp (applied by `main`) */
   readonly message?: string;
+  /**
+   * After a refusal, look for the records that explain it in CloudWatch Logs for at most this long; 0 reads
+   * once and does not wait. @default DEFAULT_EXPLAIN_WAIT_SECONDS (applied by `main`)
+   */
+  readonly explainWaitSeconds?: number;
 }
 
 type StringKey = Exclude<
@@ -80,7 +94,8 @@ type StringKey = Exclude<
   'transport' | 'verbosity'
 >;
 
-interface FlagSpec {
+/** One flag of the connect command's table (reused by the commands built on it, such as `storm`). */
+export interface FlagSpec {
   /** Name as documented, without the leading `--`. */
   readonly name: string;
   readonly kind: 'string' | 'boolean';
@@ -93,7 +108,7 @@ interface FlagSpec {
  * Every flag. The upstream sample's flags keep their underscore names; new flags are shown with hyphens. Both
  * separators are accepted for every flag (`--client-id` works as well as `--client_id`).
  */
-const FLAGS: readonly FlagSpec[] = [
+export const FLAGS: readonly FlagSpec[] = [
   {
     name: 'endpoint',
     kind: 'string',
@@ -257,6 +272,13 @@ const FLAGS: readonly FlagSpec[] = [
     description: 'Print one JSON object with the result on stdout (for CI) instead of text.',
   },
   {
+    name: 'explain-wait',
+    kind: 'string',
+    valueName: 'seconds',
+    section: 'output',
+    description: `After a refused or failed connect, look this long for the records that explain it (the authorizer's log group and AWSIotLogsV2 in CloudWatch Logs; AWS delivers them a few seconds late); 0 looks once. Default: ${DEFAULT_EXPLAIN_WAIT_SECONDS}.`,
+  },
+  {
     name: 'verbosity',
     kind: 'string',
     valueName: 'level',
@@ -285,7 +307,7 @@ const STRING_FIELDS: Readonly<Record<string, StringKey>> = {
 };
 
 /** Lookup key of a flag: separators normalised so `--client-id` and `--client_id` are the same flag. */
-function flagKey(name: string): string {
+export function flagKey(name: string): string {
   return name.replace(/-/g, '_');
 }
 
@@ -302,7 +324,8 @@ const BOOLEAN_LITERALS: Readonly<Record<string, boolean>> = {
   '0': false,
 };
 
-function booleanLiteral(text: string): boolean | undefined {
+/** `true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0` (any case); `undefined` for anything else. */
+export function booleanLiteral(text: string): boolean | undefined {
   return BOOLEAN_LITERALS[text.toLowerCase()];
 }
 
@@ -421,6 +444,16 @@ function build(strings: Map<string, string>, booleans: Map<string, boolean>): Cl
       );
     }
     config.timeoutSeconds = seconds;
+  }
+  const explainWait = strings.get('explain_wait');
+  if (explainWait !== undefined) {
+    const seconds = /^\d+(\.\d+)?$/.test(explainWait) ? Number(explainWait) : NaN;
+    if (!(seconds >= 0 && seconds <= MAX_EXPLAIN_WAIT_SECONDS)) {
+      throw new UsageError(
+        `--explain-wait must be a number of seconds from 0 to ${MAX_EXPLAIN_WAIT_SECONDS}, but '${explainWait}' was given`,
+      );
+    }
+    config.explainWaitSeconds = seconds;
   }
   const verbosity = strings.get('verbosity');
   if (verbosity !== undefined) {
