@@ -27,6 +27,10 @@ export interface ConnectAttempt {
   /** WebSockets only: HTTP upgrade request headers (lower-case names) and raw query string (with `?`). */
   readonly headers?: Readonly<Record<string, string>>;
   readonly queryString?: string;
+  /** The device's IP address as the socket reports it (`aws:SourceIp` in policy conditions). */
+  readonly sourceIp?: string;
+  /** `iot:ConnectAttributes` of the CONNECT (`PersistentConnect`, `LastWill`). */
+  readonly connectAttributes?: readonly string[];
 }
 
 /** What the device was granted: kept by the gateway for the lifetime of the connection. */

@@ -17,6 +17,7 @@ import type { AuthorizedSession, ConnectAttempt, ConnectAuthorizer, ConnectDecis
 import type { InvocationResult, LambdaRunner } from '../lambda/lambda-runner';
 import { findAuthorizer, type LocalAuthorizer, type LocalDeployment } from '../deployment/local-deployment';
 import { compilePolicies, type CompiledPolicies } from '@iot-custom-auth/protocol';
+import { policyContext } from './policy-context';
 
 /** What the pipeline needs. */
 export interface CustomAuthPipelineOptions {
@@ -196,6 +197,7 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
         clientId,
       ),
       variables: { 'iot:ClientId': clientId },
+      context: policyContext(attempt),
     });
     if (!decision.allowed)
       return refusal(MQTT_REASON_CODES.notAuthorized, { reason: decision.reason, ...invoked });

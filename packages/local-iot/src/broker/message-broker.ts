@@ -30,6 +30,7 @@ import type {
   MessageHandlerMemoryUsage,
   PacketOutcome,
 } from '../gateway/message-handler';
+import { policyContext } from '../auth/policy-context';
 import { describeOverLimit } from '../gateway/outbound-accounting';
 import type { PolicyDecision } from '@iot-custom-auth/protocol';
 import { RETAINED_DEFAULTS, RetainedMessages, type RetainedLimits } from './retained-messages';
@@ -43,6 +44,11 @@ export interface MessageBrokerOptions {
   readonly log?: GatewayLogSink;
   /** Ages retained messages for their Message Expiry Interval. @default systemClock */
   readonly clock?: GatewayClock;
+  /**
+   * Milliseconds since the epoch, for `aws:CurrentTime` / `aws:EpochTime` in policy conditions (the gateway
+   * clock only measures intervals). @default Date.now
+   */
+  readonly wallClock?: () => number;
   /**
    * QoS 1 deliveries kept waiting per client while its Receive Maximum is reached; beyond it messages are
    * dropped (and logged).
@@ -193,6 +199,7 @@ export class MessageBroker implements MessageHandler {
   readonly #arn: IotArnContext;
   readonly #log: (entry: GatewayLogEntryInput) => void;
   readonly #clock: GatewayClock;
+  readonly #wallClock: () => number;
   readonly #maxQueued: number;
   readonly #clients = new Map<ConnectedClient, ClientState>();
   readonly #shared = new Map<string, SharedGroup>();
@@ -202,6 +209,7 @@ export class MessageBroker implements MessageHandler {
     this.#arn = options.arnContext;
     this.#log = createLogger(options.log ?? stdoutLogSink);
     this.#clock = options.clock ?? systemClock;
+    this.#wallClock = options.wallClock ?? Date.now;
     this.#maxQueued = options.maxQueuedPerClient ?? 1000;
     this.#retained = new RetainedMessages(
       { ...RETAINED_DEFAULTS, ...options.retainedLimits },
@@ -440,12 +448,16 @@ export class MessageBroker implements MessageHandler {
     return state;
   }
 
-  /** Evaluated on the session's compiled policies: no document is parsed per message. */
+  /**
+   * Evaluated on the session's compiled policies (no document is parsed per message), with the
+   * connection's facts and the time now for `Condition` blocks.
+   */
   #evaluate(client: ConnectedClient, action: string, resource: string): PolicyDecision {
     return client.session.policies.evaluate({
       action,
       resource,
       variables: { 'iot:ClientId': client.clientId },
+      context: policyContext(client, this.#wallClock()),
     });
   }
 

@@ -1,6 +1,7 @@
 import { formatReasonCode, MQTT_REASON_CODES as RC } from '@iot-custom-auth/protocol';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { ConnectAttempt, ConnectAuthorizer, ConnectDecision, Transport } from '../auth/connect-types';
+import { connectAttributesOf } from '../auth/policy-context';
 import { AWS_IOT_MQTT_LIMITS, effectiveKeepAlive } from './aws-iot-mqtt-limits';
 import { errorMessage } from './gateway-log';
 import type { MqttProtocolVersion } from './packet-framing';
@@ -17,6 +18,8 @@ export interface ConnectionInfo {
   /** WebSockets only. */
   readonly headers?: Readonly<Record<string, string>>;
   readonly queryString?: string;
+  /** The peer's IP address, as the socket reports it. */
+  readonly remoteAddress?: string;
 }
 
 /** The protocol level a CONNECT asks for; mqtt-packet leaves it out for MQTT 3.1.1. */
@@ -69,6 +72,8 @@ export function connectAttempt(connect: IConnectPacket, connection: ConnectionIn
     ...(connect.password === undefined ? {} : { password: connect.password }),
     ...(connection.headers ? { headers: connection.headers } : {}),
     ...(connection.queryString === undefined ? {} : { queryString: connection.queryString }),
+    ...(connection.remoteAddress === undefined ? {} : { sourceIp: connection.remoteAddress }),
+    connectAttributes: connectAttributesOf(connect),
   };
 }
 

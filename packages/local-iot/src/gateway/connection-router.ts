@@ -32,6 +32,7 @@ export interface ConnectionRouterOptions {
 /** A TLS connection on the HTTP side that has not become an MQTT session yet. */
 interface PendingHttpConnection extends HttpConnectionInfo {
   readonly serverName: string;
+  readonly remoteAddress?: string;
   /** When, on the clock, the MQTT CONNECT is due. */
   readonly deadlineAt: number;
   readonly timer: ClockTimer;
@@ -90,7 +91,13 @@ export class ConnectionRouter {
     if (route === 'mqtt') {
       this.#startSession(
         socket,
-        { connectionId, transport: 'mqtt', alpn: MQTT_ALPN_PROTOCOL, serverName },
+        {
+          connectionId,
+          transport: 'mqtt',
+          alpn: MQTT_ALPN_PROTOCOL,
+          serverName,
+          ...(remoteAddress ? { remoteAddress } : {}),
+        },
         deadlineAt,
       );
       return;
@@ -107,7 +114,14 @@ export class ConnectionRouter {
       });
       socket.destroy();
     }, connectDeadlineMs);
-    this.#pendingHttp.set(socket, { connectionId, ...(alpn ? { alpn } : {}), serverName, deadlineAt, timer });
+    this.#pendingHttp.set(socket, {
+      connectionId,
+      ...(alpn ? { alpn } : {}),
+      serverName,
+      ...(remoteAddress ? { remoteAddress } : {}),
+      deadlineAt,
+      timer,
+    });
     socket.once('close', () => {
       this.#pendingHttp.get(socket)?.timer.cancel();
       this.#pendingHttp.delete(socket);
@@ -146,6 +160,7 @@ export class ConnectionRouter {
         transport: 'websockets' satisfies Transport,
         ...(pending.alpn ? { alpn: pending.alpn } : {}),
         serverName: pending.serverName,
+        ...(pending.remoteAddress ? { remoteAddress: pending.remoteAddress } : {}),
         headers: webSocket.headers,
         ...(webSocket.queryString === undefined ? {} : { queryString: webSocket.queryString }),
       },

@@ -29,6 +29,10 @@ export interface ConnectedClient {
   /** 5, or 4 for MQTT 3.1.1. */
   readonly protocolVersion: 4 | 5;
   readonly transport: Transport;
+  /** The device's IP address as the socket reports it (`aws:SourceIp`). */
+  readonly sourceIp?: string;
+  /** The TLS SNI the device connected with (`iot:DomainName`). */
+  readonly serverName?: string;
   /**
    * What the authorizer granted: the policies to enforce on every PUBLISH, SUBSCRIBE and delivery. Read it
    * at each decision: it is replaced when `refreshAfterInSeconds` passes and the authorizer allows again.

@@ -444,6 +444,12 @@ export class MqttSession {
       clientIdAssigned: accepted.clientIdAssigned,
       protocolVersion: this.#packets.protocolVersion === 5 ? 5 : 4,
       transport: this.#options.connection.transport,
+      ...(this.#options.connection.remoteAddress === undefined
+        ? {}
+        : { sourceIp: this.#options.connection.remoteAddress }),
+      ...(this.#options.connection.serverName === undefined
+        ? {}
+        : { serverName: this.#options.connection.serverName }),
       get session() {
         return current();
       },

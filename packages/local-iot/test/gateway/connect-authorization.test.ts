@@ -58,7 +58,21 @@ describe('connectAttempt', () => {
       serverName: 'localhost',
       username: 'u?x-amz-customauthorizer-name=A',
       password,
+      connectAttributes: [],
     });
+  });
+
+  it('carries the source IP and the connect attributes policy conditions read', () => {
+    const will = { topic: 'w', payload: Buffer.from('x'), qos: 0 as const, retain: false };
+    const attempt = (packet: Parameters<typeof connect>[0]) =>
+      connectAttempt(connect(packet), { ...CONNECTION, remoteAddress: '::ffff:127.0.0.1' });
+    expect(attempt({ protocolVersion: 4, clean: false, will })).toMatchObject({
+      sourceIp: '::ffff:127.0.0.1',
+      connectAttributes: ['PersistentConnect', 'LastWill'],
+    });
+    expect(attempt({ protocolVersion: 5, clean: false }).connectAttributes).toEqual([]);
+    const expiring = { protocolVersion: 5 as const, properties: { sessionExpiryInterval: 60 } };
+    expect(attempt(expiring).connectAttributes).toEqual(['PersistentConnect']);
   });
 
   it("carries a WebSocket upgrade's headers and query string", () => {
@@ -72,6 +86,7 @@ describe('connectAttempt', () => {
     expect(connectAttempt(connect(), connection)).toEqual<ConnectAttempt>({
       ...connection,
       clientId: 'test-1',
+      connectAttributes: [],
     });
   });
 });
