@@ -21,6 +21,7 @@ function main(): void {
     refreshAfterSeconds: context('refreshAfterSeconds'),
     disconnectAfterSeconds: context('disconnectAfterSeconds'),
     tokenKeyName: context('tokenKeyName'),
+    iotLogging: context('iotLogging'),
     tokenSigningPublicKeyFile:
       context('tokenSigningPublicKeyFile') ?? process.env[TOKEN_SIGNING_PUBLIC_KEY_FILE_ENV],
   });

@@ -1,4 +1,5 @@
 import { DEFAULT_STACK_NAME } from '@iot-custom-auth/protocol';
+import { IOT_LOGGING_LEVELS, type IotLoggingLevel } from './custom-authorizer-stack';
 import { InfraError } from './errors';
 
 /** Environment variable naming the user's own token-signing public key file (context wins over it). */
@@ -15,6 +16,7 @@ export interface RawAppSettings {
   readonly disconnectAfterSeconds?: unknown;
   readonly tokenKeyName?: unknown;
   readonly tokenSigningPublicKeyFile?: unknown;
+  readonly iotLogging?: unknown;
 }
 
 /** The app's settings, typed. Ranges and patterns are checked by the constructs. */
@@ -27,6 +29,8 @@ export interface AppSettings {
   readonly tokenKeyName?: string;
   /** The user's own public key; unset means `.keys/token-signing-public.pem` (generated when missing). */
   readonly tokenSigningPublicKeyFile?: string;
+  /** `-c iotLogging=ERROR|WARN|INFO|DEBUG`: account-wide AWS IoT logging; unset leaves it alone. */
+  readonly iotLogging?: IotLoggingLevel;
 }
 
 /**
@@ -41,7 +45,18 @@ export function parseAppSettings(raw: RawAppSettings): AppSettings {
     disconnectAfterSeconds: optionalWholeNumber('disconnectAfterSeconds', raw.disconnectAfterSeconds),
     tokenKeyName: optionalString('tokenKeyName', raw.tokenKeyName),
     tokenSigningPublicKeyFile: optionalString('tokenSigningPublicKeyFile', raw.tokenSigningPublicKeyFile),
+    iotLogging: optionalIotLogLevel(raw.iotLogging),
   };
+}
+
+function optionalIotLogLevel(value: unknown): IotLoggingLevel | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || !(IOT_LOGGING_LEVELS as readonly string[]).includes(value)) {
+    throw new InfraError(
+      `context \`iotLogging\` must be one of ${IOT_LOGGING_LEVELS.join(', ')} (-c iotLogging=ERROR), but ${describe(value)} was provided`,
+    );
+  }
+  return value as IotLoggingLevel;
 }
 
 function optionalString(name: string, value: unknown): string | undefined {

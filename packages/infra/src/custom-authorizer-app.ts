@@ -20,6 +20,7 @@ export function addCustomAuthorizerStack(app: App, props: CustomAuthorizerAppPro
     tokenKeyName: props.tokenKeyName,
     refreshAfterSeconds: props.refreshAfterSeconds,
     disconnectAfterSeconds: props.disconnectAfterSeconds,
+    iotLogLevel: props.iotLogging,
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return stack;

@@ -1,8 +1,16 @@
-import { Aws, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { buildConnectPolicy, STACK_OUTPUTS, type StackOutputKey } from '@iot-custom-auth/protocol';
+import {
+  AWS_IOT_LOG_GROUP,
+  buildConnectPolicy,
+  IOT_LOGGING_NOT_MANAGED,
+  STACK_OUTPUTS,
+  type StackOutputKey,
+} from '@iot-custom-auth/protocol';
+import { InfraError } from './errors';
 import { IotCustomAuthorizer } from './iot-custom-authorizer';
 import { IotDataEndpoint } from './iot-data-endpoint';
 import { physicalName } from './physical-name';
@@ -29,7 +37,17 @@ export interface CustomAuthorizerStackProps extends StackProps {
   readonly disconnectAfterSeconds?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Turns AWS IoT logging on at this level (`AWS::IoT::Logging`, **account-wide**: one per account and region,
+   * it replaces any logging level set before), writing to the `AWSIotLogsV2` log group through a role that may
+   * only write there. @default undefined: the stack leaves AWS IoT logging as it is
+   */
+  readonly iotLogLevel?: IotLoggingLevel;
 }
+
+/** The AWS IoT log levels the stack can turn on (`DISABLED` is what removing the setting is for). */
+export const IOT_LOGGING_LEVELS = ['ERROR', 'WARN', 'INFO', 'DEBUG'] as const;
+export type IotLoggingLevel = (typeof IOT_LOGGING_LEVELS)[number];
 
 /**
  * Everything a device needs to connect to AWS IoT Core through a custom authorizer: the authorizers, their
@@ -44,6 +62,8 @@ export class CustomAuthorizerStack extends Stack {
   /** Name of {@link connectPolicy}. */
   public readonly connectPolicyName: string;
   public readonly dataEndpoint: IotDataEndpoint;
+  /** AWS IoT logging, when `iotLogLevel` turned it on. */
+  public readonly iotLogging?: iot.CfnLogging;
 
   constructor(scope: Construct, id: string, props: CustomAuthorizerStackProps) {
     super(scope, id, {
@@ -78,6 +98,7 @@ export class CustomAuthorizerStack extends Stack {
     });
 
     this.dataEndpoint = new IotDataEndpoint(this, 'DataEndpoint', { logRetention: props.logRetention });
+    if (props.iotLogLevel !== undefined) this.iotLogging = this.enableIotLogging(props.iotLogLevel);
 
     const outputs: { readonly [K in StackOutputKey]: { value: string; description: string } } = {
       endpoint: {
@@ -109,9 +130,65 @@ export class CustomAuthorizerStack extends Stack {
         value: this.authorizer.clientIdPrefix,
         description: 'Client ids must start with this to connect',
       },
+      authorizerFunctionName: {
+        value: this.authorizer.function.functionName,
+        description: 'The authorizer Lambda (its resource policy must let iot.amazonaws.com invoke it)',
+      },
+      authorizerLogGroupName: {
+        value: this.authorizer.logGroup.logGroupName,
+        description: "CloudWatch Logs group with the authorizer Lambda's decision lines",
+      },
+      iotLogLevel: {
+        value: props.iotLogLevel ?? IOT_LOGGING_NOT_MANAGED,
+        description: `AWS IoT logging level this stack sets (account-wide; entries in ${AWS_IOT_LOG_GROUP}), or ${IOT_LOGGING_NOT_MANAGED}`,
+      },
     };
     for (const key of Object.keys(outputs) as StackOutputKey[]) {
       new CfnOutput(this, STACK_OUTPUTS[key], { key: STACK_OUTPUTS[key], ...outputs[key] });
     }
+  }
+
+  /**
+   * Account-wide AWS IoT logging at `level`, through a role AWS IoT assumes that may only create and write
+   * the `AWSIotLogsV2` log group (AWS's managed `AWSIoTLogging` policy would allow every log group).
+   */
+  private enableIotLogging(level: IotLoggingLevel): iot.CfnLogging {
+    if (!(IOT_LOGGING_LEVELS as readonly string[]).includes(level)) {
+      throw new InfraError(
+        `\`iotLogLevel\` must be one of ${IOT_LOGGING_LEVELS.join(', ')}, but ${JSON.stringify(level)} was provided`,
+      );
+    }
+    const logGroupArn = Stack.of(this).formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: AWS_IOT_LOG_GROUP,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const role = new iam.Role(this, 'IotLoggingRole', {
+      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+      description: `Lets AWS IoT write its logs to ${AWS_IOT_LOG_GROUP} (stack ${Stack.of(this).stackName})`,
+      inlinePolicies: {
+        IotLogging: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              sid: 'WriteAwsIotLogs',
+              actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+              resources: [logGroupArn, `${logGroupArn}:*`],
+            }),
+          ],
+        }),
+      },
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:${AWS_IOT_LOG_GROUP}:*]`,
+      reason: `AWS IoT names its log streams itself, so writes to ${AWS_IOT_LOG_GROUP} need the group's streams wildcard; no other log group is reachable.`,
+    });
+    return new iot.CfnLogging(this, 'IotLogging', {
+      accountId: Aws.ACCOUNT_ID,
+      defaultLogLevel: level,
+      roleArn: role.roleArn,
+    });
   }
 }

@@ -143,6 +143,9 @@ describe('CustomAuthorizerStack', () => {
       [STACK_OUTPUTS.deviceSecretArn]: { Ref: secretId },
       [STACK_OUTPUTS.connectPolicyName]: 'IotCustomAuthorizerStack-ConnectPolicy',
       [STACK_OUTPUTS.clientIdPrefix]: 'test-',
+      [STACK_OUTPUTS.authorizerFunctionName]: { Ref: onlyLogicalId(template, 'AWS::Lambda::Function') },
+      [STACK_OUTPUTS.authorizerLogGroupName]: expect.objectContaining({ Ref: expect.any(String) }),
+      [STACK_OUTPUTS.iotLogLevel]: 'NOT_MANAGED',
     });
     for (const output of Object.values(outputs)) expect(output.Description.length).toBeGreaterThan(20);
   });

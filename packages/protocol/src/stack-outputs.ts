@@ -11,7 +11,19 @@ export const STACK_OUTPUTS = {
   deviceSecretArn: 'DeviceSecretArn',
   connectPolicyName: 'ConnectPolicyName',
   clientIdPrefix: 'ClientIdPrefix',
+  /** The authorizer Lambda's name (for `lambda:GetPolicy`; `DescribeAuthorizer` gives its ARN too). */
+  authorizerFunctionName: 'AuthorizerFunctionName',
+  /** The CloudWatch Logs group the authorizer Lambda writes its decision lines to. */
+  authorizerLogGroupName: 'AuthorizerLogGroupName',
+  /**
+   * The AWS IoT log level this stack sets (account-wide, `-c iotLogging=...`), or `NOT_MANAGED` when the
+   * stack leaves AWS IoT logging alone (it may still be on for the account). Entries go to `AWSIotLogsV2`.
+   */
+  iotLogLevel: 'IotLogLevel',
 } as const;
+
+/** The `IotLogLevel` output's value when the stack does not configure AWS IoT logging. */
+export const IOT_LOGGING_NOT_MANAGED = 'NOT_MANAGED';
 
 export type StackOutputKey = keyof typeof STACK_OUTPUTS;
 
