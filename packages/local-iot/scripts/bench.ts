@@ -1,0 +1,358 @@
+// `npm run bench`: what a connect costs local-iot next to mosquitto 2.0, measured in one run. Not a test: it
+// prints figures and never fails on timing (it exits 1 only when it cannot run, e.g. mosquitto is missing).
+//   npm run bench [-- --connects N --rounds R --concurrency C --warm N --cold N --cdk-out DIR --profile DIR]
+// 1. The Lambda runner alone in both isolations: cold and warm invocation, CPU per warm invocation.
+// 2. Connect storms against two server processes on loopback with the same ECDSA P-256 certificate: local-iot
+//    (dist/cli.js: gateway, custom-auth pipeline, the real Lambda bundle in its environment processes) and
+//    mosquitto (TLS, a password file). One load generator (`mqtt` from npm) in this process; rounds interleaved
+//    so the shared machine's noise falls on both. Server CPU per connect = user + system time of the server's
+//    process tree over the measured batches, read from /proc.
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  STACK_OUTPUTS,
+  TOKEN_SIGNING_KEY_FILES,
+  buildCustomAuthUsername,
+  createToken,
+  findWorkspaceRoot,
+  signToken,
+} from '@iot-custom-auth/protocol';
+import { ISOLATIONS } from '../src/lambda/lambda-runner';
+import {
+  runConnectBatch,
+  type BenchTransport,
+  type ConnectCredentials,
+  type ConnectTarget,
+} from './bench/connect-load';
+import { unsignedLoginFor } from './bench/device-credentials';
+import { benchIsolation } from './bench/lambda-bench';
+import { descendantPids, settledTreeCpuMs } from './bench/process-cpu';
+import {
+  randomPassword,
+  startLocalIotServer,
+  startMosquitto,
+  type BenchServer,
+  type LocalIotServer,
+} from './bench/servers';
+
+const repoRoot = findWorkspaceRoot(__dirname) as string;
+const args = parseArgs({
+  options: {
+    connects: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '50' },
+    warm: { type: 'string', default: '200' },
+    cold: { type: 'string', default: '5' },
+    'cdk-out': { type: 'string', default: path.join(repoRoot, 'cdk.out') },
+    profile: { type: 'string' },
+    'skip-lambda': { type: 'boolean', default: false },
+  },
+});
+const settings = {
+  connects: positive('connects'),
+  rounds: positive('rounds'),
+  concurrency: positive('concurrency'),
+  warm: positive('warm'),
+  cold: positive('cold'),
+  cdkOut: path.resolve(args.values['cdk-out']),
+};
+
+function positive(name: 'connects' | 'rounds' | 'concurrency' | 'warm' | 'cold'): number {
+  const text = args.values[name];
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1) {
+    throw new Error(`--${name} must be a whole number of at least 1, but '${text}' was given`);
+  }
+  return value;
+}
+
+type Authorizer = 'unsigned' | 'signed';
+
+interface Row {
+  readonly transport: BenchTransport;
+  readonly authorizer: Authorizer;
+}
+
+const ROWS: readonly Row[] = [
+  { transport: 'direct', authorizer: 'unsigned' },
+  { transport: 'direct', authorizer: 'signed' },
+  { transport: 'websockets', authorizer: 'unsigned' },
+  { transport: 'websockets', authorizer: 'signed' },
+];
+
+/** What one server did over one row's measured batches. */
+interface Tally {
+  cpuMs: number;
+  seconds: number;
+  accepted: number;
+  latenciesMs: number[];
+  failures: Map<string, number>;
+  /** Environment processes started during measured batches (cold starts on the measured path). */
+  newEnvironments: number;
+}
+
+async function main(): Promise<void> {
+  console.log(`npm run bench: Node.js ${process.version}, ${settings.cdkOut}`);
+  if (!args.values['skip-lambda']) benchLambdaPrint(await lambdaFigures());
+  await benchConnects();
+}
+
+async function lambdaFigures(): Promise<string[]> {
+  const lines = [
+    `Lambda behind the custom-auth pipeline (real bundle, run from sources in this process): ${settings.cold} cold starts, ${settings.warm} warm invocations per isolation`,
+    '',
+    '| isolation | cold p50 ms | cold max ms | Init p50 ms | warm p50 ms | warm p95 ms | REPORT p50 ms | CPU per warm invocation ms (host + environments) |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const isolation of ISOLATIONS) {
+    const f = await benchIsolation(settings.cdkOut, isolation, settings.cold, settings.warm);
+    lines.push(
+      `| ${isolation} | ${fixed(percentile(f.cold, 0.5))} | ${fixed(percentile(f.cold, 1))} | ${fixed(percentile(f.init, 0.5))} | ${fixed(percentile(f.warm, 0.5), 2)} | ${fixed(percentile(f.warm, 0.95), 2)} | ${fixed(percentile(f.reported, 0.5), 2)} | ${fixed(f.cpuPerWarmMs, 2)} (${fixed(f.hostCpuPerWarmMs, 2)} + ${fixed(f.environmentCpuPerWarmMs, 2)}) |`,
+    );
+  }
+  return lines;
+}
+
+function benchLambdaPrint(lines: readonly string[]): void {
+  console.log('');
+  for (const line of lines) console.log(line);
+}
+
+async function benchConnects(): Promise<void> {
+  const runDir = mkdtempSync(path.join(tmpdir(), 'local-iot-bench-'));
+  const servers: BenchServer[] = [];
+  try {
+    const local = await startLocalIotServer({
+      runDir,
+      cdkOut: settings.cdkOut,
+      lambdaConcurrency: settings.concurrency,
+      ...(args.values.profile !== undefined && {
+        nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args.values.profile)}`],
+      }),
+    });
+    servers.push(local);
+    const device = await deviceSetup(local);
+    const mosquitto = await startMosquitto({
+      runDir,
+      certFile: path.join(local.stateDir, 'server.pem'),
+      keyFile: path.join(local.stateDir, 'server-key.pem'),
+      users: [MOSQUITTO_USER],
+    });
+    servers.push(mosquitto);
+    const ca = readFileSync(local.connection.caFile);
+    const host = local.connection.endpoint;
+
+    const targetFor = (server: BenchServer, row: Row, batch: string): ConnectTarget | undefined => {
+      // Debian's mosquitto 2.0 is built without WebSockets: those rows compare with its direct TLS figures.
+      if (server === mosquitto && row.transport === 'websockets') return undefined;
+      const clientId = (i: number): string => `${device.clientIdPrefix}bench-${batch}-${i}`;
+      const credentials: (i: number) => ConnectCredentials =
+        server === mosquitto
+          ? (i) => ({ clientId: clientId(i), ...MOSQUITTO_USER })
+          : row.authorizer === 'unsigned'
+            ? (i) => ({ clientId: clientId(i), ...device.unsignedLogin(clientId(i)) })
+            : device.signedCredentials(Array.from({ length: settings.connects }, (_, i) => clientId(i)));
+      return { transport: row.transport, host, port: server.port, ca, credentials };
+    };
+    const tallies = new Map<string, Tally>();
+    const tally = (server: BenchServer, row: Row): Tally => {
+      const key = `${server.name} ${row.transport} ${row.authorizer}`;
+      let found = tallies.get(key);
+      if (!found) {
+        found = {
+          cpuMs: 0,
+          seconds: 0,
+          accepted: 0,
+          latenciesMs: [],
+          failures: new Map(),
+          newEnvironments: 0,
+        };
+        tallies.set(key, found);
+      }
+      return found;
+    };
+
+    console.log('');
+    console.log(
+      `Connect storms: ${settings.rounds} measured rounds of ${settings.connects} MQTT 5 connects per row and server, concurrency ${settings.concurrency}, after one warm-up round; local-iot with ${settings.concurrency} Lambda environments at most`,
+    );
+    for (let round = 0; round <= settings.rounds; round++) {
+      const measured = round > 0;
+      for (const row of ROWS) {
+        // A B, then B A: neither server always runs first.
+        const order = round % 2 === 0 ? [local, mosquitto] : [mosquitto, local];
+        for (const server of order) {
+          const target = targetFor(server, row, `${round}-${row.transport}-${row.authorizer}`);
+          if (target === undefined) continue;
+          const environmentsBefore = server === local ? descendantPids(local.pid) : [];
+          const cpuBefore = await settledTreeCpuMs(server.pid);
+          const result = await runConnectBatch(target, settings.connects, settings.concurrency);
+          const cpuAfter = await settledTreeCpuMs(server.pid);
+          if (!measured) continue;
+          const t = tally(server, row);
+          t.cpuMs += cpuAfter - cpuBefore;
+          t.seconds += result.seconds;
+          t.accepted += result.latenciesMs.length;
+          t.latenciesMs.push(...result.latenciesMs);
+          for (const [what, count] of result.failures)
+            t.failures.set(what, (t.failures.get(what) ?? 0) + count);
+          if (server === local) {
+            t.newEnvironments += descendantPids(local.pid).filter(
+              (pid) => !environmentsBefore.includes(pid),
+            ).length;
+          }
+        }
+      }
+      process.stdout.write(measured ? `  round ${round} done\n` : '  warm-up done\n');
+    }
+    printConnectTable(tallies, tally, local, mosquitto);
+    const refusal = firstRefusal(path.join(runDir, 'local-iot.log'));
+    if (refusal !== undefined) console.log(`local-iot's first refusal: ${refusal}`);
+  } finally {
+    for (const server of servers.reverse()) await server.stop();
+    rmSync(runDir, { recursive: true, force: true });
+  }
+}
+
+function printConnectTable(
+  tallies: ReadonlyMap<string, Tally>,
+  tally: (server: BenchServer, row: Row) => Tally,
+  local: LocalIotServer,
+  mosquitto: BenchServer,
+): void {
+  console.log('');
+  console.log(
+    '| transport | authorizer | server CPU per connect ms: local-iot / mosquitto = ratio | connects/s: local-iot / mosquitto | p50 ms: local-iot / mosquitto | p99 ms: local-iot / mosquitto | refused or failed: local-iot / mosquitto |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  const notes = new Set<string>();
+  for (const row of ROWS) {
+    const a = tally(local, row);
+    const mosquittoRow = row.transport === 'websockets' ? { ...row, transport: 'direct' as const } : row;
+    const b = tally(mosquitto, mosquittoRow);
+    const star = row.transport === 'websockets' ? '*' : '';
+    if (star)
+      notes.add("* mosquitto: its direct TLS figures (Debian's mosquitto 2.0 is built without WebSockets)");
+    if (row.authorizer === 'signed')
+      notes.add('mosquitto has no token authorizer: its signed rows use the password file too');
+    const cpu = (t: Tally): number => t.cpuMs / Math.max(t.accepted + countOf(t.failures), 1);
+    const rate = (t: Tally): number => (t.accepted + countOf(t.failures)) / t.seconds;
+    console.log(
+      `| ${row.transport} | ${row.authorizer} | ${fixed(cpu(a), 3)} / ${fixed(cpu(b), 3)}${star} = ${fixed(cpu(a) / cpu(b), 2)}× | ${fixed(rate(a), 0)} / ${fixed(rate(b), 0)}${star} | ${fixed(percentile(a.latenciesMs, 0.5))} / ${fixed(percentile(b.latenciesMs, 0.5))}${star} | ${fixed(percentile(a.latenciesMs, 0.99))} / ${fixed(percentile(b.latenciesMs, 0.99))}${star} | ${failureText(a.failures)} / ${failureText(b.failures)}${star} |`,
+    );
+    if (a.newEnvironments > 0)
+      notes.add(
+        `local-iot started Lambda environments during measured batches (cold starts counted): ${row.transport} ${row.authorizer} ${a.newEnvironments}`,
+      );
+  }
+  void tallies;
+  console.log('');
+  for (const note of notes) console.log(note);
+  console.log(
+    'Server CPU = user + system time of the server process and everything it started (local-iot: the gateway and its Lambda environment processes), over the measured batches, from /proc; the load generator runs in this process and is not counted.',
+  );
+}
+
+/** mosquitto's one user (its password file holds just this; the password is random per run). */
+const MOSQUITTO_USER = { username: 'bench-device', password: randomPassword() };
+
+/** What the load generator needs to connect as the stack's devices. */
+interface DeviceSetup {
+  readonly clientIdPrefix: string;
+  /** User name (with the authorizer's name) and password of the device `clientId` for the unsigned authorizer. */
+  unsignedLogin(clientId: string): { username: string; password: string };
+  /** Signed-authorizer credentials for these client ids, each with a token signed beforehand. */
+  signedCredentials(clientIds: readonly string[]): (index: number) => ConnectCredentials;
+}
+
+/** Reads the outputs and the device secret (through the local AWS API, as the client does). */
+async function deviceSetup(local: LocalIotServer): Promise<DeviceSetup> {
+  const outputsFile = path.join(local.stateDir, 'outputs.json');
+  const stacks = JSON.parse(readFileSync(outputsFile, 'utf8')) as Record<string, Record<string, string>>;
+  const outputs = Object.values(stacks)[0] ?? {};
+  const output = (key: keyof typeof STACK_OUTPUTS): string => {
+    const value = outputs[STACK_OUTPUTS[key]];
+    if (value === undefined) throw new Error(`${outputsFile} has no ${STACK_OUTPUTS[key]} output`);
+    return value;
+  };
+  const secrets = new SecretsManagerClient({
+    endpoint: local.connection.awsEndpointUrl,
+    region: local.connection.region,
+    credentials: local.connection.credentials,
+  });
+  const secret = await secrets.send(new GetSecretValueCommand({ SecretId: output('deviceSecretArn') }));
+  secrets.destroy();
+  const privateKey = readFileSync(
+    path.join(repoRoot, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey),
+    'utf8',
+  );
+  return {
+    clientIdPrefix: output('clientIdPrefix'),
+    unsignedLogin: (clientId) => {
+      const login = unsignedLoginFor(secret.SecretString, clientId);
+      return {
+        username: buildCustomAuthUsername({
+          user: login.username,
+          authorizerName: output('unsignedAuthorizerName'),
+        }),
+        password: login.password,
+      };
+    },
+    signedCredentials: (clientIds) => {
+      // Signed before the batch, so the generator's RSA signing does not slow the connects it times.
+      const usernames = clientIds.map((clientId) => {
+        const token = createToken({ clientId, lifetimeSeconds: 600 });
+        return buildCustomAuthUsername({
+          authorizerName: output('signedAuthorizerName'),
+          tokenKeyName: output('tokenKeyName'),
+          token,
+          signature: signToken(token, privateKey),
+        });
+      });
+      return (i) => ({ clientId: clientIds[i] as string, username: usernames[i] as string });
+    },
+  };
+}
+
+/** The reason of the first refused connect in local-iot's log (its decisions are one JSON line each). */
+function firstRefusal(logFile: string): string | undefined {
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as { event?: string; allowed?: boolean; reason?: string };
+      if (entry.event === 'connect' && entry.allowed === false) return entry.reason;
+    } catch {
+      // Not a log line of the gateway (the Lambda's output shares the file).
+    }
+  }
+  return undefined;
+}
+
+function countOf(failures: ReadonlyMap<string, number>): number {
+  let total = 0;
+  for (const count of failures.values()) total += count;
+  return total;
+}
+
+function failureText(failures: ReadonlyMap<string, number>): string {
+  if (failures.size === 0) return '0';
+  return [...failures].map(([what, count]) => `${count} ${what}`).join(', ');
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}
+
+function fixed(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exitCode = 1;
+});
