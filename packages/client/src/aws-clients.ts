@@ -1,4 +1,7 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 /**
@@ -34,4 +37,19 @@ export function newCloudFormationClient(target: AwsTarget): CloudFormationClient
 /** A Secrets Manager client for `target`. */
 export function newSecretsManagerClient(target: AwsTarget): SecretsManagerClient {
   return new SecretsManagerClient(clientOptions(target));
+}
+
+/** A CloudWatch Logs client for `target` (the records that explain a refusal). */
+export function newCloudWatchLogsClient(target: AwsTarget): CloudWatchLogsClient {
+  return new CloudWatchLogsClient(clientOptions(target));
+}
+
+/** An IoT control-plane client for `target` (DescribeAuthorizer, DescribeEndpoint, TestInvokeAuthorizer). */
+export function newIotClient(target: AwsTarget): IoTClient {
+  return new IoTClient(clientOptions(target));
+}
+
+/** A Lambda client for `target` (GetPolicy). */
+export function newLambdaClient(target: AwsTarget): LambdaClient {
+  return new LambdaClient(clientOptions(target));
 }

@@ -3,9 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { newCloudWatchLogsClient } from './aws-clients';
 import { SdkConnector } from './connection';
 import { AwsCredentialSource } from './credentials';
 import { ConfigError, ConnectionFailedError, RuntimeError, UsageError } from './errors';
+import { CloudWatchRefusalExplainer } from './explain/refusal-explainer';
 import { main, type MainDeps } from './main';
 import { StackOutputsReader } from './outputs';
 import { resolveInvocationPaths } from './paths';
@@ -54,6 +57,11 @@ export function defaultDeps(): MainDeps {
     credentials: new AwsCredentialSource({ readFile: readText }),
     connector: new SdkConnector(),
     tlsProbe: probeTls,
+    explainer: new CloudWatchRefusalExplainer({
+      newLogsClient: newCloudWatchLogsClient,
+      clock: Date.now,
+      sleep: (ms) => sleep(ms),
+    }),
     readFile: readText,
     clock: Date.now,
     randomId: randomUUID,

@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import {
   clientIdProblem,
   CUSTOM_AUTH_PORT,
-  DEFAULT_DEVICE_USERNAME,
   DEFAULT_OUTPUTS_FILE,
   DEFAULTS,
   deviceTopic,
@@ -18,6 +17,8 @@ import { alpnFor, type ConnectRequest, type CustomAuthFields } from './connectio
 import type { CredentialSource } from './credentials';
 import type { FailureContext } from './diagnosis';
 import { ConfigError, UsageError } from './errors';
+import { refusalLogGroups } from './explain/log-groups';
+import type { LogGroupRef } from './explain/log-search';
 import { defaultPayload, type ExchangeRequest } from './message-exchange';
 import type { LoadedOutputs, OutputsReader } from './outputs';
 import type { InvocationPaths } from './paths';
@@ -53,6 +54,12 @@ export interface PreparedConnection {
   readonly warnings: readonly string[];
   /** The messages to exchange after CONNACK, if any were asked for (the timeout is added later). */
   readonly messages?: Omit<ExchangeRequest, 'timeoutMs'>;
+  /** Where the AWS APIs are (the device secret, the logs, the authorizer), as for the device secret. */
+  readonly aws: AwsTarget;
+  /** The log groups with the records that explain a refusal. */
+  readonly logGroups: readonly LogGroupRef[];
+  /** The stack outputs, when they were used. */
+  readonly outputs?: LoadedOutputs;
 }
 
 /** Where the device connects, and with which client id: the fields the request, the plan and the context share. */
@@ -84,6 +91,8 @@ interface ResolvedCredentials {
   /** For the plan: every secret redacted (lengths only). */
   readonly description: string;
   readonly passwordSource: FailureContext['passwordSource'];
+  /** Signed mode: whether the client signed the token or it was given on the command line. */
+  readonly tokenOrigin?: FailureContext['tokenOrigin'];
 }
 
 /** The CA to trust instead of the system store, when one was named. */
@@ -105,7 +114,7 @@ export async function prepareConnection(config: CliConfig, deps: PlanDeps): Prom
   const authorizer = resolveAuthorizer(config, outputs);
   const credentials = authorizer.signed
     ? await signedCredentials(config, outputs, id.clientId, deps)
-    : await unsignedCredentials(config, outputs, deps);
+    : await unsignedCredentials(config, outputs, id.clientId, deps);
   const ca = await resolveCa(config, outputs, deps);
 
   const target: ConnectTarget = { endpoint, port, transport: config.transport, clientId: id.clientId };
@@ -125,6 +134,7 @@ export async function prepareConnection(config: CliConfig, deps: PlanDeps): Prom
     clientIdPrefix: id.prefix,
     ...(id.problem === undefined ? {} : { clientIdProblem: id.problem }),
     passwordSource: credentials.passwordSource,
+    ...(credentials.tokenOrigin === undefined ? {} : { tokenOrigin: credentials.tokenOrigin }),
     ...(secretArn === undefined ? {} : { secretArn }),
     ...(ca.file === undefined ? {} : { caFile: ca.file }),
     timeoutSeconds: config.timeoutSeconds,
@@ -145,7 +155,16 @@ export async function prepareConnection(config: CliConfig, deps: PlanDeps): Prom
           `${id.problem}: the authorizer of stack ${outputs.stackName} will refuse client id ${id.clientId} (CONNACK 0x87)`,
         ]
       : [];
-  return { request, plan, context, warnings, ...(messages === undefined ? {} : { messages }) };
+  return {
+    request,
+    plan,
+    context,
+    warnings,
+    aws: secretsTarget(config, outputs),
+    logGroups: refusalLogGroups(outputs),
+    ...(outputs === undefined ? {} : { outputs }),
+    ...(messages === undefined ? {} : { messages }),
+  };
 }
 
 /**
@@ -208,6 +227,7 @@ async function signedCredentials(
       `signature <redacted> (${signature.length} characters, URL-encoded once)`,
     ].join(', '),
     passwordSource: config.password === undefined ? 'none' : 'flag',
+    tokenOrigin: config.tokenValue === undefined ? 'signed-here' : 'given',
   };
 }
 
@@ -242,25 +262,36 @@ async function tokenFor(
 }
 
 /**
- * The unsigned authorizer's user name and password: from the flags, else from the stack's device secret.
- * With the stack's outputs and a password from the flags, the user is the stack's device.
+ * The unsigned authorizer's user name and password: from the flags, else derived from the stack's master
+ * secret for the device the user name names, which is the client id unless `--custom_auth_username` says
+ * otherwise (a device may only connect with its own id as client id). With the stack's outputs and a
+ * password from the flags, the user is the client id too.
  */
 async function unsignedCredentials(
   config: CliConfig,
   outputs: LoadedOutputs | undefined,
+  clientId: string,
   deps: PlanDeps,
 ): Promise<ResolvedCredentials> {
   const secretArn = outputs?.values.deviceSecretArn;
+  const deviceId = config.username ?? clientId;
   const device =
     config.password === undefined && secretArn !== undefined
-      ? await deps.credentials.deviceCredentials({ secretArn, target: secretsTarget(config, outputs) })
+      ? await deps.credentials.deviceCredentials({
+          secretArn,
+          target: secretsTarget(config, outputs),
+          deviceId,
+        })
       : undefined;
   const username =
     config.username ??
     device?.username ??
-    (outputs !== undefined && config.password !== undefined ? DEFAULT_DEVICE_USERNAME : undefined);
+    (outputs !== undefined && config.password !== undefined ? clientId : undefined);
   const password = config.password ?? device?.password;
-  const origin = device === undefined ? 'from --custom_auth_password' : `from Secrets Manager ${secretArn}`;
+  const origin =
+    device === undefined
+      ? 'from --custom_auth_password'
+      : `derived for device ${deviceId} from the master secret ${secretArn}`;
   return {
     auth: userFields(username, password),
     description: `user name ${username ?? '(none)'}, ${password === undefined ? 'no password' : redactedPassword(password, origin)}`,
@@ -268,8 +299,11 @@ async function unsignedCredentials(
   };
 }
 
-/** Where to read the device secret: the connection file's AWS API, else the SDK's chain; the stack's region. */
-function secretsTarget(config: CliConfig, outputs: LoadedOutputs | undefined): AwsTarget {
+/**
+ * Where to call AWS (the device secret, and the logs that explain a refusal): the connection file's AWS API,
+ * else the SDK's chain; the stack's region.
+ */
+export function secretsTarget(config: CliConfig, outputs: LoadedOutputs | undefined): AwsTarget {
   const values = outputs?.values ?? {};
   const local = outputs?.connection?.info;
   const region = config.region ?? local?.region ?? values.region ?? regionOfArn(values.deviceSecretArn);

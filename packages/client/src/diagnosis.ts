@@ -36,6 +36,11 @@ export interface FailureContext {
   readonly clientIdProblem?: string;
   /** Where the password came from. */
   readonly passwordSource: 'flag' | 'secret' | 'none';
+  /**
+   * Signed mode: the client signed the token itself (`signed-here`, so an expired one means this machine's
+   * clock is off) or it was given with `--custom_auth_token_value` (made elsewhere).
+   */
+  readonly tokenOrigin?: 'signed-here' | 'given';
   readonly secretArn?: string;
   readonly caFile?: string;
   readonly timeoutSeconds: number;
@@ -187,7 +192,9 @@ function refusalCauses(code: number, context: FailureContext): string[] {
 function credentialCauses(context: FailureContext): string[] {
   if (context.signed) {
     return [
-      `the authorizer Lambda refused the token: expired (this machine's clock is more than ${DEFAULTS.tokenClockSkewSeconds} s off), or issued for another client id than ${context.clientId}`,
+      context.tokenOrigin === 'given'
+        ? `the authorizer Lambda refused the token given with --custom_auth_token_value: expired or not yet valid (iat..exp), or issued for another client id than ${context.clientId}`
+        : `the authorizer Lambda refused the token: expired (this machine's clock is more than ${DEFAULTS.tokenClockSkewSeconds} s off), or issued for another client id than ${context.clientId}`,
       'the token went to an authorizer that does not expect one: check --custom_auth_authorizer_name',
     ];
   }

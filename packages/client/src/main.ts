@@ -1,9 +1,10 @@
 import { type ClientReport } from '@iot-custom-auth/protocol';
-import { parseArgs, usage, type CliConfig } from './args';
+import { DEFAULT_EXPLAIN_WAIT_SECONDS, parseArgs, usage, type CliConfig } from './args';
 import type { Connector } from './connection';
 import { prepareConnection, type PlanDeps } from './connect-plan';
-import { diagnose, diagnoseExchange, needsTlsProbe } from './diagnosis';
+import { diagnose, diagnoseExchange, needsTlsProbe, type Diagnosis } from './diagnosis';
 import { ClientError, ConnectionFailedError, RuntimeError, UsageError } from './errors';
+import type { RefusalExplainer } from './explain/refusal-explainer';
 import { exchangeMessages } from './message-exchange';
 import {
   connectedLines,
@@ -22,6 +23,8 @@ export interface MainDeps extends PlanDeps {
   readonly stderr: (text: string) => void;
   readonly connector: Connector;
   readonly tlsProbe: TlsProbe;
+  /** Reads the records that explain a refused or failed connect; without one, only the generic causes are given. */
+  readonly explainer?: RefusalExplainer;
 }
 
 /** The share of `--timeout` kept for the diagnostic TLS handshake after a failure, at most 2 s. */
@@ -58,6 +61,14 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<voi
     }
     throw error;
   }
+}
+
+/**
+ * Whether the attempt got far enough for AWS IoT (or local-iot) to log it: not when the name did not resolve
+ * or nothing answered on the port.
+ */
+function reachedTheServer(diagnosis: Diagnosis): boolean {
+  return !['dns', 'socket-refused', 'unreachable'].includes(diagnosis.kind);
 }
 
 /** `--json` prints exactly one object, on one line. */
@@ -116,13 +127,24 @@ async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
       })
     : undefined;
   const diagnosis = diagnose(result, probe, context);
-  print(failureLines(diagnosis), 'stderr');
+  const explanation =
+    deps.explainer === undefined || !reachedTheServer(diagnosis)
+      ? undefined
+      : await deps.explainer.explain({
+          target: prepared.aws,
+          groups: prepared.logGroups,
+          context,
+          attemptStartedMs: started,
+          waitMs: (config.explainWaitSeconds ?? DEFAULT_EXPLAIN_WAIT_SECONDS) * 1000,
+        });
+  print(failureLines(diagnosis, explanation), 'stderr');
   if (config.json) {
     const report = {
       plan,
       ...(result.status === 'refused' ? { connack: result.connack } : {}),
       ...(messages === undefined ? {} : { messaging: messages.mode }),
       diagnosis,
+      ...(explanation === undefined ? {} : { explanation }),
       durationMs: deps.clock() - started,
     };
     printJson(deps, jsonReport(report));

@@ -3,6 +3,7 @@ import {
   reasonCodeName,
   type ClientReport,
   type ClientReportError,
+  type ClientReportExplanation,
   type ClientReportExchange,
   type Transport,
 } from '@iot-custom-auth/protocol';
@@ -47,6 +48,8 @@ export interface RunReport {
   readonly exchange?: ExchangeResult;
   /** Why the run failed: the connection, or the messages. */
   readonly diagnosis?: Diagnosis;
+  /** After a refused or failed connect: what the logs say about it. */
+  readonly explanation?: ClientReportExplanation;
   readonly durationMs: number;
 }
 
@@ -85,9 +88,23 @@ export function connectedLines(connack: ConnackSummary, settings: NegotiatedSett
   return lines;
 }
 
-/** The headline and one `Likely causes:` line per cause. */
-export function failureLines(diagnosis: Diagnosis): string[] {
-  return [diagnosis.headline, 'Likely causes:', ...diagnosis.likelyCauses.map((cause) => `  - ${cause}`)];
+/**
+ * The headline, then the exact reason and its fix when the logs gave one (with the record it comes from);
+ * otherwise why no record was found and one `Likely causes:` line per cause.
+ */
+export function failureLines(diagnosis: Diagnosis, explanation?: ClientReportExplanation): string[] {
+  const generic = ['Likely causes:', ...diagnosis.likelyCauses.map((cause) => `  - ${cause}`)];
+  if (explanation === undefined) return [diagnosis.headline, ...generic];
+  if (!explanation.found) return [diagnosis.headline, `No record explains it: ${explanation.why}`, ...generic];
+  const record = explanation.record;
+  return [
+    diagnosis.headline,
+    `Reason: ${explanation.reason}`,
+    `Fix: ${explanation.fix}`,
+    ...(record === undefined
+      ? []
+      : [`  (from ${record.logGroupName} at ${new Date(record.timestamp).toISOString()})`]),
+  ];
 }
 
 /**
@@ -206,6 +223,7 @@ export function jsonReport(report: RunReport): ClientReport {
     ...(disconnect === undefined ? {} : { disconnect: disconnect.clean ? 'clean' : disconnect.reason }),
     ...(error === undefined ? {} : { error }),
     ...(diagnosis === undefined ? {} : { likelyCauses: diagnosis.likelyCauses }),
+    ...(report.explanation === undefined ? {} : { explanation: report.explanation }),
     ...(plan.outputsSource === undefined ? {} : { outputs: plan.outputsSource }),
     durationMs: report.durationMs,
   };

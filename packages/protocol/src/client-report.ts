@@ -32,9 +32,57 @@ export interface ClientReport {
   readonly error?: ClientReportError;
   /** With `error` from a failed connection or exchange: plain-language causes, most likely first. */
   readonly likelyCauses?: readonly string[];
+  /**
+   * After a refused or failed connect: the exact reason and its fix, read from CloudWatch Logs (the
+   * authorizer's log group and `AWSIotLogsV2`), or why no record was found. Absent when the connect succeeded.
+   */
+  readonly explanation?: ClientReportExplanation;
   /** Where the stack outputs came from, when they were used. */
   readonly outputs?: string;
   readonly durationMs?: number;
+}
+
+/**
+ * Why a connect was refused, as the records of that attempt tell it (`found: true`), or why no record told it
+ * (`found: false`: logging off, no permission to read the logs, or too early), with what was searched.
+ */
+export type ClientReportExplanation =
+  | {
+      readonly found: true;
+      /** A stable name for the cause, such as `authorizer-not-found` or `bad-password`. */
+      readonly cause: string;
+      /** The exact reason in words, with the values from the record. */
+      readonly reason: string;
+      /** What to do about it. */
+      readonly fix: string;
+      /**
+       * The record the reason comes from; absent when the reason is that there is none where there must be
+       * one (`lambda-not-invoked`: the authorizer's log group has no decision line for the client id).
+       */
+      readonly record?: ClientReportLogRecord;
+      readonly searched: readonly ClientReportLogSearch[];
+    }
+  | {
+      readonly found: false;
+      /** Why no record explained the refusal, and what to do about that. */
+      readonly why: string;
+      readonly searched: readonly ClientReportLogSearch[];
+    };
+
+/** A CloudWatch Logs event, as `FilterLogEvents` returned it. */
+export interface ClientReportLogRecord {
+  readonly logGroupName: string;
+  readonly timestamp: number;
+  readonly message: string;
+}
+
+/** One log group the client searched, and what came of it. */
+export interface ClientReportLogSearch {
+  readonly logGroupName: string;
+  /** `read` (with the number of records for the client id), `absent`, `access-denied` or `failed`. */
+  readonly status: 'read' | 'absent' | 'access-denied' | 'failed';
+  readonly records?: number;
+  readonly message?: string;
 }
 
 /** CONNACK properties the server may send (MQTT 5 §3.2.2.3), named as aws-crt names them. */
@@ -166,3 +214,27 @@ export type MessagingFailureKind =
   | 'message-timeout'
   | 'connection-lost'
   | 'message-error';
+
+/**
+ * The JSON object `npm run diagnose -w client -- --json` prints: each check in the order it ran, up to the
+ * first hard failure, and the explanation of a refused connect when the last check was one.
+ */
+export interface DiagnoseReport {
+  /** True when every check passed. */
+  readonly ok: boolean;
+  readonly checks: readonly DiagnoseCheckReport[];
+  /** Why the final connect was refused, from the logs (see {@link ClientReport.explanation}). */
+  readonly explanation?: ClientReportExplanation;
+  /** A usage or configuration error before the checks could run. */
+  readonly error?: ClientReportError;
+}
+
+/** One check of `diagnose`: `ok` true (✔) or false (✘, with the fix). */
+export interface DiagnoseCheckReport {
+  /** `outputs`, `dns`, `tls`, `websocket`, `authorizer`, `permission`, `token`, `test-invoke`, `policy`, `connect`. */
+  readonly check: string;
+  readonly ok: boolean;
+  /** What was found, in words. */
+  readonly detail: string;
+  readonly fix?: string;
+}
