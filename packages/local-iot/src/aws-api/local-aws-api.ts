@@ -2,7 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LocalAwsCredentials } from '@iot-custom-auth/protocol';
 import type { LocalDeployment } from '../deployment/local-deployment';
 import { MAX_BODY_BYTES, readBody, send, sendReply, type LocalAwsService, type Reply } from './aws-wire';
+import { LocalLogStore } from '../logs/log-store';
 import { IotService, type TestInvoker } from './iot-service';
+import { LambdaService } from './lambda-service';
+import { LogsService } from './logs-service';
 import type { LoopbackListener } from './loopback-listener';
 import { SecretsManagerService } from './secrets-manager-service';
 import { credentialScopeService, SigV4Verifier, type SigV4Refusal } from './sigv4-verifier';
@@ -26,12 +29,15 @@ export interface LocalAwsApiOptions {
   readonly credentials: LocalAwsCredentials;
   /** The clock signing dates are checked against (tests move it). @default () => new Date() */
   readonly now?: () => Date;
+  /** The log groups CloudWatch Logs serves. @default an empty store */
+  readonly logs?: LocalLogStore;
 }
 
 /**
  * The local AWS API on loopback: one URL for every service, speaking the real wire protocols so unmodified
  * AWS SDK v3 clients work through the standard endpoint override (`endpoint` option or `AWS_ENDPOINT_URL*`).
- * Each service is its own module (`secrets-manager-service.ts`, `iot-service.ts`, ...); this class only
+ * Each service is its own module (`secrets-manager-service.ts`, `iot-service.ts`, `logs-service.ts`,
+ * `lambda-service.ts`); this class only
  * routes. Since every service shares the URL, a request goes to the service its SigV4 credential scope names
  * (the SDK signs for the service it calls); an unsigned request, or one scoped to a service local-iot does
  * not serve, goes to the service its shape suggests (`X-Amz-Target` prefix, path), which refuses it in its
@@ -51,9 +57,17 @@ export class LocalAwsApi {
       region: options.deployment.region,
       ...(options.now !== undefined && { now: options.now }),
     });
+    const { deployment } = options;
     this.services = [
-      new SecretsManagerService(options.deployment),
-      new IotService(options.deployment, options.testInvoker),
+      new SecretsManagerService(deployment),
+      new LogsService({
+        store: options.logs ?? new LocalLogStore(),
+        region: deployment.region,
+        accountId: deployment.accountId,
+        partition: deployment.partition,
+      }),
+      new LambdaService(deployment),
+      new IotService(deployment, options.testInvoker),
     ];
     options.listener.serve((request, response) => {
       this.handle(request, response).catch((error: unknown) => {

@@ -53,6 +53,8 @@ export interface LocalFunction {
   readonly logFormat: 'Text' | 'JSON';
   /** `LoggingConfig.ApplicationLogLevel` (JSON format only): console calls below it are dropped. */
   readonly applicationLogLevel?: string;
+  /** The log group the function writes to: `LoggingConfig.LogGroup`, else Lambda's `/aws/lambda/<name>`. */
+  readonly logGroupName: string;
   /**
    * `ReservedConcurrentExecutions`: at most this many execution environments at once; an invocation beyond
    * them is throttled (0 throttles every one, as Lambda does). Absent: the runner's default limit.
@@ -113,6 +115,8 @@ export interface LocalDeployment {
   readonly functions: readonly LocalFunction[];
   readonly secrets: readonly LocalSecret[];
   readonly policies: readonly LocalPolicy[];
+  /** The stack's `AWS::Lambda::Permission` resources: the functions' resource policies (Lambda `GetPolicy`). */
+  readonly lambdaPermissions: readonly LocalLambdaPermission[];
   /** The stack outputs with local values (outputs whose Condition is false are left out). */
   readonly outputs: Readonly<Record<string, string>>;
   /**
@@ -262,6 +266,7 @@ export function buildLocalDeployment(
     functions: [...functions.values()],
     secrets,
     policies,
+    lambdaPermissions: permissions,
     outputs,
     ...(defaultAuthorizerName !== undefined && { defaultAuthorizerName }),
   };
@@ -332,10 +337,15 @@ function readFunction(stack: AssemblyStack, resolver: IntrinsicResolver, logical
     environment[key] = resolver.resolveString(value, `${at}.Environment.Variables.${key}`);
   }
   const name = String(resolver.ref(logicalId, `Resources.${logicalId}`));
+  const logGroup = prop('LoggingConfig.LogGroup');
   return {
     logicalId,
     name,
     arn: resolver.functionArn(name),
+    logGroupName:
+      logGroup === undefined
+        ? `/aws/lambda/${name}`
+        : resolver.resolveString(logGroup, `${at}.LoggingConfig.LogGroup`),
     codeDirectory: functionCodeDirectory(stack, logicalId, resource),
     handler,
     runtime,
@@ -348,8 +358,11 @@ function readFunction(stack: AssemblyStack, resolver: IntrinsicResolver, logical
   };
 }
 
-interface PermissionSpec {
+/** An `AWS::Lambda::Permission`: one statement of a function's resource policy. */
+export interface LocalLambdaPermission {
   readonly logicalId: string;
+  /** The statement id Lambda gives it: the resource's physical id. */
+  readonly statementId: string;
   readonly action: string;
   readonly principal: string;
   readonly functionName: string;
@@ -357,7 +370,7 @@ interface PermissionSpec {
   readonly sourceAccount?: string;
 }
 
-function readPermission(resolver: IntrinsicResolver, logicalId: string): PermissionSpec {
+function readPermission(resolver: IntrinsicResolver, logicalId: string): LocalLambdaPermission {
   const at = `Resources.${logicalId}.Properties`;
   const optional = (name: string): string | undefined => {
     const value = resolver.resolveProperty(logicalId, name);
@@ -367,6 +380,7 @@ function readPermission(resolver: IntrinsicResolver, logicalId: string): Permiss
   const sourceAccount = optional('SourceAccount');
   return {
     logicalId,
+    statementId: String(resolver.ref(logicalId, `Resources.${logicalId}`)),
     action: optional('Action') ?? '',
     principal: optional('Principal') ?? '',
     functionName: optional('FunctionName') ?? '',
@@ -377,7 +391,7 @@ function readPermission(resolver: IntrinsicResolver, logicalId: string): Permiss
 
 /** Whether some permission lets `iot.amazonaws.com` invoke `fn` for the authorizer `authorizerArn`. */
 function invokePermission(
-  permissions: readonly PermissionSpec[],
+  permissions: readonly LocalLambdaPermission[],
   fn: LocalFunction,
   authorizerArn: string,
   account: string,
