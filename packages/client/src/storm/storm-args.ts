@@ -206,6 +206,8 @@ export function parseStormArgs(argv: readonly string[]): StormConfig {
       if (suggestion !== undefined) {
         throw new UsageError(`unknown flag --${name} (did you mean --${suggestion}?); run with --help`);
       }
+      // The connect parser words an unknown flag (with its own "did you mean").
+      parseArgs([arg]);
     }
     // The connect parser owns its flags (and the error for an unknown one): hand the value over with it.
     connectArgv.push(arg);

@@ -140,11 +140,14 @@ function recordProblem(record: unknown): string | undefined {
     return 'no boolean "badCredentials" and "expected"';
   }
   if (!OUTCOMES.includes(record.outcome as StormConnectionRecord['outcome'])) return 'no valid "outcome"';
-  for (const key of ['startedAt', 'latencyMs', 'reasonCode'] as const) {
-    if (record[key] !== null && !(typeof record[key] === 'number' && Number.isFinite(record[key]))) {
-      return `"${key}" is neither a number nor null`;
+  for (const key of ['startedAt', 'latencyMs'] as const) {
+    const value = record[key];
+    if (value !== null && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
+      return `"${key}" is neither a number of at least 0 nor null`;
     }
   }
+  const code = record.reasonCode;
+  if (code !== null && !(isCount(code) && code <= 0xff)) return '"reasonCode" is neither 0..255 nor null';
   for (const key of ['errorKind', 'errorMessage'] as const) {
     if (record[key] !== null && typeof record[key] !== 'string')
       return `"${key}" is neither a string nor null`;
@@ -171,8 +174,9 @@ function fieldsProblem(
 ): string | undefined {
   if (!isRecord(value)) return `no "${name}" object`;
   for (const [key, type] of Object.entries(fields)) {
-    if (typeof value[key] !== type || (type === 'number' && !Number.isFinite(value[key]))) {
-      return `"${name}.${key}" is not a ${type}`;
+    const field = value[key];
+    if (typeof field !== type || (typeof field === 'number' && !(Number.isFinite(field) && field >= 0))) {
+      return `"${name}.${key}" is not a ${type === 'number' ? 'number of at least 0' : type}`;
     }
   }
   return undefined;

@@ -20,6 +20,11 @@ export class GatewayConnections {
   readonly #tlsSockets = new Set<Socket>();
   readonly #sessions = new Set<ClosableSession>();
 
+  /** TCP connections open now, whatever their stage (TLS handshake, WebSocket upgrade, MQTT). */
+  get openConnections(): number {
+    return this.#tcpConnections.size;
+  }
+
   /** A TCP connection, as accepted. */
   trackConnection(connection: Socket): void {
     this.#tcpConnections.add(connection);

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { ConnectAuthorizer } from '../auth/connect-types';
 import { LocalIotError } from '../errors';
 import { ConnectionRouter } from './connection-router';
+import { HttpsPublish, type HttpAuthorizer, type HttpsPublishTarget } from './https-publish';
 import { systemClock, type GatewayClock } from './gateway-clock';
 import { GatewayConnections } from './gateway-connections';
 import { createLogger, stdoutLogSink, type GatewayLogSink } from './gateway-log';
@@ -53,6 +54,11 @@ export interface GatewayOptions {
   readonly authorizer: ConnectAuthorizer;
   /** PUBLISH / SUBSCRIBE / UNSUBSCRIBE after CONNECT. @default refuseAllMessages */
   readonly messageHandler?: MessageHandler;
+  /**
+   * HTTPS publish (`POST /topics/<topic>`): who authorizes the requests (the custom-auth pipeline) and who
+   * routes their messages (the broker). @default none: such requests get a 404
+   */
+  readonly httpsPublish?: { readonly authorizer: HttpAuthorizer; readonly target: HttpsPublishTarget };
   /** Where the structured log goes. @default one JSON line per entry on stdout */
   readonly log?: GatewayLogSink;
   /** Clock of the MQTT timers (CONNECT deadline, keep alive, maximum connect time). @default systemClock */
@@ -86,6 +92,8 @@ export interface Gateway {
   readonly endpointHost: string;
   /** MQTT clients currently connected (past CONNACK 0x00). */
   readonly connectedClients: number;
+  /** TCP connections open now, in any stage (handshake, upgrade, MQTT): for tests and load tools. */
+  readonly openConnections: number;
   /** The gateway's own accounting of the memory it holds for clients: for tests and load tools. */
   memoryUsage(): GatewayMemoryUsage;
   /**
@@ -119,6 +127,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     clock,
     connectDeadlineMs: settings.connectDeadlineMs,
     log,
+    ...(options.httpsPublish && { httpsPublish: new HttpsPublish({ ...options.httpsPublish, log, clock }) }),
     startSession: (stream, connection, connectDeadlineMs) =>
       connections.trackSession(
         new MqttSession({
@@ -165,6 +174,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     endpointHost,
     get connectedClients() {
       return clientIds.size;
+    },
+    get openConnections() {
+      return connections.openConnections;
     },
     memoryUsage: () => {
       const handlerUsage = handler.memoryUsage?.();
