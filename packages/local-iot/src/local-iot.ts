@@ -7,7 +7,15 @@ import type { LogSink } from './lambda/lambda-runner';
 import { ensureLocalCa } from './gateway/local-ca';
 import type { Isolation } from './lambda/lambda-runner';
 import { createLocalRuntime, type LocalRuntime } from './local-runtime';
-import { outputsFileContent } from './deployment/local-deployment';
+import { outputsFileContent, type LocalDeployment } from './deployment/local-deployment';
+import { LoopbackListener } from './aws-api/loopback-listener';
+import {
+  diffDeployments,
+  fingerprintCode,
+  type DeploymentChanges,
+  type FingerprintedDeployment,
+} from './watch/deployment-changes';
+import { SwappableRuntime } from './watch/swappable-runtime';
 import { MessageBroker } from './broker/message-broker';
 import type { MessageHandler } from './gateway/message-handler';
 import { ensurePrivateDirectory, writePrivateFile } from './private-state-files';
@@ -51,8 +59,17 @@ export interface LocalIotOptions {
   readonly messageHandler?: MessageHandler;
 }
 
+/** A deployment replaced by `redeploy`. */
+export interface DeploymentSwap {
+  readonly previous: LocalDeployment;
+  readonly current: LocalDeployment;
+  /** What differs, per kind of resource (see `describeChanges` for the one-line form). */
+  readonly changes: DeploymentChanges;
+}
+
 /** A running local-iot: gateway, local AWS API, Lambda workers, and the files a client reads. */
 export interface LocalIot {
+  /** The deployment being served now (another one after each `redeploy`). */
   readonly runtime: LocalRuntime;
   readonly gateway: Gateway;
   /** `.local-iot/outputs.json`: same shape as `cdk deploy --outputs-file`. */
@@ -60,6 +77,15 @@ export interface LocalIot {
   /** `.local-iot/connection.json`: see `LocalConnectionInfo`. */
   readonly connectionFile: string;
   readonly connection: LocalConnectionInfo;
+  /**
+   * Loads `cdkOut` again and serves it in place of the current deployment, as a `cdk deploy` updates the
+   * stack under connected devices: same gateway port, CA, local AWS API URL and credentials (connection.json
+   * is unchanged), outputs.json rewritten; connected clients keep their session until its next policy
+   * refresh, which the new deployment decides, as does every new connect. The replaced deployment finishes
+   * the decisions it started, then its functions stop.
+   * @throws DeploymentError when the new assembly cannot be served; the current deployment stays.
+   */
+  redeploy(): Promise<DeploymentSwap>;
   close(): Promise<void>;
 }
 
@@ -74,19 +100,36 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
   const endpointHost = options.endpointHost ?? GATEWAY_DEFAULTS.endpointHost;
   ensurePrivateDirectory(stateDir);
   const ca = await ensureLocalCa(stateDir, [endpointHost]);
-  const runtime = await createLocalRuntime({
+  // Bound here, not by the runtime, so that every deployment `redeploy` serves keeps the same URL.
+  const listener = await LoopbackListener.bind({
+    ...(options.awsApiPort !== undefined && { port: options.awsApiPort }),
+  });
+  const settings = {
     cdkOut: options.cdkOut,
     stateDir,
     endpointHost,
+    listener,
     ...(options.stackName !== undefined && { stackName: options.stackName }),
-    ...(options.awsApiPort !== undefined && { awsApiPort: options.awsApiPort }),
     ...(options.functionLog !== undefined && { log: options.functionLog }),
     ...(options.authorizerTimeoutMs !== undefined && { authorizerTimeoutMs: options.authorizerTimeoutMs }),
     ...(options.isolation !== undefined && { isolation: options.isolation }),
     ...(options.concurrencyLimit !== undefined && { concurrencyLimit: options.concurrencyLimit }),
-  });
+  };
+  let first: LocalRuntime;
+  try {
+    first = await createLocalRuntime(settings);
+  } catch (error) {
+    await listener.close();
+    throw error;
+  }
+  const runtimes = new SwappableRuntime(first);
+  let served: FingerprintedDeployment = {
+    deployment: first.deployment,
+    code: fingerprintCode(first.deployment),
+  };
+  const closeRuntimes = () => runtimes.close().then(() => listener.close());
   const log = options.log ?? stdoutLogSink;
-  const { deployment } = runtime;
+  const { deployment } = first;
   const messageHandler =
     options.messageHandler ??
     new MessageBroker({
@@ -101,8 +144,11 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
   let gateway: Gateway;
   try {
     gateway = await startGateway({
-      authorizer: runtime.authorizer,
+      authorizer: runtimes,
       messageHandler,
+      ...(messageHandler instanceof MessageBroker && {
+        httpsPublish: { authorizer: runtimes, target: messageHandler },
+      }),
       tls: ca,
       endpointHost,
       port: options.port ?? GATEWAY_DEFAULTS.port,
@@ -110,7 +156,7 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
       ...(options.clock !== undefined && { clock: options.clock }),
     });
   } catch (error) {
-    await runtime.close();
+    await closeRuntimes();
     throw error;
   }
 
@@ -118,15 +164,17 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     endpoint: endpointHost,
     port: gateway.port,
     caFile: ca.caFile,
-    awsEndpointUrl: runtime.awsApi.url,
-    region: runtime.deployment.region,
-    credentials: runtime.awsApi.credentials,
+    awsEndpointUrl: first.awsApi.url,
+    region: deployment.region,
+    credentials: first.awsApi.credentials,
   };
   const outputsFile = path.join(stateDir, LOCAL_IOT_FILES.outputs);
   const connectionFile = path.join(stateDir, LOCAL_IOT_FILES.connection);
-  const closeAll = () => gateway.close().then(() => runtime.close());
+  const writeOutputs = (current: LocalDeployment) =>
+    writePrivateFile(outputsFile, `${JSON.stringify(outputsFileContent(current), null, 2)}\n`);
+  const closeAll = () => gateway.close().then(closeRuntimes);
   try {
-    writePrivateFile(outputsFile, `${JSON.stringify(outputsFileContent(runtime.deployment), null, 2)}\n`);
+    writeOutputs(deployment);
     // Carries the secret access key the local AWS API verifies signatures with: mode 0600 like the rest.
     writePrivateFile(connectionFile, `${JSON.stringify(connection, null, 2)}\n`);
   } catch (error) {
@@ -134,13 +182,32 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     throw error;
   }
 
+  // One redeploy at a time: a second waits for the first, then loads what cdk.out holds by then.
+  let redeploying: Promise<unknown> = Promise.resolve();
+  const redeploy = async (): Promise<DeploymentSwap> => {
+    const next = await createLocalRuntime({ ...settings, awsCredentials: connection.credentials });
+    const nextServed = { deployment: next.deployment, code: fingerprintCode(next.deployment) };
+    const changes = diffDeployments(served, nextServed);
+    const previous = served.deployment;
+    runtimes.swap(next);
+    served = nextServed;
+    writeOutputs(next.deployment);
+    return { previous, current: next.deployment, changes };
+  };
   let closing: Promise<void> | undefined;
   return {
-    runtime,
+    get runtime() {
+      return runtimes.current;
+    },
     gateway,
     outputsFile,
     connectionFile,
     connection,
-    close: () => (closing ??= closeAll()),
+    redeploy: () => {
+      const swapped = redeploying.then(redeploy, redeploy);
+      redeploying = swapped.catch(() => undefined);
+      return swapped;
+    },
+    close: () => (closing ??= redeploying.then(closeAll)),
   };
 }

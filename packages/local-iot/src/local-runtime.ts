@@ -33,6 +33,12 @@ export interface LocalRuntimeSettings {
   readonly authorizerTimeoutMs?: number;
   /** Where the bundles' external modules (`@aws-sdk/*`) are found. @default the repository's node_modules */
   readonly runtimeModulePaths?: readonly string[];
+  /**
+   * A bound listener to serve the local AWS API on, in place of one of its own. Whoever bound it closes it:
+   * `close` only releases it, so the next deployment can serve the same URL (watch mode). When its current
+   * server is replaced and the runtime fails to build, the previous server is put back.
+   */
+  readonly listener?: LoopbackListener;
 }
 
 /** Load `cdk.out`, or serve an already built deployment. */
@@ -74,6 +80,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   // The API's TestInvokeAuthorizer needs the pipeline, the pipeline the runner, the runner the API's URL.
   // Binding the listener first yields the URL without any API, so each part is then built complete, in
   // dependency order, and the API is constructed last with the pipeline it serves (nothing is set later).
+  if (options.listener !== undefined) return buildOnSharedListener(deployment, options.listener, options);
   const listener = await LoopbackListener.bind({
     ...(options.awsApiPort !== undefined && { port: options.awsApiPort }),
   });
@@ -86,11 +93,34 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   }
 }
 
+/**
+ * Builds the runtime on a listener someone else owns: takes it over from whoever serves it (synchronously,
+ * so no request falls between the two servers), gives it back when the build fails, and on `close` only
+ * releases it (if still ours) instead of closing the port.
+ */
+function buildOnSharedListener(
+  deployment: LocalDeployment,
+  listener: LoopbackListener,
+  options: LocalRuntimeSettings,
+): LocalRuntime {
+  const previous = listener.release();
+  let runtime: LocalRuntime;
+  try {
+    runtime = buildRuntime(deployment, listener, options, { closesListener: false });
+  } catch (error) {
+    listener.release();
+    if (previous !== undefined) listener.serve(previous);
+    throw error;
+  }
+  return runtime;
+}
+
 /** Builds the runner, the pipeline and the API on a bound `listener`, in that order. */
 function buildRuntime(
   deployment: LocalDeployment,
   listener: LoopbackListener,
   options: LocalRuntimeSettings,
+  { closesListener }: { readonly closesListener: boolean } = { closesListener: true },
 ): LocalRuntime {
   // One pair for the functions and the API's callers alike, as an IAM user's and a role's keys both work.
   const awsCredentials = options.awsCredentials ?? generateLocalAwsCredentials();
@@ -115,14 +145,28 @@ function buildRuntime(
     testInvoker: authorizer,
     credentials: awsCredentials,
   });
+  // A shared listener served by this API's handler until another runtime takes it over.
+  const servedHandler = closesListener ? undefined : listener.release();
+  if (servedHandler !== undefined) listener.serve(servedHandler);
+  const closeApi = async (): Promise<void> => {
+    if (closesListener) return awsApi.close();
+    const current = listener.release();
+    // Taken over by a newer runtime already: put its server back, the port stays with it.
+    if (current !== undefined && current !== servedHandler) listener.serve(current);
+  };
   let closing: Promise<void> | undefined;
   return {
     deployment,
     authorizer,
     runner,
-    awsApi,
+    awsApi: {
+      url: awsApi.url,
+      port: awsApi.port,
+      credentials: awsApi.credentials,
+      close: closeApi,
+    },
     outputs: deployment.outputs,
     invocationCount: (functionName?: string) => authorizer.invocationCount(functionName),
-    close: () => (closing ??= Promise.all([runner.close(), awsApi.close()]).then(() => undefined)),
+    close: () => (closing ??= Promise.all([runner.close(), closeApi()]).then(() => undefined)),
   };
 }

@@ -73,6 +73,16 @@ export class LoopbackListener {
     this.route.handler = handler;
   }
 
+  /**
+   * Stops handing requests to the current handler and returns it, so that another server can `serve` this
+   * listener: watch mode swaps the deployment behind one port. Requests already handed over finish.
+   */
+  release(): RequestListener | undefined {
+    const released = this.route.handler;
+    delete this.route.handler;
+    return released;
+  }
+
   /** Stops listening and closes open connections (SDK clients keep theirs alive). Safe to call twice. */
   async close(): Promise<void> {
     if (!this.server.listening) return;
