@@ -2,7 +2,9 @@ import { X509Certificate } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import {
   clientIdProblem,
+  CONNECT_REFUSALS,
   CUSTOM_AUTH_PORT,
+  formatReasonCode,
   DEFAULT_OUTPUTS_FILE,
   DEFAULTS,
   deviceTopic,
@@ -152,7 +154,7 @@ export async function prepareConnection(config: CliConfig, deps: PlanDeps): Prom
   const warnings =
     outputs !== undefined && id.problem !== undefined
       ? [
-          `${id.problem}: the authorizer of stack ${outputs.stackName} will refuse client id ${id.clientId} (CONNACK 0x87)`,
+          `${id.problem}: the authorizer of stack ${outputs.stackName} will refuse client id ${id.clientId} (CONNACK ${formatReasonCode(expectedClientIdRefusal(id.clientId))})`,
         ]
       : [];
   return {
@@ -165,6 +167,15 @@ export async function prepareConnection(config: CliConfig, deps: PlanDeps): Prom
     ...(outputs === undefined ? {} : { outputs }),
     ...(messages === undefined ? {} : { messages }),
   };
+}
+
+/**
+ * The CONNACK code protocol's refusal table gives a client id this stack refuses: an unsafe one is denied
+ * by the Lambda (not authenticated), one outside the prefix by the returned policy (not authorized).
+ */
+function expectedClientIdRefusal(clientId: string): number {
+  const unsafe = clientIdProblem(clientId, '') !== undefined;
+  return (unsafe ? CONNECT_REFUSALS.NOT_AUTHENTICATED : CONNECT_REFUSALS.CONNECT_NOT_ALLOWED).connack;
 }
 
 /**

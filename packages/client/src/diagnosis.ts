@@ -2,6 +2,7 @@ import {
   AUTHORIZER_INVOKE_TIMEOUT_SECONDS,
   AWS_IOT_TOPIC_LIMITS,
   CLIENT_ID_POLICY_VARIABLE,
+  clientIdProblem,
   CUSTOM_AUTH_PORT,
   DEFAULTS,
   describeReasonCode,
@@ -190,6 +191,18 @@ function refusalCauses(code: number, context: FailureContext): string[] {
 }
 
 function credentialCauses(context: FailureContext): string[] {
+  const unsafe = clientIdProblem(context.clientId, '');
+  // protocol's CONNECT_REFUSALS: the Lambda denies an unsafe client id (UNSAFE_CLIENT_ID), so it is a 0x86.
+  const unsafeCause =
+    unsafe === undefined
+      ? []
+      : [
+          `the authorizer refuses the client id ${context.clientId} (${unsafe}): use --client_id ${context.clientIdPrefix}<letters, digits, _ . : ->`,
+        ];
+  return [...unsafeCause, ...credentialsRefused(context)];
+}
+
+function credentialsRefused(context: FailureContext): string[] {
   if (context.signed) {
     return [
       context.tokenOrigin === 'given'
@@ -218,7 +231,7 @@ function credentialCauses(context: FailureContext): string[] {
 
 function notAuthorizedCauses(context: FailureContext): string[] {
   const causes: string[] = [];
-  if (context.clientIdProblem !== undefined) {
+  if (context.clientIdProblem !== undefined && clientIdProblem(context.clientId, '') === undefined) {
     causes.push(
       `the client id ${context.clientId} is outside this stack's policy (${context.clientIdProblem}): use --client_id ${context.clientIdPrefix}<something>`,
     );

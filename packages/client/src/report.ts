@@ -95,7 +95,8 @@ export function connectedLines(connack: ConnackSummary, settings: NegotiatedSett
 export function failureLines(diagnosis: Diagnosis, explanation?: ClientReportExplanation): string[] {
   const generic = ['Likely causes:', ...diagnosis.likelyCauses.map((cause) => `  - ${cause}`)];
   if (explanation === undefined) return [diagnosis.headline, ...generic];
-  if (!explanation.found) return [diagnosis.headline, `No record explains it: ${explanation.why}`, ...generic];
+  if (!explanation.found)
+    return [diagnosis.headline, `No record explains it: ${explanation.why}`, ...generic];
   const record = explanation.record;
   return [
     diagnosis.headline,

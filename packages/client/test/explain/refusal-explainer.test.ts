@@ -149,7 +149,9 @@ it("explains AWS IoT's entry for an authorizer that does not exist, reading its 
 
 it("reads the cause from the words of the details when AWS IoT's reason is not one protocol names", async () => {
   logs.on(FilterLogEventsCommand).resolves({
-    events: [event(iotEntry({ reason: 'SOME_AWS_REASON', details: "authorizer 'Stack-Unsigned' is INACTIVE" }))],
+    events: [
+      event(iotEntry({ reason: 'SOME_AWS_REASON', details: "authorizer 'Stack-Unsigned' is INACTIVE" })),
+    ],
   });
   const explanation = await explainer().explainer.explain(
     request({ waitMs: 0, groups: [{ name: 'AWSIotLogsV2', kind: 'iot' }] }),
