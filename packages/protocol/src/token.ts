@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, createSign, createVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSign, verify, type KeyObject } from 'node:crypto';
 import { ProtocolError } from './errors';
 import { isRecord } from './is-record';
 import { isStandardBase64 } from './username';
@@ -134,12 +134,33 @@ export function verifyTokenSignature(
 ): boolean {
   if (!isStandardBase64(signatureBase64)) return false;
   const signature = Buffer.from(signatureBase64, 'base64');
+  const data = Buffer.from(token, 'utf8');
   return publicKeysPem.some((pem) => {
+    const key = parsedPublicKey(pem);
+    if (key === undefined) return false;
     try {
-      const key = createPublicKey(pem);
-      return createVerify('RSA-SHA256').update(token, 'utf8').verify(key, signature);
+      return verify('RSA-SHA256', data, key, signature);
     } catch {
       return false;
     }
   });
+}
+
+/** Most distinct PEM texts kept parsed: an authorizer has at most a few token-signing keys. */
+const PARSED_KEY_CACHE_LIMIT = 64;
+/** PEM text -> its parsed key, or undefined when it does not parse (public keys: nothing secret is kept). */
+const parsedPublicKeys = new Map<string, KeyObject | undefined>();
+
+/** Parses a public key once: a gateway verifies every signed connect against the same few keys. */
+function parsedPublicKey(pem: string): KeyObject | undefined {
+  if (parsedPublicKeys.has(pem)) return parsedPublicKeys.get(pem);
+  let key: KeyObject | undefined;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    key = undefined;
+  }
+  if (parsedPublicKeys.size >= PARSED_KEY_CACHE_LIMIT) parsedPublicKeys.clear();
+  parsedPublicKeys.set(pem, key);
+  return key;
 }
