@@ -1,8 +1,10 @@
 /**
  * The messages between `LambdaRunner` (the host) and a Lambda execution environment (a child process started
  * from `lambda-process.ts`, or a worker thread from `lambda-worker.ts`). Both sides import these types from
- * here, so the protocol is defined once, whichever transport carries it. Every message is structured-clone
- * safe (the child process channel uses Node's `advanced` serialization, as worker threads do).
+ * here, so the protocol is defined once, whichever transport carries it. Every message is plain JSON (strings,
+ * numbers, booleans, arrays, objects): the child process channel uses Node's `json` serialization, cheaper per
+ * message than `advanced` and what Lambda does to an event and a result anyway; worker threads clone the same
+ * values.
  */
 
 /** The Lambda context fields fixed for an environment's lifetime; the per-invocation ones are added per request. */
