@@ -27,6 +27,39 @@ export interface CustomAuthPipelineOptions {
   readonly authorizerTimeoutMs?: number;
 }
 
+/** An HTTPS request to authorize: the TLS connection's facts and the request's headers and query string. */
+export interface HttpAuthorizationRequest {
+  /** The TLS connection's id: the event's `connectionMetadata.id`. */
+  readonly connectionId: string;
+  readonly serverName?: string;
+  /** Lower-case names, repeated headers joined with `, `. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The raw query string with its `?`, when the URL had one. */
+  readonly queryString?: string;
+}
+
+/** What custom authentication decided on an HTTPS request. */
+export type HttpAuthorization =
+  | {
+      readonly ok: true;
+      readonly authorizerName: string;
+      readonly signature: ConnectDecision['signature'];
+      readonly lambdaDurationMs: number;
+      /** The authorizer's `EnableCachingForHttp`. */
+      readonly enableCachingForHttp: boolean;
+      readonly principalId: string;
+      readonly policies: CompiledPolicies;
+      readonly refreshAfterInSeconds: number;
+    }
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      readonly authorizerName?: string;
+      readonly signature: ConnectDecision['signature'];
+      /** Present once the Lambda ran. */
+      readonly lambdaDurationMs?: number;
+    };
+
 /** The body of an IoT `TestInvokeAuthorizer` request (REST JSON; `mqttContext.password` is base64). */
 export interface TestInvokeRequest {
   readonly token?: string;
@@ -217,6 +250,64 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
       lambdaInvoked: true,
       lambdaDurationMs: invoked.lambdaDurationMs,
       session,
+    };
+  }
+
+  /**
+   * An HTTPS request through custom authentication (AWS IoT's HTTPS publish): the same sequence with the
+   * event's `protocols` `["tls","http"]` and `protocolData` `tls` (server name) and `http` (headers, query
+   * string), credentials looked up in the headers, then the query string. No `iot:Connect` is evaluated:
+   * HTTPS has no connection to authorize, and no client id; the caller evaluates `iot:Publish`.
+   */
+  async authorizeHttp(request: HttpAuthorizationRequest): Promise<HttpAuthorization> {
+    const sources = credentialSources({
+      connectionId: request.connectionId,
+      transport: 'websockets',
+      headers: request.headers,
+      ...(request.queryString === undefined ? {} : { queryString: request.queryString }),
+    });
+    const lookup = (name: string): string | undefined => firstOf(sources, name);
+    const outcome = await this.run({
+      authorizerName: lookup(AUTHORIZER_NAME_PARAM),
+      credentials: (authorizer) => ({
+        token: authorizer.tokenKeyName === undefined ? undefined : lookup(authorizer.tokenKeyName),
+        signature: lookup(AUTHORIZER_SIGNATURE_PARAM),
+      }),
+      protocols: ['tls', 'http'],
+      protocolData: {
+        ...(request.serverName !== undefined && { tls: { serverName: request.serverName } }),
+        http: {
+          headers: { ...request.headers },
+          ...(request.queryString !== undefined && { queryString: request.queryString }),
+        },
+      },
+      connectionId: request.connectionId,
+    });
+    if (!outcome.ok) {
+      return {
+        ok: false,
+        reason: outcome.reason,
+        ...(outcome.authorizerName !== undefined && { authorizerName: outcome.authorizerName }),
+        signature: outcome.signature,
+        ...(outcome.lambdaDurationMs !== undefined && { lambdaDurationMs: outcome.lambdaDurationMs }),
+      };
+    }
+    const { authorizer, response } = outcome;
+    const ran = {
+      authorizerName: authorizer.name,
+      signature: outcome.signature,
+      lambdaDurationMs: outcome.lambdaDurationMs,
+    };
+    if (!response.isAuthenticated) {
+      return { ok: false, reason: `authorizer '${authorizer.name}' returned isAuthenticated: false`, ...ran };
+    }
+    return {
+      ok: true,
+      ...ran,
+      enableCachingForHttp: authorizer.enableCachingForHttp,
+      principalId: response.principalId,
+      policies: outcome.policies,
+      refreshAfterInSeconds: response.refreshAfterInSeconds,
     };
   }
 

@@ -32,7 +32,7 @@ import type {
 } from '../gateway/message-handler';
 import { policyContext } from '../auth/policy-context';
 import { describeOverLimit } from '../gateway/outbound-accounting';
-import type { PolicyDecision } from '@iot-custom-auth/protocol';
+import type { CompiledPolicies, PolicyDecision, PolicyRequestContext } from '@iot-custom-auth/protocol';
 import { RETAINED_DEFAULTS, RetainedMessages, type RetainedLimits } from './retained-messages';
 import { parseTopicFilter, topicMatches, topicNameProblem, type TopicFilter } from './topic-filter';
 
@@ -73,6 +73,23 @@ function retainedBytes(message: Message): number {
     },
     { protocolVersion: 5 },
   ).length;
+}
+
+/** A message published over HTTPS, with what the authorizer granted that request. */
+export interface HttpsPublishRequest {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: 0 | 1;
+  readonly retain: boolean;
+  readonly policies: CompiledPolicies;
+  readonly context: PolicyRequestContext;
+}
+
+/** Who publishes: how its requests are decided, its client id, and how to end its connection. */
+interface PublishSource {
+  evaluate(action: string, resource: string): PolicyDecision;
+  readonly clientId?: string;
+  disconnect?(reasonCode: number, reason: string): void;
 }
 
 /** PUBLISH properties a subscriber receives as the publisher sent them (MQTT 5 3.3.2.3). */
@@ -247,7 +264,7 @@ export class MessageBroker implements MessageHandler {
     if (!ended?.publishWill || !will) return;
     const { willDelayInterval: _delay, ...properties } = will.properties ?? {};
     const qos = will.qos === 1 ? 1 : 0;
-    const outcome = this.#publish(client, undefined, {
+    const outcome = this.#publish(this.#clientSource(client), undefined, {
       cmd: 'publish',
       topic: will.topic,
       payload: will.payload,
@@ -273,25 +290,52 @@ export class MessageBroker implements MessageHandler {
   }
 
   onPublish(client: ConnectedClient, publish: IPublishPacket): PacketOutcome {
-    return this.#publish(client, this.#state(client), publish);
+    return this.#publish(this.#clientSource(client), this.#state(client), publish);
   }
 
-  /** A PUBLISH from `client` (connected: `state`; gone: its will), checked, retained and routed. */
-  #publish(client: ConnectedClient, state: ClientState | undefined, publish: IPublishPacket): PacketOutcome {
+  /**
+   * A message published over HTTPS (`POST /topics/<topic>`), under the policies the authorizer returned for
+   * that request: the same checks as a PUBLISH (`iot:Publish`, `iot:RetainPublish` for a retained one),
+   * retained and routed to MQTT subscribers alike. HTTPS has no client id, so `${iot:ClientId}` resolves to
+   * nothing and no subscriber's No Local applies.
+   */
+  publishFromHttps(request: HttpsPublishRequest): PacketOutcome {
+    const evaluate = (action: string, resource: string): PolicyDecision =>
+      request.policies.evaluate({ action, resource, context: request.context });
+    return this.#publish({ evaluate }, undefined, {
+      cmd: 'publish',
+      topic: request.topic,
+      payload: request.payload,
+      qos: request.qos,
+      dup: false,
+      retain: request.retain,
+    });
+  }
+
+  #clientSource(client: ConnectedClient): PublishSource {
+    return {
+      evaluate: (action, resource) => this.#evaluate(client, action, resource),
+      clientId: client.clientId,
+      disconnect: (reasonCode, reason) => client.disconnect(reasonCode, reason),
+    };
+  }
+
+  /** A PUBLISH from `source` (connected: `state`; gone: its will; HTTPS), checked, retained and routed. */
+  #publish(source: PublishSource, state: ClientState | undefined, publish: IPublishPacket): PacketOutcome {
     const { topic } = publish;
     const problem = topicNameProblem(topic);
     if (problem) {
       // A wildcard or U+0000 in a topic name breaks MQTT itself (MQTT-3.3.2-2): the connection ends.
       if (problem.kind === 'malformed' && state) {
-        client.disconnect(RC.topicNameInvalid, `PUBLISH refused: ${problem.reason}`);
+        source.disconnect?.(RC.topicNameInvalid, `PUBLISH refused: ${problem.reason}`);
       }
       return { reasonCode: RC.topicNameInvalid, reason: problem.reason };
     }
-    const publishDecision = this.#evaluate(client, 'iot:Publish', topicArn(this.#arn, topic));
+    const publishDecision = source.evaluate('iot:Publish', topicArn(this.#arn, topic));
     if (!publishDecision.allowed) return { reasonCode: RC.notAuthorized, reason: publishDecision.reason };
     const reasons = [publishDecision.reason];
     if (publish.retain) {
-      const retainDecision = this.#evaluate(client, 'iot:RetainPublish', topicArn(this.#arn, topic));
+      const retainDecision = source.evaluate('iot:RetainPublish', topicArn(this.#arn, topic));
       if (!retainDecision.allowed) return { reasonCode: RC.notAuthorized, reason: retainDecision.reason };
       reasons.push(`iot:RetainPublish ${retainDecision.reason}`);
     }
@@ -313,7 +357,7 @@ export class MessageBroker implements MessageHandler {
       },
       ...(expirySeconds === undefined ? {} : { expirySeconds }),
       receivedAt: this.#clock.now(),
-      fromClientId: client.clientId,
+      ...(source.clientId === undefined ? {} : { fromClientId: source.clientId }),
     };
     if (publish.retain) {
       if (message.payload.length === 0) {

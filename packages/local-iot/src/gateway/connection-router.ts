@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { MQTT_ALPN_PROTOCOL } from '@iot-custom-auth/protocol';
@@ -7,6 +8,7 @@ import { AWS_IOT_MQTT_LIMITS } from './aws-iot-mqtt-limits';
 import type { ConnectionInfo } from './connect-authorization';
 import type { ClockTimer, GatewayClock } from './gateway-clock';
 import type { GatewayLogEntryInput } from './gateway-log';
+import type { HttpsPublish } from './https-publish';
 import {
   createWebSocketRouter,
   type HttpConnectionInfo,
@@ -27,12 +29,16 @@ export interface ConnectionRouterOptions {
    * @param connectDeadlineMs What is left, on `clock`, of the CONNECT deadline.
    */
   readonly startSession: (stream: Duplex, connection: ConnectionInfo, connectDeadlineMs: number) => void;
+  /** HTTPS publish on the HTTP side; without it, `/topics/` requests get a 404 like any other path. */
+  readonly httpsPublish?: HttpsPublish;
 }
 
 /** A TLS connection on the HTTP side that has not become an MQTT session yet. */
 interface PendingHttpConnection extends HttpConnectionInfo {
   readonly serverName: string;
   readonly remoteAddress?: string;
+  /** Set once it carried an HTTPS publish request. */
+  servesHttps?: boolean;
   /** When, on the clock, the MQTT CONNECT is due. */
   readonly deadlineAt: number;
   readonly timer: ClockTimer;
@@ -56,6 +62,7 @@ export class ConnectionRouter {
       log: options.log,
       maxPayloadBytes: 2 * AWS_IOT_MQTT_LIMITS.maximumPacketSize,
       onWebSocket: (socket, webSocket) => this.#onWebSocket(socket, webSocket),
+      onRequest: (socket, request, response) => this.#onHttpsRequest(socket, request, response),
     });
   }
 
@@ -141,6 +148,27 @@ export class ConnectionRouter {
   /** Releases the HTTP and WebSocket servers; call once every connection is gone. */
   close(): void {
     this.#webSockets.close();
+  }
+
+  /**
+   * An HTTPS publish request: the connection is an HTTP one now, so the MQTT CONNECT deadline no longer
+   * applies (the HTTP server's keep-alive timeout ends it when idle).
+   */
+  #onHttpsRequest(socket: Duplex, request: IncomingMessage, response: ServerResponse): boolean {
+    const { httpsPublish } = this.#options;
+    const pending = this.#pendingHttp.get(socket);
+    if (!httpsPublish || !pending || !httpsPublish.handles(request)) return false;
+    if (!pending.servesHttps) {
+      pending.timer.cancel();
+      pending.servesHttps = true;
+      socket.once('close', () => httpsPublish.connectionClosed(pending.connectionId));
+    }
+    void httpsPublish.handle(request, response, {
+      connectionId: pending.connectionId,
+      serverName: pending.serverName,
+      ...(pending.remoteAddress ? { remoteAddress: pending.remoteAddress } : {}),
+    });
+    return true;
   }
 
   #onWebSocket(socket: Duplex, webSocket: WebSocketConnection): void {

@@ -17,6 +17,7 @@ export type GatewayLogEntry =
   | DeliveryLogEntry
   | OutboundDropLogEntry
   | RefreshLogEntry
+  | HttpsPublishLogEntry
   | GatewayErrorLogEntry;
 
 /** Receives every log entry; the gateway never lets an exception thrown here escape. */
@@ -145,6 +146,28 @@ export interface DisconnectLogEntry extends LogEntryBase {
   readonly reason: string;
   /** How long the client was connected (from CONNACK), when it was. */
   readonly connectedMs?: number;
+}
+
+/** One HTTPS publish request (`POST /topics/<topic>`) and its answer. */
+export interface HttpsPublishLogEntry extends LogEntryBase {
+  readonly event: 'https-publish';
+  /** The TLS connection it came on. */
+  readonly connectionId: string;
+  readonly method: string;
+  /** Absent when the request named no valid topic. */
+  readonly topic?: string;
+  readonly qos?: 0 | 1;
+  readonly authorizer?: string;
+  readonly signature?: ConnectDecision['signature'];
+  readonly lambdaInvoked?: boolean;
+  readonly lambdaDurationMs?: number;
+  /** The authorization was reused from an earlier request on this connection (`EnableCachingForHttp`). */
+  readonly cached?: true;
+  /** Absent when the request was refused before custom authentication. */
+  readonly decision?: 'allow' | 'deny';
+  /** HTTP status answered. */
+  readonly status: number;
+  readonly reason: string;
 }
 
 /** The outcome of a PUBLISH, or of one filter of a SUBSCRIBE / UNSUBSCRIBE. */

@@ -37,6 +37,11 @@ export interface WebSocketRouterOptions {
   readonly log: (entry: GatewayLogEntryInput) => void;
   /** Largest WebSocket message accepted; MQTT packet sizes are enforced separately. */
   readonly maxPayloadBytes: number;
+  /**
+   * Offered every plain (not upgrade) HTTP request first, e.g. HTTPS publish; returns whether it took the
+   * request (and will answer it). Requests it does not take get the 404 / 426 that says what the port serves.
+   */
+  readonly onRequest?: (socket: Duplex, request: IncomingMessage, response: ServerResponse) => boolean;
 }
 
 /** The HTTP side of the TLS port. */
@@ -47,8 +52,9 @@ export interface WebSocketRouter {
 }
 
 const USAGE =
-  "this port serves MQTT over TLS (ALPN 'mqtt') and MQTT over WebSockets: an HTTP upgrade on " +
-  `${MQTT_WEBSOCKET_PATH} with Sec-WebSocket-Protocol: ${MQTT_WEBSOCKET_SUBPROTOCOL}`;
+  "this port serves MQTT over TLS (ALPN 'mqtt'), MQTT over WebSockets (an HTTP upgrade on " +
+  `${MQTT_WEBSOCKET_PATH} with Sec-WebSocket-Protocol: ${MQTT_WEBSOCKET_SUBPROTOCOL}) and HTTPS publish ` +
+  '(POST /topics/<topic>?qos=1)';
 
 /**
  * Serves HTTP on TLS connections that did not negotiate ALPN `mqtt`, as AWS IoT Core's port 443 does: an
@@ -72,6 +78,7 @@ export function createWebSocketRouter(options: WebSocketRouterOptions): WebSocke
 
   const server = createServer();
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (options.onRequest?.(request.socket, request, response)) return;
     const path = pathOf(request.url);
     const [status, reason] =
       path === MQTT_WEBSOCKET_PATH

@@ -98,6 +98,8 @@ describe('direct MQTT over TLS (ALPN mqtt)', () => {
         clientId: 'test-1',
         username: 'device?x-amz-customauthorizer-name=UnsignedAuthorizer',
         password,
+        sourceIp: '127.0.0.1',
+        connectAttributes: [],
       },
     ]);
     const connectionId = authorizer.attempts[0]?.connectionId;
