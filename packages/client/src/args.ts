@@ -344,9 +344,7 @@ export function parseArgs(argv: readonly string[]): CliConfig {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (!arg.startsWith('--') || arg === '--') {
-      throw new UsageError(
-        `unexpected argument '${arg}': every option is a flag such as --endpoint <host>; run with --help to see them`,
-      );
+      throw new UsageError(`unexpected argument '${arg}': every option is a flag such as --endpoint <host>`);
     }
     const eq = arg.indexOf('=');
     const rawName = arg.slice(2, eq < 0 ? undefined : eq);
@@ -618,22 +616,31 @@ function unknownFlag(name: string): UsageError {
     );
   }
   const suggestion = FLAGS.map((flag) => flag.name).find(
-    (candidate) => editDistance(flagKey(candidate), key) <= Math.max(1, Math.floor(key.length / 5)),
+    (candidate) => editDistance(flagKey(candidate), key) <= Math.max(1, Math.floor(key.length / 4)),
   );
   return new UsageError(
-    `unknown flag --${name}${suggestion === undefined ? '' : ` (did you mean --${suggestion}?)`}; run with --help to see the flags`,
+    // No "run with --help" here: the CLI adds it once to every usage error.
+    `unknown flag --${name}${suggestion === undefined ? '' : ` (did you mean --${suggestion}?)`}`,
   );
 }
 
-/** Levenshtein distance, for "did you mean" on mistyped flags. */
+/**
+ * Levenshtein distance with two swapped neighbours counting as one edit (`endpiont` is one from
+ * `endpoint`), for "did you mean" on mistyped flags.
+ */
 function editDistance(a: string, b: string): number {
+  let beforePrevious: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
+      let distance = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        distance = Math.min(distance, (beforePrevious[j - 2] as number) + 1);
+      current.push(distance);
     }
+    beforePrevious = previous;
     previous = current;
   }
   return previous[b.length] as number;
