@@ -105,6 +105,22 @@ export function processTreeCpuMs(root: number): number {
   return (treeTicks(root, readAllProcStats()) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/** CPU in ms of the tree under `root` (see `treeTicks`) and of `root` itself (its own threads only). */
+export interface TreeCpu {
+  readonly treeMs: number;
+  readonly rootMs: number;
+}
+
+export function processTreeCpu(root: number): TreeCpu {
+  const stats = readAllProcStats();
+  const own = stats.find((stat) => stat.pid === root);
+  const toMs = (ticks: number): number => (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  return {
+    treeMs: toMs(treeTicks(root, stats)),
+    rootMs: own === undefined ? Number.NaN : toMs(own.utime + own.stime),
+  };
+}
+
 /** The pids of `root`'s live descendants (the Lambda execution environments under a gateway). */
 export function descendantPids(root: number): number[] {
   const stats = readAllProcStats();
@@ -125,12 +141,12 @@ export function descendantPids(root: number): number[] {
  * Reads the tree's CPU once it has stopped rising (two readings `intervalMs` apart agree, at most `maxWaitMs`):
  * a server still closing the batch's last connections is charged for them. A benchmark, so waiting is fine.
  */
-export async function settledTreeCpuMs(root: number, intervalMs = 60, maxWaitMs = 3000): Promise<number> {
-  let previous = processTreeCpuMs(root);
+export async function settledTreeCpu(root: number, intervalMs = 60, maxWaitMs = 3000): Promise<TreeCpu> {
+  let previous = processTreeCpu(root);
   for (let waited = 0; waited < maxWaitMs; waited += intervalMs) {
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    const current = processTreeCpuMs(root);
-    if (current === previous) return current;
+    const current = processTreeCpu(root);
+    if (current.treeMs === previous.treeMs) return current;
     previous = current;
   }
   return previous;
