@@ -159,6 +159,9 @@ interface SharedGroup {
   next: number;
 }
 
+/** AWS IoT Core's reserved topics start with this (reserved-topics.html). */
+const RESERVED_TOPIC_PREFIX = '$aws/';
+
 /** Receive Maximum when the client sets none (MQTT 5 3.1.2.11.3). */
 const DEFAULT_RECEIVE_MAXIMUM = 65_535;
 
@@ -330,6 +333,14 @@ export class MessageBroker implements MessageHandler {
         source.disconnect?.(RC.topicNameInvalid, `PUBLISH refused: ${problem.reason}`);
       }
       return { reasonCode: RC.topicNameInvalid, reason: problem.reason };
+    }
+    if (publish.retain && topic.startsWith(RESERVED_TOPIC_PREFIX)) {
+      // [choice] AWS IoT keeps no retained messages on its reserved topics; MQTT 5 has no PUBACK code for
+      // that, so 0x83 (implementation specific error), with the reason in the log.
+      return {
+        reasonCode: RC.implementationSpecificError,
+        reason: `RETAIN is not supported on AWS IoT's reserved topics (${RESERVED_TOPIC_PREFIX}...): publish without RETAIN`,
+      };
     }
     const publishDecision = source.evaluate('iot:Publish', topicArn(this.#arn, topic));
     if (!publishDecision.allowed) return { reasonCode: RC.notAuthorized, reason: publishDecision.reason };

@@ -214,7 +214,9 @@ function requestContext(connection: HttpsConnectionInfo): PolicyRequestContext {
 function answerFor(reasonCode: number): HttpsAnswer {
   if (isSuccessReasonCode(reasonCode)) return ANSWERS.ok;
   if (reasonCode === RC.notAuthorized) return ANSWERS.forbidden;
-  if (reasonCode === RC.topicNameInvalid) return ANSWERS.badRequest;
+  if (reasonCode === RC.topicNameInvalid || reasonCode === RC.implementationSpecificError) {
+    return ANSWERS.badRequest;
+  }
   if (reasonCode === RC.quotaExceeded) return ANSWERS.tooManyRequests;
   return ANSWERS.internal;
 }

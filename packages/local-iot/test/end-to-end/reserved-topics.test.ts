@@ -1,0 +1,52 @@
+import { join } from 'node:path';
+import { buildCustomAuthUsername } from '@iot-custom-auth/protocol';
+import { demoStackNames, FUNCTIONS_DIR, writeDemoAssembly } from '../fixtures/assembly';
+import { useLocalIot } from '../support/local-iot-harness';
+
+// AWS IoT's reserved topics ($aws/...) keep no retained messages: a RETAIN publish there is refused even
+// under a policy that allows everything, while the same publish without RETAIN goes through. The client is
+// `mqtt` from npm over TLS with ALPN mqtt.
+
+const STACK = 'ReservedEndToEnd';
+const { unsignedAuthorizer: AUTHORIZER } = demoStackNames(STACK);
+
+const served = useLocalIot({
+  assembly: (dir) => writeDemoAssembly(dir, STACK, { bundle: join(FUNCTIONS_DIR, 'behaviours') }),
+});
+
+const OPEN = {
+  username: buildCustomAuthUsername({ user: 'policies-from-request', authorizerName: AUTHORIZER }),
+  password: Buffer.from(
+    JSON.stringify([
+      {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['iot:Publish', 'iot:RetainPublish', 'iot:Subscribe', 'iot:Receive'],
+            Resource: '*',
+          },
+        ],
+      },
+    ]),
+  ),
+};
+
+describe('reserved topics, end to end', () => {
+  it('refuses RETAIN on $aws/... with PUBACK 0x83 and keeps nothing, and routes it without RETAIN', async () => {
+    const client = await served.connect('test-reserved', OPEN);
+    const topic = '$aws/things/test-reserved/shadow/update';
+    expect(await client.subscribe({ [topic]: { qos: 1 } })).toEqual([1]);
+    expect(await client.publish(topic, '{"state":{}}', { qos: 1, retain: true })).toBe(0x83);
+    expect(served.log.matching('publish', { clientId: 'test-reserved', topic })).toMatchObject([
+      {
+        decision: 'deny',
+        reasonCode: '0x83',
+        reason: "RETAIN is not supported on AWS IoT's reserved topics ($aws/...): publish without RETAIN",
+      },
+    ]);
+    expect(await client.publish(topic, '{"state":{}}', { qos: 1 })).toBe(0x00);
+    expect(await client.nextMessage()).toMatchObject({ topic, retain: false });
+    expect(client.pending).toEqual([]);
+  });
+});
