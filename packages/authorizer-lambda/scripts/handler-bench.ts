@@ -1,25 +1,29 @@
 /**
- * Rough throughput of the authorizer's decision paths, warm (credentials cached, Secrets Manager stubbed
- * with aws-sdk-client-mock, logging off). Not part of `npm test`:
+ * Throughput and CPU time of the authorizer's decision paths, warm (master secret cached, Secrets Manager
+ * stubbed with aws-sdk-client-mock, logging off). Not part of `npm test`:
  *
  *   npx tsx packages/authorizer-lambda/scripts/handler-bench.ts [invocations per case]
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DEFAULT_DEVICE_USERNAME, createToken } from '@iot-custom-auth/protocol';
+import { createToken, deriveDevicePassword } from '@iot-custom-auth/protocol';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DeviceCredentialsCache, createHandler, loadConfig } from '../src';
+import { MasterSecretCache, createHandler, loadConfig } from '../src';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:bench-AbCdEf';
 const CONTEXT = { invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:bench' };
-const PASSWORD = 'bench-password-0123456789';
+const MASTER_KEY = 'bench-master-key-0123456789abcdefghijklmnopqrstuvwxyz';
+const PREVIOUS_KEY = 'bench-previous-master-key-0123456789abcdefghijklmnop';
+const DEVICE = 'test-bench';
+/** A revocation list of this many devices (the bench device not among them). */
+const REVOKED_DEVICES = 1000;
 
-function unsignedEvent(password: string, clientId: string): unknown {
+function unsignedEvent(password: string, clientId: string, deviceId = DEVICE): unknown {
   return {
     signatureVerified: false,
     protocols: ['tls', 'mqtt'],
     protocolData: {
       mqtt: {
-        username: `${DEFAULT_DEVICE_USERNAME}?x-amz-customauthorizer-name=Bench&SDK=IoTDeviceSDK/JS&Platform=Unix`,
+        username: `${deviceId}?x-amz-customauthorizer-name=Bench&SDK=IoTDeviceSDK/JS&Platform=Unix`,
         password: Buffer.from(password).toString('base64'),
         clientId,
       },
@@ -35,14 +39,23 @@ async function main(): Promise<void> {
       `the number of invocations must be a positive integer, but '${process.argv[2]}' was given`,
     );
   }
+  const revokedDevices = Object.fromEntries(
+    Array.from({ length: REVOKED_DEVICES }, (_, i) => [`test-revoked-${i}`, '2026-01-01T00:00:00.000Z']),
+  );
   const secretsManager = mockClient(SecretsManagerClient);
-  secretsManager
-    .on(GetSecretValueCommand)
-    .resolves({ SecretString: JSON.stringify({ username: DEFAULT_DEVICE_USERNAME, password: PASSWORD }) });
+  secretsManager.on(GetSecretValueCommand).resolves({
+    SecretString: JSON.stringify({
+      masterKey: MASTER_KEY,
+      revokedDevices,
+      // A rotation in its grace period: the worst case, two derivations per connection.
+      previousMasterKey: PREVIOUS_KEY,
+      previousMasterKeyValidUntil: new Date(Date.now() + 3600_000).toISOString(),
+    }),
+  });
   const config = loadConfig({ DEVICE_SECRET_ARN: SECRET_ARN });
   const handler = createHandler({
     config,
-    credentials: new DeviceCredentialsCache({
+    masterSecret: new MasterSecretCache({
       client: new SecretsManagerClient({ region: 'eu-west-1' }),
       secretId: SECRET_ARN,
       ttlSeconds: 3600,
@@ -50,30 +63,46 @@ async function main(): Promise<void> {
     log: () => undefined,
   });
 
+  const password = deriveDevicePassword(MASTER_KEY, DEVICE);
   const token = createToken({ clientId: 'test-bench', lifetimeSeconds: 3600 });
   const cases: [string, unknown, boolean][] = [
-    ['allow unsigned (password)', unsignedEvent(PASSWORD, 'test-bench'), true],
+    ['allow unsigned (password)', unsignedEvent(password, DEVICE), true],
+    [
+      'allow unsigned (previous key)',
+      unsignedEvent(deriveDevicePassword(PREVIOUS_KEY, DEVICE), DEVICE),
+      true,
+    ],
     [
       'allow signed (token)',
       { token, signatureVerified: true, protocolData: { mqtt: { clientId: 'test-bench' } } },
       true,
     ],
-    ['deny wrong password', unsignedEvent('wrong-password', 'test-bench'), false],
-    ['deny unsafe client id', unsignedEvent(PASSWORD, 'test-#'), false],
+    ['deny wrong password', unsignedEvent('x'.repeat(43), DEVICE), false],
+    [
+      'deny revoked device',
+      unsignedEvent(deriveDevicePassword(MASTER_KEY, 'test-revoked-7'), 'test-revoked-7', 'test-revoked-7'),
+      false,
+    ],
+    ['deny unsafe client id', unsignedEvent(password, 'test-#'), false],
   ];
 
-  await handler(cases[0]?.[1], CONTEXT); // warm the credentials cache
-  console.log(`${iterations} sequential invocations per case, warm, Node ${process.version}`);
+  await handler(cases[0]?.[1], CONTEXT); // warm the master secret cache
+  console.log(
+    `${iterations} sequential invocations per case, warm, ${REVOKED_DEVICES} revoked devices, rotation grace on, Node ${process.version}`,
+  );
   for (const [name, event, expected] of cases) {
+    const cpuStarted = process.cpuUsage();
     const started = process.hrtime.bigint();
     for (let i = 0; i < iterations; i++) {
       const result = await handler(event, CONTEXT);
       if (result.isAuthenticated !== expected) throw new Error(`${name}: unexpected decision`);
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpu = process.cpuUsage(cpuStarted);
+    const cpuMicros = (cpu.user + cpu.system) / iterations;
     const perSecond = Math.round(iterations / seconds);
     console.log(
-      `${name.padEnd(28)} ${String(perSecond).padStart(8)} invocations/s  ${((seconds / iterations) * 1e6).toFixed(1)} µs each`,
+      `${name.padEnd(30)} ${String(perSecond).padStart(8)} invocations/s  ${((seconds / iterations) * 1e6).toFixed(1)} µs each  ${cpuMicros.toFixed(1)} µs CPU each`,
     );
   }
   secretsManager.restore();

@@ -8,6 +8,7 @@ import {
   clientIdProblem,
   decodeToken,
   isRecord,
+  DEVICE_SECRET_FIELDS,
   isStandardBase64,
   parseCustomAuthUsername,
   type IotArnContext,
@@ -15,20 +16,20 @@ import {
   type TokenClaimProblem,
 } from '@iot-custom-auth/protocol';
 import type { AuthorizerConfig } from './config';
-import { matchCredentials } from './match-credentials';
+import { matchDevicePassword } from './match-device-password';
 import { createDecisionLogger, type AuthMode, type DecisionLogger } from './decision-log';
-import type { DecisionReason } from './decision-reason';
-import type { CredentialsSource } from './device-credentials-cache';
+import { INTERNAL_FAILURE_REASONS, type DecisionReason } from './decision-reason';
+import type { MasterSecretSource } from './master-secret-cache';
 import { CredentialsUnavailableError } from './errors';
 
 /** What `createHandler` builds the authorizer from. */
 export interface AuthorizerDependencies {
   readonly config: AuthorizerConfig;
-  /** The device credentials (unsigned mode). */
-  readonly credentials: CredentialsSource;
+  /** The master secret the device passwords derive from, and the revocations (unsigned mode). */
+  readonly masterSecret: MasterSecretSource;
   /** Where decisions are logged. @default createDecisionLogger(config.logFormat) */
   readonly log?: DecisionLogger;
-  /** Clock for token expiry. @default () => new Date() */
+  /** Clock for token expiry and the end of a rotation's grace period. @default () => new Date() */
   readonly now?: () => Date;
 }
 
@@ -44,6 +45,20 @@ export type AuthorizerHandler = (
 /** `principalId` of every deny: AWS IoT requires one, and a deny has no principal to name. */
 export const DENIED_PRINCIPAL_ID = 'denied';
 
+/**
+ * `principalId` of a refusal caused by the authorizer itself (Secrets Manager unreachable, a bug): the
+ * credentials were never checked, so the answer must not be "bad user name or password" (0x86). The response
+ * is authenticated with a policy that explicitly denies every action, which AWS IoT answers with 0x87 not
+ * authorized, as it does for a Lambda error or timeout.
+ */
+export const UNVERIFIED_PRINCIPAL_ID = 'unverified';
+
+/** The one policy of an internal-failure refusal: an explicit deny wins over everything (IAM logic). */
+export const DENY_EVERYTHING_POLICY: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'AuthorizerUnavailable', Effect: 'Deny', Action: 'iot:*', Resource: '*' }],
+};
+
 /** MQTT strings and binary data (username, password) are at most 65,535 bytes. */
 const MAX_MQTT_FIELD_BYTES = 65_535;
 /** The base64 length of the longest MQTT password. */
@@ -55,8 +70,10 @@ type Outcome =
   | {
       readonly decision: 'ALLOW';
       readonly reason: DecisionReason;
-      /** What the principal id is derived from (a validated client id or the device user name). */
+      /** What the principal id is derived from (a validated client id, or the authenticated device id). */
       readonly identity: string;
+      /** The authenticated device (unsigned mode): the policies are for it alone. */
+      readonly deviceId?: string;
       readonly arnContext: Required<IotArnContext>;
     }
   | { readonly decision: 'DENY'; readonly reason: DecisionReason; readonly detail?: string };
@@ -66,6 +83,8 @@ interface Facts {
   mode?: AuthMode;
   clientId?: string;
   connectionId?: string;
+  /** The device the user name names, once it is a safe id (unsigned), or the token's client id (signed). */
+  deviceId?: string;
 }
 
 function deny(reason: DecisionReason, detail?: string): Outcome {
@@ -85,15 +104,22 @@ function deny(reason: DecisionReason, detail?: string): Outcome {
  *   the truth (its credentials are fine, its client id is not), where a deny would say "bad password" (0x86);
  * - signed mode (`signatureVerified === true`): the token's claims must hold (expiry with clock skew,
  *   bounded lifetime, issued for the connecting client id);
- * - unsigned mode (anything else): the user name before `?` and the base64-decoded password must match
- *   the device secret, compared in constant time.
+ * - unsigned mode (anything else): the user name before `?` names the device (a safe client id under the
+ *   prefix); the base64-decoded password must be the one derived for that device from the master key (or,
+ *   during a rotation's grace period, the previous key), compared in constant time, and the device must not
+ *   be revoked. The policies returned are that device's alone (`client/<deviceId>`, its own topics), so
+ *   valid credentials with another client id are refused by AWS IoT (0x87), and no credentials check
+ *   depends on the client id sent;
+ * - a failure of the authorizer itself (master secret unreadable, a bug) is an authenticated deny-all, which
+ *   AWS IoT answers 0x87, never `isAuthenticated: false` (0x86 "bad user name or password"), since the
+ *   credentials were never checked.
  *
  * When no client id is sent (TestInvokeAuthorizer, or a device letting AWS IoT assign one), the decision is
  * made on the credentials alone: the returned connect policy still only allows `client/<prefix>*`, so AWS IoT
  * refuses any other id, and a signed token must itself name a client id under the prefix.
  */
 export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
-  const { config, credentials } = deps;
+  const { config, masterSecret } = deps;
   const log = deps.log ?? createDecisionLogger(config.logFormat);
   const now = deps.now ?? (() => new Date());
   const arnContexts = new ArnContextCache();
@@ -102,12 +128,15 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
     disconnectAfterInSeconds: config.disconnectAfterSeconds,
     refreshAfterInSeconds: config.refreshAfterSeconds,
   };
-  const denyResult = (): IoTCustomAuthorizerResult => ({
-    isAuthenticated: false,
-    principalId: DENIED_PRINCIPAL_ID,
-    ...ttls,
-    policyDocuments: [],
-  });
+  const denyResult = (reason: DecisionReason): IoTCustomAuthorizerResult =>
+    INTERNAL_FAILURE_REASONS.has(reason)
+      ? {
+          isAuthenticated: true,
+          principalId: UNVERIFIED_PRINCIPAL_ID,
+          ...ttls,
+          policyDocuments: [DENY_EVERYTHING_POLICY],
+        }
+      : { isAuthenticated: false, principalId: DENIED_PRINCIPAL_ID, ...ttls, policyDocuments: [] };
 
   async function decide(event: unknown, context: unknown, facts: Facts): Promise<Outcome> {
     if (!isRecord(event)) return deny('MALFORMED_EVENT', 'the event is not a JSON object');
@@ -148,7 +177,7 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
 
     return facts.mode === 'signed'
       ? decideSigned(own(event, 'token'), facts.clientId, arnContext)
-      : decideUnsigned(mqtt, facts.clientId, arnContext);
+      : decideUnsigned(mqtt, facts, arnContext);
   }
 
   function decideSigned(
@@ -178,7 +207,7 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
 
   async function decideUnsigned(
     mqtt: unknown,
-    clientId: string | undefined,
+    facts: Facts,
     arnContext: Required<IotArnContext>,
   ): Promise<Outcome> {
     const username = own(mqtt, 'username');
@@ -195,19 +224,42 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
     if (!isStandardBase64(password)) {
       return deny('PASSWORD_NOT_BASE64', 'protocolData.mqtt.password is not standard base64');
     }
+    const { user: deviceId } = parseCustomAuthUsername(username);
+    if (deviceId === '') {
+      return deny('MALFORMED_USERNAME', 'the MQTT username has no device id before its "?"');
+    }
+    const unsafe = clientIdProblem(deviceId, '');
+    if (unsafe !== undefined) {
+      return deny(
+        'USERNAME_NOT_CLIENT_ID',
+        `the user name is not a safe client id: ${unsafe.replace('client id ', '')}`,
+      );
+    }
+    if (!deviceId.startsWith(config.clientIdPrefix)) {
+      return deny('UNKNOWN_DEVICE', `device ids start with '${config.clientIdPrefix}'`);
+    }
+    // Logged from here on: an id under the prefix is a device's name, not something typed in the wrong field
+    // (a password sent as the user name would otherwise reach the log).
+    facts.deviceId = deviceId;
     // Cheap checks first: garbage never costs a Secrets Manager call.
-    let expected;
+    let secret;
     try {
-      expected = await credentials.get();
+      secret = await masterSecret.get();
     } catch (error) {
       if (error instanceof CredentialsUnavailableError) return deny(error.reason, error.message);
       return deny('SECRET_UNAVAILABLE', errorName(error));
     }
-    const { user } = parseCustomAuthUsername(username);
-    const match = matchCredentials(expected, user, Buffer.from(password, 'base64'));
-    if (!match.username) return deny('UNKNOWN_USERNAME');
+    // The password is checked before the revocation list, so only a holder of the device's password learns
+    // that it is revoked; both are denied (0x86) either way.
+    const match = matchDevicePassword(secret, deviceId, Buffer.from(password, 'base64'), now());
     if (!match.password) return deny('BAD_PASSWORD');
-    return { decision: 'ALLOW', reason: 'PASSWORD_OK', identity: clientId ?? user, arnContext };
+    if (match.revoked) {
+      return deny(
+        'DEVICE_REVOKED',
+        `the device is in "${DEVICE_SECRET_FIELDS.revokedDevices}" of the master secret`,
+      );
+    }
+    return { decision: 'ALLOW', reason: 'PASSWORD_OK', identity: deviceId, deviceId, arnContext };
   }
 
   function allowResult(
@@ -218,6 +270,7 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
       ...outcome.arnContext,
       clientIdPrefix: config.clientIdPrefix,
       topicRoot: config.topicRoot,
+      ...(outcome.deviceId === undefined ? {} : { deviceId: outcome.deviceId }),
     });
     return {
       isAuthenticated: true,
@@ -234,30 +287,35 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
     let result: IoTCustomAuthorizerResult;
     try {
       outcome = await decide(event, context, facts);
-      result = outcome.decision === 'ALLOW' ? allowResult(outcome, facts.mode ?? 'unsigned') : denyResult();
+      result =
+        outcome.decision === 'ALLOW'
+          ? allowResult(outcome, facts.mode ?? 'unsigned')
+          : denyResult(outcome.reason);
       // Defence in depth: an allow AWS IoT would reject as invalid is turned into an explicit, logged deny.
       const problems = authorizerResponseProblems(result);
       if (problems.length > 0) {
         outcome = deny('INTERNAL_ERROR', `the response would be invalid: ${problems.join('; ')}`);
-        result = denyResult();
+        result = denyResult(outcome.reason);
       }
     } catch (error) {
       outcome = deny('INTERNAL_ERROR', errorName(error));
-      result = denyResult();
+      result = denyResult(outcome.reason);
     }
-    if (
-      outcome.decision === 'ALLOW' &&
-      facts.clientId !== undefined &&
-      !facts.clientId.startsWith(config.clientIdPrefix)
-    ) {
-      outcome = { ...outcome, reason: 'CLIENT_ID_OUTSIDE_PREFIX' };
+    if (outcome.decision === 'ALLOW' && facts.clientId !== undefined) {
+      if (outcome.deviceId !== undefined && facts.clientId !== outcome.deviceId) {
+        outcome = { ...outcome, reason: 'CLIENT_ID_NOT_DEVICE' };
+      } else if (!facts.clientId.startsWith(config.clientIdPrefix)) {
+        outcome = { ...outcome, reason: 'CLIENT_ID_OUTSIDE_PREFIX' };
+      }
     }
+    if (outcome.decision === 'ALLOW' && facts.mode === 'signed') facts.deviceId = outcome.identity;
     try {
       log({
         decision: outcome.decision,
         reason: outcome.reason,
         ...(facts.mode === undefined ? {} : { mode: facts.mode }),
         ...(facts.clientId === undefined ? {} : { clientId: facts.clientId }),
+        ...(facts.deviceId === undefined ? {} : { deviceId: facts.deviceId }),
         ...(facts.connectionId === undefined ? {} : { connectionId: facts.connectionId }),
         principalId: result.principalId,
         durationMs: Math.round((performance.now() - started) * 100) / 100,

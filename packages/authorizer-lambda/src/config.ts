@@ -11,7 +11,7 @@ import { ConfigError } from './errors';
 
 /** Everything the authorizer needs to decide, read once at cold start. */
 export interface AuthorizerConfig {
-  /** ARN (or name) of the Secrets Manager secret holding `{"username": ..., "password": ...}`. */
+  /** ARN (or name) of the Secrets Manager master secret (`{"masterKey": ..., "revokedDevices": {...}}`). */
   readonly deviceSecretArn: string;
   /** Client ids must start with this; the returned connect policy allows `client/<prefix>*`. */
   readonly clientIdPrefix: string;
@@ -21,7 +21,7 @@ export interface AuthorizerConfig {
   readonly refreshAfterSeconds: number;
   /** `disconnectAfterInSeconds` of every response. */
   readonly disconnectAfterSeconds: number;
-  /** How long fetched device credentials are reused; 0 fetches them for every connection. */
+  /** How long the fetched master secret (keys, revocations) is reused; 0 fetches it for every connection. */
   readonly secretCacheTtlSeconds: number;
   /** Longest accepted signed-token lifetime (`exp - iat`). */
   readonly tokenMaxLifetimeSeconds: number;
@@ -102,8 +102,8 @@ function readSecretArn(env: NodeJS.ProcessEnv): string {
   const value = env[name];
   if (value === undefined || value.trim() === '') {
     throw new ConfigError(
-      `\`${name}\` is not set: set it to the ARN of the Secrets Manager secret holding the device credentials ` +
-        `(a JSON object with "${DEVICE_SECRET_FIELDS.username}" and "${DEVICE_SECRET_FIELDS.password}"); ` +
+      `\`${name}\` is not set: set it to the ARN of the Secrets Manager master secret the device passwords ` +
+        `derive from (a JSON object with "${DEVICE_SECRET_FIELDS.masterKey}" and "${DEVICE_SECRET_FIELDS.revokedDevices}"); ` +
         'the CDK stack sets it on the function it deploys',
     );
   }

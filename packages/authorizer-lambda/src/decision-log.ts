@@ -15,6 +15,11 @@ export interface DecisionLogEntry {
   readonly mode?: AuthMode;
   /** Only a client id that passed validation (safe characters, at most 128 bytes). */
   readonly clientId?: string;
+  /**
+   * The device: on an allow, the one authenticated (unsigned: the user name's device id; signed: the token's
+   * client id); on an unsigned deny, the device the user name claimed, once it is a safe id. Never a password.
+   */
+  readonly deviceId?: string;
   /** AWS IoT's connection id, when it looks like one. */
   readonly connectionId?: string;
   readonly principalId: string;

@@ -4,7 +4,10 @@
  */
 export const DECISION_REASONS = {
   // Allow
-  PASSWORD_OK: 'unsigned: the user name and password match the device secret',
+  PASSWORD_OK:
+    "unsigned: the password is the one derived for the device the user name names; the policies are that device's alone",
+  CLIENT_ID_NOT_DEVICE:
+    "unsigned: the device's password is right, but the client id is not its device id: the returned connect policy only allows client/<deviceId>, so AWS IoT refuses the connect (0x87 not authorized)",
   TOKEN_OK: 'signed: AWS IoT verified the signature and the token claims hold',
   CLIENT_ID_OUTSIDE_PREFIX:
     'valid credentials, but the client id does not start with the prefix: the returned connect policy only allows client/<prefix>*, so AWS IoT refuses the connect (0x87 not authorized)',
@@ -25,11 +28,19 @@ export const DECISION_REASONS = {
   MISSING_CREDENTIALS: 'unsigned: no MQTT username or password in the event',
   CREDENTIALS_TOO_LONG: 'unsigned: the username or password is longer than MQTT allows',
   PASSWORD_NOT_BASE64: 'unsigned: the password in the event is not standard base64',
-  UNKNOWN_USERNAME: 'unsigned: the user name (before ?) is not the device user name',
-  BAD_PASSWORD: 'unsigned: the user name matches but the password does not',
-  // Deny: the authorizer itself (logged at error level)
-  SECRET_UNAVAILABLE: 'Secrets Manager failed or did not answer in time',
-  SECRET_INVALID: 'the device secret is not {"username": ..., "password": ...} JSON',
+  MALFORMED_USERNAME: 'unsigned: the MQTT username has nothing before its "?" (no device id)',
+  USERNAME_NOT_CLIENT_ID:
+    'unsigned: the user name (the device id) is not a safe client id (longer than 128 bytes or characters other than A-Z a-z 0-9 _ . : -)',
+  UNKNOWN_DEVICE:
+    'unsigned: no device of this stack has that id (device ids start with the client id prefix)',
+  BAD_PASSWORD:
+    "unsigned: the password is not the device's (under the current or, during a grace period, previous master key)",
+  DEVICE_REVOKED: 'unsigned: the password is right but the device is revoked in the master secret',
+  // Refused: the authorizer itself (logged at error level; answered with an explicit deny-all policy, so the
+  // device gets 0x87 not authorized rather than 0x86: its credentials were never checked)
+  SECRET_UNAVAILABLE: 'Secrets Manager failed or did not answer in time: the master secret is unreadable',
+  SECRET_INVALID:
+    'the master secret is not {"masterKey": ..., "revokedDevices": {...}} JSON (see the README)',
   INVALID_FUNCTION_ARN: 'the invoked function ARN gives no partition, region and account for the policy',
   INTERNAL_ERROR: 'an unexpected error; the decision is deny (fail closed)',
 } as const;
@@ -37,7 +48,11 @@ export const DECISION_REASONS = {
 /** A reason code: `PASSWORD_OK`, `TOKEN_EXPIRED`, `SECRET_UNAVAILABLE`... */
 export type DecisionReason = keyof typeof DECISION_REASONS;
 
-/** Reasons that are the authorizer's or its environment's fault rather than the device's. */
+/**
+ * Reasons that are the authorizer's or its environment's fault rather than the device's: the device's
+ * credentials were never checked, so the response is an authenticated explicit deny (0x87), not
+ * `isAuthenticated: false` (which AWS IoT answers 0x86 "bad user name or password").
+ */
 export const INTERNAL_FAILURE_REASONS: ReadonlySet<DecisionReason> = new Set<DecisionReason>([
   'SECRET_UNAVAILABLE',
   'SECRET_INVALID',

@@ -24,12 +24,13 @@ export class ConfigError extends AuthorizerError {
   static override readonly name = 'ConfigError';
 }
 
-/** Why the device credentials could not be had: Secrets Manager failed or was slow, or the value is unusable. */
+/** Why the master secret could not be had: Secrets Manager failed or was slow, or the value is unusable. */
 export type CredentialsUnavailableReason = 'SECRET_UNAVAILABLE' | 'SECRET_INVALID';
 
 /**
- * The device credentials could not be read from Secrets Manager. The handler turns it into a deny (fail
- * closed); it never reaches AWS IoT as an exception. The message never contains the secret's value.
+ * The master secret could not be read from Secrets Manager. The handler turns it into a refusal (fail closed,
+ * 0x87: the credentials were never checked); it never reaches AWS IoT as an exception. The message never
+ * contains the secret's value.
  */
 export class CredentialsUnavailableError extends AuthorizerError {
   static override readonly name = 'CredentialsUnavailableError';

@@ -1,6 +1,6 @@
 /**
  * The Lambda entry point (`handler`), wired at cold start: configuration from the environment (a
- * `ConfigError` here fails the init loudly), one Secrets Manager client and one credentials cache reused by
+ * `ConfigError` here fails the init loudly), one Secrets Manager client and one master secret cache reused by
  * every invocation of this execution environment.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -8,7 +8,7 @@ import type { IoTCustomAuthorizerHandler } from 'aws-lambda';
 import { regionOfArn } from '@iot-custom-auth/protocol';
 import { createHandler } from './authorizer';
 import { loadConfig } from './config';
-import { DeviceCredentialsCache } from './device-credentials-cache';
+import { MasterSecretCache } from './master-secret-cache';
 
 const config = loadConfig(process.env);
 
@@ -22,7 +22,7 @@ const client = new SecretsManagerClient(region === undefined ? {} : { region });
 /** AWS IoT invokes this: see `createHandler` for the rules. */
 export const handler = createHandler({
   config,
-  credentials: new DeviceCredentialsCache({
+  masterSecret: new MasterSecretCache({
     client,
     secretId: config.deviceSecretArn,
     ttlSeconds: config.secretCacheTtlSeconds,

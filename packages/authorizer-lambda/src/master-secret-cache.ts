@@ -1,14 +1,14 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseDeviceCredentials, type DeviceCredentials } from '@iot-custom-auth/protocol';
+import { parseMasterSecret, type MasterSecret } from '@iot-custom-auth/protocol';
 import { CredentialsUnavailableError } from './errors';
 
-/** Where the authorizer gets the device credentials from. */
-export interface CredentialsSource {
+/** Where the authorizer gets the master secret (keys and revocations) from. */
+export interface MasterSecretSource {
   /**
-   * The current device credentials.
-   * @throws CredentialsUnavailableError when they cannot be had (the authorizer then denies).
+   * The current master secret.
+   * @throws CredentialsUnavailableError when it cannot be had (the authorizer then refuses, 0x87).
    */
-  get(): Promise<DeviceCredentials>;
+  get(): Promise<MasterSecret>;
 }
 
 /**
@@ -18,13 +18,13 @@ export interface CredentialsSource {
  */
 export const DEFAULT_SECRET_FETCH_TIMEOUT_MS = 2000;
 
-/** What a `DeviceCredentialsCache` is built from. */
-export interface DeviceCredentialsCacheOptions {
+/** What a `MasterSecretCache` is built from. */
+export interface MasterSecretCacheOptions {
   /** The Secrets Manager client (endpoint, region and credentials come from its configuration). */
   readonly client: SecretsManagerClient;
-  /** ARN or name of the secret (`{"username": ..., "password": ...}`). */
+  /** ARN or name of the master secret (`{"masterKey": ..., "revokedDevices": {...}}`, see `parseMasterSecret`). */
   readonly secretId: string;
-  /** How long fetched credentials are reused; 0 fetches for every call (still one fetch at a time). */
+  /** How long a fetched secret is reused; 0 fetches for every call (still one fetch at a time). */
   readonly ttlSeconds: number;
   /** Abort a fetch after this long. @default DEFAULT_SECRET_FETCH_TIMEOUT_MS */
   readonly fetchTimeoutMs?: number;
@@ -33,25 +33,28 @@ export interface DeviceCredentialsCacheOptions {
 }
 
 /**
- * The device credentials from Secrets Manager, kept in memory for a TTL.
+ * The master secret from Secrets Manager (its `AWSCURRENT` version), kept in memory for a TTL: the keys the
+ * device passwords derive from and the revocation list, which therefore take effect within one TTL.
+ * The previous key of a rotation lives in the same JSON (see the README for why not `AWSPREVIOUS`), so one
+ * `GetSecretValue` gives everything a decision needs.
  *
  * - Concurrent callers share one in-flight fetch, so a burst of cold connections makes one request.
  * - A fetch is aborted after `fetchTimeoutMs`, so a slow Secrets Manager gives a deny in time rather than an
  *   AWS IoT invoke timeout.
  * - Failures are not cached: the next call tries again. Expired credentials are not used as a fallback
  *   either, so a rotated password stops working within one TTL even while Secrets Manager is unreachable
- *   (fail closed).
+ *   (fail closed), and a revocation takes effect within one TTL.
  */
-export class DeviceCredentialsCache implements CredentialsSource {
+export class MasterSecretCache implements MasterSecretSource {
   private readonly client: SecretsManagerClient;
   private readonly secretId: string;
   private readonly ttlMs: number;
   private readonly fetchTimeoutMs: number;
   private readonly now: () => number;
-  private cached: { readonly credentials: DeviceCredentials; readonly expiresAt: number } | undefined;
-  private inFlight: Promise<DeviceCredentials> | undefined;
+  private cached: { readonly secret: MasterSecret; readonly expiresAt: number } | undefined;
+  private inFlight: Promise<MasterSecret> | undefined;
 
-  constructor(options: DeviceCredentialsCacheOptions) {
+  constructor(options: MasterSecretCacheOptions) {
     this.client = options.client;
     this.secretId = options.secretId;
     this.ttlMs = options.ttlSeconds * 1000;
@@ -60,9 +63,9 @@ export class DeviceCredentialsCache implements CredentialsSource {
   }
 
   /** @inheritdoc */
-  get(): Promise<DeviceCredentials> {
+  get(): Promise<MasterSecret> {
     if (this.cached !== undefined && this.now() < this.cached.expiresAt) {
-      return Promise.resolve(this.cached.credentials);
+      return Promise.resolve(this.cached.secret);
     }
     if (this.inFlight === undefined) {
       this.inFlight = this.fetch().finally(() => {
@@ -72,7 +75,7 @@ export class DeviceCredentialsCache implements CredentialsSource {
     return this.inFlight;
   }
 
-  private async fetch(): Promise<DeviceCredentials> {
+  private async fetch(): Promise<MasterSecret> {
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     // Racing a timer as well as passing the signal: the signal makes the SDK drop the request, the race
@@ -83,7 +86,7 @@ export class DeviceCredentialsCache implements CredentialsSource {
         reject(
           new CredentialsUnavailableError(
             'SECRET_UNAVAILABLE',
-            `Secrets Manager did not return the device secret within ${this.fetchTimeoutMs} ms`,
+            `Secrets Manager did not return the master secret within ${this.fetchTimeoutMs} ms`,
           ),
         );
       }, this.fetchTimeoutMs);
@@ -101,22 +104,21 @@ export class DeviceCredentialsCache implements CredentialsSource {
       if (error instanceof CredentialsUnavailableError) throw error;
       throw new CredentialsUnavailableError(
         'SECRET_UNAVAILABLE',
-        `cannot read the device secret from Secrets Manager: ${describeError(error)}`,
+        `cannot read the master secret from Secrets Manager: ${describeError(error)}`,
         { cause: error },
       );
     } finally {
       clearTimeout(timer);
     }
-    const credentials = parseDeviceCredentials(secretString);
-    if (credentials === undefined) {
+    const parsed = parseMasterSecret(secretString);
+    if (!parsed.ok) {
       throw new CredentialsUnavailableError(
         'SECRET_INVALID',
-        'the device secret is not a JSON object with non-empty string "username" and "password" ' +
-          '(a binary secret or another shape); store the credentials as that JSON string',
+        `the master secret is unusable: ${parsed.problem}; put a value of the shape the authorizer-lambda README describes (PutSecretValue)`,
       );
     }
-    if (this.ttlMs > 0) this.cached = { credentials, expiresAt: this.now() + this.ttlMs };
-    return credentials;
+    if (this.ttlMs > 0) this.cached = { secret: parsed.secret, expiresAt: this.now() + this.ttlMs };
+    return parsed.secret;
   }
 }
 

@@ -1,30 +1,40 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { DeviceCredentials } from '@iot-custom-auth/protocol';
+import { timingSafeEqual } from 'node:crypto';
+import {
+  acceptedMasterKeys,
+  deriveDevicePassword,
+  DEVICE_PASSWORD_LENGTH,
+  type MasterSecret,
+} from '@iot-custom-auth/protocol';
 
-/** Which of the presented credentials match the stored ones. */
-export interface CredentialsMatch {
-  readonly username: boolean;
+/** What checking a device's password found. */
+export interface DevicePasswordMatch {
+  /** The password is the one derived for this device from an accepted master key. */
   readonly password: boolean;
-}
-
-// Per-process key: both sides are reduced to HMACs of equal length before `timingSafeEqual`, so neither the
-// comparison time nor an early length check tells a caller how long (or how close) the real values are.
-const COMPARE_KEY = randomBytes(32);
-
-function digest(value: string | Buffer): Buffer {
-  return createHmac('sha256', COMPARE_KEY).update(value).digest();
+  /** The device is on the revocation list (checked whatever the password). */
+  readonly revoked: boolean;
 }
 
 /**
- * Compares a presented user name and raw password (the bytes of the MQTT CONNECT password) with the device
- * credentials in constant time. Both are always compared, so the time does not reveal which one differs.
+ * Checks the raw password (the bytes of the MQTT CONNECT password) of `deviceId` against the passwords
+ * derived from every master key accepted at `now` (the current one, and the previous one during a rotation's
+ * grace period). Each comparison is `timingSafeEqual` over equal-length buffers; a presented password of
+ * another length than every derived one (43 bytes, a public constant) is refused without comparing, which
+ * tells nothing a caller does not already know. Every accepted key is compared, so the time does not reveal
+ * which key matched.
  */
-export function matchCredentials(
-  expected: DeviceCredentials,
-  username: string,
+export function matchDevicePassword(
+  secret: MasterSecret,
+  deviceId: string,
   password: Buffer,
-): CredentialsMatch {
-  const usernameMatches = timingSafeEqual(digest(username), digest(expected.username));
-  const passwordMatches = timingSafeEqual(digest(password), digest(Buffer.from(expected.password, 'utf8')));
-  return { username: usernameMatches, password: passwordMatches };
+  now: Date,
+): DevicePasswordMatch {
+  let matches = false;
+  if (password.length === DEVICE_PASSWORD_LENGTH) {
+    for (const key of acceptedMasterKeys(secret, now)) {
+      const expected = Buffer.from(deriveDevicePassword(key, deviceId), 'utf8');
+      // `|` rather than `||`: compare with every key.
+      matches = timingSafeEqual(password, expected) || matches;
+    }
+  }
+  return { password: matches, revoked: secret.revokedDevices.has(deviceId) };
 }

@@ -4,11 +4,13 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import type { IoTCustomAuthorizerResult } from 'aws-lambda';
 import {
   DENIED_PRINCIPAL_ID,
-  DeviceCredentialsCache,
+  DENY_EVERYTHING_POLICY,
+  MasterSecretCache,
+  UNVERIFIED_PRINCIPAL_ID,
   createHandler,
   loadConfig,
   type AuthorizerConfig,
-  type CredentialsSource,
+  type MasterSecretSource,
   type DecisionLogEntry,
 } from '../src';
 import {
@@ -17,8 +19,11 @@ import {
   DEVICE_SECRET_STRING,
   EXPECTED_POLICIES,
   FIXTURE_TOKEN_ISSUED_AT,
+  MASTER_SECRET,
   SECRET_ARN,
   base64,
+  devicePassword,
+  devicePolicies,
   fixture,
   signedEvent,
   unsignedEvent,
@@ -26,7 +31,23 @@ import {
 
 /** Ten minutes into the signed fixtures' one-hour tokens. */
 const FIXTURE_NOW = new Date(FIXTURE_TOKEN_ISSUED_AT.getTime() + 10 * 60_000);
-const PASSWORD_B64 = base64(DEVICE_SECRET.password);
+/** The device of the hand-written unsigned events, and its password (base64, as AWS IoT sends it). */
+const DEVICE = 'test-1';
+const PASSWORD_B64 = base64(devicePassword(DEVICE));
+
+/** An unsigned event of DEVICE with its own password and client id, with `fields` changed. */
+function deviceEvent(fields: { username?: unknown; password?: unknown; clientId?: unknown } = {}) {
+  return unsignedEvent({ username: DEVICE, password: PASSWORD_B64, clientId: DEVICE, ...fields });
+}
+
+/** The refusal of an internal failure: authenticated, every action explicitly denied (AWS IoT: 0x87). */
+const REFUSED: IoTCustomAuthorizerResult = {
+  isAuthenticated: true,
+  principalId: UNVERIFIED_PRINCIPAL_ID,
+  disconnectAfterInSeconds: 86_400,
+  refreshAfterInSeconds: 300,
+  policyDocuments: [DENY_EVERYTHING_POLICY],
+};
 
 const DENIED: IoTCustomAuthorizerResult = {
   isAuthenticated: false,
@@ -36,13 +57,14 @@ const DENIED: IoTCustomAuthorizerResult = {
   policyDocuments: [],
 };
 
-function allowed(): IoTCustomAuthorizerResult {
+/** An allow: for one device (unsigned), or the signed authorizer's prefix policies. */
+function allowed(deviceId?: string): IoTCustomAuthorizerResult {
   return {
     isAuthenticated: true,
     principalId: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
     disconnectAfterInSeconds: 86_400,
     refreshAfterInSeconds: 300,
-    policyDocuments: EXPECTED_POLICIES,
+    policyDocuments: deviceId === undefined ? EXPECTED_POLICIES : devicePolicies(deviceId),
   };
 }
 
@@ -63,15 +85,15 @@ function secretFetches(): number {
 
 /** The authorizer built as handler.ts builds it, with a clock and a log recorder. */
 function build(
-  options: { config?: Partial<AuthorizerConfig>; now?: Date; credentials?: CredentialsSource } = {},
+  options: { config?: Partial<AuthorizerConfig>; now?: Date; masterSecret?: MasterSecretSource } = {},
 ) {
   const entries: DecisionLogEntry[] = [];
   const config = { ...loadConfig({ DEVICE_SECRET_ARN: SECRET_ARN }), ...options.config };
   const handler = createHandler({
     config,
-    credentials:
-      options.credentials ??
-      new DeviceCredentialsCache({
+    masterSecret:
+      options.masterSecret ??
+      new MasterSecretCache({
         client: new SecretsManagerClient({ region: 'eu-west-1' }),
         secretId: config.deviceSecretArn,
         ttlSeconds: config.secretCacheTtlSeconds,
@@ -106,15 +128,18 @@ describe('recorded events', () => {
     ]);
   });
 
-  it('allows the AWS documentation example through the unsigned path (alice / "secret" in base64)', async () => {
-    secretsManager
-      .on(GetSecretValueCommand)
-      .resolves({ SecretString: '{"username":"alice","password":"secret"}' });
+  it('denies the AWS documentation example through the unsigned path as UNKNOWN_DEVICE (alice is not under the prefix)', async () => {
     const { invoke, entries } = build();
     await expect(invoke({ ...fixture('aws-doc-example'), signatureVerified: false })).resolves.toEqual(
-      allowed(),
+      DENIED,
     );
-    expect(entries[0]).toMatchObject({ decision: 'ALLOW', reason: 'PASSWORD_OK', mode: 'unsigned' });
+    expect(entries[0]).toMatchObject({
+      decision: 'DENY',
+      reason: 'UNKNOWN_DEVICE',
+      mode: 'unsigned',
+    });
+    expect(entries[0]).not.toHaveProperty('deviceId');
+    expect(secretFetches()).toBe(0);
   });
 
   it.each([
@@ -126,13 +151,14 @@ describe('recorded events', () => {
   ])('allows the JS SDK / CLI event %s with the exact policies', async (name, mode, reason, clientId) => {
     const { invoke, entries } = build({ now: FIXTURE_NOW });
     const event = fixture(name);
-    await expect(invoke(event)).resolves.toEqual(allowed());
+    await expect(invoke(event)).resolves.toEqual(allowed(mode === 'unsigned' ? clientId : undefined));
     expect(entries).toEqual([
       {
         decision: 'ALLOW',
         reason,
         mode,
         clientId,
+        deviceId: clientId,
         connectionId: (event.connectionMetadata as { id: string }).id,
         principalId: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
         durationMs: expect.any(Number) as number,
@@ -148,6 +174,7 @@ describe('recorded events', () => {
       decision: 'ALLOW',
       reason: 'TOKEN_OK',
       mode: 'signed',
+      deviceId: 'test-invoke-1',
       connectionId: '2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a',
       principalId: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
       durationMs: expect.any(Number) as number,
@@ -164,21 +191,20 @@ describe('recorded events', () => {
 });
 
 describe('principalId', () => {
-  it('is a stable alphanumeric pseudonym per client, never the user name', async () => {
+  it('is a stable alphanumeric pseudonym per device, never the user name', async () => {
     const { invoke } = build();
-    const a1 = await invoke(
-      unsignedEvent({ username: 'device?x=1', password: PASSWORD_B64, clientId: 'test-a' }),
+    const a1 = await invoke(deviceEvent({ username: `${DEVICE}?x=1` }));
+    const a2 = await invoke(deviceEvent());
+    const withoutClientId = await invoke(unsignedEvent({ username: DEVICE, password: PASSWORD_B64 }));
+    const b = await invoke(
+      unsignedEvent({ username: 'test-2', password: base64(devicePassword('test-2')), clientId: 'test-2' }),
     );
-    const a2 = await invoke(
-      unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'test-a' }),
-    );
-    const b = await invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'test-b' }));
-    const anonymous = await invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64 }));
     expect(a1.principalId).toBe(a2.principalId);
-    expect(new Set([a1.principalId, b.principalId, anonymous.principalId]).size).toBe(3);
-    for (const result of [a1, b, anonymous]) {
+    expect(withoutClientId.principalId).toBe(a1.principalId);
+    expect(b.principalId).not.toBe(a1.principalId);
+    for (const result of [a1, b]) {
       expect(result.principalId).toMatch(/^[0-9a-f]{32}$/);
-      expect(result.principalId).not.toContain('device');
+      expect(result.principalId).not.toContain('test');
     }
   });
 });
@@ -302,42 +328,115 @@ describe('signed mode', () => {
 });
 
 describe('unsigned mode', () => {
-  it('uses only the user part before "?" of the username', async () => {
+  it('uses only the user part before "?" of the username as the device id', async () => {
     const { invoke } = build();
     for (const username of [
-      'device',
-      'device?',
-      'device?x-amz-customauthorizer-name=a?b&SDK=x&Metadata=(a=b;c)',
+      DEVICE,
+      `${DEVICE}?`,
+      `${DEVICE}?x-amz-customauthorizer-name=a?b&SDK=x&Metadata=(a=b;c)`,
     ]) {
-      await expect(
-        invoke(unsignedEvent({ username, password: PASSWORD_B64, clientId: 'test-1' })),
-      ).resolves.toEqual(allowed());
+      await expect(invoke(deviceEvent({ username }))).resolves.toEqual(allowed(DEVICE));
     }
   });
 
+  it("returns that device's policies alone and logs the device id, never the password", async () => {
+    const { invoke, entries } = build();
+    await expect(invoke(deviceEvent())).resolves.toEqual(allowed(DEVICE));
+    expect(entries[0]).toMatchObject({ decision: 'ALLOW', reason: 'PASSWORD_OK', deviceId: DEVICE });
+    expect(JSON.stringify(entries)).not.toContain(devicePassword(DEVICE));
+  });
+
   it.each([
-    ['of equal length', base64('Fixture-Pa55word-7f3c9a1f')],
+    ['of equal length', base64(devicePassword(DEVICE).replace(/^./, (c) => (c === 'A' ? 'B' : 'A')))],
     ['of different length', base64('short')],
     ['of the password base64-encoded twice', base64(PASSWORD_B64)],
+    ['of another device', base64(devicePassword('test-2'))],
+    [
+      'derived from another master key',
+      base64(devicePassword(DEVICE, 'another-master-key-0123456789abcdef')),
+    ],
   ])('denies a wrong password %s with BAD_PASSWORD', async (_label, password) => {
     const { invoke, entries } = build();
-    await expect(
-      invoke(unsignedEvent({ username: 'device', password, clientId: 'test-1' })),
-    ).resolves.toEqual(DENIED);
-    expect(entries[0]).toMatchObject({ decision: 'DENY', reason: 'BAD_PASSWORD', clientId: 'test-1' });
+    await expect(invoke(deviceEvent({ password }))).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({
+      decision: 'DENY',
+      reason: 'BAD_PASSWORD',
+      clientId: DEVICE,
+      deviceId: DEVICE,
+    });
     expect(entries[0]).not.toHaveProperty('detail');
   });
 
-  it.each(['Device', 'device2?x=1', '', 'dev%69ce'])(
-    'denies the user name %j with UNKNOWN_USERNAME',
-    async (username) => {
-      const { invoke, entries } = build();
-      await expect(
-        invoke(unsignedEvent({ username, password: PASSWORD_B64, clientId: 'test-1' })),
-      ).resolves.toEqual(DENIED);
-      expect(entries[0]?.reason).toBe('UNKNOWN_USERNAME');
-    },
-  );
+  it("denies a device's password sent with another device's user name", async () => {
+    const { invoke, entries } = build();
+    await expect(invoke(deviceEvent({ username: 'test-2', clientId: 'test-2' }))).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({ reason: 'BAD_PASSWORD', deviceId: 'test-2' });
+  });
+
+  it.each([
+    ['nothing before "?"', '?x-amz-customauthorizer-name=a', 'MALFORMED_USERNAME'],
+    ['empty', '', 'MALFORMED_USERNAME'],
+    ['a wildcard', 'test-#', 'USERNAME_NOT_CLIENT_ID'],
+    ['a slash', 'test-a/b', 'USERNAME_NOT_CLIENT_ID'],
+    ['percent-encoding', 'test-%31', 'USERNAME_NOT_CLIENT_ID'],
+    ['longer than 128 bytes', `test-${'x'.repeat(124)}`, 'USERNAME_NOT_CLIENT_ID'],
+    ['outside the prefix', 'device', 'UNKNOWN_DEVICE'],
+    ['in another case', 'Test-1', 'UNKNOWN_DEVICE'],
+  ])('denies a user name that is %s with %s, before reading the secret', async (_label, username, reason) => {
+    const { invoke, entries } = build();
+    await expect(invoke(deviceEvent({ username }))).resolves.toEqual(DENIED);
+    expect(entries[0]?.reason).toBe(reason);
+    expect(entries[0]).not.toHaveProperty('deviceId');
+    expect(secretFetches()).toBe(0);
+  });
+
+  it('denies a revoked device with DEVICE_REVOKED, and only that device', async () => {
+    secretsManager.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({
+        ...DEVICE_SECRET,
+        revokedDevices: { [DEVICE]: '2026-01-01T00:00:00.000Z' },
+      }),
+    });
+    const { invoke, entries } = build();
+    await expect(invoke(deviceEvent())).resolves.toEqual(DENIED);
+    await expect(
+      invoke(
+        unsignedEvent({ username: 'test-2', password: base64(devicePassword('test-2')), clientId: 'test-2' }),
+      ),
+    ).resolves.toEqual(allowed('test-2'));
+    expect(entries.map((entry) => entry.reason)).toEqual(['DEVICE_REVOKED', 'PASSWORD_OK']);
+  });
+
+  it('tells a revoked device nothing a wrong password would not: a bad password of a revoked device is BAD_PASSWORD', async () => {
+    secretsManager.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({
+        ...DEVICE_SECRET,
+        revokedDevices: { [DEVICE]: '2026-01-01T00:00:00.000Z' },
+      }),
+    });
+    const { invoke, entries } = build();
+    await expect(invoke(deviceEvent({ password: base64('x'.repeat(43)) }))).resolves.toEqual(DENIED);
+    expect(entries[0]?.reason).toBe('BAD_PASSWORD');
+  });
+
+  it('accepts the previous master key until the end of the grace period, then only the current one', async () => {
+    const oldKey = 'the-previous-master-key-0123456789abcdef';
+    secretsManager.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({
+        ...DEVICE_SECRET,
+        previousMasterKey: oldKey,
+        previousMasterKeyValidUntil: '2026-02-01T00:00:00.000Z',
+      }),
+    });
+    const oldPassword = base64(devicePassword(DEVICE, oldKey));
+    const during = build({ now: new Date('2026-01-31T23:59:59Z') });
+    await expect(during.invoke(deviceEvent({ password: oldPassword }))).resolves.toEqual(allowed(DEVICE));
+    await expect(during.invoke(deviceEvent())).resolves.toEqual(allowed(DEVICE));
+    const after = build({ now: new Date('2026-02-01T00:00:00Z') });
+    await expect(after.invoke(deviceEvent({ password: oldPassword }))).resolves.toEqual(DENIED);
+    await expect(after.invoke(deviceEvent())).resolves.toEqual(allowed(DEVICE));
+    expect(after.entries.map((entry) => entry.reason)).toEqual(['BAD_PASSWORD', 'PASSWORD_OK']);
+  });
 
   it.each([
     ['not base64 at all', 'not base64!'],
@@ -348,9 +447,7 @@ describe('unsigned mode', () => {
     'denies a password that is %s with PASSWORD_NOT_BASE64, before reading the secret',
     async (_label, password) => {
       const { invoke, entries } = build();
-      await expect(
-        invoke(unsignedEvent({ username: 'device', password, clientId: 'test-1' })),
-      ).resolves.toEqual(DENIED);
+      await expect(invoke(deviceEvent({ password }))).resolves.toEqual(DENIED);
       expect(entries[0]?.reason).toBe('PASSWORD_NOT_BASE64');
       expect(secretFetches()).toBe(0);
     },
@@ -358,66 +455,73 @@ describe('unsigned mode', () => {
 
   it.each([
     ['no username', { password: PASSWORD_B64 }],
-    ['no password', { username: 'device' }],
-    ['an empty password', { username: 'device', password: '' }],
-    ['a numeric password', { username: 'device', password: 1234 }],
-    ['a username array', { username: ['device'], password: PASSWORD_B64 }],
+    ['no password', { username: DEVICE }],
+    ['an empty password', { username: DEVICE, password: '' }],
+    ['a numeric password', { username: DEVICE, password: 1234 }],
+    ['a username array', { username: [DEVICE], password: PASSWORD_B64 }],
   ])('denies %s with MISSING_CREDENTIALS', async (_label, fields) => {
     const { invoke, entries } = build();
-    await expect(invoke(unsignedEvent({ ...fields, clientId: 'test-1' }))).resolves.toEqual(DENIED);
+    await expect(invoke(unsignedEvent({ ...fields, clientId: DEVICE }))).resolves.toEqual(DENIED);
     expect(entries[0]?.reason).toBe('MISSING_CREDENTIALS');
   });
 
   it.each([
     ['username', { username: 'd'.repeat(65_536), password: PASSWORD_B64 }],
-    ['password', { username: 'device', password: 'A'.repeat(87_384) }],
+    ['password', { username: DEVICE, password: 'A'.repeat(87_384) }],
   ])('denies a %s longer than MQTT allows with CREDENTIALS_TOO_LONG', async (_label, fields) => {
     const { invoke, entries } = build();
     await expect(invoke(unsignedEvent(fields))).resolves.toEqual(DENIED);
     expect(entries[0]?.reason).toBe('CREDENTIALS_TOO_LONG');
   });
 
-  it('allows without a client id (the connect policy still requires the prefix)', async () => {
+  it("allows without a client id (the connect policy still allows only the device's own)", async () => {
     const { invoke, entries } = build();
-    await expect(invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64 }))).resolves.toEqual(
-      allowed(),
+    await expect(invoke(unsignedEvent({ username: DEVICE, password: PASSWORD_B64 }))).resolves.toEqual(
+      allowed(DEVICE),
     );
     expect(entries[0]).not.toHaveProperty('clientId');
+    expect(entries[0]).toMatchObject({ deviceId: DEVICE });
   });
 
-  it('denies with SECRET_UNAVAILABLE when Secrets Manager fails', async () => {
+  it('refuses with SECRET_UNAVAILABLE, as an authenticated deny-all (0x87, not 0x86), when Secrets Manager fails', async () => {
     secretsManager.on(GetSecretValueCommand).rejects(new Error('connect ECONNREFUSED 10.0.0.1:443'));
     const { invoke, entries } = build();
-    await expect(invoke(fixture('sdk-direct-unsigned'))).resolves.toEqual(DENIED);
+    await expect(invoke(fixture('sdk-direct-unsigned'))).resolves.toEqual(REFUSED);
     expect(entries[0]).toMatchObject({
       decision: 'DENY',
       reason: 'SECRET_UNAVAILABLE',
-      detail: 'cannot read the device secret from Secrets Manager: Error: connect ECONNREFUSED 10.0.0.1:443',
+      principalId: UNVERIFIED_PRINCIPAL_ID,
+      detail: 'cannot read the master secret from Secrets Manager: Error: connect ECONNREFUSED 10.0.0.1:443',
     });
   });
 
-  it('denies with SECRET_INVALID when the secret is not the credentials JSON', async () => {
-    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: 'plain-password' });
+  it.each([
+    ['not JSON', 'plain-password'],
+    ['the old shared-password shape', '{"username":"device","password":"x"}'],
+    ['a short master key', '{"masterKey":"short"}'],
+  ])('refuses with SECRET_INVALID (deny-all) when the secret is %s', async (_label, secretString) => {
+    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: secretString });
     const { invoke, entries } = build();
-    await expect(invoke(fixture('sdk-direct-unsigned'))).resolves.toEqual(DENIED);
+    await expect(invoke(fixture('sdk-direct-unsigned'))).resolves.toEqual(REFUSED);
     expect(entries[0]?.reason).toBe('SECRET_INVALID');
+    expect(entries[0]?.detail).toMatch(/^the master secret is unusable: /);
   });
 
-  it('denies with SECRET_UNAVAILABLE, naming only the error class, when a credentials source fails oddly', async () => {
+  it('refuses with SECRET_UNAVAILABLE, naming only the error class, when a secret source fails oddly', async () => {
     const { invoke, entries } = build({
-      credentials: { get: () => Promise.reject(new TypeError(`boom ${DEVICE_SECRET.password}`)) },
+      masterSecret: { get: () => Promise.reject(new TypeError(`boom ${DEVICE_SECRET.masterKey}`)) },
     });
-    await expect(invoke(fixture('sdk-direct-unsigned'))).resolves.toEqual(DENIED);
+    await expect(invoke(fixture('sdk-direct-unsigned'))).resolves.toEqual(REFUSED);
     expect(entries[0]).toMatchObject({ reason: 'SECRET_UNAVAILABLE', detail: 'TypeError' });
   });
 
-  it('denies in time when Secrets Manager is slow', async () => {
+  it('refuses in time when Secrets Manager is slow', async () => {
     secretsManager.on(GetSecretValueCommand).callsFake(() => new Promise(() => undefined));
     const config = loadConfig({ DEVICE_SECRET_ARN: SECRET_ARN });
     const entries: DecisionLogEntry[] = [];
     const handler = createHandler({
       config,
-      credentials: new DeviceCredentialsCache({
+      masterSecret: new MasterSecretCache({
         client: new SecretsManagerClient({ region: 'eu-west-1' }),
         secretId: SECRET_ARN,
         ttlSeconds: 300,
@@ -425,12 +529,10 @@ describe('unsigned mode', () => {
       }),
       log: (entry) => entries.push(entry),
     });
-    const started = Date.now();
-    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(DENIED);
-    expect(Date.now() - started).toBeLessThan(1000);
+    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(REFUSED);
     expect(entries[0]).toMatchObject({
       reason: 'SECRET_UNAVAILABLE',
-      detail: 'Secrets Manager did not return the device secret within 150 ms',
+      detail: 'Secrets Manager did not return the master secret within 150 ms',
     });
   });
 
@@ -439,7 +541,7 @@ describe('unsigned mode', () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, () => invoke(fixture('sdk-direct-unsigned'))),
     );
-    expect(results).toEqual(Array.from({ length: 20 }, () => allowed()));
+    expect(results).toEqual(Array.from({ length: 20 }, () => allowed('test-direct-1')));
     expect(secretFetches()).toBe(1);
   });
 });
@@ -461,9 +563,7 @@ describe('client ids', () => {
     'denies a client id with %s as UNSAFE_CLIENT_ID, in both modes, without reading the secret',
     async (_l, id) => {
       const { invoke, entries } = build({ now: FIXTURE_NOW });
-      await expect(
-        invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: id })),
-      ).resolves.toEqual(DENIED);
+      await expect(invoke(deviceEvent({ clientId: id }))).resolves.toEqual(DENIED);
       await expect(
         invoke(signedEvent(createToken({ clientId: id, lifetimeSeconds: 60 }), id)),
       ).resolves.toEqual(DENIED);
@@ -483,34 +583,48 @@ describe('client ids', () => {
     ['huge', 'x'.repeat(1_000_000), 'client id is longer than 128 bytes'],
   ])('denies a client id that is %s as UNSAFE_CLIENT_ID', async (_label, id, detail) => {
     const { invoke, entries } = build();
-    await expect(
-      invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: id })),
-    ).resolves.toEqual(DENIED);
+    await expect(invoke(deviceEvent({ clientId: id }))).resolves.toEqual(DENIED);
     expect(entries[0]).toMatchObject({ reason: 'UNSAFE_CLIENT_ID', detail });
   });
 
-  it('accepts a client id of exactly 128 bytes', async () => {
+  it('accepts a device id and client id of exactly 128 bytes', async () => {
     const { invoke } = build();
     const id = `test-${'x'.repeat(123)}`;
     await expect(
-      invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: id })),
-    ).resolves.toEqual(allowed());
+      invoke(unsignedEvent({ username: id, password: base64(devicePassword(id)), clientId: id })),
+    ).resolves.toEqual(allowed(id));
   });
 
-  it('authenticates a safe client id outside the prefix but returns only the test-* connect policy, logged as CLIENT_ID_OUTSIDE_PREFIX', async () => {
-    const { invoke, entries } = build();
-    const result = await invoke(
-      unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'prod-1' }),
-    );
-    expect(result).toEqual(allowed());
-    expect(result.policyDocuments[0]?.Statement).toEqual([
-      {
-        Sid: 'ConnectWithPrefix',
-        Effect: 'Allow',
-        Action: 'iot:Connect',
-        Resource: 'arn:aws:iot:eu-west-1:123456789012:client/test-*',
-      },
-    ]);
+  it.each([
+    ["another device's", 'test-2'],
+    ['outside the prefix', 'prod-1'],
+  ])(
+    "authenticates valid credentials with %s client id but returns only the device's own connect policy, logged as CLIENT_ID_NOT_DEVICE",
+    async (_label, clientId) => {
+      const { invoke, entries } = build();
+      const result = await invoke(deviceEvent({ clientId }));
+      expect(result).toEqual(allowed(DEVICE));
+      expect(result.policyDocuments[0]?.Statement).toEqual([
+        {
+          Sid: 'ConnectAsDevice',
+          Effect: 'Allow',
+          Action: 'iot:Connect',
+          Resource: `arn:aws:iot:eu-west-1:123456789012:client/${DEVICE}`,
+        },
+      ]);
+      expect(entries[0]).toMatchObject({
+        decision: 'ALLOW',
+        reason: 'CLIENT_ID_NOT_DEVICE',
+        clientId,
+        deviceId: DEVICE,
+      });
+    },
+  );
+
+  it('authenticates a signed token with a client id outside the prefix only under the prefix policy, logged as CLIENT_ID_OUTSIDE_PREFIX', async () => {
+    const { invoke, entries } = build({ now: FIXTURE_NOW });
+    const token = createToken({ clientId: 'prod-1', lifetimeSeconds: 3600, now: FIXTURE_TOKEN_ISSUED_AT });
+    await expect(invoke(signedEvent(token, 'prod-1'))).resolves.toEqual(allowed());
     expect(entries[0]).toMatchObject({
       decision: 'ALLOW',
       reason: 'CLIENT_ID_OUTSIDE_PREFIX',
@@ -518,20 +632,16 @@ describe('client ids', () => {
     });
   });
 
-  it('still denies wrong credentials for a client id outside the prefix', async () => {
+  it('still denies wrong credentials for another client id', async () => {
     const { invoke, entries } = build();
     const wrong = Buffer.from('nope').toString('base64');
-    await expect(
-      invoke(unsignedEvent({ username: 'device', password: wrong, clientId: 'prod-1' })),
-    ).resolves.toEqual(DENIED);
+    await expect(invoke(deviceEvent({ password: wrong, clientId: 'prod-1' }))).resolves.toEqual(DENIED);
     expect(entries[0]).toMatchObject({ decision: 'DENY', reason: 'BAD_PASSWORD' });
   });
 
   it('denies a client id of the wrong type as MALFORMED_EVENT', async () => {
     const { invoke, entries } = build();
-    await expect(
-      invoke(unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 7 })),
-    ).resolves.toEqual(DENIED);
+    await expect(invoke(deviceEvent({ clientId: 7 }))).resolves.toEqual(DENIED);
     expect(entries[0]).toMatchObject({
       reason: 'MALFORMED_EVENT',
       detail: 'protocolData.mqtt.clientId is not a string',
@@ -549,7 +659,11 @@ describe('configuration and context', () => {
         disconnectAfterSeconds: 3600,
       },
     });
-    const event = unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'fleet-9' });
+    const event = unsignedEvent({
+      username: 'fleet-9',
+      password: base64(devicePassword('fleet-9')),
+      clientId: 'fleet-9',
+    });
     const result = await invoke(event, {
       invokedFunctionArn: 'arn:aws-cn:lambda:cn-north-1:210987654321:function:authorizer:live',
     });
@@ -563,10 +677,10 @@ describe('configuration and context', () => {
           Version: '2012-10-17',
           Statement: [
             {
-              Sid: 'ConnectWithPrefix',
+              Sid: 'ConnectAsDevice',
               Effect: 'Allow',
               Action: 'iot:Connect',
-              Resource: 'arn:aws-cn:iot:cn-north-1:210987654321:client/fleet-*',
+              Resource: 'arn:aws-cn:iot:cn-north-1:210987654321:client/fleet-9',
             },
           ],
         },
@@ -578,8 +692,8 @@ describe('configuration and context', () => {
               Effect: 'Allow',
               Action: ['iot:Publish', 'iot:Receive', 'iot:RetainPublish'],
               Resource: [
-                'arn:aws-cn:iot:cn-north-1:210987654321:topic/plant/a/${iot:ClientId}',
-                'arn:aws-cn:iot:cn-north-1:210987654321:topic/plant/a/${iot:ClientId}/*',
+                'arn:aws-cn:iot:cn-north-1:210987654321:topic/plant/a/fleet-9',
+                'arn:aws-cn:iot:cn-north-1:210987654321:topic/plant/a/fleet-9/*',
               ],
             },
             {
@@ -587,8 +701,8 @@ describe('configuration and context', () => {
               Effect: 'Allow',
               Action: 'iot:Subscribe',
               Resource: [
-                'arn:aws-cn:iot:cn-north-1:210987654321:topicfilter/plant/a/${iot:ClientId}',
-                'arn:aws-cn:iot:cn-north-1:210987654321:topicfilter/plant/a/${iot:ClientId}/*',
+                'arn:aws-cn:iot:cn-north-1:210987654321:topicfilter/plant/a/fleet-9',
+                'arn:aws-cn:iot:cn-north-1:210987654321:topicfilter/plant/a/fleet-9/*',
               ],
             },
           ],
@@ -607,7 +721,11 @@ describe('configuration and context', () => {
       config: { clientIdPrefix: 'p'.repeat(128), topicRoot: `${'t'.repeat(63)}/${'u'.repeat(64)}` },
     });
     const result = await invoke(
-      unsignedEvent({ username: 'device', password: PASSWORD_B64, clientId: 'p'.repeat(128) }),
+      unsignedEvent({
+        username: 'p'.repeat(128),
+        password: base64(devicePassword('p'.repeat(128))),
+        clientId: 'p'.repeat(128),
+      }),
       {
         invokedFunctionArn:
           'arn:aws-iso-b:lambda:us-isob-east-1:123456789012:function:a-very-long-function-name',
@@ -623,7 +741,7 @@ describe('configuration and context', () => {
         return CONTEXT.invokedFunctionArn;
       },
     };
-    await expect(invoke(fixture('sdk-direct-unsigned'), context)).resolves.toEqual(allowed());
+    await expect(invoke(fixture('sdk-direct-unsigned'), context)).resolves.toEqual(allowed('test-direct-1'));
   });
 
   it.each([
@@ -632,9 +750,9 @@ describe('configuration and context', () => {
     ['missing', {}],
     ['not a string', { invokedFunctionArn: 42 }],
     ['a null context', null],
-  ])('denies with INVALID_FUNCTION_ARN when the function ARN is %s', async (_label, context) => {
+  ])('refuses with INVALID_FUNCTION_ARN (deny-all) when the function ARN is %s', async (_label, context) => {
     const { invoke, entries } = build();
-    await expect(invoke(fixture('sdk-direct-unsigned'), context)).resolves.toEqual(DENIED);
+    await expect(invoke(fixture('sdk-direct-unsigned'), context)).resolves.toEqual(REFUSED);
     expect(entries[0]).toMatchObject({ reason: 'INVALID_FUNCTION_ARN' });
     expect(secretFetches()).toBe(0);
   });
@@ -669,18 +787,18 @@ describe('malformed events', () => {
       extra: { deeply: ['nested'] },
       connectionMetadata: { id: 'x'.repeat(65), more: 1 },
     };
-    await expect(invoke(event)).resolves.toEqual(allowed());
+    await expect(invoke(event)).resolves.toEqual(allowed('test-direct-1'));
     expect(entries[0]).not.toHaveProperty('connectionId');
   });
 
   it('never turns a logging failure into an exception', async () => {
     const handler = createHandler({
       config: loadConfig({ DEVICE_SECRET_ARN: SECRET_ARN }),
-      credentials: { get: () => Promise.resolve(DEVICE_SECRET) },
+      masterSecret: { get: () => Promise.resolve(MASTER_SECRET) },
       log: () => {
         throw new Error('EPIPE');
       },
     });
-    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(allowed());
+    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(allowed('test-direct-1'));
   });
 });

@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { IoTCustomAuthorizerResult } from 'aws-lambda';
-import { CONTEXT, DEVICE_SECRET_STRING, EXPECTED_POLICIES, SECRET_ARN, fixture } from './support/events';
+import { CONTEXT, DEVICE_SECRET_STRING, SECRET_ARN, devicePolicies, fixture } from './support/events';
 import { FakeSecretsManager } from './support/fake-secrets-manager';
 
 const run = promisify(execFile);
@@ -66,7 +66,7 @@ describe('the Lambda bundle (npm run bundle)', () => {
       principalId: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
       disconnectAfterInSeconds: 86_400,
       refreshAfterInSeconds: 300,
-      policyDocuments: EXPECTED_POLICIES,
+      policyDocuments: devicePolicies('test-direct-1'),
     });
     // Outside Lambda (text log format) the decision is one JSON line on stdout.
     expect(

@@ -65,8 +65,8 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(AuthorizerError);
     expect(error.name).toBe('ConfigError');
     expect(error.message).toBe(
-      '`DEVICE_SECRET_ARN` is not set: set it to the ARN of the Secrets Manager secret holding the device ' +
-        'credentials (a JSON object with "username" and "password"); the CDK stack sets it on the function it deploys',
+      '`DEVICE_SECRET_ARN` is not set: set it to the ARN of the Secrets Manager master secret the device ' +
+        'passwords derive from (a JSON object with "masterKey" and "revokedDevices"); the CDK stack sets it on the function it deploys',
     );
   });
 

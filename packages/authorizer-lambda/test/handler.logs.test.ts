@@ -1,4 +1,4 @@
-import { createToken } from '@iot-custom-auth/protocol';
+import { createToken, deriveDevicePassword } from '@iot-custom-auth/protocol';
 import fc from 'fast-check';
 import { DECISION_REASONS } from '../src';
 import { CONTEXT, FIXTURE_SIGNATURE, SECRET_ARN, base64, captureOutput, fixture } from './support/events';
@@ -7,11 +7,13 @@ import { FakeSecretsManager } from './support/fake-secrets-manager';
 type HandlerModule = typeof import('../src/handler');
 
 // Distinctive values, so that finding any of them in the output can only mean a leak.
-const USERNAME = 'sensor-user-4b1d';
-const PASSWORD = 'Zq9-Secret-Pw-Only-Here';
-const WRONG_PASSWORD_SAME_LENGTH = 'Zq9-Secret-Pw-Only-Herf';
-const WRONG_PASSWORD_LONGER = 'Zq9-Secret-Pw-Only-Here-plus-typo';
-const SECRET_STRING = JSON.stringify({ username: USERNAME, password: PASSWORD });
+const MASTER_KEY = 'Zq9-Leaky-Master-Key-Only-Here-0123456789';
+/** The device id is the user name: it is logged (deviceId), so it is not among the secrets. */
+const USERNAME = 'test-log-1';
+const PASSWORD = deriveDevicePassword(MASTER_KEY, USERNAME);
+const WRONG_PASSWORD_SAME_LENGTH = PASSWORD.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+const WRONG_PASSWORD_LONGER = `${PASSWORD}-plus-typo`;
+const SECRET_STRING = JSON.stringify({ masterKey: MASTER_KEY, revokedDevices: {} });
 const SIGNATURE = FIXTURE_SIGNATURE;
 const ENCODED_SIGNATURE = encodeURIComponent(SIGNATURE);
 const METRICS = 'SDK=IoTDeviceSDK/JS&Platform=Unix&Metadata=(CRTVersion=1.33.1;IoTSDKMetricsVersion=1)';
@@ -28,7 +30,7 @@ const LONG_TOKEN = createToken({ clientId: 'test-log-1', lifetimeSeconds: 7200 }
 
 /** Everything that must never reach a log, as it would be written in any encoding we could produce. */
 const SECRETS = [
-  USERNAME,
+  MASTER_KEY,
   PASSWORD,
   base64(PASSWORD),
   WRONG_PASSWORD_SAME_LENGTH,
@@ -196,13 +198,18 @@ describe('log output', () => {
         for (const event of cases()) {
           const result = await handler(event, CONTEXT);
           invocations += 1;
-          if (result.isAuthenticated) allowed += 1;
+          if (result.isAuthenticated && result.principalId !== 'unverified') allowed += 1;
         }
         // Secrets Manager failing, and a secret of the wrong shape, with a fresh cache each.
         for (const behaviour of [
           { kind: 'error', status: 500, type: 'InternalServiceError', message: 'try again' },
           { kind: 'secret', secretString: JSON.stringify({ password: PASSWORD }) },
           { kind: 'secret', secretString: PASSWORD },
+          {
+            kind: 'secret',
+            secretString: JSON.stringify({ masterKey: MASTER_KEY, revokedDevices: [PASSWORD] }),
+          },
+          { kind: 'secret', secretString: JSON.stringify({ masterKey: MASTER_KEY.slice(0, 20) }) },
         ] as const) {
           fake.behaviour = behaviour;
           jest.isolateModules(() => {
@@ -245,6 +252,7 @@ const ALLOWED_LOG_FIELDS = new Set([
   'reason',
   'mode',
   'clientId',
+  'deviceId',
   'connectionId',
   'principalId',
   'durationMs',

@@ -1,21 +1,45 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { authorizerResponseProblems, clientIdProblem, createToken } from '@iot-custom-auth/protocol';
+import {
+  authorizerResponseProblems,
+  clientIdProblem,
+  createToken,
+  evaluatePolicies,
+} from '@iot-custom-auth/protocol';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { DeviceCredentialsCache, createHandler, loadConfig, type AuthorizerHandler } from '../src';
+import type { IoTCustomAuthorizerResult } from 'aws-lambda';
+import {
+  DENY_EVERYTHING_POLICY,
+  MasterSecretCache,
+  UNVERIFIED_PRINCIPAL_ID,
+  createHandler,
+  loadConfig,
+  type AuthorizerHandler,
+} from '../src';
 import {
   CONTEXT,
   DEVICE_SECRET,
-  DEVICE_SECRET_STRING,
   EXPECTED_POLICIES,
+  FUNCTION_ARN,
   SECRET_ARN,
   base64,
+  devicePassword,
+  devicePolicies,
 } from './support/events';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const PREFIX = 'test-';
-const CORRECT_PASSWORD = base64(DEVICE_SECRET.password);
-const WRONG_PASSWORD = base64(DEVICE_SECRET.password.replace(/.$/, 'X'));
+/** Devices of the structured events; the last is revoked in the master secret. */
+const DEVICES = ['test-p1', 'test-p2', 'test-revoked'] as const;
+const REVOKED = 'test-revoked';
+const MASTER_SECRET_STRING = JSON.stringify({
+  ...DEVICE_SECRET,
+  revokedDevices: { [REVOKED]: '2026-02-01T00:00:00.000Z' },
+});
+/** Each device's own password, base64 as AWS IoT sends it. */
+const PASSWORDS = DEVICES.map((id) => base64(devicePassword(id)));
+const WRONG_PASSWORD = base64(devicePassword('test-p1').replace(/.$/, 'X'));
+const IOT_ARN = 'arn:aws:iot:eu-west-1:123456789012';
 const VALID_TOKEN = createToken({ clientId: 'test-p1', lifetimeSeconds: 600, now: NOW });
 const EXPIRED_TOKEN = createToken({
   clientId: 'test-p1',
@@ -50,11 +74,11 @@ let handler: AuthorizerHandler;
 
 beforeAll(() => {
   secretsManager = mockClient(SecretsManagerClient);
-  secretsManager.on(GetSecretValueCommand).resolves({ SecretString: DEVICE_SECRET_STRING });
+  secretsManager.on(GetSecretValueCommand).resolves({ SecretString: MASTER_SECRET_STRING });
   const config = loadConfig({ DEVICE_SECRET_ARN: SECRET_ARN });
   handler = createHandler({
     config,
-    credentials: new DeviceCredentialsCache({
+    masterSecret: new MasterSecretCache({
       client: new SecretsManagerClient({ region: 'eu-west-1' }),
       secretId: SECRET_ARN,
       ttlSeconds: 300,
@@ -65,17 +89,48 @@ beforeAll(() => {
 });
 afterAll(() => secretsManager.restore());
 
-/** Invokes and checks what must hold for every input: no exception, a valid response, allow or deny exactly. */
+const REFUSED = {
+  ...DENIED,
+  isAuthenticated: true,
+  principalId: UNVERIFIED_PRINCIPAL_ID,
+  policyDocuments: [DENY_EVERYTHING_POLICY],
+};
+
+/** The device id an unsigned event names (the user part of its username), if any. */
+function userOf(event: unknown): string | undefined {
+  const username = ownField(ownField(ownField(event, 'protocolData'), 'mqtt'), 'username');
+  return typeof username === 'string' ? username.split('?')[0] : undefined;
+}
+
+/**
+ * Invokes and checks what must hold for every input: no exception, a valid response, and exactly one of an
+ * allow (for one device in unsigned mode, the prefix in signed mode), a deny, or an internal refusal.
+ */
 async function invoke(event: unknown, context: unknown = CONTEXT): Promise<boolean> {
   const result = await handler(event, context as typeof CONTEXT);
   expect(authorizerResponseProblems(result)).toEqual([]);
+  if (result.principalId === UNVERIFIED_PRINCIPAL_ID) {
+    expect(result).toEqual(REFUSED);
+    return false;
+  }
   if (result.isAuthenticated) {
-    expect(result.policyDocuments).toEqual(EXPECTED_POLICIES);
+    const signed = ownField(event, 'signatureVerified') === true;
+    expect(result.policyDocuments).toEqual(signed ? EXPECTED_POLICIES : devicePolicies(userOf(event) ?? ''));
     expect(result.principalId).toMatch(/^[0-9a-f]{32}$/);
   } else {
     expect(result).toEqual(DENIED);
   }
   return result.isAuthenticated;
+}
+
+/** Whether the policies of `result` let a connection with `clientId` through AWS IoT's iot:Connect check. */
+function connectAllowed(result: IoTCustomAuthorizerResult, clientId: string): boolean {
+  if (!result.isAuthenticated) return false;
+  return evaluatePolicies(result.policyDocuments, {
+    action: 'iot:Connect',
+    resource: `${IOT_ARN}:client/${clientId}`,
+    variables: { 'iot:ClientId': clientId },
+  }).allowed;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -108,11 +163,12 @@ function carriesValidCredentials(event: unknown): boolean {
   if (ownField(event, 'signatureVerified') === true) {
     return ownField(event, 'token') === VALID_TOKEN && (clientId === undefined || clientId === 'test-p1');
   }
-  const username = ownField(mqtt, 'username');
+  const user = userOf(event);
   return (
-    typeof username === 'string' &&
-    username.split('?')[0] === DEVICE_SECRET.username &&
-    ownField(mqtt, 'password') === CORRECT_PASSWORD
+    user !== undefined &&
+    clientIdProblem(user, PREFIX) === undefined &&
+    user !== REVOKED &&
+    ownField(mqtt, 'password') === base64(devicePassword(user))
   );
 }
 
@@ -146,18 +202,23 @@ const structuredEvent = fc
                   username: field(
                     fc.oneof(
                       fc.constantFrom(
+                        ...DEVICES,
+                        'test-p1?x-amz-customauthorizer-name=a&SDK=IoTDeviceSDK/JS',
+                        'Test-p1',
                         'device',
-                        'device?x-amz-customauthorizer-name=a&SDK=IoTDeviceSDK/JS',
-                        'Device',
+                        '',
+                        'test-#',
                       ),
-                      fc.string().map((query) => `device?${query}`),
+                      fc
+                        .tuple(fc.constantFrom(...DEVICES), fc.string())
+                        .map(([id, query]) => `${id}?${query}`),
                       fc.string(),
                     ),
                   ),
                   password: field(
                     fc.oneof(
-                      { arbitrary: fc.constant(CORRECT_PASSWORD), weight: 3 },
-                      fc.constantFrom(WRONG_PASSWORD, `${CORRECT_PASSWORD}\n`, ''),
+                      { arbitrary: fc.constantFrom(...PASSWORDS), weight: 3 },
+                      fc.constantFrom(WRONG_PASSWORD, `${PASSWORDS[0]}\n`, ''),
                       fc.base64String(),
                       fc.string(),
                     ),
@@ -211,12 +272,14 @@ describe('handler properties', () => {
     expect(allowedCount).toBeGreaterThan(0);
   });
 
-  it('allows any safe client id under the prefix with the right password or a token issued for it', async () => {
+  it('allows any safe device id under the prefix with its own password, or a token issued for it', async () => {
     await fc.assert(
       fc.asyncProperty(fc.stringMatching(/^test-[A-Za-z0-9_.:-]{1,123}$/), async (clientId) => {
         const unsigned = {
           signatureVerified: false,
-          protocolData: { mqtt: { username: 'device?SDK=x', password: CORRECT_PASSWORD, clientId } },
+          protocolData: {
+            mqtt: { username: `${clientId}?SDK=x`, password: base64(devicePassword(clientId)), clientId },
+          },
         };
         const token = createToken({ clientId, lifetimeSeconds: 60, now: NOW });
         const signed = { token, signatureVerified: true, protocolData: { mqtt: { clientId } } };
@@ -224,6 +287,56 @@ describe('handler properties', () => {
         expect(await invoke(signed)).toBe(true);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it("property: for two distinct devices, one's credentials never let anyone connect as the other", async () => {
+    const deviceId = fc.stringMatching(/^test-[A-Za-z0-9_.:-]{1,60}$/);
+    await fc.assert(
+      fc.asyncProperty(
+        deviceId,
+        deviceId,
+        fc.constantFrom('', '?SDK=IoTDeviceSDK/JS'),
+        async (a, b, query) => {
+          fc.pre(a !== b);
+          const passwordOfA = base64(devicePassword(a));
+          const event = (username: string, clientId: string) => ({
+            signatureVerified: false,
+            protocolData: { mqtt: { username: `${username}${query}`, password: passwordOfA, clientId } },
+          });
+          const asB = await handler(event(b, b), { invokedFunctionArn: FUNCTION_ARN });
+          const aWithClientIdB = await handler(event(a, b), { invokedFunctionArn: FUNCTION_ARN });
+          const own = await handler(event(a, a), { invokedFunctionArn: FUNCTION_ARN });
+          expect(asB.isAuthenticated).toBe(false);
+          expect(connectAllowed(aWithClientIdB, b)).toBe(false);
+          expect(connectAllowed(own, a)).toBe(true);
+          expect(connectAllowed(own, b)).toBe(false);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('property: a revoked device is denied whatever else the event says', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('', '?SDK=x', '?x-amz-customauthorizer-name=Unsigned'),
+        fc.option(fc.stringMatching(/^test-[A-Za-z0-9_.:-]{1,20}$/), { nil: undefined }),
+        async (query, clientId) => {
+          const event = {
+            signatureVerified: false,
+            protocolData: {
+              mqtt: {
+                username: `${REVOKED}${query}`,
+                password: base64(devicePassword(REVOKED)),
+                ...(clientId === undefined ? {} : { clientId }),
+              },
+            },
+          };
+          expect(await invoke(event)).toBe(false);
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });

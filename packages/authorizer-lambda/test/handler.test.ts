@@ -5,6 +5,7 @@ import {
   DEVICE_SECRET_STRING,
   EXPECTED_POLICIES,
   SECRET_ARN,
+  devicePolicies,
   captureOutput,
   fixture,
   signedEvent,
@@ -103,12 +104,33 @@ const DENIED: IoTCustomAuthorizerResult = {
   policyDocuments: [],
 };
 
+/** An authenticated deny-all: the authorizer could not check the credentials (AWS IoT answers 0x87). */
+const REFUSED: IoTCustomAuthorizerResult = {
+  isAuthenticated: true,
+  principalId: 'unverified',
+  disconnectAfterInSeconds: 86_400,
+  refreshAfterInSeconds: 300,
+  policyDocuments: [
+    {
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'AuthorizerUnavailable', Effect: 'Deny', Action: 'iot:*', Resource: '*' }],
+    },
+  ],
+};
+
+/** A signed allow (the prefix policies). */
 const ALLOWED: IoTCustomAuthorizerResult = {
   isAuthenticated: true,
   principalId: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
   disconnectAfterInSeconds: 86_400,
   refreshAfterInSeconds: 300,
   policyDocuments: EXPECTED_POLICIES,
+};
+
+/** The unsigned allow of the direct fixture's device. */
+const ALLOWED_DIRECT: IoTCustomAuthorizerResult = {
+  ...ALLOWED,
+  policyDocuments: devicePolicies('test-direct-1'),
 };
 
 /** The decision lines written (text log format: one JSON string per console call). */
@@ -124,7 +146,7 @@ describe('cold start', () => {
     const error = coldStartError();
     expect(error.name).toBe('ConfigError');
     expect(error.message).toMatch(
-      /^`DEVICE_SECRET_ARN` is not set: set it to the ARN of the Secrets Manager secret/,
+      /^`DEVICE_SECRET_ARN` is not set: set it to the ARN of the Secrets Manager master secret/,
     );
   });
 
@@ -142,9 +164,16 @@ describe('handler', () => {
   it('allows the JS SDK direct and WebSocket events with the TTLs from the environment', async () => {
     setEnv({ REFRESH_AFTER_SECONDS: '600', DISCONNECT_AFTER_SECONDS: '7200' });
     const handler = coldStart();
-    const expected = { ...ALLOWED, refreshAfterInSeconds: 600, disconnectAfterInSeconds: 7200 };
-    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(expected);
-    await expect(handler(fixture('sdk-websocket-unsigned'), CONTEXT)).resolves.toEqual(expected);
+    const ttls = { refreshAfterInSeconds: 600, disconnectAfterInSeconds: 7200 };
+    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual({
+      ...ALLOWED_DIRECT,
+      ...ttls,
+    });
+    await expect(handler(fixture('sdk-websocket-unsigned'), CONTEXT)).resolves.toEqual({
+      ...ALLOWED,
+      ...ttls,
+      policyDocuments: devicePolicies('test-websocket-1'),
+    });
     expect(fake.requests).toEqual([
       { target: 'secretsmanager.GetSecretValue', secretId: SECRET_ARN, signed: true, region: 'eu-west-1' },
     ]);
@@ -156,7 +185,7 @@ describe('handler', () => {
 
   it("calls Secrets Manager in the secret ARN's region, whatever the function's region", async () => {
     setEnv({ AWS_REGION: 'us-east-1' });
-    await expect(coldStart()(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(ALLOWED);
+    await expect(coldStart()(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(ALLOWED_DIRECT);
     expect(fake.requests.map((request) => request.region)).toEqual(['eu-west-1']);
   });
 
@@ -182,7 +211,7 @@ describe('handler', () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, () => handler(fixture('sdk-direct-unsigned'), CONTEXT)),
     );
-    expect(results).toEqual(Array.from({ length: 20 }, () => ALLOWED));
+    expect(results).toEqual(Array.from({ length: 20 }, () => ALLOWED_DIRECT));
     expect(fake.requests).toHaveLength(1);
     await handler(fixture('sdk-websocket-unsigned'), CONTEXT);
     expect(fake.requests).toHaveLength(1);
@@ -196,51 +225,52 @@ describe('handler', () => {
     expect(fake.requests).toHaveLength(2);
   });
 
-  it('denies, and logs at ERROR, when Secrets Manager is down', async () => {
+  it('refuses (deny-all, 0x87), and logs at ERROR, when Secrets Manager is down', async () => {
     const handler = coldStart();
     await fake.stop();
-    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(DENIED);
+    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(REFUSED);
     const [entry] = output.entries.filter((e) => e.channel === 'console.error');
     expect(JSON.parse(entry?.args[0] as string)).toMatchObject({
       decision: 'DENY',
       reason: 'SECRET_UNAVAILABLE',
       mode: 'unsigned',
       clientId: 'test-direct-1',
-      detail: expect.stringMatching(/^cannot read the device secret from Secrets Manager: /) as unknown,
+      deviceId: 'test-direct-1',
+      detail: expect.stringMatching(/^cannot read the master secret from Secrets Manager: /) as unknown,
     });
     fake = await FakeSecretsManager.start();
   });
 
-  it('denies when Secrets Manager answers with an error', async () => {
+  it('refuses when Secrets Manager answers with an error', async () => {
     fake.behaviour = {
       kind: 'error',
       status: 400,
       type: 'ResourceNotFoundException',
       message: "Secrets Manager can't find the specified secret.",
     };
-    await expect(coldStart()(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(DENIED);
+    await expect(coldStart()(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(REFUSED);
     expect(decisions()[0]).toMatchObject({
       reason: 'SECRET_UNAVAILABLE',
       detail:
-        "cannot read the device secret from Secrets Manager: ResourceNotFoundException: Secrets Manager can't find the specified secret.",
+        "cannot read the master secret from Secrets Manager: ResourceNotFoundException: Secrets Manager can't find the specified secret.",
     });
   });
 
-  it('denies within about 2 s when Secrets Manager is slow, and recovers on the next connection', async () => {
+  it('refuses within about 2 s when Secrets Manager is slow, and recovers on the next connection', async () => {
     fake.behaviour = { kind: 'hang' };
     const handler = coldStart();
     const started = Date.now();
-    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(DENIED);
+    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(REFUSED);
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(1900);
     // Well inside AWS IoT's 5 s invoke limit.
     expect(elapsed).toBeLessThan(3500);
     expect(decisions()[0]).toMatchObject({
       reason: 'SECRET_UNAVAILABLE',
-      detail: 'Secrets Manager did not return the device secret within 2000 ms',
+      detail: 'Secrets Manager did not return the master secret within 2000 ms',
     });
     fake.behaviour = { kind: 'secret', secretString: DEVICE_SECRET_STRING };
-    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(ALLOWED);
+    await expect(handler(fixture('sdk-direct-unsigned'), CONTEXT)).resolves.toEqual(ALLOWED_DIRECT);
   });
 
   it('passes the decision as an object under the JSON log format', async () => {
@@ -256,6 +286,7 @@ describe('handler', () => {
             reason: 'PASSWORD_OK',
             mode: 'unsigned',
             clientId: 'test-direct-1',
+            deviceId: 'test-direct-1',
             connectionId: '0b6d5a6e-3f41-4f0f-9c59-2a6f1c7e8d01',
             principalId: expect.stringMatching(/^[0-9a-f]{32}$/) as unknown,
             durationMs: expect.any(Number) as unknown,

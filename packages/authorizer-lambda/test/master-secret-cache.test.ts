@@ -8,14 +8,14 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import {
   CredentialsUnavailableError,
   DEFAULT_SECRET_FETCH_TIMEOUT_MS,
-  DeviceCredentialsCache,
-  type DeviceCredentialsCacheOptions,
+  MasterSecretCache,
+  type MasterSecretCacheOptions,
 } from '../src';
-import { DEVICE_SECRET, DEVICE_SECRET_STRING, SECRET_ARN } from './support/events';
+import { DEVICE_SECRET_STRING, MASTER_SECRET, SECRET_ARN } from './support/events';
 import { FakeSecretsManager } from './support/fake-secrets-manager';
 
-function cache(options: Partial<DeviceCredentialsCacheOptions> = {}): DeviceCredentialsCache {
-  return new DeviceCredentialsCache({
+function cache(options: Partial<MasterSecretCacheOptions> = {}): MasterSecretCache {
+  return new MasterSecretCache({
     client: new SecretsManagerClient({ region: 'eu-west-1' }),
     secretId: SECRET_ARN,
     ttlSeconds: 300,
@@ -33,7 +33,7 @@ async function rejection(promise: Promise<unknown>): Promise<CredentialsUnavaila
   throw new Error('the promise resolved');
 }
 
-describe('DeviceCredentialsCache', () => {
+describe('MasterSecretCache', () => {
   let secretsManager: AwsClientStub<SecretsManagerClient>;
 
   beforeAll(() => {
@@ -44,7 +44,7 @@ describe('DeviceCredentialsCache', () => {
 
   it('reads the secret by its ARN and parses the credentials', async () => {
     secretsManager.on(GetSecretValueCommand).resolves({ SecretString: DEVICE_SECRET_STRING });
-    await expect(cache().get()).resolves.toEqual(DEVICE_SECRET);
+    await expect(cache().get()).resolves.toEqual(MASTER_SECRET);
     expect(secretsManager.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input)).toEqual([
       { SecretId: SECRET_ARN },
     ]);
@@ -59,7 +59,7 @@ describe('DeviceCredentialsCache', () => {
     await credentials.get();
     expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     now += 1;
-    await expect(credentials.get()).resolves.toEqual(DEVICE_SECRET);
+    await expect(credentials.get()).resolves.toEqual(MASTER_SECRET);
     expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
@@ -75,7 +75,7 @@ describe('DeviceCredentialsCache', () => {
     const calls = Array.from({ length: 25 }, () => credentials.get());
     await new Promise(setImmediate);
     release?.();
-    await expect(Promise.all(calls)).resolves.toEqual(Array.from({ length: 25 }, () => DEVICE_SECRET));
+    await expect(Promise.all(calls)).resolves.toEqual(Array.from({ length: 25 }, () => MASTER_SECRET));
     expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(1);
   });
 
@@ -103,10 +103,10 @@ describe('DeviceCredentialsCache', () => {
       name: 'CredentialsUnavailableError',
       reason: 'SECRET_UNAVAILABLE',
       message:
-        "cannot read the device secret from Secrets Manager: ResourceNotFoundException: Secrets Manager can't find the specified secret.",
+        "cannot read the master secret from Secrets Manager: ResourceNotFoundException: Secrets Manager can't find the specified secret.",
     });
     expect(error.cause).toBeInstanceOf(ResourceNotFoundException);
-    await expect(credentials.get()).resolves.toEqual(DEVICE_SECRET);
+    await expect(credentials.get()).resolves.toEqual(MASTER_SECRET);
     expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
@@ -123,18 +123,34 @@ describe('DeviceCredentialsCache', () => {
   });
 
   it.each([
-    ['that is not JSON', { SecretString: 'Fixture-Pa55word-7f3c9a1e' }],
-    ['without a password', { SecretString: '{"username":"device"}' }],
-    ['with an empty password', { SecretString: '{"username":"device","password":""}' }],
-    ['that is binary', { SecretBinary: new Uint8Array([1, 2, 3]) }],
-  ])('fails with SECRET_INVALID for a secret %s, without echoing it', async (_label, output) => {
+    [
+      'that is not JSON',
+      { SecretString: 'Fixture-Master-Key-7f3c9a1e5b2d8c4f6a0e9b3d' },
+      'the SecretString is not JSON',
+    ],
+    [
+      'without a master key',
+      { SecretString: '{"username":"device","password":"Fixture-Master-Key-7f3c9a1e5b2d8c4f6a0e9b3d"}' },
+      '"masterKey" must be a string',
+    ],
+    [
+      'with a short master key',
+      { SecretString: '{"masterKey":"Fixture"}' },
+      '"masterKey" must be at least 32 characters (it has 7)',
+    ],
+    [
+      'that is binary',
+      { SecretBinary: new Uint8Array([1, 2, 3]) },
+      'the secret has no SecretString (a binary secret?)',
+    ],
+  ])('fails with SECRET_INVALID for a secret %s, without echoing it', async (_label, output, problem) => {
     secretsManager.on(GetSecretValueCommand).resolves(output);
     const error = await rejection(cache().get());
     expect(error.reason).toBe('SECRET_INVALID');
     expect(error.message).toBe(
-      'the device secret is not a JSON object with non-empty string "username" and "password" ' +
-        '(a binary secret or another shape); store the credentials as that JSON string',
+      `the master secret is unusable: ${problem}; put a value of the shape the authorizer-lambda README describes (PutSecretValue)`,
     );
+    expect(error.message).not.toContain('Fixture-Master');
   });
 
   it('gives up after fetchTimeoutMs when Secrets Manager does not answer', async () => {
@@ -144,7 +160,7 @@ describe('DeviceCredentialsCache', () => {
     const elapsed = Date.now() - started;
     expect(error).toMatchObject({
       reason: 'SECRET_UNAVAILABLE',
-      message: 'Secrets Manager did not return the device secret within 100 ms',
+      message: 'Secrets Manager did not return the master secret within 100 ms',
     });
     expect(elapsed).toBeGreaterThanOrEqual(95);
     expect(elapsed).toBeLessThan(1000);
@@ -158,7 +174,7 @@ describe('DeviceCredentialsCache', () => {
   });
 });
 
-describe('DeviceCredentialsCache with the real SDK against a local Secrets Manager endpoint', () => {
+describe('MasterSecretCache with the real SDK against a local Secrets Manager endpoint', () => {
   let fake: FakeSecretsManager;
 
   beforeEach(async () => {
@@ -168,8 +184,8 @@ describe('DeviceCredentialsCache with the real SDK against a local Secrets Manag
     await fake.stop();
   });
 
-  function realClientCache(fetchTimeoutMs?: number): DeviceCredentialsCache {
-    return new DeviceCredentialsCache({
+  function realClientCache(fetchTimeoutMs?: number): MasterSecretCache {
+    return new MasterSecretCache({
       client: new SecretsManagerClient({
         region: 'eu-west-1',
         endpoint: fake.url,
@@ -183,7 +199,7 @@ describe('DeviceCredentialsCache with the real SDK against a local Secrets Manag
 
   it('sends a signed GetSecretValue for the secret ARN', async () => {
     fake.behaviour = { kind: 'secret', secretString: DEVICE_SECRET_STRING };
-    await expect(realClientCache().get()).resolves.toEqual(DEVICE_SECRET);
+    await expect(realClientCache().get()).resolves.toEqual(MASTER_SECRET);
     expect(fake.requests).toEqual([
       { target: 'secretsmanager.GetSecretValue', secretId: SECRET_ARN, signed: true, region: 'eu-west-1' },
     ]);
@@ -199,7 +215,7 @@ describe('DeviceCredentialsCache with the real SDK against a local Secrets Manag
     expect(await rejection(realClientCache().get())).toMatchObject({
       reason: 'SECRET_UNAVAILABLE',
       message:
-        'cannot read the device secret from Secrets Manager: AccessDeniedException: User is not authorized to perform: secretsmanager:GetSecretValue',
+        'cannot read the master secret from Secrets Manager: AccessDeniedException: User is not authorized to perform: secretsmanager:GetSecretValue',
     });
   });
 
@@ -213,7 +229,7 @@ describe('DeviceCredentialsCache with the real SDK against a local Secrets Manag
     const started = Date.now();
     expect(await rejection(realClientCache(200).get())).toMatchObject({
       reason: 'SECRET_UNAVAILABLE',
-      message: 'Secrets Manager did not return the device secret within 200 ms',
+      message: 'Secrets Manager did not return the master secret within 200 ms',
     });
     expect(Date.now() - started).toBeLessThan(1500);
     // The abort reaches the socket: the stuck request does not linger after the deny.

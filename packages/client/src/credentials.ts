@@ -1,14 +1,15 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   createToken,
-  parseDeviceCredentials,
+  deriveDevicePassword,
   ProtocolError,
   signToken,
   TOKEN_SIGNING_KEY_FILES,
   type DeviceCredentials,
 } from '@iot-custom-auth/protocol';
 import { newSecretsManagerClient, type AwsTarget } from './aws-clients';
-import { awsCallError, ConfigError } from './errors';
+import { MasterSecretStore } from './device/master-secret-store';
+import { ConfigError } from './errors';
 import { readConfigFile, type ReadTextFile } from './read-config-file';
 
 /** A token for the signed authorizer and its signature (standard base64, not yet URL-encoded). */
@@ -27,16 +28,18 @@ export interface SignedTokenRequest {
   readonly lifetimeSeconds: number;
 }
 
-/** Which secret to read, and where Secrets Manager is. */
+/** Which device, which master secret to derive its password from, and where Secrets Manager is. */
 export interface DeviceCredentialsRequest {
-  /** ARN (or name) of the secret: the DeviceSecretArn output. */
+  /** ARN (or name) of the master secret: the DeviceSecretArn output. */
   readonly secretArn: string;
   readonly target: AwsTarget;
+  /** The device (the user name, and the only client id its policy allows). */
+  readonly deviceId: string;
 }
 
 /** Where device credentials come from; `main()` gets a fake in tests. */
 export interface CredentialSource {
-  /** The device user name and password stored in the Secrets Manager secret `secretArn`. */
+  /** The device's user name (its id) and its password, derived from the master secret `secretArn`. */
   deviceCredentials(request: DeviceCredentialsRequest): Promise<DeviceCredentials>;
   /** A fresh token bound to the client id, signed with the private key in `keyFile`. */
   signedToken(request: SignedTokenRequest): Promise<SignedToken>;
@@ -51,9 +54,9 @@ export interface AwsCredentialSourceOptions {
 }
 
 /**
- * Device password from Secrets Manager (through the SDK's standard configuration, so
- * `AWS_ENDPOINT_URL_SECRETS_MANAGER` points it at a local stand-in), signed tokens from a PEM key on disk.
- * Neither the secret value nor the key ever appears in an error message.
+ * Device passwords derived from the master secret in Secrets Manager (through the SDK's standard
+ * configuration, so `AWS_ENDPOINT_URL_SECRETS_MANAGER` points it at a local stand-in), signed tokens from a
+ * PEM key on disk. Neither the secret value nor the key ever appears in an error message.
  */
 export class AwsCredentialSource implements CredentialSource {
   private readonly readFile: AwsCredentialSourceOptions['readFile'];
@@ -65,28 +68,9 @@ export class AwsCredentialSource implements CredentialSource {
   }
 
   async deviceCredentials(request: DeviceCredentialsRequest): Promise<DeviceCredentials> {
-    const what = `reading the device secret ${request.secretArn} from Secrets Manager`;
-    let secretString: string | undefined;
-    try {
-      const response = await this.secretsManager(request.target).send(
-        new GetSecretValueCommand({ SecretId: request.secretArn }),
-      );
-      secretString = response.SecretString;
-    } catch (error) {
-      throw awsCallError(
-        what,
-        error,
-        'Use credentials allowed secretsmanager:GetSecretValue on it and the region of the stack, or pass --custom_auth_password',
-      );
-    }
-    const credentials = parseDeviceCredentials(secretString);
-    if (credentials === undefined) {
-      throw new ConfigError(
-        `${what}: the secret is not a JSON object with non-empty "username" and "password" strings; ` +
-          'redeploy the stack or pass --custom_auth_username and --custom_auth_password',
-      );
-    }
-    return credentials;
+    const store = new MasterSecretStore(this.secretsManager(request.target), request.secretArn);
+    const { secret } = await store.read();
+    return { username: request.deviceId, password: deriveDevicePassword(secret.masterKey, request.deviceId) };
   }
 
   async signedToken(request: SignedTokenRequest): Promise<SignedToken> {

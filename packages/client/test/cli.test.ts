@@ -6,6 +6,7 @@ import {
   decodeToken,
   LOCAL_IOT_FILES,
   parseCustomAuthUsername,
+  deriveDevicePassword,
   signToken,
   STACK_OUTPUTS,
   TOKEN_SIGNING_KEY_FILES,
@@ -30,7 +31,9 @@ import {
 // server sees on the wire, what the user sees, the exit code and how long it took.
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:device-credentials-AbCdEf';
-const DEVICE = { username: 'device', password: 'pa55+word/with=specials' };
+/** The stack's master secret, and the password of a device derived from it (the user name is the device id). */
+const MASTER_SECRET = { masterKey: 'cli-test-master-key-0123456789abcdefghij', revokedDevices: {} };
+const passwordOf = (deviceId: string): string => deriveDevicePassword(MASTER_SECRET.masterKey, deviceId);
 
 let certs: TestCertificates;
 let dir: string;
@@ -96,8 +99,9 @@ function withoutMetrics(username: string | undefined): string {
 describe('connect CLI, real process and real SDK', () => {
   it('connects with the defaults after deploy: outputs file at the root, password from Secrets Manager, direct MQTT/TLS with ALPN mqtt', async () => {
     const server = await gateway('mqtt', OK);
-    secretsManager = await LoopbackSecretsManager.start({ [SECRET_ARN]: JSON.stringify(DEVICE) });
+    secretsManager = await LoopbackSecretsManager.start({ [SECRET_ARN]: JSON.stringify(MASTER_SECRET) });
     writeOutputs(join(dir, 'cdk-outputs.json'), { ...STACK, endpoint: `localhost:${server.port}` });
+    const password = passwordOf('test-e2e-direct');
 
     const run = await runCli(['--ca_file', 'ca.pem', '--client_id', 'test-e2e-direct'], {
       cwd: dir,
@@ -114,7 +118,7 @@ describe('connect CLI, real process and real SDK', () => {
       `Connecting to localhost:${server.port} over direct MQTT/TLS (ALPN mqtt) with authorizer TestStack-Unsigned (unsigned), client id test-e2e-direct`,
     );
     expect(lines[1]).toBe(
-      `  credentials: user name device, password <redacted> (${DEVICE.password.length} bytes, from Secrets Manager ${SECRET_ARN})`,
+      `  credentials: user name test-e2e-direct, password <redacted> (${password.length} bytes, derived for device test-e2e-direct from the master secret ${SECRET_ARN})`,
     );
     expect(lines[2]).toBe(`  stack outputs: ${join(dir, 'cdk-outputs.json')} (stack TestStack)`);
     expect(lines.slice(3)).toEqual([
@@ -124,7 +128,7 @@ describe('connect CLI, real process and real SDK', () => {
       '  keep alive: 1200 s, session expiry: 0 s, receive maximum: 65535, maximum packet size: 131072 bytes, topic alias maximum: 8',
       'Disconnected cleanly',
     ]);
-    expect(run.stdout).not.toContain(DEVICE.password);
+    expect(run.stdout).not.toContain(password);
 
     // What went over the wire.
     await server.closedConnections(1);
@@ -136,10 +140,10 @@ describe('connect CLI, real process and real SDK', () => {
     expect(seen?.connect?.protocolVersion).toBe(5);
     expect(seen?.connect?.clientId).toBe('test-e2e-direct');
     expect(withoutMetrics(seen?.connect?.username)).toBe(
-      buildCustomAuthUsername({ user: 'device', authorizerName: 'TestStack-Unsigned' }),
+      buildCustomAuthUsername({ user: 'test-e2e-direct', authorizerName: 'TestStack-Unsigned' }),
     );
     expect(seen?.connect?.username).toMatch(/&SDK=IoTDeviceSDK\/JS&Platform=/);
-    expect(seen?.connect?.password?.toString('utf8')).toBe(DEVICE.password);
+    expect(seen?.connect?.password?.toString('utf8')).toBe(password);
     expect(seen?.disconnectReasonCode).toBe(0);
 
     // The secret was read through the standard endpoint override, in the stack's region.
@@ -148,7 +152,7 @@ describe('connect CLI, real process and real SDK', () => {
 
   it('connects over WebSockets with --outputs and the connection file beside it, and prints one JSON object', async () => {
     const server = await gateway('websockets', OK);
-    secretsManager = await LoopbackSecretsManager.start({ [SECRET_ARN]: JSON.stringify(DEVICE) });
+    secretsManager = await LoopbackSecretsManager.start({ [SECRET_ARN]: JSON.stringify(MASTER_SECRET) });
     const state = join(dir, LOCAL_IOT_FILES.directory);
     mkdirSync(state);
     writeOutputs(join(state, LOCAL_IOT_FILES.outputs), { ...STACK, endpoint: 'localhost' });
@@ -213,10 +217,11 @@ describe('connect CLI, real process and real SDK', () => {
     expect(seen?.servername).toBe('localhost');
     expect(seen?.connect?.protocolVersion).toBe(5);
     expect(seen?.connect?.clientId).toBe(report.clientId);
+    // The zero-flag client id test-<uuid> is the device: its own password, derived for it.
     expect(withoutMetrics(seen?.connect?.username)).toBe(
-      buildCustomAuthUsername({ user: 'device', authorizerName: 'TestStack-Unsigned' }),
+      buildCustomAuthUsername({ user: report.clientId as string, authorizerName: 'TestStack-Unsigned' }),
     );
-    expect(seen?.connect?.password?.toString('utf8')).toBe(DEVICE.password);
+    expect(seen?.connect?.password?.toString('utf8')).toBe(passwordOf(report.clientId as string));
     // The connection file's AWS endpoint, credentials and region were used, not the environment's.
     expect(secretsManager.calls).toEqual([getSecretValueCall(SECRET_ARN, 'LOCALKEY', 'us-east-1')]);
   });

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { decodeToken, verifyTokenSignature } from '@iot-custom-auth/protocol';
+import { decodeToken, deriveDevicePassword, verifyTokenSignature } from '@iot-custom-auth/protocol';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { AwsTarget } from '../src/aws-clients';
 import { AwsCredentialSource } from '../src/credentials';
@@ -11,7 +11,10 @@ import { getSecretValueCall, LoopbackSecretsManager } from './fixtures/loopback-
 import { rsaSigningKeyPair } from './fixtures/signing-keys';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:device-AbCdEf';
-const DEVICE = { username: 'device', password: 'p@ss+w/rd=' };
+const MASTER_KEY = 'client-test-master-key-0123456789abcdef';
+const MASTER_SECRET = { masterKey: MASTER_KEY, revokedDevices: {} };
+const DEVICE_ID = 'test-dev-1';
+const DEVICE = { username: DEVICE_ID, password: deriveDevicePassword(MASTER_KEY, DEVICE_ID) };
 const noFiles = inMemoryFiles();
 
 describe('AwsCredentialSource.deviceCredentials (mocked Secrets Manager)', () => {
@@ -21,14 +24,21 @@ describe('AwsCredentialSource.deviceCredentials (mocked Secrets Manager)', () =>
   });
   afterEach(() => secretsManager.restore());
 
-  it('reads the user name and password from the secret, in the requested region', async () => {
+  it("derives the device's password from the master secret, in the requested region", async () => {
     secretsManager
       .on(GetSecretValueCommand, { SecretId: SECRET_ARN })
-      .resolves({ SecretString: JSON.stringify(DEVICE) });
+      .resolves({ SecretString: JSON.stringify(MASTER_SECRET) });
     const source = new AwsCredentialSource({ readFile: noFiles });
     expect(
-      await source.deviceCredentials({ secretArn: SECRET_ARN, target: { region: 'eu-west-1' } }),
+      await source.deviceCredentials({
+        secretArn: SECRET_ARN,
+        target: { region: 'eu-west-1' },
+        deviceId: DEVICE_ID,
+      }),
     ).toEqual(DEVICE);
+    expect(
+      await source.deviceCredentials({ secretArn: SECRET_ARN, target: {}, deviceId: 'test-dev-2' }),
+    ).toEqual({ username: 'test-dev-2', password: deriveDevicePassword(MASTER_KEY, 'test-dev-2') });
     const client = secretsManager.call(0).thisValue as SecretsManagerClient;
     expect(await client.config.region()).toBe('eu-west-1');
   });
@@ -41,7 +51,7 @@ describe('AwsCredentialSource.deviceCredentials (mocked Secrets Manager)', () =>
         $metadata: { httpStatusCode: 400 },
       }),
       ConfigError,
-      `reading the device secret ${SECRET_ARN} from Secrets Manager failed: ResourceNotFoundException: Secrets Manager can't find the specified secret. Use credentials allowed secretsmanager:GetSecretValue on it and the region of the stack, or pass --custom_auth_password`,
+      `reading the master secret ${SECRET_ARN} from Secrets Manager failed: ResourceNotFoundException: Secrets Manager can't find the specified secret. Use credentials allowed secretsmanager:GetSecretValue on it and the region of the stack, or pass --custom_auth_password`,
     ],
     [
       'missing AWS credentials',
@@ -49,13 +59,13 @@ describe('AwsCredentialSource.deviceCredentials (mocked Secrets Manager)', () =>
         name: 'CredentialsProviderError',
       }),
       ConfigError,
-      `reading the device secret ${SECRET_ARN} from Secrets Manager failed: CredentialsProviderError: Could not load credentials from any providers. Use credentials allowed secretsmanager:GetSecretValue on it and the region of the stack, or pass --custom_auth_password`,
+      `reading the master secret ${SECRET_ARN} from Secrets Manager failed: CredentialsProviderError: Could not load credentials from any providers. Use credentials allowed secretsmanager:GetSecretValue on it and the region of the stack, or pass --custom_auth_password`,
     ],
     [
       'a network failure',
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
       RuntimeError,
-      `reading the device secret ${SECRET_ARN} from Secrets Manager failed: connect ECONNREFUSED 127.0.0.1:1. Check the network and try again.`,
+      `reading the master secret ${SECRET_ARN} from Secrets Manager failed: connect ECONNREFUSED 127.0.0.1:1. Check the network and try again.`,
     ],
     [
       'throttling',
@@ -64,29 +74,45 @@ describe('AwsCredentialSource.deviceCredentials (mocked Secrets Manager)', () =>
         $metadata: { httpStatusCode: 400 },
       }),
       RuntimeError,
-      `reading the device secret ${SECRET_ARN} from Secrets Manager failed: ThrottlingException: Rate exceeded. Check the network and try again.`,
+      `reading the master secret ${SECRET_ARN} from Secrets Manager failed: ThrottlingException: Rate exceeded. Check the network and try again.`,
     ],
   ])('turns %s into the right error class', async (_name, failure, errorClass, message) => {
     secretsManager.on(GetSecretValueCommand).rejects(failure);
     const error = await rejectionOf(
-      new AwsCredentialSource({ readFile: noFiles }).deviceCredentials({ secretArn: SECRET_ARN, target: {} }),
+      new AwsCredentialSource({ readFile: noFiles }).deviceCredentials({
+        secretArn: SECRET_ARN,
+        target: {},
+        deviceId: DEVICE_ID,
+      }),
     );
     expect(error).toBeInstanceOf(errorClass);
     expect(error.message).toBe(message);
   });
 
   it.each([
-    ['not JSON', 'hunter2'],
-    ['without a password', JSON.stringify({ username: 'device' })],
-    ['with an empty password', JSON.stringify({ username: 'device', password: '' })],
-  ])('rejects a secret %s without echoing its value', async (_name, secretString) => {
+    ['not JSON', 'hunter2', 'the SecretString is not JSON'],
+    [
+      'of the old shared-password shape',
+      JSON.stringify({ username: 'device', password: 'hunter2' }),
+      '"masterKey" must be a string',
+    ],
+    [
+      'with a short key',
+      JSON.stringify({ masterKey: 'hunter2' }),
+      '"masterKey" must be at least 32 characters (it has 7)',
+    ],
+  ])('rejects a secret %s without echoing its value', async (_name, secretString, problem) => {
     secretsManager.on(GetSecretValueCommand).resolves({ SecretString: secretString });
     const error = await rejectionOf(
-      new AwsCredentialSource({ readFile: noFiles }).deviceCredentials({ secretArn: SECRET_ARN, target: {} }),
+      new AwsCredentialSource({ readFile: noFiles }).deviceCredentials({
+        secretArn: SECRET_ARN,
+        target: {},
+        deviceId: DEVICE_ID,
+      }),
     );
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toBe(
-      `reading the device secret ${SECRET_ARN} from Secrets Manager: the secret is not a JSON object with non-empty "username" and "password" strings; redeploy the stack or pass --custom_auth_username and --custom_auth_password`,
+      `reading the master secret ${SECRET_ARN} from Secrets Manager: ${problem}; redeploy the stack, or put a value of the shape the authorizer-lambda README describes`,
     );
     expect(error.message).not.toContain('hunter2');
   });
@@ -97,7 +123,7 @@ describe('AwsCredentialSource.deviceCredentials (real SDK, loopback Secrets Mana
   const saved = { ...process.env };
 
   beforeEach(async () => {
-    server = await LoopbackSecretsManager.start({ [SECRET_ARN]: JSON.stringify(DEVICE) });
+    server = await LoopbackSecretsManager.start({ [SECRET_ARN]: JSON.stringify(MASTER_SECRET) });
   });
   afterEach(async () => {
     process.env = { ...saved };
@@ -119,7 +145,11 @@ describe('AwsCredentialSource.deviceCredentials (real SDK, loopback Secrets Mana
     });
     const source = new AwsCredentialSource({ readFile: noFiles });
     expect(
-      await source.deviceCredentials({ secretArn: SECRET_ARN, target: { region: 'ap-south-1' } }),
+      await source.deviceCredentials({
+        secretArn: SECRET_ARN,
+        target: { region: 'ap-south-1' },
+        deviceId: DEVICE_ID,
+      }),
     ).toEqual(DEVICE);
     expect(server.calls).toEqual([getSecretValueCall(SECRET_ARN, 'AKIDENV', 'ap-south-1')]);
   });
@@ -127,7 +157,9 @@ describe('AwsCredentialSource.deviceCredentials (real SDK, loopback Secrets Mana
   it('uses the endpoint and credentials of a connection file', async () => {
     const source = new AwsCredentialSource({ readFile: noFiles });
     const target = connectionFileTarget();
-    expect(await source.deviceCredentials({ secretArn: SECRET_ARN, target })).toEqual(DEVICE);
+    expect(await source.deviceCredentials({ secretArn: SECRET_ARN, target, deviceId: DEVICE_ID })).toEqual(
+      DEVICE,
+    );
     expect(server.calls).toEqual([getSecretValueCall(SECRET_ARN, 'LOCAL', 'us-east-1')]);
   });
 
@@ -138,11 +170,12 @@ describe('AwsCredentialSource.deviceCredentials (real SDK, loopback Secrets Mana
       source.deviceCredentials({
         secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:other',
         target,
+        deviceId: DEVICE_ID,
       }),
     );
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toMatch(
-      /^reading the device secret arn:aws:secretsmanager:us-east-1:123456789012:secret:other from Secrets Manager failed: ResourceNotFoundException: /,
+      /^reading the master secret arn:aws:secretsmanager:us-east-1:123456789012:secret:other from Secrets Manager failed: ResourceNotFoundException: /,
     );
   });
 });

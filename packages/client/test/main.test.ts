@@ -169,7 +169,7 @@ function harness(options: HarnessOptions = {}): Harness {
     credentials: {
       deviceCredentials: (request) => {
         h.secretReads.push(request);
-        return Promise.resolve({ username: 'device', password: PASSWORD });
+        return Promise.resolve({ username: request.deviceId, password: PASSWORD });
       },
       signedToken: (request) => {
         h.tokenRequests.push(request);
@@ -204,7 +204,7 @@ function harness(options: HarnessOptions = {}): Harness {
 
 const CONNECTING_UNSIGNED = [
   `Connecting to ${ENDPOINT}:443 over direct MQTT/TLS (ALPN mqtt) with authorizer Stack-Unsigned (unsigned), client id test-${UUID}`,
-  `  credentials: user name device, password <redacted> (18 bytes, from Secrets Manager ${SECRET_ARN})`,
+  `  credentials: user name test-${UUID}, password <redacted> (18 bytes, derived for device test-${UUID} from the master secret ${SECRET_ARN})`,
   '  stack outputs: /repo/cdk-outputs.json (stack IotCustomAuthorizerStack)',
 ];
 
@@ -225,14 +225,16 @@ describe('main (through run)', () => {
     );
     expect(h.stderr()).toBe('');
     expect(h.outputReads).toEqual([{ defaultFile: '/repo/cdk-outputs.json', required: true }]);
-    expect(h.secretReads).toEqual([{ secretArn: SECRET_ARN, target: { region: 'eu-west-1' } }]);
+    expect(h.secretReads).toEqual([
+      { secretArn: SECRET_ARN, target: { region: 'eu-west-1' }, deviceId: `test-${UUID}` },
+    ]);
     expect(h.connects).toEqual([
       {
         endpoint: ENDPOINT,
         port: 443,
         transport: 'mqtt',
         clientId: `test-${UUID}`,
-        auth: { username: 'device', password: PASSWORD, authorizerName: 'Stack-Unsigned' },
+        auth: { username: `test-${UUID}`, password: PASSWORD, authorizerName: 'Stack-Unsigned' },
         // --timeout 10 s less the 2 s kept for a diagnostic TLS handshake.
         timeoutMs: 8000,
         verbosity: 'none',
@@ -501,10 +503,10 @@ describe('main (through run)', () => {
       endpoint: 'other.example.com',
       port: 8443,
       clientId: 'test-y',
-      auth: { username: 'device', password: 'pw', authorizerName: 'My%20Auth%3D1' },
+      auth: { username: 'test-y', password: 'pw', authorizerName: 'My%20Auth%3D1' },
     });
     expect(h.stdout().split('\n')[1]).toBe(
-      '  credentials: user name device, password <redacted> (2 bytes, from --custom_auth_password)',
+      '  credentials: user name test-y, password <redacted> (2 bytes, from --custom_auth_password)',
     );
   });
 
@@ -547,6 +549,7 @@ describe('main (through run)', () => {
           endpoint: 'http://127.0.0.1:4566',
           credentials: { accessKeyId: 'LOCAL', secretAccessKey: 'local' },
         },
+        deviceId: `test-${UUID}`,
       },
     ]);
     expect(h.stdout().split('\n')[2]).toBe(

@@ -11,7 +11,6 @@ import {
   AUTHORIZER_ENV,
   AUTHORIZER_INVOKE_TIMEOUT_SECONDS,
   AUTHORIZER_RESPONSE_LIMITS,
-  DEFAULT_DEVICE_USERNAME,
   DEFAULTS,
   DEVICE_SECRET_FIELDS,
 } from '@iot-custom-auth/protocol';
@@ -112,9 +111,11 @@ const AUTHORIZER_NAME_MAX_LENGTH = 128;
 
 /**
  * AWS IoT Core custom authentication for devices: one authorizer Lambda (bundled from
- * `packages/authorizer-lambda` with esbuild, arm64, JSON logs, least-privilege role), the device credentials
- * in Secrets Manager, and two `ACTIVE` authorizers on that Lambda, each allowed to invoke it only for itself:
- * - unsigned (`SigningDisabled: true`): MQTT user name and password, checked by the Lambda against the secret;
+ * `packages/authorizer-lambda` with esbuild, arm64, JSON logs, least-privilege role), the master secret every
+ * device password derives from in Secrets Manager, and two `ACTIVE` authorizers on that Lambda, each allowed to
+ * invoke it only for itself:
+ * - unsigned (`SigningDisabled: true`): MQTT user name (the device id) and that device's own password, which
+ *   the Lambda derives from the master key (HMAC-SHA-256) and compares; revoked devices are listed in the secret;
  * - signed: AWS IoT verifies the token's RSA signature with `tokenSigningPublicKeys`, then invokes the Lambda.
  */
 export class IotCustomAuthorizer extends Construct {
@@ -124,7 +125,10 @@ export class IotCustomAuthorizer extends Construct {
   public readonly role: iam.IRole;
   /** Where the Lambda logs (JSON format). */
   public readonly logGroup: logs.ILogGroup;
-  /** The device credentials, `{"username": ..., "password": ...}`, with a generated password. */
+  /**
+   * The master secret: `{"masterKey": <64 generated letters and digits>, "revokedDevices": {}}`; every device
+   * password is derived from the key (see the authorizer-lambda README for rotation and revocation).
+   */
   public readonly deviceSecret: secretsmanager.ISecret;
   /** The user name-and-password authorizer. */
   public readonly unsignedAuthorizer: iot.CfnAuthorizer;
@@ -197,20 +201,22 @@ export class IotCustomAuthorizer extends Construct {
       );
     }
 
+    // The logical id stays 'DeviceCredentials': the secret evolves in place (a changed template value only
+    // replaces the value at creation; existing stacks keep their ARN and rotate with the CLI).
     const deviceSecret = new secretsmanager.Secret(this, 'DeviceCredentials', {
-      description: `Device user name and password checked by the AWS IoT custom authorizer ${this.node.path}`,
+      description: `Master key the device passwords of the AWS IoT custom authorizer ${this.node.path} derive from, and revoked devices`,
       generateSecretString: {
-        secretStringTemplate: JSON.stringify({ [DEVICE_SECRET_FIELDS.username]: DEFAULT_DEVICE_USERNAME }),
-        generateStringKey: DEVICE_SECRET_FIELDS.password,
-        // Letters and digits only: the password travels in an MQTT CONNECT packet typed by people and scripts.
+        secretStringTemplate: JSON.stringify({ [DEVICE_SECRET_FIELDS.revokedDevices]: {} }),
+        generateStringKey: DEVICE_SECRET_FIELDS.masterKey,
+        // 64 characters of 62 letters and digits: 381 bits, above the 256 of the HMAC-SHA-256 key it is.
         excludePunctuation: true,
-        passwordLength: 32,
+        passwordLength: 64,
       },
     });
     Validations.of(deviceSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'The device password is a long-lived credential provisioned onto devices; rotating it needs a rollout to every device, which a rotation Lambda cannot do. The authorizer caches it for a few minutes only, so an operator-driven PutSecretValue takes effect quickly (see README).',
+        'Rotating the master key changes every device password, so it needs a re-provisioning rollout that a rotation Lambda cannot do; the operator rotates with `npm run device -w client -- rotate`, which keeps the previous key valid for a grace period (see the authorizer-lambda README).',
     });
     this.deviceSecret = deviceSecret;
 

@@ -66,7 +66,7 @@ describe('cdk-nag AwsSolutions checks', () => {
       { path: 'NagStack/CustomAuthorizer/DeviceCredentials', id: 'AwsSolutions-SMG4' },
       { path: 'NagStack/DataEndpoint/Role', id: 'AwsSolutions-IAM5[Resource::*]' },
     ]);
-    expect(found[0]?.reason).toMatch(/rotating it needs a rollout to every device/);
+    expect(found[0]?.reason).toMatch(/changes every device password, so it needs a re-provisioning rollout/);
     expect(found[1]?.reason).toMatch(/iot:DescribeEndpoint has no resource-level permissions/);
     for (const { reason } of found) {
       expect(reason.length).toBeGreaterThan(100);

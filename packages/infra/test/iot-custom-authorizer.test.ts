@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { AUTHORIZER_ENV, DEFAULT_DEVICE_USERNAME, DEVICE_SECRET_FIELDS } from '@iot-custom-auth/protocol';
+import { AUTHORIZER_ENV, DEVICE_SECRET_FIELDS } from '@iot-custom-auth/protocol';
 import { IotCustomAuthorizer, type IotCustomAuthorizerProps } from '../src';
 import {
   expectInfraError,
@@ -116,16 +116,33 @@ describe('IotCustomAuthorizer with default props', () => {
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
   });
 
-  it('generates the device credentials: the sample user name and a 32-character password', () => {
+  it('generates the master secret: a 64-character master key and no revoked devices', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
-      Description: 'Device user name and password checked by the AWS IoT custom authorizer TestStack/Auth',
+      Description:
+        'Master key the device passwords of the AWS IoT custom authorizer TestStack/Auth derive from, and revoked devices',
       GenerateSecretString: {
-        SecretStringTemplate: JSON.stringify({ [DEVICE_SECRET_FIELDS.username]: DEFAULT_DEVICE_USERNAME }),
-        GenerateStringKey: DEVICE_SECRET_FIELDS.password,
+        SecretStringTemplate: JSON.stringify({ [DEVICE_SECRET_FIELDS.revokedDevices]: {} }),
+        GenerateStringKey: DEVICE_SECRET_FIELDS.masterKey,
         ExcludePunctuation: true,
-        PasswordLength: 32,
+        PasswordLength: 64,
       },
     });
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    // No rotation schedule: rotating changes every device password (see the SMG4 acknowledgement).
+    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
+  });
+
+  it('lets the Lambda read only the master secret, and only with GetSecretValue (no write, no other secret)', () => {
+    const role = template.findResources('AWS::IAM::Role')[roleId] as {
+      Properties: { Policies: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } }[] };
+    };
+    const statements = role.Properties.Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+    const secretStatements = statements.filter((statement) =>
+      JSON.stringify(statement.Action).includes('secretsmanager:'),
+    );
+    expect(secretStatements).toEqual([
+      expect.objectContaining({ Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secretId } }),
+    ]);
   });
 
   it('creates an ACTIVE unsigned authorizer (signing disabled) on the Lambda', () => {

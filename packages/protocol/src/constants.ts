@@ -52,7 +52,7 @@ export const DEFAULTS = {
   tokenMaxLifetimeSeconds: 3600,
   /** Tolerated difference between the signer's clock and the Lambda's. */
   tokenClockSkewSeconds: 60,
-  /** How long the Lambda keeps the device credentials from Secrets Manager. */
+  /** How long the Lambda keeps the master secret (keys and revocations) from Secrets Manager. */
   secretCacheTtlSeconds: 300,
 } as const;
 
@@ -61,7 +61,7 @@ export const DEFAULTS = {
  * them through from the synthesized template.
  */
 export const AUTHORIZER_ENV = {
-  /** ARN of the Secrets Manager secret holding the device credentials (JSON, see `DEVICE_SECRET_FIELDS`). */
+  /** ARN of the Secrets Manager master secret the device passwords derive from (JSON, see `DEVICE_SECRET_FIELDS`). */
   deviceSecretArn: 'DEVICE_SECRET_ARN',
   clientIdPrefix: 'CLIENT_ID_PREFIX',
   topicRoot: 'TOPIC_ROOT',
@@ -72,8 +72,16 @@ export const AUTHORIZER_ENV = {
   tokenClockSkewSeconds: 'TOKEN_CLOCK_SKEW_SECONDS',
 } as const;
 
-/** Keys of the JSON object stored in the device credentials secret. */
-export const DEVICE_SECRET_FIELDS = { username: 'username', password: 'password' } as const;
+/**
+ * Keys of the JSON object stored in the master secret (`DeviceSecretArn`), from which every device password
+ * is derived; see `parseMasterSecret`.
+ */
+export const DEVICE_SECRET_FIELDS = {
+  masterKey: 'masterKey',
+  revokedDevices: 'revokedDevices',
+  previousMasterKey: 'previousMasterKey',
+  previousMasterKeyValidUntil: 'previousMasterKeyValidUntil',
+} as const;
 
 /**
  * Where the token-signing key pair lives, relative to the repository root (git-ignored). `npm run keys`

@@ -23,6 +23,13 @@ export interface DevicePolicyOptions extends IotArnContext {
   readonly clientIdPrefix?: string;
   /** A device's topics are `<topicRoot>/<clientId>` and below. @default DEFAULTS.topicRoot ('devices') */
   readonly topicRoot?: string;
+  /**
+   * The authenticated device (unsigned authorizer): the connect policy allows only `client/<deviceId>` and
+   * the topic policy names `<topicRoot>/<deviceId>` literally, so neither depends on the client id sent.
+   * Must be a safe client id (`clientIdProblem`): it is placed in ARNs as is.
+   * @default undefined: `client/<prefix>*` and `${iot:ClientId}` (the stack's policy, the signed authorizer)
+   */
+  readonly deviceId?: string;
 }
 
 /**
@@ -34,12 +41,19 @@ export function buildConnectPolicy(options: DevicePolicyOptions): IotPolicyDocum
   return {
     Version: '2012-10-17',
     Statement: [
-      {
-        Sid: 'ConnectWithPrefix',
-        Effect: 'Allow',
-        Action: 'iot:Connect',
-        Resource: clientArn(options, `${prefix}*`),
-      },
+      options.deviceId === undefined
+        ? {
+            Sid: 'ConnectWithPrefix',
+            Effect: 'Allow',
+            Action: 'iot:Connect',
+            Resource: clientArn(options, `${prefix}*`),
+          }
+        : {
+            Sid: 'ConnectAsDevice',
+            Effect: 'Allow',
+            Action: 'iot:Connect',
+            Resource: clientArn(options, options.deviceId),
+          },
     ],
   };
 }
@@ -50,7 +64,7 @@ export function buildConnectPolicy(options: DevicePolicyOptions): IotPolicyDocum
  * why the authorizer refuses client ids with MQTT wildcards or `/`.
  */
 export function buildTopicPolicy(options: DevicePolicyOptions): IotPolicyDocument {
-  const root = `${options.topicRoot ?? DEFAULTS.topicRoot}/${CLIENT_ID_POLICY_VARIABLE}`;
+  const root = `${options.topicRoot ?? DEFAULTS.topicRoot}/${options.deviceId ?? CLIENT_ID_POLICY_VARIABLE}`;
   return {
     Version: '2012-10-17',
     Statement: [
@@ -70,7 +84,10 @@ export function buildTopicPolicy(options: DevicePolicyOptions): IotPolicyDocumen
   };
 }
 
-/** The policy documents an allowing authorizer returns: the connect policy and the topic policy. */
+/**
+ * The policy documents an allowing authorizer returns: the connect policy and the topic policy (for one
+ * device when `deviceId` is set).
+ */
 export function buildDevicePolicies(options: DevicePolicyOptions): IotPolicyDocument[] {
   return [buildConnectPolicy(options), buildTopicPolicy(options)];
 }

@@ -2,7 +2,6 @@ import {
   authorizerResponseProblems,
   buildDevicePolicies,
   clientIdProblem,
-  parseDeviceCredentials,
   parseLocalConnectionInfo,
 } from '../src';
 
@@ -77,28 +76,6 @@ describe('authorizerResponseProblems', () => {
     ],
   ])('%j -> %j', (response, problems) => {
     expect(authorizerResponseProblems(response)).toEqual(problems);
-  });
-});
-
-describe('parseDeviceCredentials', () => {
-  it('reads the username and password', () => {
-    expect(parseDeviceCredentials('{"username":"device","password":"s3cret"}')).toEqual({
-      username: 'device',
-      password: 's3cret',
-    });
-  });
-
-  it.each([
-    undefined,
-    42,
-    '',
-    'not json',
-    'null',
-    '{"username":"device"}',
-    '{"username":"","password":"x"}',
-    '{"username":1,"password":"x"}',
-  ])('rejects %j', (value) => {
-    expect(parseDeviceCredentials(value)).toBeUndefined();
   });
 });
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from 'node:util';
 import type { PolicyDocument } from 'aws-lambda';
+import { deriveDevicePassword, type MasterSecret } from '@iot-custom-auth/protocol';
 
 /** The Lambda's ARN in the tests: the policies must carry exactly this partition, region and account. */
 export const FUNCTION_ARN =
@@ -9,9 +10,21 @@ export const FUNCTION_ARN =
 export const CONTEXT = { invokedFunctionArn: FUNCTION_ARN } as const;
 export const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:device-credentials-AbCdEf';
 
-/** The device credentials the fixtures were recorded with. */
-export const DEVICE_SECRET = fixture('device-secret') as { username: string; password: string };
+/** The master secret the fixtures were recorded with (their passwords derive from its key). */
+export const DEVICE_SECRET = fixture('device-secret') as {
+  masterKey: string;
+  revokedDevices: Record<string, string>;
+};
 export const DEVICE_SECRET_STRING = JSON.stringify(DEVICE_SECRET);
+/** `DEVICE_SECRET` as `MasterSecretCache` returns it. */
+export const MASTER_SECRET: MasterSecret = { masterKey: DEVICE_SECRET.masterKey, revokedDevices: new Map() };
+/** The fixtures' device. */
+export const DEVICE_ID = 'test-direct-1';
+
+/** The password of `deviceId` under the fixtures' master key (or `masterKey`). */
+export function devicePassword(deviceId: string, masterKey: string = DEVICE_SECRET.masterKey): string {
+  return deriveDevicePassword(masterKey, deviceId);
+}
 /** The signature in the signed fixtures' usernames (AWS IoT verified it; the Lambda never needs it). */
 export const FIXTURE_SIGNATURE = (fixture('signature') as { signature: string }).signature;
 /** The signed fixtures' tokens were issued at 2026-01-01T00:00:00Z for one hour. */
@@ -63,7 +76,45 @@ export function signedEvent(token: unknown, clientId?: string): Record<string, u
   };
 }
 
-/** The exact policy documents for the default prefix and topic root in eu-west-1 / 123456789012. */
+/**
+ * The exact policy documents of an unsigned allow for `deviceId` (default prefix and topic root, eu-west-1 /
+ * 123456789012): connect as that client id only, that device's topics only.
+ */
+export function devicePolicies(deviceId: string): PolicyDocument[] {
+  const arn = 'arn:aws:iot:eu-west-1:123456789012';
+  return [
+    {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'ConnectAsDevice',
+          Effect: 'Allow',
+          Action: 'iot:Connect',
+          Resource: `${arn}:client/${deviceId}`,
+        },
+      ],
+    },
+    {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'OwnTopics',
+          Effect: 'Allow',
+          Action: ['iot:Publish', 'iot:Receive', 'iot:RetainPublish'],
+          Resource: [`${arn}:topic/devices/${deviceId}`, `${arn}:topic/devices/${deviceId}/*`],
+        },
+        {
+          Sid: 'OwnTopicFilters',
+          Effect: 'Allow',
+          Action: 'iot:Subscribe',
+          Resource: [`${arn}:topicfilter/devices/${deviceId}`, `${arn}:topicfilter/devices/${deviceId}/*`],
+        },
+      ],
+    },
+  ];
+}
+
+/** The exact policy documents of a signed allow for the default prefix and topic root in eu-west-1 / 123456789012. */
 export const EXPECTED_POLICIES: PolicyDocument[] = [
   {
     Version: '2012-10-17',

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseDeviceCredentials } from '@iot-custom-auth/protocol';
+import { parseMasterSecret } from '@iot-custom-auth/protocol';
 import type { TestInvokeOutcome, TestInvokeRequest } from '../../src/auth/custom-auth-pipeline';
 import { LocalAwsApi, type TestInvoker } from '../../src/aws-api/local-aws-api';
 import { generateLocalAwsCredentials } from '../../src/aws-api/local-aws-credentials';
@@ -107,9 +107,8 @@ describe('LocalAwsApi', () => {
           VersionStages: ['AWSCURRENT'],
           CreatedDate: secret().createdDate,
         });
-        expect(parseDeviceCredentials(result.SecretString)).toEqual(
-          parseDeviceCredentials(secret().secretString),
-        );
+        expect(parseMasterSecret(result.SecretString)).toEqual(parseMasterSecret(secret().secretString));
+        expect(parseMasterSecret(result.SecretString).ok).toBe(true);
       }
     });
 

@@ -1,6 +1,6 @@
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_DEVICE_USERNAME, parseDeviceCredentials, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
+import { parseMasterSecret, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
 import { readCloudAssembly } from '../../src/deployment/cloud-assembly';
 import { DeploymentError } from '../../src/errors';
 import type { CfnTemplate } from '../../src/deployment/intrinsics';
@@ -158,8 +158,18 @@ describe('loadLocalDeployment', () => {
           memorySizeMb: 256,
           environment: { DEVICE_SECRET_ARN: secret?.arn, CLIENT_ID_PREFIX: 'test-' },
           logFormat: 'Text',
+          logGroupName: `/aws/lambda/${STACK}-AuthorizerFunction`,
         },
       ],
+      lambdaPermissions: ['UnsignedAuthorizer', 'SignedAuthorizer'].map((authorizer) => ({
+        logicalId: `${authorizer}InvokePermission`,
+        statementId: expect.stringContaining(`${authorizer}InvokePermission`) as unknown,
+        action: 'lambda:InvokeFunction',
+        principal: 'iot.amazonaws.com',
+        functionName: fnArn,
+        sourceArn: `arn:aws:iot:us-east-1:000000000000:authorizer/${STACK}-${authorizer === 'UnsignedAuthorizer' ? 'unsigned' : 'signed'}`,
+        sourceAccount: '000000000000',
+      })),
       secrets: [
         {
           logicalId: 'DeviceSecret',
@@ -202,12 +212,12 @@ describe('loadLocalDeployment', () => {
     expect(outputsFileContent(deployment)).toEqual({ [STACK]: deployment.outputs });
   });
 
-  it('generates the device secret once per local deployment, 0600, and reuses it on restart', () => {
+  it('generates the master secret once per local deployment, 0600, and reuses it on restart', () => {
     const template = demoTemplate({ asset: 'fn', publicKeyPem: publicKey });
     const first = load(template).secrets[0];
-    const credentials = parseDeviceCredentials(first?.secretString);
-    expect(credentials?.username).toBe(DEFAULT_DEVICE_USERNAME);
-    expect(credentials?.password).toMatch(/^[A-Za-z0-9]{32}$/);
+    const parsed = parseMasterSecret(first?.secretString);
+    expect(parsed.ok && parsed.secret.masterKey).toMatch(/^[A-Za-z0-9]{64}$/);
+    expect(parsed.ok && parsed.secret.revokedDevices).toEqual(new Map());
     const stateFile = join(root, 'state', SECRETS_STATE_FILE);
     expect(statSync(stateFile).mode & 0o777).toBe(0o600);
     const again = load(template).secrets[0];
@@ -244,9 +254,9 @@ describe('loadLocalDeployment', () => {
       PasswordLength: 12,
       ExcludePunctuation: true,
     };
-    const changed = parseDeviceCredentials(load(template).secrets[0]?.secretString);
-    expect(changed?.password).toMatch(/^[A-Za-z0-9]{12}$/);
-    expect(JSON.stringify(changed)).not.toBe(first);
+    const changed = load(template).secrets[0]?.secretString;
+    expect((JSON.parse(changed ?? '{}') as { password?: string }).password).toMatch(/^[A-Za-z0-9]{12}$/);
+    expect(changed).not.toBe(first);
   });
 
   it('finds a secret by ARN, name or ARN without its suffix', () => {

@@ -52,7 +52,7 @@ describe('an independent MQTT 5 client (mqtt.js) through the synthesized stack',
 
   it('is refused with 0x86 for a wrong password', async () => {
     const code = await served.connackCode('test-mqttjs-wrong', {
-      username: served.unsignedUsername(),
+      username: served.unsignedUsername('test-mqttjs-wrong'),
       password: 'wrong',
     });
     expect(code).toBe(0x86);

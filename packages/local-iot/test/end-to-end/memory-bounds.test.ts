@@ -30,8 +30,8 @@ async function rawDevice(clientId: string): Promise<RawClient> {
   const connack = await raw.handshake({
     clientId,
     keepalive: 1200,
-    username: served.unsignedUsername(),
-    password: Buffer.from(served.credentials.password),
+    username: served.unsignedUsername(clientId),
+    password: Buffer.from(served.credentialsFor(clientId).password),
   });
   expect(connack).toMatchObject({ cmd: 'connack', reasonCode: 0 });
   return raw;
@@ -119,8 +119,8 @@ describe('memory stays bounded', () => {
       clean: true,
       clientId,
       keepalive: 1200,
-      username: served.unsignedUsername(),
-      password: Buffer.from(served.credentials.password),
+      username: served.unsignedUsername(clientId),
+      password: Buffer.from(served.credentialsFor(clientId).password),
     });
     send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] });
     await served.log.waitFor('subscribe', { clientId });

@@ -64,18 +64,20 @@ function signedUsername(token: string, signature: string): string {
   return `${base}&${AUTHORIZER_SIGNATURE_PARAM}=${encodeURIComponent(signature)}`;
 }
 
-const policies = buildDevicePolicies({ region: 'us-east-1', account: '000000000000' });
+const policies = buildDevicePolicies({ region: 'us-east-1', account: '000000000000', deviceId: 'test-1' });
 
 describe('the real authorizer Lambda under local-iot', () => {
-  it('allows the device credentials through the unsigned authorizer (secret read from the local AWS API)', async () => {
+  it("allows a device's own credentials through the unsigned authorizer (master secret read from the local AWS API)", async () => {
     const before = served.runtime.invocationCount(FUNCTION);
-    const username = served.unsignedUsername();
+    const username = served.unsignedUsername('test-1');
     expect(
-      await served.runtime.authorizer.authorize(direct('test-1', username, served.credentials.password)),
+      await served.runtime.authorizer.authorize(
+        direct('test-1', username, served.credentialsFor('test-1').password),
+      ),
     ).toEqual({
       allowed: true,
       reasonCode: 0x00,
-      reason: 'allowed by statement ConnectWithPrefix of policy document 1',
+      reason: 'allowed by statement ConnectAsDevice of policy document 1',
       authorizerName: UNSIGNED,
       signature: 'not-required',
       lambdaInvoked: true,
@@ -101,18 +103,19 @@ describe('the real authorizer Lambda under local-iot', () => {
           decision: 'ALLOW',
           reason: 'PASSWORD_OK',
           clientId: 'test-1',
+          deviceId: 'test-1',
         }) as unknown,
       }),
     ]);
-    expect(served.functionLog.join('\n')).not.toContain(served.credentials.password);
+    expect(served.functionLog.join('\n')).not.toContain(served.credentialsFor('test-1').password);
   });
 
   it('refuses a wrong password with 0x86', async () => {
     const before = served.runtime.invocationCount(FUNCTION);
-    const username = served.unsignedUsername();
+    const username = served.unsignedUsername('test-1');
     expect(
       await served.runtime.authorizer.authorize(
-        direct('test-1', username, `${served.credentials.password}x`),
+        direct('test-1', username, `${served.credentialsFor('test-1').password}x`),
       ),
     ).toMatchObject({
       allowed: false,
@@ -123,10 +126,12 @@ describe('the real authorizer Lambda under local-iot', () => {
     expect(served.runtime.invocationCount(FUNCTION)).toBe(before + 1);
   });
 
-  it('refuses a client id outside test-* with 0x87: valid credentials, but the policy has no iot:Connect for it', async () => {
-    const username = served.unsignedUsername();
+  it("refuses a client id other than the device's with 0x87: valid credentials, but the policy has no iot:Connect for it", async () => {
+    const username = served.unsignedUsername('test-1');
     expect(
-      await served.runtime.authorizer.authorize(direct('prod-1', username, served.credentials.password)),
+      await served.runtime.authorizer.authorize(
+        direct('prod-1', username, served.credentialsFor('test-1').password),
+      ),
     ).toMatchObject({
       allowed: false,
       reasonCode: 0x87,
@@ -135,9 +140,12 @@ describe('the real authorizer Lambda under local-iot', () => {
     });
   });
 
-  it('refuses with 0x87 when no client id is sent: the returned policy only allows client/test-*', async () => {
-    const username = served.unsignedUsername();
-    const attempt = { ...direct('x', username, served.credentials.password), clientId: undefined };
+  it("refuses with 0x87 when no client id is sent: the returned policy only allows the device's own", async () => {
+    const username = served.unsignedUsername('test-1');
+    const attempt = {
+      ...direct('x', username, served.credentialsFor('test-1').password),
+      clientId: undefined,
+    };
     expect(await served.runtime.authorizer.authorize(attempt)).toMatchObject({
       allowed: false,
       reasonCode: 0x87,
@@ -179,7 +187,7 @@ describe('the real authorizer Lambda under local-iot', () => {
 
   it('answers TestInvokeAuthorizer with the real Lambda', async () => {
     const response = await testInvokeAuthorizer(served.local.connection, UNSIGNED, {
-      ...served.credentials,
+      ...served.credentialsFor('test-1'),
       clientId: 'test-1',
     });
     expect(response.status).toBe(200);

@@ -22,7 +22,7 @@ it('returns the synthesized TTLs through TestInvokeAuthorizer', async () => {
   const response = await testInvokeAuthorizer(
     served.local.connection,
     served.output(STACK_OUTPUTS.unsignedAuthorizerName),
-    { ...served.credentials, clientId: 'fleet-2' },
+    { ...served.credentialsFor('fleet-2'), clientId: 'fleet-2' },
   );
   expect(response.status).toBe(200);
   expect(await response.json()).toMatchObject({

@@ -5,14 +5,20 @@
  * declares only what is specific to it: the stack, a clock, the client options its tests have in common.
  */
 import { readFileSync } from 'node:fs';
-import { buildCustomAuthUsername, STACK_OUTPUTS, type DeviceCredentials } from '@iot-custom-auth/protocol';
+import {
+  buildCustomAuthUsername,
+  deriveDevicePassword,
+  STACK_OUTPUTS,
+  type DeviceCredentials,
+  type MasterSecret,
+} from '@iot-custom-auth/protocol';
 import type { IClientOptions } from 'mqtt';
 import type { LocalIot } from '../../src/local-iot';
 import type { LocalRuntime } from '../../src/local-runtime';
 import { TestClient } from './mqtt-test-client';
 import type { RecordedLog } from './recorded-log';
 import {
-  fetchDeviceCredentials,
+  fetchMasterSecret,
   serveStack,
   type AssemblySource,
   type ServedStack,
@@ -57,7 +63,7 @@ export class LocalIotHarness {
   readonly #options: LocalIotHarnessOptions;
   readonly #clients: TestClient[] = [];
   #served: ServedStack | undefined;
-  #credentials: DeviceCredentials | undefined;
+  #masterSecret: MasterSecret | undefined;
 
   constructor(options: LocalIotHarnessOptions = {}) {
     this.#options = options;
@@ -86,14 +92,18 @@ export class LocalIotHarness {
     return this.runtime.outputs;
   }
 
-  /** The device credentials from Secrets Manager, as the client reads them. */
-  get credentials(): DeviceCredentials {
+  /**
+   * The credentials of device `deviceId`: its id as user name, its password derived from the master secret
+   * read from the local Secrets Manager, as the client derives it.
+   */
+  credentialsFor(deviceId: string): DeviceCredentials {
     this.#started();
-    return this.#credentials as DeviceCredentials;
+    const { masterKey } = this.#masterSecret as MasterSecret;
+    return { username: deviceId, password: deriveDevicePassword(masterKey, deviceId) };
   }
 
-  /** The MQTT username for the unsigned authorizer, with the device user unless `user` is given. */
-  unsignedUsername(user = this.credentials.username): string {
+  /** The MQTT username for the unsigned authorizer for device `user`. */
+  unsignedUsername(user: string): string {
     return buildCustomAuthUsername({
       user,
       authorizerName: this.output(STACK_OUTPUTS.unsignedAuthorizerName),
@@ -128,7 +138,7 @@ export class LocalIotHarness {
   async start(): Promise<void> {
     const { assembly, context, serve } = this.#options;
     this.#served = await serveStack(assembly ?? synthesizedAssembly(context), serve);
-    this.#credentials = await fetchDeviceCredentials(this.#served.local);
+    this.#masterSecret = await fetchMasterSecret(this.#served.local);
   }
 
   /** Ends the clients a test connected (`afterEach`). */
@@ -155,9 +165,10 @@ export class LocalIotHarness {
         ca: readFileSync(connection.caFile),
         servername: connection.endpoint,
         ...(transport === 'mqtt' && { ALPNProtocols: ['mqtt'] }),
+        // Each device its own credentials: the client id names the device, as the zero-flag client does.
         ...(mqttOptions.username === undefined && {
-          username: this.unsignedUsername(),
-          password: this.credentials.password,
+          username: this.unsignedUsername(clientId),
+          password: this.credentialsFor(clientId).password,
         }),
         ...mqttOptions,
       },

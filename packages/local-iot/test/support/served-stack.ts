@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
-  parseDeviceCredentials,
+  parseMasterSecret,
   STACK_OUTPUTS,
-  type DeviceCredentials,
+  type MasterSecret,
   type LocalConnectionInfo,
 } from '@iot-custom-auth/protocol';
 import type { GatewayLogEntry } from '../../src/gateway/gateway-log';
@@ -74,8 +74,8 @@ export async function serveStack(assembly: AssemblySource, options: ServeOptions
   };
 }
 
-/** The device credentials, fetched as the client fetches them: the real SDK through the endpoint override. */
-export async function fetchDeviceCredentials(local: LocalIot): Promise<DeviceCredentials> {
+/** The master secret, fetched as the client fetches it: the real SDK through the endpoint override. */
+export async function fetchMasterSecret(local: LocalIot): Promise<MasterSecret> {
   const { connection } = local;
   const secrets = new SecretsManagerClient({
     region: connection.region,
@@ -86,9 +86,9 @@ export async function fetchDeviceCredentials(local: LocalIot): Promise<DeviceCre
     const secret = await secrets.send(
       new GetSecretValueCommand({ SecretId: local.runtime.outputs[STACK_OUTPUTS.deviceSecretArn] }),
     );
-    const credentials = parseDeviceCredentials(secret.SecretString);
-    if (!credentials) throw new Error('the device secret is not {"username","password"}');
-    return credentials;
+    const parsed = parseMasterSecret(secret.SecretString);
+    if (!parsed.ok) throw new Error(`the master secret is unusable: ${parsed.problem}`);
+    return parsed.secret;
   } finally {
     secrets.destroy();
   }
