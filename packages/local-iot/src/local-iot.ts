@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { LOCAL_IOT_FILES, type LocalConnectionInfo } from '@iot-custom-auth/protocol';
+import { AWS_IOT_LOG_GROUP, LOCAL_IOT_FILES, type LocalConnectionInfo } from '@iot-custom-auth/protocol';
 import { GATEWAY_DEFAULTS, startGateway, type Gateway } from './gateway/gateway';
 import type { GatewayClock } from './gateway/gateway-clock';
 import { stdoutLogSink, type GatewayLogSink } from './gateway/gateway-log';
@@ -19,6 +19,9 @@ import { SwappableRuntime } from './watch/swappable-runtime';
 import { MessageBroker } from './broker/message-broker';
 import type { MessageHandler } from './gateway/message-handler';
 import { ensurePrivateDirectory, writePrivateFile } from './private-state-files';
+import { LocalLogStore } from './logs/log-store';
+import { ConnectLogRecorder, IotConnectLog } from './logs/iot-connect-log';
+import type { ConnectAuthorizer } from './auth/connect-types';
 
 /** How to run local-iot. */
 export interface LocalIotOptions {
@@ -59,6 +62,9 @@ export interface LocalIotOptions {
   readonly messageHandler?: MessageHandler;
 }
 
+/** Where the local CloudWatch Logs groups are written, one file each, inside the state directory. */
+export const LOCAL_IOT_LOGS_DIRECTORY = 'logs';
+
 /** A deployment replaced by `redeploy`. */
 export interface DeploymentSwap {
   readonly previous: LocalDeployment;
@@ -77,6 +83,13 @@ export interface LocalIot {
   /** `.local-iot/connection.json`: see `LocalConnectionInfo`. */
   readonly connectionFile: string;
   readonly connection: LocalConnectionInfo;
+  /**
+   * Local CloudWatch Logs, served by the local AWS API (`FilterLogEvents`): each function's log group and
+   * AWS IoT's `AWSIotLogsV2`, also written to `.local-iot/logs/<group>.log` (0600).
+   */
+  readonly logs: LocalLogStore;
+  /** `.local-iot/logs/`. */
+  readonly logsDirectory: string;
   /**
    * Loads `cdkOut` again and serves it in place of the current deployment, as a `cdk deploy` updates the
    * stack under connected devices: same gateway port, CA, local AWS API URL and credentials (connection.json
@@ -104,11 +117,14 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
   const listener = await LoopbackListener.bind({
     ...(options.awsApiPort !== undefined && { port: options.awsApiPort }),
   });
+  // Local CloudWatch Logs, shared by every deployment a redeploy serves, mirrored to .local-iot/logs/.
+  const logs = new LocalLogStore({ directory: path.join(stateDir, LOCAL_IOT_LOGS_DIRECTORY) });
   const settings = {
     cdkOut: options.cdkOut,
     stateDir,
     endpointHost,
     listener,
+    logs,
     ...(options.stackName !== undefined && { stackName: options.stackName }),
     ...(options.functionLog !== undefined && { log: options.functionLog }),
     ...(options.authorizerTimeoutMs !== undefined && { authorizerTimeoutMs: options.authorizerTimeoutMs }),
@@ -127,9 +143,28 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     deployment: first.deployment,
     code: fingerprintCode(first.deployment),
   };
-  const closeRuntimes = () => runtimes.close().then(() => listener.close());
-  const log = options.log ?? stdoutLogSink;
+  const closeRuntimes = () =>
+    runtimes
+      .close()
+      .then(() => listener.close())
+      .then(() => logs.close());
   const { deployment } = first;
+  const iotLog = new IotConnectLog({ store: logs, accountId: deployment.accountId });
+  logs.createLogGroup(AWS_IOT_LOG_GROUP);
+  const recorder = new ConnectLogRecorder(iotLog);
+  const userLog = options.log ?? stdoutLogSink;
+  const log: GatewayLogSink = (entry) => {
+    recorder.gatewayEntry(entry);
+    userLog(entry);
+  };
+  // AWS IoT writes its Connect entry when it decides, so the record exists before the CONNACK is sent.
+  const connectAuthorizer: ConnectAuthorizer = {
+    authorize: async (attempt) => {
+      const decision = await runtimes.authorize(attempt);
+      recorder.decided(attempt, decision);
+      return decision;
+    },
+  };
   const messageHandler =
     options.messageHandler ??
     new MessageBroker({
@@ -144,7 +179,7 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
   let gateway: Gateway;
   try {
     gateway = await startGateway({
-      authorizer: runtimes,
+      authorizer: connectAuthorizer,
       messageHandler,
       ...(messageHandler instanceof MessageBroker && {
         httpsPublish: { authorizer: runtimes, target: messageHandler },
@@ -203,6 +238,8 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     outputsFile,
     connectionFile,
     connection,
+    logs,
+    logsDirectory: path.join(stateDir, LOCAL_IOT_LOGS_DIRECTORY),
     redeploy: () => {
       const swapped = redeploying.then(redeploy, redeploy);
       redeploying = swapped.catch(() => undefined);

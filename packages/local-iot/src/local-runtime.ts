@@ -5,6 +5,7 @@ import type { LocalAwsCredentials } from '@iot-custom-auth/protocol';
 import { LocalAwsApi } from './aws-api/local-aws-api';
 import { generateLocalAwsCredentials } from './aws-api/local-aws-credentials';
 import { LoopbackListener } from './aws-api/loopback-listener';
+import { LocalLogStore } from './logs/log-store';
 import {
   type LoadLocalDeploymentOptions,
   type LocalDeployment,
@@ -39,6 +40,11 @@ export interface LocalRuntimeSettings {
    * server is replaced and the runtime fails to build, the previous server is put back.
    */
   readonly listener?: LoopbackListener;
+  /**
+   * The local CloudWatch Logs the functions' lines go to (each in its log group) and the local AWS API serves;
+   * the caller closes a store it passes. @default a new in-memory store, closed with the runtime
+   */
+  readonly logs?: LocalLogStore;
 }
 
 /** Load `cdk.out`, or serve an already built deployment. */
@@ -64,6 +70,8 @@ export interface LocalRuntime {
   };
   /** The stack outputs with local values. */
   readonly outputs: Readonly<Record<string, string>>;
+  /** Local CloudWatch Logs: the functions' log groups (and AWS IoT's, written by the gateway's owner). */
+  readonly logs: LocalLogStore;
   /** How many times a function ran (all functions without a name). */
   invocationCount(functionName?: string): number;
   /** Ends the functions' execution environments and closes the AWS API. Safe to call twice. */
@@ -124,6 +132,9 @@ function buildRuntime(
 ): LocalRuntime {
   // One pair for the functions and the API's callers alike, as an IAM user's and a role's keys both work.
   const awsCredentials = options.awsCredentials ?? generateLocalAwsCredentials();
+  const logs = options.logs ?? new LocalLogStore();
+  // Lambda's log groups exist from deployment on (the stack creates them), so a query finds them empty.
+  for (const fn of deployment.functions) logs.createLogGroup(fn.logGroupName);
   const runner = new LambdaRunner({
     functions: deployment.functions,
     region: deployment.region,
@@ -133,6 +144,7 @@ function buildRuntime(
     ...(options.concurrencyLimit !== undefined && { concurrencyLimit: options.concurrencyLimit }),
     ...(options.runtimeModulePaths !== undefined && { runtimeModulePaths: options.runtimeModulePaths }),
     ...(options.log !== undefined && { log: options.log }),
+    functionLog: (fn, logStreamName, line) => logs.put(fn.logGroupName, logStreamName, line),
   });
   const authorizer = new CustomAuthPipeline({
     deployment,
@@ -144,6 +156,7 @@ function buildRuntime(
     listener,
     testInvoker: authorizer,
     credentials: awsCredentials,
+    logs,
   });
   // A shared listener served by this API's handler until another runtime takes it over.
   const servedHandler = closesListener ? undefined : listener.release();
@@ -166,7 +179,12 @@ function buildRuntime(
       close: closeApi,
     },
     outputs: deployment.outputs,
+    logs,
     invocationCount: (functionName?: string) => authorizer.invocationCount(functionName),
-    close: () => (closing ??= Promise.all([runner.close(), closeApi()]).then(() => undefined)),
+    // A store the caller passed in outlives this runtime (a redeploy keeps the log groups).
+    close: () =>
+      (closing ??= Promise.all([runner.close(), closeApi()]).then(() =>
+        options.logs === undefined ? logs.close() : undefined,
+      )),
   };
 }

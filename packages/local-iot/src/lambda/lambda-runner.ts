@@ -29,6 +29,12 @@ export { ISOLATIONS, type Isolation } from './execution-environment';
 export type LogSink = (line: string) => void;
 
 /**
+ * Receives every line a function's log gets, as Lambda writes it to CloudWatch Logs: into the function's log
+ * group (`fn.logGroupName`), in the log stream of the execution environment that wrote it.
+ */
+export type FunctionLogWriter = (fn: LocalFunction, logStreamName: string, line: string) => void;
+
+/**
  * Execution environments a function may have at once when its template reserves no concurrency: enough for a
  * developer's connect bursts (the connect matrix, the benchmark's concurrency of 8) while bounding the
  * processes one function can start on a laptop (each is a Node.js process of about 40 to 60 MB). Lambda's own
@@ -71,6 +77,8 @@ export interface LambdaRunnerOptions {
   readonly runtimeModulePaths?: readonly string[];
   /** @default writes to standard error */
   readonly log?: LogSink;
+  /** Also receives each line, by log group and stream (local CloudWatch Logs). @default none */
+  readonly functionLog?: FunctionLogWriter;
 }
 
 /** The default `awsCredentials`: shaped like an access key pair, accepted by no local AWS API. */
@@ -402,7 +410,7 @@ export class LambdaRunner {
         functionVersion: '$LATEST',
         invokedFunctionArn: fn.arn,
         memoryLimitInMB: String(fn.memorySizeMb),
-        logGroupName: `/aws/lambda/${fn.name}`,
+        logGroupName: fn.logGroupName,
         logStreamName: id,
       },
     };
@@ -421,7 +429,10 @@ export class LambdaRunner {
       { memorySizeMb: fn.memorySizeMb, codeDirectory: fn.codeDirectory, env: this.environment(fn) },
       {
         message: (message) => this.onMessage(environment, message),
-        output: (stream, line) => this.log(`[${fn.name}] ${stream} ${line}`),
+        output: (stream, line) => {
+          this.log(`[${fn.name}] ${stream} ${line}`);
+          this.options.functionLog?.(fn, id, line);
+        },
         exit: (exit) => this.onExit(environment, exit),
       },
     );
@@ -456,7 +467,7 @@ export class LambdaRunner {
     if (invocation.started !== undefined) return;
     const { environment, fn } = invocation;
     invocation.started = performance.now();
-    this.platformLines(fn, this.pool(fn).log.start(invocation.requestId));
+    this.platformLines(environment, this.pool(fn).log.start(invocation.requestId));
     this.emit({
       type: 'platform.start',
       functionName: fn.name,
@@ -469,11 +480,11 @@ export class LambdaRunner {
   private onMessage(environment: Environment, message: WorkerMessage): void {
     const { fn } = environment;
     if (message.type === 'log') {
-      this.log(
-        message.json
-          ? `[${fn.name}] ${message.message}`
-          : `[${fn.name}] ${message.requestId ?? '-'} ${message.level} ${message.message}`,
-      );
+      const line = message.json
+        ? message.message
+        : `${message.requestId ?? '-'} ${message.level} ${message.message}`;
+      this.log(`[${fn.name}] ${line}`);
+      this.options.functionLog?.(fn, environment.id, line);
       return;
     }
     if (environment.state === 'dead') return;
@@ -530,7 +541,7 @@ export class LambdaRunner {
     const errorMessage = `RequestId: ${invocation.requestId} Error: Runtime exited with error: ${exit.description}`;
     this.markStarted(invocation);
     const { log } = this.pool(invocation.fn);
-    this.platformLines(invocation.fn, log.runtimeExited(invocation.requestId, exit.description, errorType));
+    this.platformLines(environment, log.runtimeExited(invocation.requestId, exit.description, errorType));
     // Out of memory, the environment used all it had.
     if (exit.outOfMemory) environment.maxMemoryUsedMb = invocation.fn.memorySizeMb;
     this.finish(invocation, 'crash', { errorType, errorMessage }, true);
@@ -551,7 +562,7 @@ export class LambdaRunner {
       return;
     }
     const seconds = invocation.limitMs / 1000;
-    this.platformLines(fn, this.pool(fn).log.timedOut(invocation.requestId, seconds));
+    this.platformLines(environment, this.pool(fn).log.timedOut(invocation.requestId, seconds));
     this.report(invocation, 'timeout', undefined, true);
     this.fail(invocation, 'timeout', {
       errorType: 'Sandbox.Timedout',
@@ -590,7 +601,7 @@ export class LambdaRunner {
       ...(errorType !== undefined && { errorType }),
       platformFailure,
     };
-    this.platformLines(fn, this.pool(fn).log.end(report));
+    this.platformLines(environment, this.pool(fn).log.end(report));
     this.emit({ type: 'platform.report', functionName: fn.name, environmentId: environment.id, report });
   }
 
@@ -623,8 +634,12 @@ export class LambdaRunner {
     invocation.resolve(result);
   }
 
-  private platformLines(fn: LocalFunction, lines: readonly string[]): void {
-    for (const line of lines) this.log(`[${fn.name}] ${line}`);
+  private platformLines(environment: Environment, lines: readonly string[]): void {
+    const { fn } = environment;
+    for (const line of lines) {
+      this.log(`[${fn.name}] ${line}`);
+      this.options.functionLog?.(fn, environment.id, line);
+    }
   }
 
   private emit(event: InvocationTelemetry): void {

@@ -310,7 +310,8 @@ class JsonPatternParser {
     const expected = starSegments(value.value);
     return (root) => {
       const actual = select(root, path);
-      if (typeof actual !== 'string' && typeof actual !== 'number' && typeof actual !== 'boolean') return false;
+      if (typeof actual !== 'string' && typeof actual !== 'number' && typeof actual !== 'boolean')
+        return false;
       const matches = segmentsMatch(expected, String(actual));
       return op === '=' ? matches : !matches;
     };

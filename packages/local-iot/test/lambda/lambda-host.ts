@@ -22,6 +22,7 @@ const runner = new LambdaRunner({
       memorySizeMb: 128,
       environment: {},
       logFormat: 'Text',
+      logGroupName: `/aws/lambda/${name}`,
     },
   ],
   region: 'us-east-1',

@@ -30,6 +30,7 @@ function fixture(name: string, extra: Partial<LocalFunction> = {}): LocalFunctio
     memorySizeMb: 256,
     environment: { FIXTURE_SETTING: 'from-template' },
     logFormat: 'Text',
+    logGroupName: `/aws/lambda/fixture-${name}`,
     ...extra,
   };
 }

@@ -16,6 +16,7 @@ function fn(logFormat: 'Text' | 'JSON'): LocalFunction {
     memorySizeMb: 128,
     environment: {},
     logFormat,
+    logGroupName: '/aws/lambda/fn',
   };
 }
 
