@@ -1,15 +1,31 @@
 #!/usr/bin/env node
 // `npm run local` / `local-iot`: serve cdk.out until interrupted. The only place mapping errors to exit codes:
-// 0 stopped by a signal, 2 usage or configuration error (cdk.out missing, port busy...), 1 anything else.
-import { USAGE, UsageError, parseLocalIotArgs } from './cli-args';
+// 0 stopped by a signal, 2 usage or configuration error (cdk.out missing, port busy, synth failed...), 1 anything else.
+import { findWorkspaceRoot } from '@iot-custom-auth/protocol';
+import { USAGE, UsageError, parseLocalIotArgs, type LocalIotCliConfig } from './cli-args';
 import { LocalIotError } from './errors';
-import { startLocalIot } from './local-iot';
+import { scaledClock } from './gateway/gateway-clock';
+import { startLocalIot, type LocalIot } from './local-iot';
+import { describeChanges } from './watch/deployment-changes';
+import { STACK_SOURCE_DIRECTORIES, StackWatcher } from './watch/stack-watcher';
+import { cdkSynthCommand, runSynth, type SynthCommand } from './watch/synth-command';
+import * as path from 'node:path';
+
+const PROTOCOL_SOURCES = path.join('packages', 'protocol', 'src');
+
+const say = (line: string): void => void process.stderr.write(`local-iot: ${line}\n`);
 
 async function main(): Promise<number> {
   const config = parseLocalIotArgs(process.argv.slice(2));
   if (config.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
+  }
+  const synth = config.synth ? synthCommandFor(config) : undefined;
+  if (synth !== undefined) {
+    say(`synthesizing: ${[synth.command, ...synth.args].join(' ')}`);
+    const result = await runSynth(synth).result;
+    if (!result.ok) throw new LocalIotError(`the synth failed, nothing is served:\n${result.output}`);
   }
   const local = await startLocalIot({
     cdkOut: config.cdkOut,
@@ -18,30 +34,88 @@ async function main(): Promise<number> {
     stateDir: config.stateDir,
     concurrencyLimit: config.lambdaConcurrency,
     ...(config.stackName !== undefined && { stackName: config.stackName }),
+    ...(config.timeScale !== 1 && { clock: scaledClock(config.timeScale) }),
+  }).catch((error: unknown) => {
+    throw portInUse(error, config.port) ?? error;
   });
+  printBanner(local, config);
+  const watcher = config.watch && synth !== undefined ? watchSources(local, synth) : undefined;
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await watcher?.close();
+  await local.close();
+  return 0;
+}
+
+/** `npx --no -- cdk synth --quiet` in the repository root, writing `--cdk-out`, with the `-c` context. */
+function synthCommandFor(config: LocalIotCliConfig): SynthCommand {
+  const root = findWorkspaceRoot(process.cwd());
+  if (root === undefined)
+    throw new UsageError(
+      `--synth and --watch run cdk synth in this repository, but ${process.cwd()} is not inside it: run from the checkout (npm run local)`,
+    );
+  return cdkSynthCommand(root, config.context, path.resolve(config.cdkOut));
+}
+
+/** Re-synthesizes on each change to the stack or Lambda sources and swaps the deployment; one line each. */
+function watchSources(local: LocalIot, synth: SynthCommand): StackWatcher {
+  const watcher = new StackWatcher({
+    directories: STACK_SOURCE_DIRECTORIES.map((directory) => path.join(synth.cwd, directory)),
+    synth,
+    redeploy: () => local.redeploy(),
+    relativeTo: synth.cwd,
+    // The infra app and the Lambda bundle import protocol from its dist: rebuild it first when it changed.
+    beforeSynth: (files) =>
+      files.some((file) => file.startsWith(PROTOCOL_SOURCES))
+        ? { command: 'npx', args: ['--no', '--', 'tsc', '-b', 'packages/protocol'], cwd: synth.cwd }
+        : undefined,
+  });
+  watcher.on('synthesizing', (files) => say(`${files.join(', ')} changed: synthesizing`));
+  watcher.on('swapped', (swap) =>
+    say(
+      `deployment swapped (${describeChanges(swap.changes)}); connected clients keep their session until their policy refresh`,
+    ),
+  );
+  watcher.on('failed', ({ stage, message }) =>
+    say(
+      `${stage === 'synth' ? 'the synth failed' : 'the new cdk.out cannot be served'}, still serving the previous deployment:\n${message}`,
+    ),
+  );
+  say(`watching ${STACK_SOURCE_DIRECTORIES.join(', ')} (Ctrl+C stops)`);
+  return watcher;
+}
+
+/** The gateway port is taken: say by what, most likely, and the exact command that avoids it. */
+function portInUse(error: unknown, port: number): LocalIotError | undefined {
+  const cause = error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
+  if (cause?.code !== 'EADDRINUSE') return undefined;
+  return new LocalIotError(
+    `port ${port} is already in use (another \`npm run local\`?): stop that process, or serve on another port: npm run local -- --port ${port + 1} (or --port 0 for any free one)`,
+  );
+}
+
+function printBanner(local: LocalIot, config: LocalIotCliConfig): void {
   const { connection } = local;
+  const { deployment } = local.runtime;
   // Banner on stderr: stdout carries the structured log, one JSON line per event.
   process.stderr.write(
     [
-      `local-iot is serving stack ${local.runtime.deployment.stackName}`,
+      `local-iot is serving stack ${deployment.stackName}`,
       `  gateway        ${local.gateway.addresses.join(', ')}  (endpoint ${connection.endpoint}:${connection.port}: ALPN mqtt, or WebSockets on /mqtt)`,
       `  CA certificate ${connection.caFile}`,
       `  local AWS API  ${connection.awsEndpointUrl}  (Secrets Manager, IoT; region ${connection.region})`,
       `  outputs        ${local.outputsFile}`,
       `  connection     ${local.connectionFile}`,
-      `  authorizers    ${local.runtime.deployment.authorizers.map((a) => `${a.name} (${a.signingDisabled ? 'unsigned' : 'signed'}, ${a.status})`).join(', ')}`,
+      `  authorizers    ${deployment.authorizers.map((a) => `${a.name} (${a.signingDisabled ? 'unsigned' : 'signed'}, ${a.status})`).join(', ')}`,
+      ...(config.timeScale !== 1 ? [`  session clock  ${config.timeScale}x real time (--time-scale)`] : []),
       '',
       `Connect:  npm run connect -w client -- --outputs ${local.outputsFile}`,
       'Stop:     Ctrl+C',
       '',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await local.close();
-  return 0;
 }
 
 main().then(
@@ -50,7 +124,9 @@ main().then(
   },
   (error: unknown) => {
     if (error instanceof UsageError) {
-      process.stderr.write(`local-iot: ${error.message}\n\n${USAGE}\n`);
+      process.stderr.write(
+        `local-iot: ${error.message}\nRun local-iot --help (npm run local -- --help) for usage.\n`,
+      );
       process.exitCode = 2;
     } else if (error instanceof LocalIotError) {
       process.stderr.write(`local-iot: ${error.message}\n`);

@@ -1,5 +1,5 @@
 import { DEFAULT_CONCURRENCY_LIMIT } from '../src/lambda/lambda-runner';
-import { parseLocalIotArgs, UsageError, USAGE } from '../src/cli-args';
+import { closestFlag, LOCAL_IOT_FLAGS, parseLocalIotArgs, UsageError, USAGE } from '../src/cli-args';
 
 describe('parseLocalIotArgs --lambda-concurrency', () => {
   it('defaults to the runner default and takes a whole number', () => {
@@ -12,5 +12,41 @@ describe('parseLocalIotArgs --lambda-concurrency', () => {
     expect(() => parseLocalIotArgs(['--lambda-concurrency', text])).toThrow(
       new UsageError(`--lambda-concurrency must be a whole number from 1 to 1000, but '${text}' was given`),
     );
+  });
+});
+
+describe('parseLocalIotArgs watch, synth, context and time scale', () => {
+  it('--watch implies a synth and takes repeated -c KEY=VALUE in order', () => {
+    const config = parseLocalIotArgs(['--watch', '-c', 'clientIdPrefix=dev-', '--context', 'a=b=c']);
+    expect(config).toMatchObject({ watch: true, synth: true, context: ['clientIdPrefix=dev-', 'a=b=c'] });
+    expect(parseLocalIotArgs([])).toMatchObject({ watch: false, synth: false, context: [], timeScale: 1 });
+  });
+
+  it.each(['clientIdPrefix', '=dev-', ''])('refuses -c %j, naming the KEY=VALUE form', (pair) => {
+    expect(() => parseLocalIotArgs(['--synth', '-c', pair])).toThrow(
+      new UsageError(
+        `-c takes KEY=VALUE (as cdk synth -c), e.g. -c clientIdPrefix=dev-, but '${pair}' was given`,
+      ),
+    );
+  });
+
+  it('takes --time-scale as a whole factor and refuses anything else', () => {
+    expect(parseLocalIotArgs(['--time-scale', '60']).timeScale).toBe(60);
+    expect(() => parseLocalIotArgs(['--time-scale', '0.5'])).toThrow(
+      new UsageError("--time-scale must be a whole number from 1 to 100000, but '0.5' was given"),
+    );
+  });
+
+  it('answers --help before looking at anything else on the line', () => {
+    expect(parseLocalIotArgs(['--port', 'x', '--nope', '-h']).help).toBe(true);
+  });
+});
+
+describe('closestFlag', () => {
+  it('suggests a flag one or two edits away, a swap of neighbours being one', () => {
+    expect(closestFlag('--wacth', LOCAL_IOT_FLAGS)).toBe('--watch');
+    expect(closestFlag('--prot', LOCAL_IOT_FLAGS)).toBe('--port');
+    expect(closestFlag('--stat-dir', LOCAL_IOT_FLAGS)).toBe('--state-dir');
+    expect(closestFlag('--frobnicate', LOCAL_IOT_FLAGS)).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
 import type { DeploymentSwap } from '../local-iot';
-import { runSynth, type RunningSynth, type SynthCommand } from './synth-command';
+import { runSynth, type RunningSynth, type SynthCommand, type SynthResult } from './synth-command';
 
 /** The sources of the stack and of its Lambda bundle, relative to the repository root (as cdk.json's watch). */
 export const STACK_SOURCE_DIRECTORIES = [
@@ -25,11 +25,18 @@ export interface StackWatcherOptions {
   readonly redeploy: () => Promise<DeploymentSwap>;
   /** @default DEFAULT_DEBOUNCE_MS */
   readonly debounceMs?: number;
+  /** Changed files are named relative to it (e.g. the repository root). @default each directory's parent */
+  readonly relativeTo?: string;
+  /**
+   * A command to run before the synth for these changed files, if any: e.g. a build of a workspace package
+   * the app and the bundle import from its `dist`. Its failure is reported as the synth's.
+   */
+  readonly beforeSynth?: (files: readonly string[]) => SynthCommand | undefined;
 }
 
 /** Emitted by `StackWatcher`. */
 export interface StackWatcherEvents {
-  /** A synth starts for these changed files (relative to their watched directory's parent). */
+  /** A synth starts for these changed files (relative to `relativeTo`). */
   synthesizing: [files: readonly string[]];
   /** The new deployment serves. */
   swapped: [swap: DeploymentSwap];
@@ -72,7 +79,10 @@ export class StackWatcher extends EventEmitter<StackWatcherEvents> {
       if (!existsSync(directory)) continue;
       const watcher = watch(directory, { recursive: true }, (_event, file) => {
         if (file === null) return;
-        const relative = path.join(path.basename(directory), file.toString());
+        const relative = path.relative(
+          options.relativeTo ?? path.dirname(directory),
+          path.join(directory, file.toString()),
+        );
         if (!ignored(relative)) this.#noteChange(relative);
       });
       // A watched directory that goes away (a branch switch) stops being watched, nothing more.
@@ -95,6 +105,17 @@ export class StackWatcher extends EventEmitter<StackWatcherEvents> {
     await this.#cycle;
   }
 
+  /** Runs `command` (nothing to run is a success), so that `close` can end it. */
+  async #run(command: SynthCommand | undefined): Promise<SynthResult> {
+    if (command === undefined || this.#closed) return { ok: true };
+    this.#running = runSynth(command);
+    try {
+      return await this.#running.result;
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
   #noteChange(file: string): void {
     if (this.#closed) return;
     this.#changed.add(file);
@@ -114,9 +135,9 @@ export class StackWatcher extends EventEmitter<StackWatcherEvents> {
 
   async #runCycle(files: readonly string[]): Promise<void> {
     this.emit('synthesizing', files);
-    this.#running = runSynth(this.#options.synth);
-    const result = await this.#running.result;
-    this.#running = undefined;
+    const before = this.#options.beforeSynth?.(files);
+    const built = await this.#run(before);
+    const result = built.ok ? await this.#run(this.#options.synth) : built;
     if (this.#closed) return;
     if (!result.ok) {
       this.emit('failed', { stage: 'synth', message: result.output });
