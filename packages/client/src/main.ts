@@ -136,6 +136,7 @@ async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
           context,
           attemptStartedMs: started,
           waitMs: (config.explainWaitSeconds ?? DEFAULT_EXPLAIN_WAIT_SECONDS) * 1000,
+          beforeConnack: result.status !== 'refused',
         });
   print(failureLines(diagnosis, explanation), 'stderr');
   if (config.json) {

@@ -179,6 +179,7 @@ async function connectCheck(
           context,
           attemptStartedMs: started,
           waitMs: (config.explainWaitSeconds ?? DEFAULT_EXPLAIN_WAIT_SECONDS) * 1000,
+          beforeConnack: result.status !== 'refused',
         });
   report({
     check: 'connect',

@@ -41,7 +41,9 @@ export type GroupSearch =
 /** What to look for, and for how long. */
 export interface RecordQuery {
   readonly groups: readonly LogGroupRef[];
+  /** The records must contain it (the client id); `filterPattern` replaces the quoted term when given. */
   readonly clientId: string;
+  readonly filterPattern?: string;
   /** Milliseconds since the epoch: the window of the connection attempt. */
   readonly startTime: number;
   readonly endTime: number;
@@ -66,7 +68,7 @@ export async function searchGroup(
   group: LogGroupRef,
   query: RecordQuery,
 ): Promise<GroupSearch> {
-  const filterPattern = clientIdFilterPattern(query.clientId);
+  const filterPattern = query.filterPattern ?? clientIdFilterPattern(query.clientId);
   const records: LogRecord[] = [];
   let nextToken: string | undefined;
   try {
@@ -82,7 +84,8 @@ export async function searchGroup(
         }),
       );
       for (const event of answer.events ?? []) {
-        if (typeof event.message !== 'string' || !event.message.includes(query.clientId)) continue;
+        if (typeof event.message !== 'string') continue;
+        if (query.filterPattern === undefined && !event.message.includes(query.clientId)) continue;
         records.push({
           logGroupName: group.name,
           kind: group.kind,

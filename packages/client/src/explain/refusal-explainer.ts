@@ -1,5 +1,7 @@
 import {
   clientIdProblem,
+  CONNECT_REFUSALS,
+  type ConnectRefusalCause,
   type ClientReportExplanation,
   type ClientReportLogSearch,
 } from '@iot-custom-auth/protocol';
@@ -20,6 +22,11 @@ export interface ExplainRequest {
   readonly attemptStartedMs: number;
   /** How long to keep looking for records that are not there yet; 0 looks once. */
   readonly waitMs: number;
+  /**
+   * No CONNACK came (TLS failure, hang-up, timeout): the server may have closed the connection before it
+   * read a client id, so AWS IoT's TLS-stage refusals of the moment are looked for too.
+   */
+  readonly beforeConnack?: boolean;
 }
 
 /** Finds why an attempt was refused; never throws (what it could not read is in the answer). */
@@ -39,6 +46,10 @@ export interface CloudWatchExplainerDeps {
  * events with the service's clock, which may be off this machine's.
  */
 const CLOCK_SLACK_MS = 60_000;
+/** The refusals AWS IoT decides during TLS, before it reads a client id (protocol's table, stage `tls`). */
+const TLS_REFUSAL_CAUSES = (Object.keys(CONNECT_REFUSALS) as ConnectRefusalCause[]).filter(
+  (cause) => CONNECT_REFUSALS[cause].stage === 'tls',
+);
 /** Between two looks while waiting for late records. */
 const POLL_INTERVAL_MS = 1_000;
 
@@ -49,6 +60,26 @@ const POLL_INTERVAL_MS = 1_000;
  */
 export class CloudWatchRefusalExplainer implements RefusalExplainer {
   constructor(private readonly deps: CloudWatchExplainerDeps) {}
+
+  /** Before a CONNACK and with no record for the client id: AWS IoT's TLS-stage refusals of the moment. */
+  private async withTlsRefusals(
+    client: LogsClient,
+    reading: Reading,
+    request: ExplainRequest,
+  ): Promise<Reading> {
+    if (reading.found !== undefined || request.beforeConnack !== true) return reading;
+    const groups = request.groups.filter((group) => group.kind === 'iot');
+    if (groups.length === 0) return reading;
+    const searches = await searchGroups(client, {
+      groups,
+      clientId: request.context.clientId,
+      filterPattern: TLS_REFUSAL_PATTERN,
+      startTime: request.attemptStartedMs - TLS_REFUSAL_SLACK_MS,
+      endTime: this.deps.clock() + TLS_REFUSAL_SLACK_MS,
+    });
+    const tls = interpretSearches(searches, request.context);
+    return tls.found === undefined ? reading : { found: tls.found, conclusive: true };
+  }
 
   async explain(request: ExplainRequest): Promise<ClientReportExplanation> {
     const { clock, sleep } = this.deps;
@@ -62,7 +93,11 @@ export class CloudWatchRefusalExplainer implements RefusalExplainer {
         startTime: request.attemptStartedMs - CLOCK_SLACK_MS,
         endTime: clock() + CLOCK_SLACK_MS,
       });
-      const reading = interpretSearches(searches, request.context);
+      const reading = await this.withTlsRefusals(
+        client,
+        interpretSearches(searches, request.context),
+        request,
+      );
       if (reading.conclusive || clock() + POLL_INTERVAL_MS > deadline) {
         return finalExplanation(reading, searches, request);
       }
@@ -70,6 +105,15 @@ export class CloudWatchRefusalExplainer implements RefusalExplainer {
     }
   }
 }
+
+/**
+ * A connection refused during TLS (SNI not the endpoint's, no ALPN the endpoint speaks) leaves an AWS IoT
+ * entry without a client id; one from a few seconds around the attempt is taken as this attempt's.
+ */
+const TLS_REFUSAL_PATTERN = TLS_REFUSAL_CAUSES.map(
+  (cause) => `?${CONNECT_REFUSALS[cause].iotLogReason}`,
+).join(' ');
+const TLS_REFUSAL_SLACK_MS = 5_000;
 
 /** What the records said so far, and whether waiting could change it. */
 export interface Reading {
