@@ -28,7 +28,9 @@ export interface ConnectRefusal {
  * the authorizer answered `isAuthenticated: false` → 0x86 Bad user name or password; everything else → 0x87
  * Not authorized (a policy without `iot:Connect` on the client id gives 0x87 on AWS [seen]). An unsafe
  * client id is refused by the Lambda (`UNSAFE_CLIENT_ID`, `isAuthenticated: false`), so it is **0x86**; a
- * client id outside the prefix is authenticated and refused by the policy: **0x87**.
+ * client id outside the prefix (or another device's id) is authenticated and refused by the policy: **0x87**;
+ * a failure of the authorizer itself is an authenticated deny-all policy, so also **0x87**. The AWSIotLogsV2
+ * entry cannot tell those last two apart (both `AUTHORIZATION_FAILURE`): the decision line's reason does.
  */
 export const CONNECT_REFUSALS = {
   CLIENT_ID_TOO_LONG: {
@@ -169,12 +171,11 @@ export const CONNECT_REFUSALS = {
       'MISSING_CREDENTIALS',
       'CREDENTIALS_TOO_LONG',
       'PASSWORD_NOT_BASE64',
-      'UNKNOWN_USERNAME',
+      'MALFORMED_USERNAME',
+      'USERNAME_NOT_CLIENT_ID',
+      'UNKNOWN_DEVICE',
+      'DEVICE_REVOKED',
       'BAD_PASSWORD',
-      'SECRET_UNAVAILABLE',
-      'SECRET_INVALID',
-      'INVALID_FUNCTION_ARN',
-      'INTERNAL_ERROR',
     ],
     fix: "the authorizer refused the credentials: its decision line's reason says which check failed",
   },
@@ -183,8 +184,16 @@ export const CONNECT_REFUSALS = {
     connack: 0x87,
     iotLogReason: 'AUTHORIZATION_FAILURE',
     lambdaInvoked: true,
-    decisionReasons: ['CLIENT_ID_OUTSIDE_PREFIX'],
-    fix: 'use a client id the returned policy allows iot:Connect for (the stack output ClientIdPrefix)',
+    decisionReasons: ['CLIENT_ID_OUTSIDE_PREFIX', 'CLIENT_ID_NOT_DEVICE'],
+    fix: 'use a client id the returned policy allows iot:Connect for (the device id, under ClientIdPrefix)',
+  },
+  AUTHORIZER_FAILURE: {
+    stage: 'lambda',
+    connack: 0x87,
+    iotLogReason: 'AUTHORIZATION_FAILURE',
+    lambdaInvoked: true,
+    decisionReasons: ['SECRET_UNAVAILABLE', 'SECRET_INVALID', 'INVALID_FUNCTION_ARN', 'INTERNAL_ERROR'],
+    fix: "the authorizer could not check the credentials (it answers an authenticated deny-all): read its log group's ERROR line",
   },
 } as const satisfies Readonly<Record<string, ConnectRefusal>>;
 
