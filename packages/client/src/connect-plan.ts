@@ -314,7 +314,10 @@ async function unsignedCredentials(
  * Where to call AWS (the device secret, and the logs that explain a refusal): the connection file's AWS API,
  * else the SDK's chain; the stack's region.
  */
-export function secretsTarget(config: CliConfig, outputs: LoadedOutputs | undefined): AwsTarget {
+export function secretsTarget(
+  config: Pick<CliConfig, 'region'>,
+  outputs: LoadedOutputs | undefined,
+): AwsTarget {
   const values = outputs?.values ?? {};
   const local = outputs?.connection?.info;
   const region = config.region ?? local?.region ?? values.region ?? regionOfArn(values.deviceSecretArn);
