@@ -2,7 +2,9 @@
 // `npm start`: the project's main job, offline. Synthesizes the stack, serves it with local-iot, runs the
 // connect matrix with the real client, prints a table and exits 0 only when every expectation held.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { LOCAL_IOT_FILES, STACK_OUTPUTS, findWorkspaceRoot } from '@iot-custom-auth/protocol';
 import {
   LocalIotError,
@@ -14,18 +16,82 @@ import {
 import { connectMatrixRows, formatMatrixTable, runConnectMatrix, tamperedToken } from './connect-matrix';
 import { ConnectMatrixError } from './errors';
 
+const USAGE = `Usage: npm start [-- -c KEY=VALUE ...]
+
+Synthesizes the stack (npx cdk synth, with each -c KEY=VALUE as CDK context), serves it with local-iot on free
+ports, runs the connect matrix with the real client and prints a table; exits 0 only when every row held.
+Each run has its own state directory (.local-iot/runs/<id>: CA, secrets, cdk.out, logs), removed when every
+row passed and kept (its path printed) when one failed, so a running \`npm run local\` is never disturbed.
+
+Options:
+  -c, --context KEY=VALUE  CDK context for the synth, as cdk synth -c (repeatable), e.g. -c clientIdPrefix=dev-
+  -h, --help               show this help`;
+
+/** `npm start` arguments: `-c` context pairs, or help. */
+function parseStartArgs(argv: readonly string[]): { readonly help: boolean; readonly context: string[] } {
+  if (argv.includes('--help') || argv.includes('-h')) return { help: true, context: [] };
+  let values: { context?: string[] };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: { context: { type: 'string', short: 'c', multiple: true } },
+    }));
+  } catch (error) {
+    throw new ConnectMatrixError(
+      `${(error as Error).message}; npm start takes only -c KEY=VALUE (npm start -- --help)`,
+    );
+  }
+  const context = values.context ?? [];
+  for (const pair of context) {
+    if (!/^[^=\s]+=/.test(pair))
+      throw new ConnectMatrixError(
+        `-c takes KEY=VALUE (as cdk synth -c), e.g. -c clientIdPrefix=dev-, but '${pair}' was given`,
+      );
+  }
+  return { help: false, context };
+}
+
 async function main(): Promise<number> {
+  const args = parseStartArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   const started = Date.now();
   const repoRoot = findWorkspaceRoot(__dirname);
   if (repoRoot === undefined)
     throw new ConnectMatrixError('run npm start from a checkout of this repository');
-  const cdkOut = path.join(repoRoot, 'cdk.out');
-  const stateDir = path.join(repoRoot, LOCAL_IOT_FILES.directory);
+  // A state directory of this run's own: `npm run local`'s .local-iot/connection.json is never rewritten.
+  const runsDir = path.join(repoRoot, LOCAL_IOT_FILES.directory, 'runs');
+  ensurePrivateDirectory(path.dirname(runsDir));
+  ensurePrivateDirectory(runsDir);
+  const stateDir = mkdtempSync(path.join(runsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-`));
+  ensurePrivateDirectory(stateDir);
+  const cdkOut = path.join(stateDir, 'cdk.out');
 
-  step('Synthesizing the stack (npx cdk synth)');
-  await synth(repoRoot, cdkOut);
-  step(`Synthesized in ${seconds(started)}`);
+  const removeState = (): void => rmSync(stateDir, { recursive: true, force: true });
+  try {
+    step(`Synthesizing the stack (npx cdk synth${args.context.map((pair) => ` -c ${pair}`).join('')})`);
+    await synth(repoRoot, cdkOut, args.context);
+    step(`Synthesized in ${seconds(started)}`);
+  } catch (error) {
+    removeState();
+    throw error;
+  }
+  const code = await serveAndRun(repoRoot, stateDir, cdkOut, started);
+  // A failed row's logs stay for reading; a run that passed leaves nothing behind.
+  if (code === 0) removeState();
+  return code;
+}
 
+async function serveAndRun(
+  repoRoot: string,
+  stateDir: string,
+  cdkOut: string,
+  started: number,
+): Promise<number> {
   // The logs sit beside the device secrets and are as private: a 0700 directory, 0600 files, whatever the umask.
   ensurePrivateDirectory(stateDir);
   const gatewayLog: GatewayLogEntry[] = [];
@@ -62,7 +128,7 @@ async function main(): Promise<number> {
     );
     if (failed > 0) {
       process.stdout.write(
-        `Logs: ${path.join(stateDir, 'gateway.log')} and ${path.join(stateDir, 'lambda.log')}\n`,
+        `Logs: ${path.join(stateDir, 'gateway.log')} and ${path.join(stateDir, 'lambda.log')} (this run's state, kept)\n`,
       );
     }
     return failed === 0 ? 0 : 1;
@@ -73,10 +139,11 @@ async function main(): Promise<number> {
   }
 }
 
-function synth(repoRoot: string, cdkOut: string): Promise<void> {
+function synth(repoRoot: string, cdkOut: string, context: readonly string[]): Promise<void> {
   const cdk = path.join(repoRoot, 'node_modules', '.bin', 'cdk');
+  const args = ['synth', '--quiet', '--output', cdkOut, ...context.flatMap((pair) => ['-c', pair])];
   return new Promise((resolve, reject) => {
-    execFile(cdk, ['synth', '--quiet', '--output', cdkOut], { cwd: repoRoot }, (error, _stdout, stderr) => {
+    execFile(cdk, args, { cwd: repoRoot }, (error, _stdout, stderr) => {
       if (error === null) resolve();
       else reject(new ConnectMatrixError(`npx cdk synth failed:\n${stderr.trim()}`));
     });
