@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
+import { newSecretsManagerClient } from '../aws-clients';
 import { defaultDeps } from '../cli';
 import { stormMain, type StormDeps, type StormExitCode } from './storm-main';
 
@@ -16,7 +17,7 @@ export function stormDeps(interrupt: AbortSignal): StormDeps {
     stderr: base.stderr,
     stderrIsTty: process.stderr.isTTY === true,
     outputs: base.outputs,
-    credentials: base.credentials,
+    secretsManager: newSecretsManagerClient,
     readFile: (path) => readFile(path, 'utf8'),
     writeFile: (path, text) => writeFile(path, text, 'utf8'),
     connector: base.connector,

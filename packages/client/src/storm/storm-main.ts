@@ -8,7 +8,7 @@ import {
 } from '@iot-custom-auth/protocol';
 import type { Connector } from '../connection';
 import { prepareConnection, type PlanDeps, type PreparedConnection } from '../connect-plan';
-import type { CredentialSource } from '../credentials';
+import { AwsCredentialSource } from '../credentials';
 import { ClientError, ConfigError, RuntimeError, UsageError } from '../errors';
 import type { OutputsReader } from '../outputs';
 import type { InvocationPaths } from '../paths';
@@ -21,7 +21,13 @@ import {
   type StormMergeConfig,
   type StormRunConfig,
 } from './storm-args';
-import { CachingCredentialSource, CachingOutputsReader, cachingReadFile } from './storm-caches';
+import {
+  CachingCredentialSource,
+  CachingOutputsReader,
+  cachingReadFile,
+  cachingSecretsManager,
+  type SecretsManagerFactory,
+} from './storm-caches';
 import { renderHtmlReport } from './storm-html';
 import { mergeReports, parseStormReport } from './storm-merge';
 import { arrivalSeconds, planShard, type PlannedConnection } from './storm-plan';
@@ -46,7 +52,9 @@ export interface StormDeps {
   /** Whether stderr is a terminal: the progress line is redrawn in place there. */
   readonly stderrIsTty: boolean;
   readonly outputs: OutputsReader;
-  readonly credentials: CredentialSource;
+  /** Secrets Manager, for the master secret the device passwords are derived from. */
+  readonly secretsManager: SecretsManagerFactory;
+  /** Reads the CA file, the token-signing key and the reports to merge. */
   readonly readFile: ReadTextFile;
   readonly writeFile: (path: string, text: string) => Promise<void>;
   readonly connector: Connector;
@@ -89,9 +97,13 @@ export async function stormMain(argv: readonly string[], deps: StormDeps): Promi
 async function storm(config: StormRunConfig, deps: StormDeps): Promise<StormExitCode> {
   const outputs = new CachingOutputsReader(deps.outputs);
   const readFile = cachingReadFile(deps.readFile);
+  const credentials = new AwsCredentialSource({
+    readFile,
+    secretsManager: cachingSecretsManager(deps.secretsManager),
+  });
   const planDeps: PlanDeps = {
     outputs,
-    credentials: new CachingCredentialSource(deps.credentials),
+    credentials: new CachingCredentialSource(credentials),
     readFile,
     clock: deps.clock,
     randomId: deps.randomId,
