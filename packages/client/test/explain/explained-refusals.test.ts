@@ -4,67 +4,25 @@ import { join } from 'node:path';
 import {
   createToken,
   signToken,
-  STACK_OUTPUTS,
   type ClientReport,
   type ConnectRefusalCause,
 } from '@iot-custom-auth/protocol';
-import type { CfnResource, CfnTemplate } from '../../../local-iot/src/deployment/intrinsics';
-import {
-  demoTemplate,
-  FUNCTIONS_DIR,
-  rsaKeyPair,
-  writeAssembly,
-} from '../../../local-iot/test/fixtures/assembly';
+import { rsaKeyPair } from '../../../local-iot/test/fixtures/assembly';
 import { useLocalIot } from '../../../local-iot/test/support/local-iot-harness';
 import { runCli } from '../fixtures/run-cli';
+import {
+  behaviour,
+  faultyAssembly,
+  INACTIVE_AUTHORIZER,
+  NO_PERMISSION_AUTHORIZER,
+} from './support/faulty-stack';
 
 // End to end on loopback: the real client CLI, refused by local-iot serving a stack with every fault, must
 // explain each refusal with its exact reason in its text and in --json, read through the CloudWatch Logs
 // API (FilterLogEvents on AWSIotLogsV2 and the authorizer's log group) with the connection file's
 // endpoint and credentials, as on AWS.
 
-const STACK = 'Explained';
-const INACTIVE = `${STACK}-inactive`;
-const NO_PERMISSION = `${STACK}-no-permission`;
-const signingKeys = rsaKeyPair();
-
-/**
- * The demo stack on the fixture function whose behaviour the user name picks (`hang`, `ttl-too-low`, ...),
- * with its log group as an output, plus an INACTIVE authorizer and one whose function has no permission.
- */
-function explainedTemplate(): CfnTemplate {
-  const template = demoTemplate({
-    asset: 'authorizer',
-    publicKeyPem: signingKeys.publicKey,
-    timeoutSeconds: 1,
-    logFormat: 'JSON',
-  });
-  const resources = template.Resources as Record<string, CfnResource>;
-  const authorizer = resources.UnsignedAuthorizer as CfnResource;
-  const variant = (name: string, properties: Record<string, unknown>): CfnResource => ({
-    ...authorizer,
-    Properties: { ...authorizer.Properties, AuthorizerName: name, ...properties },
-  });
-  return {
-    ...template,
-    Resources: {
-      ...resources,
-      InactiveAuthorizer: variant(INACTIVE, { Status: 'INACTIVE' }),
-      NoPermissionAuthorizer: variant(NO_PERMISSION, {}),
-    },
-    Outputs: {
-      ...(template.Outputs as Record<string, unknown>),
-      [STACK_OUTPUTS.authorizerLogGroupName]: { Value: { Ref: 'LogGroup' } },
-    },
-  };
-}
-
-const served = useLocalIot({
-  assembly: (dir) =>
-    writeAssembly(join(dir, 'cdk.out'), STACK, explainedTemplate(), {
-      authorizer: join(FUNCTIONS_DIR, 'behaviours'),
-    }),
-});
+const served = useLocalIot({ assembly: faultyAssembly });
 
 let cwd: string;
 beforeAll(() => {
@@ -81,16 +39,6 @@ async function refused(args: readonly string[]): Promise<{ text: string; report:
   const line = json.stdout.trim().split('\n').at(-1) ?? '';
   return { text: text.stderr, report: JSON.parse(line) as ClientReport };
 }
-
-/** The password flags for the fixture's behaviour `behaviour` (the user name picks it). */
-const behaviour = (name: string, clientId = `test-${name}-1`): string[] => [
-  '--client_id',
-  clientId,
-  '--custom_auth_username',
-  name,
-  '--custom_auth_password',
-  'any',
-];
 
 interface Case {
   readonly name: string;
@@ -109,13 +57,13 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'inactive authorizer',
-    args: () => [...behaviour('open'), '--custom_auth_authorizer_name', INACTIVE],
+    args: () => [...behaviour('open'), '--custom_auth_authorizer_name', INACTIVE_AUTHORIZER],
     cause: 'AUTHORIZER_INACTIVE',
     reason: /INACTIVE/,
   },
   {
     name: 'no invoke permission',
-    args: () => [...behaviour('open'), '--custom_auth_authorizer_name', NO_PERMISSION],
+    args: () => [...behaviour('open'), '--custom_auth_authorizer_name', NO_PERMISSION_AUTHORIZER],
     cause: 'PERMISSION_MISSING',
     reason: /permission/i,
   },
