@@ -15,7 +15,7 @@ import {
   type ISubscribePacket,
   type IUnsubscribePacket,
 } from 'mqtt-packet';
-import { systemClock, type GatewayClock } from '../gateway/gateway-clock';
+import { systemClock, type ClockTimer, type GatewayClock } from '../gateway/gateway-clock';
 import {
   createLogger,
   stdoutLogSink,
@@ -55,6 +55,12 @@ export interface MessageBrokerOptions {
    * @default 1000
    */
   readonly maxQueuedPerClient?: number;
+  /**
+   * Payload bytes of the QoS 1 messages kept for one offline persistent session (besides the
+   * `maxQueuedPerClient` count); beyond it messages for it are dropped and logged.
+   * @default 8 MiB
+   */
+  readonly maxStoredBytesPerSession?: number;
   /** Quotas on retained messages. @default RETAINED_DEFAULTS (AWS IoT Core's, and 64 MiB in all) */
   readonly retainedLimits?: Partial<RetainedLimits>;
 }
@@ -125,6 +131,8 @@ interface DeliveryOptions {
   readonly retain: boolean;
   /** A retained message sent because of a new subscription. */
   readonly onSubscribe?: true;
+  /** A message of a resumed session that was sent before and not acknowledged: resent with DUP. */
+  readonly dup?: true;
 }
 
 /** A PUBLISH for one client: sent at once, or waiting for the client's Receive Maximum. */
@@ -142,15 +150,38 @@ interface ClientState {
   /** By topic filter as subscribed. */
   readonly subscriptions: Map<string, Subscription>;
   /**
-   * Packet ids of QoS 1 deliveries sent and not yet acknowledged. Only the ids: local-iot never resends
-   * (no persistent sessions), so it need not keep their payloads.
+   * QoS 1 deliveries sent and not yet acknowledged, by packet id: a persistent session keeps them to resend
+   * (DUP set) when it is resumed.
    */
-  readonly inflight: Set<number>;
+  readonly inflight: Map<number, Delivery>;
   /** QoS 1 deliveries waiting for an acknowledgement to make room; their bytes are reserved. */
   readonly queue: Delivery[];
   lastMessageId: number;
   /** New subscriptions whose retained message is due once the SUBACK is out. */
   retainedDue: Subscription[];
+  /** Messages of a resumed persistent session, sent once the CONNACK is out. */
+  resumed: readonly StoredMessage[];
+}
+
+/** A QoS 1 message kept for a persistent session while its client is offline. */
+interface StoredMessage {
+  readonly message: Message;
+  readonly filter: string;
+  /** Sent once and not acknowledged before the client went. */
+  readonly dup: boolean;
+}
+
+/**
+ * A persistent session while its client is offline: its subscriptions and the QoS 1 messages for it, until
+ * the client resumes it or it expires.
+ */
+interface StoredSession {
+  readonly subscriptions: Map<string, Subscription>;
+  readonly messages: StoredMessage[];
+  bytes: number;
+  /** The connection it last ran on, for the log. */
+  readonly connectionId: string;
+  readonly expiry: ClockTimer;
 }
 
 /** Members of one shared subscription (`$share/<name>/<filter>`), served in turn. */
@@ -209,11 +240,19 @@ function inflightLimitName(client: ConnectedClient): string {
  *
  * QoS 1 deliveries respect the client's Receive Maximum capped at AWS IoT's 100 unacknowledged messages,
  * waiting in a queue bounded in count and in bytes (reserved in the connection's outbound budget, so what
- * waits here counts against the same limits as what waits on the socket), and are forgotten with the
- * connection: local-iot keeps no persistent sessions (CONNACK Session Present is always 0), so
- * unacknowledged messages are not resent after a reconnect, and a shared subscription does not hand them to
- * another member. A delivery the gateway does not send (the client too far behind) is logged as not
- * delivered.
+ * waits here counts against the same limits as what waits on the socket). A delivery the gateway does not
+ * send (the client too far behind) is logged as not delivered.
+ *
+ * Persistent sessions (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-persistent-sessions):
+ * a client connected with MQTT 3.1.1 Clean Session 0, or MQTT 5 with a Session Expiry Interval, keeps its
+ * session when it goes, for that expiry (AWS IoT's default and cap: 1 hour): its subscriptions, the QoS 1
+ * messages it had not acknowledged, and every QoS 1 message published meanwhile to a filter it subscribed
+ * to at QoS 1 (QoS 0 messages are not kept), within `maxQueuedPerClient` messages and
+ * `maxStoredBytesPerSession` bytes. Reconnecting with Clean Start 0 resumes it (CONNACK Session Present 1):
+ * the unacknowledged ones are resent with DUP, then the others in order, each under `iot:Receive` of the
+ * policy the client has now. Clean Start 1 discards it. A refused CONNECT never reaches it, and a device
+ * disconnected because its policy refresh was refused loses it. A shared subscription does not hand an
+ * offline member's messages to another member.
  */
 export class MessageBroker implements MessageHandler {
   readonly #arn: IotArnContext;
@@ -224,6 +263,9 @@ export class MessageBroker implements MessageHandler {
   readonly #clients = new Map<ConnectedClient, ClientState>();
   readonly #shared = new Map<string, SharedGroup>();
   readonly #retained: RetainedMessages<Message>;
+  /** Persistent sessions of clients that are offline, by client id. */
+  readonly #stored = new Map<string, StoredSession>();
+  readonly #maxStoredBytes: number;
 
   constructor(options: MessageBrokerOptions) {
     this.#arn = options.arnContext;
@@ -231,6 +273,7 @@ export class MessageBroker implements MessageHandler {
     this.#clock = options.clock ?? systemClock;
     this.#wallClock = options.wallClock ?? Date.now;
     this.#maxQueued = options.maxQueuedPerClient ?? 1000;
+    this.#maxStoredBytes = options.maxStoredBytesPerSession ?? 8 * 1024 * 1024;
     this.#retained = new RetainedMessages(
       { ...RETAINED_DEFAULTS, ...options.retainedLimits },
       this.#clock,
@@ -247,8 +290,34 @@ export class MessageBroker implements MessageHandler {
     return { retainedMessages: this.#retained.count, retainedBytes: this.#retained.bytes };
   }
 
+  /**
+   * Resumes the client id's stored persistent session (subscriptions and the QoS 1 messages kept for it)
+   * unless the client asked for a clean start, which discards it. Returns whether one was resumed.
+   */
+  openSession(client: ConnectedClient): boolean {
+    const stored = this.#stored.get(client.clientId);
+    if (!stored) return false;
+    stored.expiry.cancel();
+    this.#stored.delete(client.clientId);
+    if (client.cleanStart) return false;
+    const state = this.#state(client);
+    for (const subscription of stored.subscriptions.values()) {
+      state.subscriptions.set(subscription.filter, subscription);
+      if (subscription.shareName !== undefined) this.#joinGroup(state, subscription);
+    }
+    state.resumed = stored.messages;
+    return true;
+  }
+
+  /** Sends what a resumed session kept, in order, under the client's policy now (`iot:Receive`). */
   onConnected(client: ConnectedClient): void {
-    this.#state(client);
+    const state = this.#state(client);
+    const resumed = state.resumed;
+    state.resumed = [];
+    for (const { message, filter, dup } of resumed) {
+      if (!this.#unexpired(message)) continue;
+      this.#deliver(state, message, filter, { qos: 1, retain: false, ...(dup && { dup: true as const }) });
+    }
   }
 
   /**
@@ -262,6 +331,7 @@ export class MessageBroker implements MessageHandler {
     if (state) {
       this.#clients.delete(client);
       for (const subscription of state.subscriptions.values()) this.#leaveGroup(state, subscription);
+      if (client.sessionExpirySeconds > 0 && ended?.keepSession !== false) this.#store(state);
     }
     const will = client.will;
     if (!ended?.publishWill || !will) return;
@@ -290,6 +360,38 @@ export class MessageBroker implements MessageHandler {
       ...(allowed ? {} : { dropped: true as const }),
       will: true,
     });
+  }
+
+  /** Client ids with a stored (offline) persistent session, for tests and diagnostics. */
+  get storedSessions(): string[] {
+    return [...this.#stored.keys()];
+  }
+
+  /**
+   * Keeps a disconnected client's session for its expiry: subscriptions, then the QoS 1 messages it had
+   * not acknowledged (resent with DUP) and those still waiting for its Receive Maximum.
+   */
+  #store(state: ClientState): void {
+    const { client } = state;
+    const expiry = this.#clock.setTimer(() => {
+      if (this.#stored.get(client.clientId) === stored) this.#stored.delete(client.clientId);
+    }, client.sessionExpirySeconds * 1000);
+    const stored: StoredSession = {
+      subscriptions: new Map(state.subscriptions),
+      messages: [],
+      bytes: 0,
+      connectionId: client.connectionId,
+      expiry,
+    };
+    const keep = (delivery: Delivery, dup: boolean): void => {
+      if (stored.messages.length >= this.#maxQueued) return;
+      stored.messages.push({ message: delivery.message, filter: delivery.filter, dup });
+      stored.bytes += delivery.message.payload.length;
+    };
+    for (const delivery of state.inflight.values()) keep(delivery, true);
+    for (const delivery of state.queue) keep(delivery, false);
+    this.#stored.get(client.clientId)?.expiry.cancel();
+    this.#stored.set(client.clientId, stored);
   }
 
   onPublish(client: ConnectedClient, publish: IPublishPacket): PacketOutcome {
@@ -458,7 +560,7 @@ export class MessageBroker implements MessageHandler {
       if (subscription.wildcard || subscription.shareName !== undefined) continue;
       const retained = this.#retained.get(subscription.match);
       if (!retained) continue;
-      this.#deliver(state, retained, subscription, {
+      this.#deliver(state, retained, subscription.filter, {
         qos: subscription.qos,
         retain: true,
         onSubscribe: true,
@@ -493,10 +595,11 @@ export class MessageBroker implements MessageHandler {
       state = {
         client,
         subscriptions: new Map(),
-        inflight: new Set(),
+        inflight: new Map(),
         queue: [],
         lastMessageId: 0,
         retainedDue: [],
+        resumed: [],
       };
       this.#clients.set(client, state);
     }
@@ -530,12 +633,13 @@ export class MessageBroker implements MessageHandler {
         retainAsPublished ||= subscription.retainAsPublished;
       }
       if (!best) continue;
-      const sent = this.#deliver(state, message, best, {
+      const sent = this.#deliver(state, message, best.filter, {
         qos: Math.min(message.qos, best.qos) as 0 | 1,
         retain: message.retain && retainAsPublished,
       });
       if (sent) delivered += 1;
     }
+    delivered += this.#keepForOfflineSessions(message);
     for (const [key, group] of this.#shared) {
       const match = key.slice(key.indexOf('\u0000') + 1);
       if (group.members.length === 0 || !topicMatches(match, message.topic)) continue;
@@ -546,7 +650,7 @@ export class MessageBroker implements MessageHandler {
           (s) => s.shareName !== undefined && `${s.shareName}\u0000${s.match}` === key,
         );
         if (!subscription) continue;
-        const sent = this.#deliver(member, message, subscription, {
+        const sent = this.#deliver(member, message, subscription.filter, {
           qos: Math.min(message.qos, subscription.qos) as 0 | 1,
           retain: message.retain && subscription.retainAsPublished,
         });
@@ -561,14 +665,59 @@ export class MessageBroker implements MessageHandler {
   }
 
   /**
+   * Keeps a QoS 1 message for each offline persistent session subscribed to it at QoS 1 (AWS IoT stores
+   * only QoS 1 messages for them), within the count and byte bounds; `iot:Receive` is decided when it is
+   * delivered. Returns how many sessions kept it.
+   */
+  #keepForOfflineSessions(message: Message): number {
+    if (message.qos !== 1) return 0;
+    let kept = 0;
+    for (const [clientId, stored] of this.#stored) {
+      let filter: string | undefined;
+      for (const subscription of stored.subscriptions.values()) {
+        if (subscription.qos !== 1 || subscription.shareName !== undefined) continue;
+        if (subscription.noLocal && message.fromClientId === clientId) continue;
+        if (topicMatches(subscription.match, message.topic)) filter ??= subscription.filter;
+      }
+      if (filter === undefined) continue;
+      const full =
+        stored.messages.length >= this.#maxQueued
+          ? `${stored.messages.length} messages are kept for it already`
+          : stored.bytes + message.payload.length > this.#maxStoredBytes
+            ? `its ${this.#maxStoredBytes}-byte bound would be passed`
+            : undefined;
+      if (full === undefined) {
+        stored.messages.push({ message, filter, dup: false });
+        stored.bytes += message.payload.length;
+        kept += 1;
+      }
+      this.#log({
+        event: 'receive',
+        connectionId: stored.connectionId,
+        clientId,
+        topic: message.topic,
+        qos: 1,
+        filter,
+        ...(message.fromClientId === undefined ? {} : { fromClientId: message.fromClientId }),
+        decision: full === undefined ? 'allow' : 'deny',
+        reason:
+          full === undefined
+            ? 'kept for the offline persistent session until it is resumed (iot:Receive decided then)'
+            : `not kept for the offline persistent session: ${full}`,
+      });
+    }
+    return kept;
+  }
+
+  /**
    * One delivery to one client, if its policy allows `iot:Receive` and the packet fits its Maximum Packet
    * Size; logged either way. Returns whether it was sent or queued.
    */
-  #deliver(state: ClientState, message: Message, subscription: Subscription, how: DeliveryOptions): boolean {
+  #deliver(state: ClientState, message: Message, filter: string, how: DeliveryOptions): boolean {
     const { client } = state;
     const receive = this.#evaluate(client, 'iot:Receive', topicArn(this.#arn, message.topic));
     if (!receive.allowed) {
-      this.#logReceive(state, message, subscription.filter, how, 'deny', receive.reason);
+      this.#logReceive(state, message, filter, how, 'deny', receive.reason);
       return false;
     }
     const packet: IPublishPacket = {
@@ -576,7 +725,7 @@ export class MessageBroker implements MessageHandler {
       topic: message.topic,
       payload: message.payload,
       qos: how.qos,
-      dup: false,
+      dup: how.dup === true,
       retain: how.retain,
       ...(client.protocolVersion === 5 ? { properties: this.#properties(message) } : {}),
     };
@@ -587,14 +736,14 @@ export class MessageBroker implements MessageHandler {
       this.#logReceive(
         state,
         message,
-        subscription.filter,
+        filter,
         how,
         'deny',
         `the ${size}-byte PUBLISH exceeds the client's Maximum Packet Size of ${client.maximumPacketSize}`,
       );
       return false;
     }
-    const delivery: Delivery = { packet, filter: subscription.filter, message, how, bytes: size };
+    const delivery: Delivery = { packet, filter: filter, message, how, bytes: size };
     if (how.qos === 1 && state.inflight.size >= inflightLimit(client)) {
       return this.#enqueue(state, delivery, receive.reason);
     }
@@ -639,7 +788,7 @@ export class MessageBroker implements MessageHandler {
     const { packet } = delivery;
     if (packet.qos === 1) packet.messageId = this.#nextMessageId(state);
     const result = state.client.send(packet);
-    if (result.sent && packet.qos === 1) state.inflight.add(packet.messageId as number);
+    if (result.sent && packet.qos === 1) state.inflight.set(packet.messageId as number, delivery);
     return result;
   }
 

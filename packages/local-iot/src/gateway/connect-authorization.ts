@@ -148,6 +148,13 @@ export interface AcceptedConnect {
   /** The CONNECT had an empty client id: the gateway assigned `clientId` (and says so in the CONNACK). */
   readonly clientIdAssigned: boolean;
   readonly keepAliveSeconds: number;
+  /** Clean Start (MQTT 5) / Clean Session (3.1.1): a stored session is discarded rather than resumed. */
+  readonly cleanStart: boolean;
+  /**
+   * How long the session outlives the connection, in seconds; 0 for none. MQTT 3.1.1 Clean Session 0 gets
+   * AWS IoT's persistent session expiry (1 hour by default); MQTT 5 its Session Expiry Interval capped at it.
+   */
+  readonly sessionExpirySeconds: number;
 }
 
 /** What an allowed CONNECT gets: an empty client id is replaced by the connection id. */
@@ -156,20 +163,33 @@ export function acceptedConnect(connect: IConnectPacket, attempt: ConnectAttempt
     clientId: attempt.clientId ?? attempt.connectionId,
     clientIdAssigned: attempt.clientId === undefined,
     keepAliveSeconds: effectiveKeepAlive(connect.keepalive ?? 0),
+    cleanStart: connect.clean !== false,
+    sessionExpirySeconds: sessionExpiryOf(connect),
   };
+}
+
+/** The session expiry AWS IoT grants a CONNECT (see `AcceptedConnect.sessionExpirySeconds`). */
+function sessionExpiryOf(connect: IConnectPacket): number {
+  const cap = AWS_IOT_MQTT_LIMITS.maxSessionExpirySeconds;
+  if (protocolVersionOf(connect) !== 5) return connect.clean === false ? cap : 0;
+  return Math.min(connect.properties?.sessionExpiryInterval ?? 0, cap);
 }
 
 /**
  * The CONNACK 0x00 of an allowed CONNECT: for MQTT 5 with AWS IoT's properties (limits, server keep alive,
  * assigned client id, session expiry when capped); return code 0 for MQTT 3.1.1.
  */
-export function acceptConnack(connect: IConnectPacket, accepted: AcceptedConnect): IConnackPacket {
-  if (protocolVersionOf(connect) !== 5) return { cmd: 'connack', returnCode: 0, sessionPresent: false };
+export function acceptConnack(
+  connect: IConnectPacket,
+  accepted: AcceptedConnect,
+  sessionPresent = false,
+): IConnackPacket {
+  if (protocolVersionOf(connect) !== 5) return { cmd: 'connack', returnCode: 0, sessionPresent };
   const requestedExpiry = connect.properties?.sessionExpiryInterval ?? 0;
   return {
     cmd: 'connack',
     reasonCode: RC.success,
-    sessionPresent: false,
+    sessionPresent,
     properties: {
       maximumQoS: 1,
       retainAvailable: true,

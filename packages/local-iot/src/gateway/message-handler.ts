@@ -38,6 +38,10 @@ export interface ConnectedClient {
    * at each decision: it is replaced when `refreshAfterInSeconds` passes and the authorizer allows again.
    */
   readonly session: AuthorizedSession;
+  /** Clean Start / Clean Session of the CONNECT: a stored session is discarded, not resumed. */
+  readonly cleanStart: boolean;
+  /** Seconds the session outlives this connection; 0 when it ends with it. */
+  readonly sessionExpirySeconds: number;
   /** The CONNECT's will message, if any. */
   readonly will?: IConnectPacket['will'];
   /** The client's Maximum Packet Size (CONNECT property), if it set one. */
@@ -66,6 +70,8 @@ export interface DisconnectInfo {
    * than 0x04 "disconnect with will message" (MQTT 5 3.1.2.5), a session take-over included.
    */
   readonly publishWill: boolean;
+  /** Whether a persistent session may outlive this end: not when the authorizer refused the device. */
+  readonly keepSession?: boolean;
 }
 
 /** The memory a message handler holds outside any one connection, as it accounts for it. */
@@ -92,6 +98,11 @@ export interface PacketOutcome {
  * acknowledgements go out in the order the packets came in, as MQTT requires.
  */
 export interface MessageHandler {
+  /**
+   * Called once the connection is accepted, before its CONNACK: resumes the client id's stored session
+   * unless `client.cleanStart`; returns whether one was resumed (CONNACK Session Present).
+   */
+  openSession?(client: ConnectedClient): boolean;
   /** Called after CONNACK 0x00. */
   onConnected?(client: ConnectedClient): void;
   /** A PUBLISH with QoS 0 or 1 and its topic alias resolved (`topic` set, no `topicAlias` property). */

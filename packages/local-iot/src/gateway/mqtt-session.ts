@@ -186,6 +186,8 @@ export class MqttSession {
         this.#options.handler.onDisconnected?.(client, {
           cause: request.cause,
           publishWill: !(request.fromClient && request.reasonCode !== RC.disconnectWithWill),
+          // A device whose policy refresh was refused is not let back into its session.
+          keepSession: request.cause !== 'refresh-refused',
         });
       } catch (error) {
         this.#logError(`message handler onDisconnected failed: ${errorMessage(error)}`);
@@ -345,7 +347,8 @@ export class MqttSession {
 
     this.#state = 'connected';
     this.#connectedAt = this.#options.clock.now();
-    this.#sendControl(acceptConnack(connect, accepted));
+    const sessionPresent = this.#options.handler.openSession?.(this.#client) ?? false;
+    this.#sendControl(acceptConnack(connect, accepted, sessionPresent));
     this.#startConnectedTimers(accepted.keepAliveSeconds, decision.session);
     this.#options.handler.onConnected?.(this.#client);
   }
@@ -442,6 +445,8 @@ export class MqttSession {
       connectionId: this.connectionId,
       clientId: accepted.clientId,
       clientIdAssigned: accepted.clientIdAssigned,
+      cleanStart: accepted.cleanStart,
+      sessionExpirySeconds: accepted.sessionExpirySeconds,
       protocolVersion: this.#packets.protocolVersion === 5 ? 5 : 4,
       transport: this.#options.connection.transport,
       ...(this.#options.connection.remoteAddress === undefined

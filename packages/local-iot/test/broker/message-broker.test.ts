@@ -17,6 +17,19 @@ import { OutboundAccounting, type ConnectionOutbound } from '../../src/gateway/o
 const ARN = { region: 'us-east-1', account: '000000000000' };
 /** The documents the project's authorizer returns: connect on test-*, own topics under devices/<id>. */
 const DEVICE_POLICIES = buildDevicePolicies(ARN);
+/** Connect anywhere, publish and receive everything. */
+const OPEN_POLICIES: IotPolicyDocument[] = [
+  {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: ['iot:Connect', 'iot:Publish', 'iot:Receive', 'iot:Subscribe'],
+        Resource: '*',
+      },
+    ],
+  },
+];
 
 /** A policy that lets a client subscribe to all devices but receive only its own topics. */
 const RECEIVE_OWN_ONLY: IotPolicyDocument[] = [
@@ -36,11 +49,23 @@ const ALLOW_ALL: IotPolicyDocument[] = [
 
 class FakeClock implements GatewayClock {
   time = 0;
+  readonly #timers: { at: number; callback: () => void; cancelled: boolean }[] = [];
   now(): number {
     return this.time;
   }
-  setTimer(): ClockTimer {
-    throw new Error('the broker sets no timers');
+  setTimer(callback: () => void, delayMs: number): ClockTimer {
+    const timer = { at: this.time + delayMs, callback, cancelled: false };
+    this.#timers.push(timer);
+    return { cancel: () => void (timer.cancelled = true) };
+  }
+  /** Moves time on, running the timers that fall due (persistent session expiry). */
+  advance(ms: number): void {
+    this.time += ms;
+    for (const timer of this.#timers.splice(0)) {
+      if (timer.cancelled) continue;
+      if (timer.at <= this.time) timer.callback();
+      else this.#timers.push(timer);
+    }
   }
 }
 
@@ -49,6 +74,8 @@ class FakeClient implements ConnectedClient {
   readonly connectionId: string;
   readonly clientIdAssigned = false;
   readonly transport = 'mqtt' as const;
+  cleanStart = true;
+  sessionExpirySeconds = 0;
   readonly sent: Packet[] = [];
   readonly disconnects: { reasonCode: number; reason: string }[] = [];
   readonly outbound: ConnectionOutbound;
@@ -856,6 +883,99 @@ describe('MessageBroker will messages', () => {
         dropped: true,
         will: true,
       },
+    ]);
+  });
+});
+
+describe('MessageBroker persistent sessions', () => {
+  /** A client of a persistent session (`expiry` seconds), connected through `openSession` as the gateway does. */
+  function reconnect(
+    clientId: string,
+    cleanStart: boolean,
+    expiry = 3600,
+  ): { client: FakeClient; present: boolean } {
+    const client = new FakeClient(clientId);
+    client.cleanStart = cleanStart;
+    client.sessionExpirySeconds = expiry;
+    const present = broker.openSession(client);
+    broker.onConnected(client);
+    return { client, present };
+  }
+  const gone = (client: FakeClient) =>
+    broker.onDisconnected(client, { cause: 'connection-lost', publishWill: false });
+
+  it('keeps subscriptions and offline QoS 1 messages, resumes them with Session Present, drops QoS 0', () => {
+    const first = reconnect('test-1', true);
+    expect(first.present).toBe(false);
+    subscribe(first.client, 'devices/test-1/#');
+    gone(first.client);
+    expect(broker.storedSessions).toEqual(['test-1']);
+    const publisher = connect(new FakeClient('test-2', OPEN_POLICIES));
+    publish(publisher, 'devices/test-1/a', 'one', { qos: 1 });
+    publish(publisher, 'devices/test-1/b', 'zero', { qos: 0 });
+    publish(publisher, 'devices/test-1/c', 'two', { qos: 1 });
+    const second = reconnect('test-1', false);
+    expect(second.present).toBe(true);
+    expect(second.client.received).toEqual(['devices/test-1/a one', 'devices/test-1/c two']);
+    publish(publisher, 'devices/test-1/d', 'live', { qos: 1 });
+    expect(second.client.received).toContain('devices/test-1/d live');
+    expect(broker.storedSessions).toEqual([]);
+  });
+
+  it('resends an unacknowledged delivery with DUP after the reconnect', () => {
+    const first = reconnect('test-1', true);
+    subscribe(first.client, 'devices/test-1/#');
+    publish(first.client, 'devices/test-1/a', 'unacked', { qos: 1 });
+    gone(first.client);
+    const second = reconnect('test-1', false);
+    const resent = second.client.sent.filter((p): p is IPublishPacket => p.cmd === 'publish');
+    expect(resent.map((p) => [p.topic, p.dup, p.qos])).toEqual([['devices/test-1/a', true, 1]]);
+  });
+
+  it('discards the session on Clean Start, on expiry, and after a refused policy refresh', () => {
+    const first = reconnect('test-1', true);
+    subscribe(first.client, 'devices/test-1/#');
+    gone(first.client);
+    expect(reconnect('test-1', true).present).toBe(false);
+    const kept = reconnect('test-1', false, 60);
+    subscribe(kept.client, 'devices/test-1/#');
+    gone(kept.client);
+    clock.advance(60_000);
+    expect(broker.storedSessions).toEqual([]);
+    expect(reconnect('test-1', false).present).toBe(false);
+    const revoked = reconnect('test-1', false);
+    broker.onDisconnected(revoked.client, {
+      cause: 'refresh-refused',
+      publishWill: false,
+      keepSession: false,
+    });
+    expect(broker.storedSessions).toEqual([]);
+  });
+
+  it('keeps no session for a clean connection and bounds what an offline session keeps', () => {
+    const clean = reconnect('test-3', true, 0);
+    subscribe(clean.client, 'devices/test-3/#');
+    gone(clean.client);
+    expect(broker.storedSessions).toEqual([]);
+    broker = new MessageBroker({
+      arnContext: ARN,
+      clock,
+      log: (entry) => log.push(entry),
+      maxQueuedPerClient: 2,
+    });
+    const offline = reconnect('test-1', true);
+    subscribe(offline.client, 'devices/test-1/#');
+    gone(offline.client);
+    const publisher = connect(new FakeClient('test-2', OPEN_POLICIES));
+    for (const n of [1, 2, 3]) publish(publisher, 'devices/test-1/a', `m${n}`, { qos: 1 });
+    expect(
+      deliveries()
+        .filter((d) => d.clientId === 'test-1')
+        .map((d) => d.decision),
+    ).toEqual(['allow', 'allow', 'deny']);
+    expect(reconnect('test-1', false).client.received).toEqual([
+      'devices/test-1/a m1',
+      'devices/test-1/a m2',
     ]);
   });
 });

@@ -168,6 +168,8 @@ describe('acceptedConnect and acceptConnack', () => {
       clientId: 'c0ffee00-0000-4000-8000-000000000001',
       clientIdAssigned: true,
       keepAliveSeconds: 1200,
+      cleanStart: true,
+      sessionExpirySeconds: 0,
     });
     expect(acceptConnack(packet, accepted).properties).toMatchObject({
       assignedClientIdentifier: 'c0ffee00-0000-4000-8000-000000000001',
@@ -179,5 +181,23 @@ describe('acceptedConnect and acceptConnack', () => {
     const packet = connect({ protocolVersion: 4 });
     const accepted = acceptedConnect(packet, connectAttempt(packet, CONNECTION));
     expect(acceptConnack(packet, accepted)).toEqual({ cmd: 'connack', returnCode: 0, sessionPresent: false });
+  });
+
+  it('grants a persistent session AWS IoT expiry: 1 hour for 3.1.1 clean session 0, the interval capped for 5', () => {
+    const expiry = (packet: ReturnType<typeof connect>) =>
+      acceptedConnect(packet, connectAttempt(packet, CONNECTION)).sessionExpirySeconds;
+    expect(expiry(connect({ protocolVersion: 4, clean: false }))).toBe(3600);
+    expect(expiry(connect({ protocolVersion: 4, clean: true }))).toBe(0);
+    expect(expiry(connect({ protocolVersion: 5, clean: false }))).toBe(0);
+    expect(expiry(connect({ protocolVersion: 5, properties: { sessionExpiryInterval: 60 } }))).toBe(60);
+    expect(expiry(connect({ protocolVersion: 5, properties: { sessionExpiryInterval: 99_999 } }))).toBe(3600);
+    const resumed = connect({ protocolVersion: 4, clean: false });
+    const accepted = acceptedConnect(resumed, connectAttempt(resumed, CONNECTION));
+    expect(accepted.cleanStart).toBe(false);
+    expect(acceptConnack(resumed, accepted, true)).toEqual({
+      cmd: 'connack',
+      returnCode: 0,
+      sessionPresent: true,
+    });
   });
 });

@@ -30,6 +30,8 @@ function setup(options: { handler?: MessageHandler; protocolVersion?: 4 | 5 } = 
     connectionId: 'c0ffee00-0000-4000-8000-000000000001',
     clientId: 'test-1',
     clientIdAssigned: false,
+    cleanStart: true,
+    sessionExpirySeconds: 0,
     protocolVersion,
     transport: 'mqtt',
     session: allowed().session as AuthorizedSession,

@@ -386,7 +386,7 @@ describe('MqttSession hooks for the message broker', () => {
     });
     device.send(connect(), packet);
     await device.ended;
-    expect(ended).toEqual([{ cause, publishWill }]);
+    expect(ended).toEqual([{ cause, publishWill, keepSession: true }]);
   });
 });
 
