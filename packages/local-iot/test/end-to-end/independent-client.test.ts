@@ -65,7 +65,14 @@ describe('an independent MQTT 5 client (mqtt.js) through the synthesized stack',
   });
 
   it('is refused with 0x87 for a client id outside test-*', async () => {
-    expect(await served.connackCode('prod-mqttjs')).toBe(0x87);
+    // Valid credentials of a device: only its own client id (under the prefix) is allowed.
+    const device = served.credentialsFor('test-mqttjs-device');
+    expect(
+      await served.connackCode('prod-mqttjs', {
+        username: served.unsignedUsername(device.username),
+        password: device.password,
+      }),
+    ).toBe(0x87);
     expect(decisionFor('prod-mqttjs')?.reason).toBe(
       'policy has no Allow for iot:Connect on arn:aws:iot:us-east-1:000000000000:client/prod-mqttjs',
     );

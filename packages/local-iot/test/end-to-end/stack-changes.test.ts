@@ -15,7 +15,13 @@ it('follows the synthesized client id prefix: fleet-* connects, test-* is refuse
     expect.stringContaining('client/fleet-*') as string,
   ]);
   expect(await served.connackCode('fleet-1')).toBe(0);
-  expect(await served.connackCode('test-1')).toBe(0x87);
+  // A device's valid credentials with a client id outside the prefix (and not its own): refused by the policy.
+  expect(
+    await served.connackCode('test-1', {
+      username: served.unsignedUsername('fleet-1'),
+      password: served.credentialsFor('fleet-1').password,
+    }),
+  ).toBe(0x87);
 });
 
 it('returns the synthesized TTLs through TestInvokeAuthorizer', async () => {
