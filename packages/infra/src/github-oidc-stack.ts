@@ -113,6 +113,24 @@ export class GitHubOidcStack extends Stack {
       }),
     );
 
+    this.deployRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ExplainE2eRefusals',
+        actions: ['logs:FilterLogEvents'],
+        resources: [
+          `arn:${partition}:logs:${region}:${account}:log-group:${prefix}*`,
+          `arn:${partition}:logs:${region}:${account}:log-group:AWSIotLogsV2:*`,
+        ],
+      }),
+    );
+    this.deployRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'DiagnoseE2eAuthorizerFunctions',
+        actions: ['lambda:GetPolicy'],
+        resources: [`arn:${partition}:lambda:${region}:${account}:function:${prefix}*`],
+      }),
+    );
+
     const arn = (service: string, resource: string, regional = true): string =>
       `arn:<AWS::Partition>:${service}:${regional ? '<AWS::Region>' : ''}:<AWS::AccountId>:${resource}`;
     const acknowledgments: [resource: string, reason: string][] = [
@@ -127,6 +145,18 @@ export class GitHubOidcStack extends Stack {
       [
         arn('iot', `authorizer/${prefix}*`),
         'The authorizers of the e2e stacks, named after their stack: the workflow test-invokes them and sets them INACTIVE before deletion.',
+      ],
+      [
+        arn('logs', `log-group:${prefix}*`),
+        "The client explains the e2e refusals from the e2e stacks' log groups, whose names CloudFormation generates after the stack name.",
+      ],
+      [
+        arn('logs', 'log-group:AWSIotLogsV2:*'),
+        "AWS IoT's own log group (fixed name); the streams in it are AWS IoT's.",
+      ],
+      [
+        arn('lambda', `function:${prefix}*`),
+        "diagnose reads the e2e authorizer functions' resource policies (GetPolicy); their names are generated after the stack name.",
       ],
       [
         arn('secretsmanager', 'secret:*'),

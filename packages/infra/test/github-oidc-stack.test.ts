@@ -48,7 +48,7 @@ describe('GitHubOidcStack', () => {
     });
   });
 
-  it('grants exactly the bootstrap roles, the e2e stacks, their authorizers and their device secrets', () => {
+  it("grants exactly the bootstrap roles, the e2e stacks, their authorizers, device secrets, log groups and functions' policies", () => {
     const template = synth();
     const role = onlyLogicalId(template, 'AWS::IAM::Role');
     const policies = template.findResources('AWS::IAM::Policy');
@@ -112,6 +112,29 @@ describe('GitHubOidcStack', () => {
               Condition: {
                 StringLike: { 'aws:ResourceTag/aws:cloudformation:stack-name': 'IotCustomAuthE2E-*' },
               },
+            },
+            {
+              Sid: 'ExplainE2eRefusals',
+              Effect: 'Allow',
+              Action: 'logs:FilterLogEvents',
+              Resource: [
+                join('arn:', partition, ':logs:', region, ':', account, ':log-group:AWSIotLogsV2:*'),
+                join('arn:', partition, ':logs:', region, ':', account, ':log-group:IotCustomAuthE2E-*'),
+              ],
+            },
+            {
+              Sid: 'DiagnoseE2eAuthorizerFunctions',
+              Effect: 'Allow',
+              Action: 'lambda:GetPolicy',
+              Resource: join(
+                'arn:',
+                partition,
+                ':lambda:',
+                region,
+                ':',
+                account,
+                ':function:IotCustomAuthE2E-*',
+              ),
             },
           ],
         },
