@@ -1,4 +1,5 @@
 import { DescribeStacksCommand, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import {
   DEFAULT_OUTPUTS_FILE,
@@ -58,6 +59,11 @@ export interface StackOutputsReaderOptions {
   readonly readFile: ReadTextFile;
   /** Creates the CloudFormation client. @default newCloudFormationClient */
   readonly cloudFormation?: (target: AwsTarget) => Pick<CloudFormationClient, 'send'>;
+  /**
+   * Whether something accepts TCP connections at an `http://host:port` URL: tells a running local-iot from
+   * the connection file a stopped one left behind. @default a TCP connect, bounded by 1 s
+   */
+  readonly isListening?: (url: string) => Promise<boolean>;
 }
 
 /**
@@ -68,10 +74,12 @@ export interface StackOutputsReaderOptions {
 export class StackOutputsReader implements OutputsReader {
   private readonly readFile: StackOutputsReaderOptions['readFile'];
   private readonly cloudFormation: NonNullable<StackOutputsReaderOptions['cloudFormation']>;
+  private readonly isListening: NonNullable<StackOutputsReaderOptions['isListening']>;
 
   constructor(options: StackOutputsReaderOptions) {
     this.readFile = options.readFile;
     this.cloudFormation = options.cloudFormation ?? newCloudFormationClient;
+    this.isListening = options.isListening ?? acceptsTcpConnections;
   }
 
   async read(request: OutputsRequest): Promise<LoadedOutputs | undefined> {
@@ -120,6 +128,12 @@ export class StackOutputsReader implements OutputsReader {
         `${file} (beside the outputs file) ${info}; restart local-iot to rewrite it, or remove it`,
       );
     }
+    // local-iot's ports change with each run: a file whose AWS API port is closed is from a stopped one.
+    if (!(await this.isListening(info.awsEndpointUrl))) {
+      throw new ConfigError(
+        `local-iot is not running: ${file} is from a local-iot that stopped (nothing listens on ${info.awsEndpointUrl}). Start it with \`npm run local\` in another terminal (it rewrites the file), then run this again`,
+      );
+    }
     // The CA path is written absolute; a relative one is taken relative to the file, not to the caller.
     return {
       ...outputs,
@@ -129,11 +143,12 @@ export class StackOutputsReader implements OutputsReader {
 
   private async describeStack(request: OutputsRequest, fileProblem: string): Promise<LoadedOutputs> {
     const stackName = request.stackName ?? DEFAULT_STACK_NAME;
+    const localOutputs = `${LOCAL_IOT_FILES.directory}/${LOCAL_IOT_FILES.outputs}`;
     const hint =
       `${request.defaultFile} ${fileProblem}, so the outputs were read from CloudFormation stack ${stackName}. ` +
-      `Deploy with \`npx cdk deploy --outputs-file ${DEFAULT_OUTPUTS_FILE}\` at the repository root, pass ` +
-      `--outputs FILE or --stack-name NAME (with AWS credentials and AWS_REGION or --region), or give --endpoint ` +
-      `and the --custom_auth_* flags`;
+      `Against local-iot: start \`npm run local\`, then pass --outputs ${localOutputs}. Against AWS: ` +
+      `\`npx cdk deploy --outputs-file ${DEFAULT_OUTPUTS_FILE}\` at the repository root, or pass --stack-name NAME ` +
+      `(with AWS credentials and AWS_REGION or --region). Or give --endpoint and the --custom_auth_* flags`;
     let response;
     try {
       response = await this.cloudFormation(
@@ -220,4 +235,29 @@ function pickOutputs(outputs: Record<string, unknown>): PartialStackOutputs {
 
 function describeList(names: readonly string[]): string {
   return names.length === 0 ? 'none' : names.join(', ');
+}
+
+/** How long the liveness check of a local-iot waits: it is on loopback, so a refusal comes at once. */
+const LIVENESS_TIMEOUT_MS = 1_000;
+
+/** Whether a TCP connect to the URL's host and port succeeds (then closed at once). */
+function acceptsTcpConnections(url: string): Promise<boolean> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return Promise.resolve(false);
+  }
+  const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+  const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
+  return new Promise((resolveListening) => {
+    const socket = connect({ host, port, timeout: LIVENESS_TIMEOUT_MS });
+    const settle = (listening: boolean): void => {
+      socket.destroy();
+      resolveListening(listening);
+    };
+    socket.once('connect', () => settle(true));
+    socket.once('timeout', () => settle(false));
+    socket.once('error', () => settle(false));
+  });
 }

@@ -1,5 +1,6 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createServer, type AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { ConfigError } from '../src/errors';
 import { parseOutputsFile, StackOutputsReader } from '../src/outputs';
@@ -129,8 +130,11 @@ describe('StackOutputsReader', () => {
   const cloudFormation = mockClient(CloudFormationClient);
   afterEach(() => cloudFormation.reset());
 
-  function reader(files: Record<string, string | NodeJS.ErrnoException>): StackOutputsReader {
-    return new StackOutputsReader({ readFile: inMemoryFiles(files) });
+  function reader(
+    files: Record<string, string | NodeJS.ErrnoException>,
+    isListening: (url: string) => Promise<boolean> = () => Promise.resolve(true),
+  ): StackOutputsReader {
+    return new StackOutputsReader({ readFile: inMemoryFiles(files), isListening });
   }
 
   const FILE = JSON.stringify({ S: OUTPUT_VALUES });
@@ -157,6 +161,48 @@ describe('StackOutputsReader', () => {
       stackName: 'S',
       values: PICKED,
       connection: { file: '/s/connection.json', info: { ...connection, caFile: '/s/ca.pem' } },
+    });
+  });
+
+  describe('a connection file a stopped local-iot left behind', () => {
+    const connection = {
+      endpoint: 'localhost',
+      port: 8443,
+      caFile: 'ca.pem',
+      awsEndpointUrl: 'http://127.0.0.1:4566',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'A', secretAccessKey: 'B' },
+    };
+    const files = { '/s/outputs.json': FILE, '/s/connection.json': JSON.stringify(connection) };
+    const request = { file: '/s/outputs.json', defaultFile: '/repo/cdk-outputs.json', required: true };
+
+    it('says local-iot is not running and how to start it, after checking its AWS API port', async () => {
+      const probed: string[] = [];
+      const stale = reader(files, (url) => {
+        probed.push(url);
+        return Promise.resolve(false);
+      });
+      await expect(stale.read(request)).rejects.toThrow(
+        new ConfigError(
+          'local-iot is not running: /s/connection.json is from a local-iot that stopped (nothing listens on http://127.0.0.1:4566). Start it with `npm run local` in another terminal (it rewrites the file), then run this again',
+        ),
+      );
+      expect(probed).toEqual(['http://127.0.0.1:4566']);
+    });
+
+    it('checks with a real TCP connect by default: a closed loopback port is not running', async () => {
+      const server = createServer();
+      await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+      const { port } = server.address() as AddressInfo;
+      const live = { ...connection, awsEndpointUrl: `http://127.0.0.1:${port}` };
+      const defaultProbe = new StackOutputsReader({
+        readFile: inMemoryFiles({ ...files, '/s/connection.json': JSON.stringify(live) }),
+      });
+      await expect(defaultProbe.read(request)).resolves.toMatchObject({
+        connection: { info: { awsEndpointUrl: live.awsEndpointUrl } },
+      });
+      await new Promise<void>((closed) => server.close(() => closed()));
+      await expect(defaultProbe.read(request)).rejects.toThrow('local-iot is not running');
     });
   });
 
@@ -246,8 +292,9 @@ describe('StackOutputsReader', () => {
     await expect(promise).rejects.toThrow(
       'CloudFormation DescribeStacks for stack IotCustomAuthorizerStack failed: ValidationError: Stack with id IotCustomAuthorizerStack does not exist. ' +
         '/repo/cdk-outputs.json was not found, so the outputs were read from CloudFormation stack IotCustomAuthorizerStack. ' +
-        'Deploy with `npx cdk deploy --outputs-file cdk-outputs.json` at the repository root, pass --outputs FILE or --stack-name NAME ' +
-        '(with AWS credentials and AWS_REGION or --region), or give --endpoint and the --custom_auth_* flags',
+        'Against local-iot: start `npm run local`, then pass --outputs .local-iot/outputs.json. Against AWS: ' +
+        '`npx cdk deploy --outputs-file cdk-outputs.json` at the repository root, or pass --stack-name NAME ' +
+        '(with AWS credentials and AWS_REGION or --region). Or give --endpoint and the --custom_auth_* flags',
     );
   });
 
