@@ -23,6 +23,11 @@ export interface MatrixExpectation {
   readonly transport: Transport;
   /** Whether the authorizer Lambda must have run for this connection. */
   readonly lambdaInvoked: boolean;
+  /**
+   * For a refused row: the cause the client must explain the refusal with, read from the logs (a key of
+   * protocol's `CONNECT_REFUSALS`, in the report's `explanation.cause`).
+   */
+  readonly explainedCause?: string;
   /** For a `--roundtrip` row: whether the round trip succeeds, and the SUBACK and PUBACK reason codes. */
   readonly roundtrip?: {
     readonly ok: boolean;
@@ -95,13 +100,35 @@ export function connectMatrixRows(tokenKeyName: string, tampered: TamperedToken)
       reasonCode: RC.badUserNameOrPassword,
       transport: 'mqtt',
       lambdaInvoked: true,
+      explainedCause: 'NOT_AUTHENTICATED',
     }),
-    build('client id outside test-*', id('outside', 'prod-'), [], {
-      exitCode: 1,
-      reasonCode: RC.notAuthorized,
-      transport: 'mqtt',
-      lambdaInvoked: true,
-    }),
+    // A device's own valid credentials (user name = its device id) with a client id outside test-*: the
+    // Lambda authenticates the device, its policy allows only client/<deviceId>, AWS IoT refuses 0x87.
+    build(
+      'client id outside test-*',
+      id('outside', 'prod-'),
+      ['--custom_auth_username', id('outside-device')],
+      {
+        exitCode: 1,
+        reasonCode: RC.notAuthorized,
+        transport: 'mqtt',
+        lambdaInvoked: true,
+        explainedCause: 'CONNECT_NOT_ALLOWED',
+      },
+    ),
+    // The take-over attempt of issue 12: valid credentials of one device, another device's client id.
+    build(
+      "another device's client id with valid credentials",
+      id('victim'),
+      ['--custom_auth_username', id('attacker')],
+      {
+        exitCode: 1,
+        reasonCode: RC.notAuthorized,
+        transport: 'mqtt',
+        lambdaInvoked: true,
+        explainedCause: 'CONNECT_NOT_ALLOWED',
+      },
+    ),
     build(
       'tampered signature',
       id('tampered'),
@@ -114,7 +141,13 @@ export function connectMatrixRows(tokenKeyName: string, tampered: TamperedToken)
         '--custom_auth_authorizer_signature',
         tampered.signature,
       ],
-      { exitCode: 1, reasonCode: RC.notAuthorized, transport: 'mqtt', lambdaInvoked: false },
+      {
+        exitCode: 1,
+        reasonCode: RC.notAuthorized,
+        transport: 'mqtt',
+        lambdaInvoked: false,
+        explainedCause: 'SIGNATURE_INVALID',
+      },
     ),
     build('roundtrip on own topic', id('roundtrip'), ['--roundtrip'], {
       ...allowed('mqtt'),
@@ -203,6 +236,18 @@ async function runRow(row: MatrixRow, options: RunMatrixOptions): Promise<Matrix
   }
   if (report !== undefined && expect.roundtrip !== undefined) {
     failures.push(...roundtripFailures(report, expect.roundtrip));
+  }
+  if (report !== undefined && expect.explainedCause !== undefined) {
+    const explanation = report.explanation;
+    if (explanation?.found !== true) {
+      failures.push(
+        `the client explained no reason${explanation === undefined ? '' : ` (${explanation.why})`}, expected ${expect.explainedCause}`,
+      );
+    } else if (explanation.cause !== expect.explainedCause) {
+      failures.push(
+        `the client explained ${explanation.cause} (${explanation.reason}), expected ${expect.explainedCause}`,
+      );
+    }
   }
   if (decision === undefined) {
     failures.push(`the gateway logged no connect decision for client id ${row.clientId}`);
@@ -300,6 +345,11 @@ function roundtripCell(report: ClientReport | undefined): string {
 const hex = (code: number | undefined): string => (code === undefined ? 'none' : formatReasonCode(code));
 const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
 
+/** A refused row's reason as the client explained it from the logs, or why it could not. */
+function explainedLine(explanation: NonNullable<ClientReport['explanation']>): string {
+  return explanation.found ? `reason: ${explanation.reason}` : `no reason found: ${explanation.why}`;
+}
+
 /** The matrix as a table for people. */
 export function formatMatrixTable(results: readonly MatrixResult[]): string {
   const header = ['', 'case', 'expected', 'CONNACK', 'round trip', 'transport (gateway)', 'Lambda', 'time'];
@@ -327,6 +377,8 @@ export function formatMatrixTable(results: readonly MatrixResult[]): string {
   const lines = [format(header), format(widths.map((w) => '-'.repeat(w)))];
   for (const [i, row] of rows.entries()) {
     lines.push(format(row));
+    const explanation = results[i]?.report?.explanation;
+    if (explanation !== undefined) lines.push(`      ${explainedLine(explanation)}`);
     for (const failure of results[i]?.failures ?? []) lines.push(`      ${failure}`);
   }
   return lines.join('\n');

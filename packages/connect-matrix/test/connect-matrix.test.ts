@@ -49,6 +49,7 @@ it('meets every expectation of the connect matrix with the real client', async (
     ['WebSockets, signed authorizer', 0, 'websockets', 'websockets', undefined],
     ['wrong password', 1, 'mqtt', 'mqtt', 'mqtt'],
     ['client id outside test-*', 1, 'mqtt', 'mqtt', 'mqtt'],
+    ["another device's client id with valid credentials", 1, 'mqtt', 'mqtt', 'mqtt'],
     ['tampered signature', 1, 'mqtt', 'mqtt', 'mqtt'],
     ['roundtrip on own topic', 0, 'mqtt', 'mqtt', 'mqtt'],
     ['publish outside the policy', 1, 'mqtt', 'mqtt', 'mqtt'],
@@ -66,7 +67,7 @@ it('meets every expectation of the connect matrix with the real client', async (
     { ok: false, suback: [0x87], puback: [0x87], error: 'subscribe-refused' },
   ]);
   // Every row but the tampered signature ran the Lambda exactly once.
-  expect(served.local.runtime.invocationCount() - before).toBe(8);
+  expect(served.local.runtime.invocationCount() - before).toBe(9);
   const upgrades = served.gatewayLog.filter((e) => e.event === 'websocket-upgrade');
   expect(upgrades).toHaveLength(2);
 }, 120_000);
