@@ -143,8 +143,12 @@ describe('CustomAuthorizerStack', () => {
       [STACK_OUTPUTS.deviceSecretArn]: { Ref: secretId },
       [STACK_OUTPUTS.connectPolicyName]: 'IotCustomAuthorizerStack-ConnectPolicy',
       [STACK_OUTPUTS.clientIdPrefix]: 'test-',
-      [STACK_OUTPUTS.authorizerFunctionName]: { Ref: onlyLogicalId(template, 'AWS::Lambda::Function') },
-      [STACK_OUTPUTS.authorizerLogGroupName]: expect.objectContaining({ Ref: expect.any(String) }),
+      [STACK_OUTPUTS.authorizerFunctionName]: stack.resolve(
+        stack.authorizer.function.functionName,
+      ) as unknown,
+      [STACK_OUTPUTS.authorizerLogGroupName]: stack.resolve(
+        stack.authorizer.logGroup.logGroupName,
+      ) as unknown,
       [STACK_OUTPUTS.iotLogLevel]: 'NOT_MANAGED',
     });
     for (const output of Object.values(outputs)) expect(output.Description.length).toBeGreaterThan(20);

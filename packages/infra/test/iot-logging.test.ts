@@ -2,27 +2,23 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AWS_IOT_LOG_GROUP, IOT_LOGGING_NOT_MANAGED, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
 import { addCustomAuthorizerStack, parseAppSettings, type IotLoggingLevel } from '../src';
-import {
-  expectInfraError,
-  newApp,
-  onlyLogicalId,
-  PUBLIC_KEY_PEM,
-  synthCustomAuthorizerStack,
-} from './helpers';
+import { expectInfraError, newApp, PUBLIC_KEY_PEM, synthCustomAuthorizerStack } from './helpers';
 
 const outputValue = (template: ReturnType<typeof synthCustomAuthorizerStack>['template'], name: string) =>
   (template.toJSON().Outputs as Record<string, { Value: unknown }>)[name]?.Value;
 
 describe('what a refusal is explained from: outputs and opt-in AWS IoT logging', () => {
   it("outputs the authorizer Lambda's name and log group, and NOT_MANAGED logging by default", () => {
-    const { template } = synthCustomAuthorizerStack();
-    const functionId = onlyLogicalId(template, 'AWS::Lambda::Function');
+    const { stack, template } = synthCustomAuthorizerStack();
+    const functionRef = stack.resolve(stack.authorizer.function.functionName) as { Ref: string };
+    const functionId = functionRef.Ref;
     const logGroupIds = Object.keys(template.findResources('AWS::Logs::LogGroup'));
     const functionProperties = template.findResources('AWS::Lambda::Function')[functionId]?.Properties as {
       LoggingConfig: { LogGroup: { Ref: string } };
     };
     const functionLogGroup = functionProperties.LoggingConfig.LogGroup;
     expect(logGroupIds).toContain(functionLogGroup.Ref);
+    expect(functionId).toMatch(/^CustomAuthorizerFunction/);
     expect(outputValue(template, STACK_OUTPUTS.authorizerFunctionName)).toEqual({ Ref: functionId });
     expect(outputValue(template, STACK_OUTPUTS.authorizerLogGroupName)).toEqual(functionLogGroup);
     expect(outputValue(template, STACK_OUTPUTS.iotLogLevel)).toBe(IOT_LOGGING_NOT_MANAGED);
