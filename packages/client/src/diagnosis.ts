@@ -217,7 +217,7 @@ function credentialsRefused(context: FailureContext): string[] {
     context.passwordSource === 'flag'
       ? `--custom_auth_password (or --custom_auth_username) is not the device's: compare with ${secret}`
       : context.passwordSource === 'secret'
-        ? `the authorizer does not accept the user name and password from ${secret}: it was changed less than ${DEFAULTS.secretCacheTtlSeconds} s ago (the Lambda caches it), or the Lambda reads another secret`
+        ? `the authorizer does not accept the password derived from ${secret} for device ${context.clientId}: the device is revoked (npm run device -w client -- list), the master key was rotated less than ${DEFAULTS.secretCacheTtlSeconds} s ago (the Lambda caches it), or the Lambda reads another secret`
         : 'no password was sent: pass --custom_auth_password, or deploy the stack so the client reads it from Secrets Manager',
     'the authorizer Lambda answered isAuthenticated: false; its decision log line says why',
   ];
@@ -247,6 +247,12 @@ function notAuthorizedCauses(context: FailureContext): string[] {
   if (context.signed) {
     causes.push(
       'the token signature did not verify: the private key does not match the public key on the authorizer, or the signature was not standard base64 URL-encoded once',
+    );
+  }
+  if (!context.signed) {
+    causes.push(
+      `the credentials are another device's: a device may only connect with its own id as client id (the user name), here ${context.clientId}`,
+      'the authorizer could not read its master secret (decision reason SECRET_UNAVAILABLE or SECRET_INVALID): it refuses with a deny-all policy, never 0x86, since the credentials were not checked',
     );
   }
   causes.push(

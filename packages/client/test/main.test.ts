@@ -285,7 +285,7 @@ describe('main (through run)', () => {
       [
         'Connection refused: CONNACK 0x86 Bad user name or password',
         'Likely causes:',
-        `  - the authorizer does not accept the user name and password from the device secret ${SECRET_ARN}: it was changed less than 300 s ago (the Lambda caches it), or the Lambda reads another secret`,
+        `  - the authorizer does not accept the password derived from the device secret ${SECRET_ARN} for device test-${UUID}: the device is revoked (npm run device -w client -- list), the master key was rotated less than 300 s ago (the Lambda caches it), or the Lambda reads another secret`,
         '  - the authorizer Lambda answered isAuthenticated: false; its decision log line says why',
         '  - the authorizer Stack-Unsigned expects a signed token: use --signed (and its signed authorizer)',
         '',
@@ -329,6 +329,8 @@ describe('main (through run)', () => {
         "the client id prod-7 is outside this stack's policy (client id does not start with 'test-'): use --client_id test-<something>",
         'the policy the authorizer returned does not allow iot:Connect on client/prod-7 (this stack allows client ids starting with test-; check region and account in its ARNs)',
         'the authorizer Stack-Unsigned does not exist in this account and region, is INACTIVE, or AWS IoT may not invoke its Lambda (lambda:InvokeFunction for iot.amazonaws.com)',
+        "the credentials are another device's: a device may only connect with its own id as client id (the user name), here prod-7",
+        'the authorizer could not read its master secret (decision reason SECRET_UNAVAILABLE or SECRET_INVALID): it refuses with a deny-all policy, never 0x86, since the credentials were not checked',
         "the Lambda failed, took longer than 5 s or returned an invalid response: read its CloudWatch logs (or the local gateway's decision log)",
       ],
       outputs: '/repo/cdk-outputs.json (stack IotCustomAuthorizerStack)',
