@@ -13,9 +13,10 @@ function statLine(stat: ProcStat, command = 'node'): string {
   const fields = Array.from({ length: 50 }, () => '0');
   fields[0] = 'S';
   fields[1] = String(stat.ppid);
-  [fields[11], fields[12], fields[13], fields[14]] = [stat.utime, stat.stime, stat.cutime, stat.cstime].map(
-    String,
-  );
+  fields[11] = String(stat.utime);
+  fields[12] = String(stat.stime);
+  fields[13] = String(stat.cutime);
+  fields[14] = String(stat.cstime);
   return `${stat.pid} (${command}) ${fields.join(' ')}\n`;
 }
 
