@@ -96,6 +96,13 @@ function portInUse(error: unknown, port: number): LocalIotError | undefined {
   );
 }
 
+/** The file of each local CloudWatch Logs group, relative to the logs directory. */
+function logFileNames(local: LocalIot): string[] {
+  return local.logs
+    .groupNames()
+    .map((group) => path.relative(local.logsDirectory, local.logs.filePath(group) ?? group));
+}
+
 function printBanner(local: LocalIot, config: LocalIotCliConfig): void {
   const { connection } = local;
   const { deployment } = local.runtime;
@@ -105,7 +112,8 @@ function printBanner(local: LocalIot, config: LocalIotCliConfig): void {
       `local-iot is serving stack ${deployment.stackName}`,
       `  gateway        ${local.gateway.addresses.join(', ')}  (endpoint ${connection.endpoint}:${connection.port}: ALPN mqtt, or WebSockets on /mqtt)`,
       `  CA certificate ${connection.caFile}`,
-      `  local AWS API  ${connection.awsEndpointUrl}  (Secrets Manager, IoT; region ${connection.region})`,
+      `  local AWS API  ${connection.awsEndpointUrl}  (Secrets Manager, IoT, CloudWatch Logs, Lambda; region ${connection.region})`,
+      `  log files      ${local.logsDirectory}  (${logFileNames(local).join(', ')}: what FilterLogEvents serves)`,
       `  outputs        ${local.outputsFile}`,
       `  connection     ${local.connectionFile}`,
       `  authorizers    ${deployment.authorizers.map((a) => `${a.name} (${a.signingDisabled ? 'unsigned' : 'signed'}, ${a.status})`).join(', ')}`,

@@ -72,6 +72,8 @@ export class LocalLogStore {
         events: [],
         storedBytes: 0,
       });
+      // The group's file exists from now on, so a path printed at start-up can be opened (empty) at once.
+      this.fileFor(name);
     }
   }
 
