@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   acceptedMasterKeys,
+  buildDevicePolicies,
   deriveDevicePassword,
   DEVICE_PASSWORD_LENGTH,
   generateMasterKey,
@@ -129,5 +130,28 @@ describe('deriveDevicePassword', () => {
     const keys = new Set(Array.from({ length: 50 }, generateMasterKey));
     expect(keys.size).toBe(50);
     for (const key of keys) expect(Buffer.from(key, 'base64url')).toHaveLength(32);
+  });
+});
+
+describe('buildDevicePolicies for one device', () => {
+  it('allows connecting as that device only, and names its topics literally (no ${iot:ClientId})', () => {
+    const [connect, topics] = buildDevicePolicies({
+      region: 'eu-west-1',
+      account: '123456789012',
+      deviceId: 'test-7',
+    });
+    expect(connect?.Statement).toEqual([
+      {
+        Sid: 'ConnectAsDevice',
+        Effect: 'Allow',
+        Action: 'iot:Connect',
+        Resource: 'arn:aws:iot:eu-west-1:123456789012:client/test-7',
+      },
+    ]);
+    expect(JSON.stringify(topics)).not.toContain('${iot:ClientId}');
+    expect(topics?.Statement[0]?.Resource).toEqual([
+      'arn:aws:iot:eu-west-1:123456789012:topic/devices/test-7',
+      'arn:aws:iot:eu-west-1:123456789012:topic/devices/test-7/*',
+    ]);
   });
 });
