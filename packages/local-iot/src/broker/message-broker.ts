@@ -193,6 +193,41 @@ interface SharedGroup {
 /** AWS IoT Core's reserved topics start with this (reserved-topics.html). */
 const RESERVED_TOPIC_PREFIX = '$aws/';
 
+/**
+ * The lifecycle event's `disconnectReason` for how a connection ended (life-cycle-events.html). [choice]
+ * Causes AWS IoT names differently or not at all map to the nearest documented value.
+ */
+function disconnectReason(cause: DisconnectInfo['cause'] | undefined): string {
+  switch (cause) {
+    case 'client-disconnect':
+      return 'CLIENT_INITIATED_DISCONNECT';
+    case 'connection-lost':
+      return 'CONNECTION_LOST';
+    case 'keep-alive-timeout':
+      return 'MQTT_KEEP_ALIVE_TIMEOUT';
+    case 'taken-over':
+      return 'DUPLICATE_CLIENTID';
+    case 'server-shutdown':
+      return 'SERVER_INITIATED_DISCONNECT';
+    case 'maximum-connect-time':
+      return 'CUSTOMAUTH_TTL_EXPIRATION';
+    case 'refresh-refused':
+      return 'AUTHORIZATION_FAILURE';
+    case 'throttled':
+      return 'THROTTLED';
+    case 'malformed-packet':
+    case 'protocol-error':
+    case 'qos-not-supported':
+    case 'packet-too-large':
+      return 'MQTT_PROTOCOL_VIOLATION';
+    case 'not-authorized':
+    case 'handler':
+      return 'FORBIDDEN_ACCESS';
+    default:
+      return 'SERVER_ERROR';
+  }
+}
+
 /** Receive Maximum when the client sets none (MQTT 5 3.1.2.11.3). */
 const DEFAULT_RECEIVE_MAXIMUM = 65_535;
 
@@ -263,6 +298,8 @@ export class MessageBroker implements MessageHandler {
   readonly #clients = new Map<ConnectedClient, ClientState>();
   readonly #shared = new Map<string, SharedGroup>();
   readonly #retained: RetainedMessages<Message>;
+  /** Lifecycle `versionNumber` per client id: one more at each connect. */
+  readonly #versions = new Map<string, number>();
   /** Persistent sessions of clients that are offline, by client id. */
   readonly #stored = new Map<string, StoredSession>();
   readonly #maxStoredBytes: number;
@@ -309,8 +346,17 @@ export class MessageBroker implements MessageHandler {
     return true;
   }
 
-  /** Sends what a resumed session kept, in order, under the client's policy now (`iot:Receive`). */
+  /**
+   * Publishes the `connected` lifecycle event, then sends what a resumed session kept, in order, under the
+   * client's policy now (`iot:Receive`).
+   */
   onConnected(client: ConnectedClient): void {
+    this.#versions.set(client.clientId, (this.#versions.get(client.clientId) ?? -1) + 1);
+    this.#publishLifecycle(client, 'connected', {
+      ...(client.sourceIp === undefined
+        ? {}
+        : { ipAddress: client.sourceIp.replace(/^::ffff:(?=\d+\.)/i, '') }),
+    });
     const state = this.#state(client);
     const resumed = state.resumed;
     state.resumed = [];
@@ -333,6 +379,11 @@ export class MessageBroker implements MessageHandler {
       for (const subscription of state.subscriptions.values()) this.#leaveGroup(state, subscription);
       if (client.sessionExpirySeconds > 0 && ended?.keepSession !== false) this.#store(state);
     }
+    const reason = disconnectReason(ended?.cause);
+    this.#publishLifecycle(client, 'disconnected', {
+      clientInitiatedDisconnect: reason === 'CLIENT_INITIATED_DISCONNECT',
+      disconnectReason: reason,
+    });
     const will = client.will;
     if (!ended?.publishWill || !will) return;
     const { willDelayInterval: _delay, ...properties } = will.properties ?? {};
@@ -359,6 +410,30 @@ export class MessageBroker implements MessageHandler {
       reason: outcome.reason,
       ...(allowed ? {} : { dropped: true as const }),
       will: true,
+    });
+  }
+
+  /**
+   * A lifecycle event on `$aws/events/presence/<eventType>/<clientId>` with AWS IoT's payload
+   * (life-cycle-events.html), routed as QoS 0 to the subscribers whose policy allows `iot:Receive` on it.
+   */
+  #publishLifecycle(client: ConnectedClient, eventType: 'connected' | 'disconnected', extra: object): void {
+    const payload = {
+      clientId: client.clientId,
+      timestamp: this.#wallClock(),
+      eventType,
+      sessionIdentifier: client.connectionId,
+      principalIdentifier: client.session.principalId,
+      ...extra,
+      versionNumber: this.#versions.get(client.clientId) ?? 0,
+    };
+    this.#route(undefined, {
+      topic: `${RESERVED_TOPIC_PREFIX}events/presence/${eventType}/${client.clientId}`,
+      payload: Buffer.from(JSON.stringify(payload)),
+      qos: 0,
+      retain: false,
+      properties: {},
+      receivedAt: this.#clock.now(),
     });
   }
 

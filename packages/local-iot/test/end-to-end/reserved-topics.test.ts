@@ -49,4 +49,57 @@ describe('reserved topics, end to end', () => {
     expect(await client.nextMessage()).toMatchObject({ topic, retain: false });
     expect(client.pending).toEqual([]);
   });
+
+  it('publishes presence lifecycle events to a subscriber whose policy allows them, and only to it', async () => {
+    const watcher = await served.connect('test-watcher', OPEN);
+    expect(await watcher.subscribe({ '$aws/events/presence/+/test-life': { qos: 1 } })).toEqual([1]);
+    const ownOnly = await served.connect('test-own-only', {
+      ...OPEN,
+      password: Buffer.from(
+        JSON.stringify([
+          {
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Action: 'iot:Subscribe', Resource: '*' },
+              {
+                Effect: 'Allow',
+                Action: 'iot:Receive',
+                Resource: 'arn:aws:iot:us-east-1:000000000000:topic/devices/*',
+              },
+            ],
+          },
+        ]),
+      ),
+    });
+    expect(await ownOnly.subscribe({ '$aws/events/presence/#': { qos: 0 } })).toEqual([0]);
+
+    const device = await served.connect('test-life', OPEN);
+    const connected = await watcher.nextMessage();
+    expect(connected).toMatchObject({ topic: '$aws/events/presence/connected/test-life', qos: 0 });
+    expect(JSON.parse(connected.payload)).toEqual({
+      clientId: 'test-life',
+      timestamp: expect.any(Number) as unknown,
+      eventType: 'connected',
+      sessionIdentifier: expect.any(String) as unknown,
+      principalIdentifier: 'fixture',
+      ipAddress: '127.0.0.1',
+      versionNumber: 0,
+    });
+    device.mqtt.end(); // a clean DISCONNECT
+    const disconnected = await watcher.nextMessage();
+    expect(disconnected.topic).toBe('$aws/events/presence/disconnected/test-life');
+    expect(JSON.parse(disconnected.payload)).toMatchObject({
+      clientId: 'test-life',
+      eventType: 'disconnected',
+      clientInitiatedDisconnect: true,
+      disconnectReason: 'CLIENT_INITIATED_DISCONNECT',
+      versionNumber: 0,
+    });
+    expect(ownOnly.pending).toEqual([]);
+    expect(
+      served.log
+        .matching('receive', { clientId: 'test-own-only', topic: '$aws/events/presence/connected/test-life' })
+        .map((e) => e.decision),
+    ).toEqual(['deny']);
+  });
 });
