@@ -58,13 +58,19 @@ describe('startLocalIot with a permissive umask', () => {
       expect(files).toEqual([
         'ca.pem',
         'connection.json',
+        'logs',
         'outputs.json',
         'secrets.json',
         'server-key.pem',
         'server.pem',
       ]);
-      expect(files.map((file) => [file, modeOf(join(stateDir, file))])).toEqual(
-        files.map((file) => [file, 0o600]),
+      const logsDir = join(stateDir, 'logs');
+      const stateFiles = files.filter((file) => file !== 'logs').map((file) => join(stateDir, file));
+      const logFiles = readdirSync(logsDir).map((file) => join(logsDir, file));
+      expect(logFiles.length).toBeGreaterThan(0);
+      expect(modeOf(logsDir)).toBe(0o700);
+      expect([...stateFiles, ...logFiles].map((file) => [file, modeOf(file)])).toEqual(
+        [...stateFiles, ...logFiles].map((file) => [file, 0o600]),
       );
     });
   });
