@@ -61,6 +61,7 @@ export function mergeReports(reports: readonly { file: string; report: StormRepo
       stoppedBy: reports.map((r) => r.report.stoppedBy).find((s) => s !== 'completed') ?? 'completed',
     },
     reports.flatMap((r) => r.report.connections),
+    true,
   );
 }
 

@@ -155,14 +155,18 @@ function denseTimeline(
 /** What a report says besides its records. */
 export type StormReportHeader = Omit<StormReport, 'format' | 'ok' | 'summary' | 'connections'>;
 
-/** The report of `records`: `ok` when every connection was as expected, the run completed and no shard is missing. */
+/**
+ * The report of `records`: `ok` when every connection was as expected and the run completed; for a merge
+ * (`merged`), also only when no shard is missing. A shard's own report is about its own connections.
+ */
 export function buildReport(
   header: StormReportHeader,
   records: readonly StormConnectionRecord[],
+  merged = false,
 ): StormReport {
   const connections = [...records].sort((a, b) => a.n - b.n);
   const summary = summarize(connections, header.plan.publishPerConnection);
-  const allShards = header.shards.included.length === header.shards.count;
+  const allShards = !merged || header.shards.included.length === header.shards.count;
   return {
     format: STORM_REPORT_FORMAT,
     ok: summary.unexpected === 0 && header.stoppedBy === 'completed' && allShards,
