@@ -61,12 +61,15 @@ describe('parseProcStat', () => {
     }
   });
 
-  it('refuses a truncated line or a non-number where a CPU time is', () => {
+  it('refuses a line cut before its last CPU time, or a non-number where a CPU time is', () => {
     fc.assert(
-      fc.property(procStat, fc.integer({ min: 1, max: 40 }), (stat, cut) => {
+      fc.property(procStat, fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (stat, where) => {
         const line = statLine(stat);
         const fieldsStart = line.indexOf(') ') + 2;
-        expect(parseProcStat(line.slice(0, fieldsStart + cut))).toBeUndefined();
+        // The 15th field after ') ' is cstime: cut anywhere before it (a cut inside a number leaves a number).
+        const cstimeStart = fieldsStart + line.slice(fieldsStart).split(' ').slice(0, 14).join(' ').length;
+        const cut = fieldsStart + Math.floor(where * (cstimeStart - fieldsStart));
+        expect(parseProcStat(line.slice(0, cut))).toBeUndefined();
         expect(parseProcStat(line.replace(/^(\d+ \(node\) S \d+(?: \d+){9}) \d+/, '$1 -1'))).toBeUndefined();
       }),
     );
