@@ -105,7 +105,7 @@ export class CustomAuthorizerStack extends Stack {
         value: this.dataEndpoint.address,
         description: 'AWS IoT Core ATS data endpoint devices connect to (port 443, ALPN mqtt or WebSockets)',
       },
-      region: { value: Aws.REGION, description: 'Region of the endpoint and the device credentials secret' },
+      region: { value: Aws.REGION, description: 'Region of the endpoint and the device master secret' },
       unsignedAuthorizerName: {
         value: this.authorizer.unsignedAuthorizerName,
         description: 'Authorizer for MQTT user name and password (signing disabled)',
@@ -120,7 +120,8 @@ export class CustomAuthorizerStack extends Stack {
       },
       deviceSecretArn: {
         value: this.authorizer.deviceSecret.secretArn,
-        description: 'Secrets Manager secret with the device user name and password',
+        description:
+          'Secrets Manager master secret every device password derives from, with the revoked devices',
       },
       connectPolicyName: {
         value: this.connectPolicyName,
