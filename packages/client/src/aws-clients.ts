@@ -1,6 +1,6 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { IoTClient } from '@aws-sdk/client-iot';
+import { DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
@@ -52,4 +52,18 @@ export function newIotClient(target: AwsTarget): IoTClient {
 /** A Lambda client for `target` (GetPolicy). */
 export function newLambdaClient(target: AwsTarget): LambdaClient {
   return new LambdaClient(clientOptions(target));
+}
+
+/**
+ * The account's ATS data endpoint in the target's region (IoT `DescribeEndpoint` with
+ * `endpointType: iot:Data-ATS`, the endpoint whose certificate chains to Amazon Root CA 1).
+ */
+export async function describeAtsEndpoint(target: AwsTarget): Promise<string> {
+  const answer = await newIotClient(target).send(
+    new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }),
+  );
+  if (answer.endpointAddress === undefined || answer.endpointAddress === '') {
+    throw new Error('DescribeEndpoint returned no endpointAddress');
+  }
+  return answer.endpointAddress;
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { newCloudWatchLogsClient } from './aws-clients';
+import { describeAtsEndpoint, newCloudWatchLogsClient } from './aws-clients';
 import { SdkConnector } from './connection';
 import { AwsCredentialSource } from './credentials';
 import { ConfigError, ConnectionFailedError, RuntimeError, UsageError } from './errors';
@@ -63,6 +63,7 @@ export function defaultDeps(): MainDeps {
       sleep: (ms) => sleep(ms),
     }),
     readFile: readText,
+    describeEndpoint: describeAtsEndpoint,
     clock: Date.now,
     randomId: randomUUID,
     paths: resolveInvocationPaths(process.cwd(), process.env, ownPackageName()),

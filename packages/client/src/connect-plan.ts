@@ -46,6 +46,11 @@ export interface PlanDeps {
   /** A random id for the default client id (`test-<uuid>`). */
   readonly randomId: () => string;
   readonly paths: InvocationPaths;
+  /**
+   * IoT `DescribeEndpoint` (`iot:Data-ATS`) where the call goes: the endpoint when neither `--endpoint` nor
+   * the outputs give one. Without it, that is a configuration error.
+   */
+  readonly describeEndpoint?: (target: AwsTarget) => Promise<string>;
 }
 
 /** The connection settings worked out from the flags, the outputs and the credentials, before anything is sent. */
@@ -110,7 +115,7 @@ interface ResolvedCa {
  */
 export async function prepareConnection(config: CliConfig, deps: PlanDeps): Promise<PreparedConnection> {
   const outputs = await readOutputs(config, deps);
-  const { endpoint, port } = resolveEndpoint(config, outputs);
+  const { endpoint, port } = await resolveEndpointOrDescribe(config, outputs, deps);
   const id = resolveClientId(config, outputs, deps.randomId);
   const messages = messagesFor(config, id.clientId);
   const authorizer = resolveAuthorizer(config, outputs);
@@ -188,8 +193,13 @@ function readOutputs(config: CliConfig, deps: PlanDeps): Promise<LoadedOutputs |
     defaultFile: join(deps.paths.repoRoot, DEFAULT_OUTPUTS_FILE),
     ...(config.stackName === undefined ? {} : { stackName: config.stackName }),
     ...(config.region === undefined ? {} : { region: config.region }),
+    // The upstream sample's flags (an authorizer and credentials, with or without --endpoint) need no
+    // outputs: the endpoint then comes from DescribeEndpoint.
     required:
-      config.outputsFile !== undefined || config.stackName !== undefined || config.endpoint === undefined,
+      config.outputsFile !== undefined ||
+      config.stackName !== undefined ||
+      (config.endpoint === undefined &&
+        (config.authorizerName === undefined || deps.describeEndpoint === undefined)),
   });
 }
 
@@ -401,6 +411,32 @@ function messagesFor(config: CliConfig, clientId: string): Omit<ExchangeRequest,
     count,
     payload: (seq, sentAt) => message ?? defaultPayload(seq, count, clientId, sentAt),
   };
+}
+
+/**
+ * {@link resolveEndpoint}, or, when neither the flags nor the outputs name an endpoint, the account's ATS
+ * data endpoint from IoT `DescribeEndpoint` (`iot:Data-ATS`) in the region the AWS calls go to.
+ */
+async function resolveEndpointOrDescribe(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+  deps: PlanDeps,
+): Promise<{ endpoint: string; port: number }> {
+  const named =
+    config.endpoint !== undefined ||
+    outputs?.connection !== undefined ||
+    outputs?.values.endpoint !== undefined;
+  if (named || deps.describeEndpoint === undefined) return resolveEndpoint(config, outputs);
+  let host: string;
+  try {
+    host = await deps.describeEndpoint(secretsTarget(config, outputs));
+  } catch (error) {
+    throw new ConfigError(
+      `no endpoint: ${outputs === undefined ? 'no stack outputs were found' : `${outputs.source} has no IotEndpoint output`}, and IoT DescribeEndpoint (iot:Data-ATS) failed: ${error instanceof Error ? error.message : String(error)}; pass --endpoint <host>, or AWS credentials and --region`,
+      { cause: error },
+    );
+  }
+  return { endpoint: host, port: config.port ?? CUSTOM_AUTH_PORT };
 }
 
 /**

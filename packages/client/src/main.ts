@@ -128,7 +128,8 @@ async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
     : undefined;
   const diagnosis = diagnose(result, probe, context);
   const explanation =
-    deps.explainer === undefined || !reachedTheServer(diagnosis)
+    // Without stack outputs (the upstream sample's flags) no AWS API is called, so there are no logs to read.
+    deps.explainer === undefined || prepared.logGroups.length === 0 || !reachedTheServer(diagnosis)
       ? undefined
       : await deps.explainer.explain({
           target: prepared.aws,

@@ -171,7 +171,7 @@ async function connectCheck(
   }
   const diagnosis = diagnose(result, undefined, context);
   const explanation =
-    deps.explainer === undefined
+    deps.explainer === undefined || prepared.logGroups.length === 0
       ? undefined
       : await deps.explainer.explain({
           target: prepared.aws,
