@@ -429,14 +429,33 @@ export function stormClientId(prefix: string, runId: string, shard: number, n: n
   return clientId;
 }
 
-const HELP_INDENT = 36;
+const HELP_INDENT = 38;
+const HELP_WIDTH = 110;
+
+/** Splits `text` into lines of at most `width` characters at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line.length > 0 && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line.length === 0 ? word : `${line} ${word}`;
+    }
+  }
+  if (line.length > 0) lines.push(line);
+  return lines;
+}
 
 /** `--help`: the storm flags, the connect flags it takes, the exit codes and examples. */
 export function stormUsage(): string {
   const flagLines = (flags: readonly { name: string; valueName?: string; description: string }[]) =>
-    flags.map((flag) => {
+    flags.flatMap((flag) => {
       const head = `  --${flag.name}${flag.valueName === undefined ? '' : ` <${flag.valueName}>`}`;
-      return `${head.padEnd(HELP_INDENT)}${flag.description}`;
+      const text = wrap(flag.description, HELP_WIDTH - HELP_INDENT);
+      const first = head.length < HELP_INDENT ? [`${head.padEnd(HELP_INDENT)}${text.shift() ?? ''}`] : [head];
+      return [...first, ...text.map((line) => `${' '.repeat(HELP_INDENT)}${line}`)];
     });
   const connectFlags = FLAGS.filter(
     (flag) => REFUSED_CONNECT_FLAGS[flagKey(flag.name)] === undefined && flag.name !== 'help',
@@ -453,7 +472,7 @@ export function stormUsage(): string {
       ...flagLines(STORM_FLAGS),
       '',
       'Connection (as for connect; see npm run connect -w client -- --help):',
-      ...flagLines(connectFlags).map((line) => (line.length > 150 ? `${line.slice(0, 147)}...` : line)),
+      ...flagLines(connectFlags),
       '',
       'Exit codes: 0 every connection as expected (good ones CONNACK 0x00, publishes acknowledged, clean',
       '            disconnect; bad-credential ones CONNACK 0x86) and the storm completed; 1 anything else',
