@@ -25,6 +25,22 @@ describe('LoopbackListener', () => {
     await expect(fetch(listener.url)).rejects.toThrow();
   });
 
+  it('is handed from one server to the next by release, on the same URL (watch mode swaps the deployment)', async () => {
+    const listener = await LoopbackListener.bind();
+    try {
+      const first = (_request: unknown, response: { end(text: string): void }) => response.end('first');
+      listener.serve(first);
+      expect(listener.release()).toBe(first);
+      listener.serve((_request, response) => response.end('second'));
+      expect(await (await fetch(listener.url)).text()).toBe('second');
+      listener.release();
+      expect(listener.release()).toBeUndefined();
+      expect((await fetch(listener.url)).status).toBe(503);
+    } finally {
+      await listener.close();
+    }
+  });
+
   it('refuses a port that is already bound', async () => {
     const listener = await LoopbackListener.bind();
     try {
