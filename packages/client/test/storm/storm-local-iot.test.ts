@@ -42,17 +42,11 @@ interface StormRun {
 
 /** Starts the storm CLI against the served stack; `done` settles when the process has exited. */
 function startStorm(args: readonly string[]): { child: ChildProcess; done: Promise<StormRun> } {
+  // A storm reads the served stack's outputs; `merge` reads only its files.
+  const argv = args[0] === 'merge' ? args : ['--outputs', served.local.outputsFile, ...args];
   const child = spawn(
     process.execPath,
-    [
-      TSX,
-      '--tsconfig',
-      path.join(REPO_ROOT, 'tsconfig.json'),
-      STORM_CLI,
-      '--outputs',
-      served.local.outputsFile,
-      ...args,
-    ],
+    [TSX, '--tsconfig', path.join(REPO_ROOT, 'tsconfig.json'), STORM_CLI, ...argv],
     { cwd: scratch, env: { ...process.env, npm_package_name: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
