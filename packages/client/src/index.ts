@@ -11,3 +11,7 @@ export * from './outputs';
 export * from './paths';
 export * from './report';
 export * from './tls-probe';
+export * from './storm/storm-args';
+export * from './storm/storm-main';
+export * from './storm/storm-merge';
+export * from './storm/storm-summary';
