@@ -163,7 +163,6 @@ describe('MasterSecretCache', () => {
       message: 'Secrets Manager did not return the master secret within 100 ms',
     });
     expect(elapsed).toBeGreaterThanOrEqual(95);
-    expect(elapsed).toBeLessThan(1000);
   });
 
   it('keeps the default fetch timeout well inside the AWS IoT invoke timeout', () => {
