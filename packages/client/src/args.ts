@@ -13,6 +13,7 @@ import {
   type Transport,
 } from '@iot-custom-auth/protocol';
 import { UsageError } from './errors';
+import { processSecretInput, resolveSecrets, type SecretField, type SecretInput } from './secret-input';
 
 /** SDK log levels accepted by `--verbosity` (the aws-crt levels; `nologs` is the Python sample's name for none). */
 export const VERBOSITY_LEVELS = ['none', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -87,6 +88,11 @@ export interface CliConfig {
    * once and does not wait. @default DEFAULT_EXPLAIN_WAIT_SECONDS (applied by `main`)
    */
   readonly explainWaitSeconds?: number;
+  /**
+   * Where each secret that was found came from, for messages (never the value): `--custom_auth_password`,
+   * `--custom_auth_password_file <file>`, `IOT_CUSTOM_AUTH_PASSWORD`... @default {} (applied by `parseArgs`)
+   */
+  readonly secretOrigins?: Readonly<Partial<Record<SecretField, string>>>;
 }
 
 type StringKey = Exclude<
@@ -175,7 +181,15 @@ export const FLAGS: readonly FlagSpec[] = [
     valueName: 'password',
     section: 'authentication',
     description:
-      'MQTT password. Default: read from Secrets Manager (the DeviceSecretArn output) for the unsigned authorizer.',
+      "MQTT password. Visible to other processes and in npm's logs, so it prints a warning: prefer IOT_CUSTOM_AUTH_PASSWORD or --custom_auth_password_file. Default: IOT_CUSTOM_AUTH_PASSWORD, else read from Secrets Manager (the DeviceSecretArn output) for the unsigned authorizer.",
+  },
+  {
+    name: 'custom_auth_password_file',
+    kind: 'string',
+    valueName: 'file',
+    section: 'authentication',
+    description:
+      'Read the MQTT password from this file (mode 600 or stricter; one trailing newline is dropped), or from stdin with -. Takes precedence over IOT_CUSTOM_AUTH_PASSWORD.',
   },
   {
     name: 'signed',
@@ -204,7 +218,15 @@ export const FLAGS: readonly FlagSpec[] = [
     valueName: 'token',
     section: 'authentication',
     description:
-      'A token you signed yourself, sent with --custom_auth_authorizer_signature and --custom_auth_token_key_name (all three or none; with --signed the key name may come from the outputs).',
+      'A token you signed yourself, sent with --custom_auth_authorizer_signature and --custom_auth_token_key_name (all three or none; with --signed the key name may come from the outputs). Prints a warning: prefer IOT_CUSTOM_AUTH_TOKEN or --custom_auth_token_value_file.',
+  },
+  {
+    name: 'custom_auth_token_value_file',
+    kind: 'string',
+    valueName: 'file',
+    section: 'authentication',
+    description:
+      'Read --custom_auth_token_value from this file (mode 600 or stricter; one trailing newline is dropped), or from stdin with -. Takes precedence over IOT_CUSTOM_AUTH_TOKEN.',
   },
   {
     name: 'custom_auth_authorizer_signature',
@@ -212,7 +234,15 @@ export const FLAGS: readonly FlagSpec[] = [
     valueName: 'base64',
     section: 'authentication',
     description:
-      'Signature of --custom_auth_token_value, standard base64, raw or URL-encoded: it is sent URL-encoded exactly once.',
+      'Signature of --custom_auth_token_value, standard base64, raw or URL-encoded: it is sent URL-encoded exactly once. Prints a warning: prefer IOT_CUSTOM_AUTH_SIGNATURE or --custom_auth_authorizer_signature_file.',
+  },
+  {
+    name: 'custom_auth_authorizer_signature_file',
+    kind: 'string',
+    valueName: 'file',
+    section: 'authentication',
+    description:
+      'Read --custom_auth_authorizer_signature from this file (mode 600 or stricter; one trailing newline is dropped), or from stdin with -. Takes precedence over IOT_CUSTOM_AUTH_SIGNATURE.',
   },
   {
     name: 'roundtrip',
@@ -293,11 +323,8 @@ const STRING_FIELDS: Readonly<Record<string, StringKey>> = {
   ca_file: 'caFile',
   client_id: 'clientId',
   custom_auth_username: 'username',
-  custom_auth_password: 'password',
   custom_auth_authorizer_name: 'authorizerName',
   custom_auth_token_key_name: 'tokenKeyName',
-  custom_auth_token_value: 'tokenValue',
-  custom_auth_authorizer_signature: 'signature',
   token_signing_key: 'tokenSigningKeyFile',
   outputs: 'outputsFile',
   stack_name: 'stackName',
@@ -330,12 +357,14 @@ export function booleanLiteral(text: string): boolean | undefined {
 }
 
 /**
- * Parses the command line (without `node` and the script). Pure: no I/O, no environment, no defaults that
- * depend on the stack. Accepts `--flag value` and `--flag=value`; boolean flags take an optional
- * true/false (so `--use_websockets false` means false, unlike the upstream sample).
- * @throws UsageError naming the flag and the fix.
+ * Parses the command line (without `node` and the script). No defaults that depend on the stack; the only
+ * I/O is `secrets` (the password, token and signature from their file flags, stdin or environment variables,
+ * and the one warning for a secret given as a flag; see `secret-input.ts`), never reached for `--help`.
+ * Accepts `--flag value` and `--flag=value`; boolean flags take an optional true/false (so
+ * `--use_websockets false` means false, unlike the upstream sample).
+ * @throws UsageError naming the flag and the fix; ConfigError for an unreadable or too open secret file.
  */
-export function parseArgs(argv: readonly string[]): CliConfig {
+export function parseArgs(argv: readonly string[], secrets: SecretInput = processSecretInput()): CliConfig {
   if (argv.some((arg) => arg === '-h' || arg === '--help' || arg === '--help=true')) {
     return defaults(true);
   }
@@ -386,7 +415,7 @@ export function parseArgs(argv: readonly string[]): CliConfig {
       strings.set(key, value);
     }
   }
-  return build(strings, booleans);
+  return build(strings, booleans, secrets);
 }
 
 function defaults(help: boolean): CliConfig {
@@ -401,12 +430,17 @@ function defaults(help: boolean): CliConfig {
   });
 }
 
-function build(strings: Map<string, string>, booleans: Map<string, boolean>): CliConfig {
+function build(
+  strings: Map<string, string>,
+  booleans: Map<string, boolean>,
+  secrets: SecretInput,
+): CliConfig {
   const config: { -readonly [K in keyof CliConfig]: CliConfig[K] } = { ...defaults(false) };
   for (const [key, value] of strings) {
     const field = STRING_FIELDS[key];
     if (field !== undefined) config[field] = value;
   }
+  Object.assign(config, resolveSecrets(strings, secrets));
   config.transport = booleans.get('use_websockets') === true ? 'websockets' : 'mqtt';
   config.json = booleans.get('json') ?? false;
   config.signed = booleans.get('signed') ?? false;
@@ -484,7 +518,9 @@ function build(strings: Map<string, string>, booleans: Map<string, boolean>): Cl
     try {
       config.signature = toUrlEncodedSignature(config.signature);
     } catch (error) {
-      throw new UsageError(`--custom_auth_authorizer_signature: ${(error as Error).message}`, {
+      // Named by where it came from (the flag, its file or IOT_CUSTOM_AUTH_SIGNATURE); never its value.
+      const origin = config.secretOrigins?.signature ?? '--custom_auth_authorizer_signature';
+      throw new UsageError(`${origin}: ${(error as Error).message}`, {
         cause: error,
       });
     }
@@ -714,7 +750,12 @@ export function usage(): string {
     "  npm run connect -w client -- --count 5 --message hello       # publish 5 messages to the device's topic",
     '  npm run connect -w client -- --outputs .local-iot/outputs.json --ca_file .local-iot/ca.pem',
     '  npm run connect -w client -- --endpoint abc123-ats.iot.eu-west-1.amazonaws.com \\',
-    '      --custom_auth_authorizer_name MyAuthorizer --custom_auth_username device --custom_auth_password secret',
+    '      --custom_auth_authorizer_name MyAuthorizer --custom_auth_username device \\',
+    '      --custom_auth_password_file pw.txt                       # password from a mode-600 file',
+    '',
+    'Secrets: --custom_auth_password, --custom_auth_token_value and --custom_auth_authorizer_signature',
+    'also come from IOT_CUSTOM_AUTH_PASSWORD, IOT_CUSTOM_AUTH_TOKEN and IOT_CUSTOM_AUTH_SIGNATURE, or from',
+    'their _file flags (mode 600; - reads stdin). Precedence: flag, then file flag, then environment variable.',
   );
   return `${lines.join('\n')}\n`;
 }

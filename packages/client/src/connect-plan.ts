@@ -253,7 +253,7 @@ async function signedCredentials(
 }
 
 /**
- * The token and signature given on the command line, else a fresh token bound to the client id and signed
+ * The token and signature the user gave (flags, files or environment), else a fresh token bound to the client id and signed
  * with the key file (`.keys/` at the repository root unless `--token-signing-key` names one). The signature
  * comes back URL-encoded once, as the username query needs it.
  */
@@ -263,7 +263,11 @@ async function tokenFor(
   deps: PlanDeps,
 ): Promise<{ token: string; signature: string; origin: string }> {
   if (config.tokenValue !== undefined && config.signature !== undefined) {
-    return { token: config.tokenValue, signature: config.signature, origin: 'given on the command line' };
+    return {
+      token: config.tokenValue,
+      signature: config.signature,
+      origin: `given with ${config.secretOrigins?.tokenValue ?? '--custom_auth_token_value'}`,
+    };
   }
   const keyFile =
     config.tokenSigningKeyFile === undefined
@@ -311,7 +315,7 @@ async function unsignedCredentials(
   const password = config.password ?? device?.password;
   const origin =
     device === undefined
-      ? 'from --custom_auth_password'
+      ? `from ${config.secretOrigins?.password ?? '--custom_auth_password'}`
       : `derived for device ${deviceId} from the master secret ${secretArn}`;
   return {
     auth: userFields(username, password),

@@ -42,8 +42,12 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<voi
   try {
     config = parseArgs(argv);
   } catch (error) {
-    if (error instanceof UsageError && argv.some((arg) => arg === '--json' || arg.startsWith('--json='))) {
-      printJson(deps, jsonErrorReport('usage', error.message));
+    // A secret file that cannot be read or is too open is a configuration error, found while parsing.
+    if (error instanceof ClientError && argv.some((arg) => arg === '--json' || arg.startsWith('--json='))) {
+      printJson(
+        deps,
+        jsonErrorReport(error instanceof UsageError ? 'usage' : 'configuration', error.message),
+      );
     }
     throw error;
   }

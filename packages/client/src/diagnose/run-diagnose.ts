@@ -48,13 +48,15 @@ export async function runDiagnose(argv: readonly string[], deps: DiagnoseDeps): 
   try {
     config = parseArgs(argv);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
+    // A secret file that cannot be read or is too open is a configuration error, found while parsing.
+    if (!(error instanceof UsageError || error instanceof ConfigError)) throw error;
+    const kind = error instanceof UsageError ? 'usage' : 'configuration';
     if (argv.some((arg) => arg === '--json' || arg.startsWith('--json='))) {
       deps.stdout(
-        `${JSON.stringify({ ok: false, checks: [], error: { kind: 'usage', message: error.message } } satisfies DiagnoseReport)}\n`,
+        `${JSON.stringify({ ok: false, checks: [], error: { kind, message: error.message } } satisfies DiagnoseReport)}\n`,
       );
     }
-    deps.stderr(`Error: ${error.message}\nRun with --help for usage.\n`);
+    deps.stderr(`Error: ${error.message}\n${kind === 'usage' ? 'Run with --help for usage.\n' : ''}`);
     return 2;
   }
   if (config.help) {
