@@ -189,7 +189,7 @@ describe('resolveSecrets', () => {
         (secret, mode, alsoFlag) => {
           const file = secretFile('prop', `${secret}\n`, mode);
           const recorded = input({ IOT_CUSTOM_AUTH_PASSWORD: secret });
-          const given = alsoFlag ? { custom_auth_token_value: secret } : {};
+          const given: Record<string, string> = alsoFlag ? { custom_auth_token_value: secret } : {};
           let message = '';
           try {
             resolveSecrets(flags({ ...given, custom_auth_password_file: file }), recorded);
