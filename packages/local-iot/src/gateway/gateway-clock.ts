@@ -12,7 +12,7 @@ export interface ClockTimer {
 export interface GatewayClock {
   /** Milliseconds since an arbitrary origin; only differences are used. */
   now(): number;
-  /** Runs `callback` once after `delayMs` of this clock's time. */
+  /** Runs `callback` once after `delayMs` of this clock's time; the timer alone never keeps the process alive. */
   setTimer(callback: () => void, delayMs: number): ClockTimer;
 }
 
@@ -42,6 +42,9 @@ export function scaledClock(factor: number): GatewayClock {
         const step = Math.min(remainingRealMs, MAX_TIMEOUT_MS);
         remainingRealMs -= step;
         handle = setTimeout(() => (remainingRealMs > 0 ? arm() : callback()), step);
+        // A gateway timer (a stored session's 1 h expiry, a cached HTTPS authorization) never keeps the process
+        // alive on its own: the listening sockets do while the gateway serves, and after close() nothing should.
+        handle.unref();
       };
       arm();
       return { cancel: () => clearTimeout(handle) };

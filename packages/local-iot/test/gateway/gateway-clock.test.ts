@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { scaledClock } from '../../src/gateway/gateway-clock';
 import { expectLocalIotError, withTimeout } from '../support/gateway-harness';
 
@@ -28,6 +31,18 @@ describe('scaledClock', () => {
       'the kept timer',
     );
     expect(fired).toEqual(['kept']);
+  });
+
+  it('never keeps the process alive with a pending timer alone (a closed gateway lets Node exit)', async () => {
+    const clockModule = path.join(__dirname, '../../src/gateway/gateway-clock.ts');
+    const script = [
+      `const { scaledClock } = require(${JSON.stringify(clockModule)});`,
+      'scaledClock(1).setTimer(() => { console.log("fired"); process.exitCode = 3; }, 3_600_000);',
+      'console.log("armed");',
+    ].join('\n');
+    const tsx = path.join(__dirname, '../../../../node_modules/.bin/tsx');
+    const { stdout } = await promisify(execFile)(tsx, ['-e', script], { timeout: 60_000 });
+    expect(stdout.trim()).toBe('armed');
   });
 
   it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])('refuses factor %d', async (factor) => {
