@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,13 @@ const STACK = {
 };
 
 const OK: GatewayBehaviour = { connack: 0, properties: AWS_LIKE_CONNACK_PROPERTIES };
+
+/** A mode-600 file in the test's folder holding `password`, for --custom_auth_password_file (no warning). */
+function passwordFile(password: string): string {
+  const file = join(dir, `password-${randomUUID()}`);
+  writeFileSync(file, password, { mode: 0o600 });
+  return file;
+}
 
 /** Where a test gateway listens, as the upstream sample's flags, trusting the test CA: no outputs needed. */
 function gatewayFlags(port: number): string[] {
@@ -297,7 +305,11 @@ describe('connect CLI, real process and real SDK', () => {
       { cwd: dir },
     );
 
-    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.code).toBe(0);
+    // Secrets given as flags still work, with the one warning that they are visible to other processes.
+    expect(run.stderr).toBe(
+      "Warning: --custom_auth_password, --custom_auth_token_value, --custom_auth_authorizer_signature on the command line are visible to other processes (ps) and in npm's banner and logs (~/.npm/_logs); use IOT_CUSTOM_AUTH_PASSWORD or --custom_auth_password_file <file>; IOT_CUSTOM_AUTH_TOKEN or --custom_auth_token_value_file <file>; IOT_CUSTOM_AUTH_SIGNATURE or --custom_auth_authorizer_signature_file <file> (chmod 600, or - for stdin) instead.\n",
+    );
     await server.closedConnections(1);
     const [seen] = server.connections;
     expect(seen?.transport).toBe('websockets');
@@ -322,8 +334,7 @@ describe('connect CLI, real process and real SDK', () => {
         'Unsigned',
         '--custom_auth_username',
         'device',
-        '--custom_auth_password',
-        'not-the-password',
+        `--custom_auth_password_file=${passwordFile('not-the-password')}`,
         '--client_id',
         'test-bad-password',
       ],
@@ -353,8 +364,7 @@ describe('connect CLI, real process and real SDK', () => {
         '--json',
         '--custom_auth_authorizer_name',
         'Unsigned',
-        '--custom_auth_password',
-        'pw',
+        `--custom_auth_password_file=${passwordFile('pw')}`,
         '--client_id',
         'prod-1',
       ],
@@ -388,7 +398,7 @@ describe('connect CLI, real process and real SDK', () => {
   it('names an untrusted server certificate, although s2n withholds its TLS error', async () => {
     const server = await gateway('mqtt', OK, { cert: certs.untrustedCert, key: certs.untrustedKey });
     const run = await runCli(
-      [...gatewayFlags(server.port), '--timeout', '3', '--custom_auth_password', 'pw'],
+      [...gatewayFlags(server.port), '--timeout', '3', `--custom_auth_password_file=${passwordFile('pw')}`],
       {
         cwd: dir,
       },
@@ -406,7 +416,7 @@ describe('connect CLI, real process and real SDK', () => {
   it('times out within --timeout when the server never answers the CONNECT, with no retry', async () => {
     const server = await gateway('mqtt', 'silent');
     const run = await runCli(
-      [...gatewayFlags(server.port), '--timeout', '2', '--custom_auth_password', 'pw'],
+      [...gatewayFlags(server.port), '--timeout', '2', `--custom_auth_password_file=${passwordFile('pw')}`],
       {
         cwd: dir,
       },
@@ -447,8 +457,7 @@ describe('messages after CONNACK, real process and real SDK', () => {
     ...gatewayFlags(port),
     '--custom_auth_authorizer_name',
     'Unsigned',
-    '--custom_auth_password',
-    'pw',
+    `--custom_auth_password_file=${passwordFile('pw')}`,
   ];
   const certificate = (): { cert: string; key: string } => ({ cert: certs.serverCert, key: certs.serverKey });
 
