@@ -1,8 +1,9 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestCertificates, type TestCertificates } from './fixtures/certificates';
-import { runCli, type CliRun } from './fixtures/run-cli';
+import { REPO_ROOT, runCli, type CliRun } from './fixtures/run-cli';
 import { AWS_LIKE_CONNACK_PROPERTIES, TestGateway } from './fixtures/test-gateway';
 
 // The real connect CLI (and diagnose, storm) as a child process against a real MQTT gateway on 127.0.0.1:
@@ -197,4 +198,81 @@ describe('secrets off the command line, real CLI process', () => {
       expect(server.connections).toHaveLength(0);
     },
   );
+});
+
+/** `npm run connect -w client -- args` from the repository root, with npm's debug logs in `logsDir`. */
+function runThroughNpm(
+  args: readonly string[],
+  logsDir: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !/^(npm_|INIT_CWD$|AWS_)/.test(key)) env[key] = value;
+  }
+  Object.assign(env, {
+    NODE_NO_WARNINGS: '1',
+    npm_config_logs_dir: logsDir,
+    npm_config_update_notifier: 'false',
+    ...extraEnv,
+  });
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', 'connect', '-w', 'client', '--', ...args], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Everything npm wrote into its debug logs. */
+function npmLogs(logsDir: string): string {
+  return readdirSync(logsDir)
+    .map((name) => readFileSync(join(logsDir, name), 'utf8'))
+    .join('\n');
+}
+
+describe('secrets and npm, real npm run', () => {
+  /** connectFlags() with the CA as an absolute path: npm runs the script in packages/client. */
+  const absoluteFlags = (): string[] =>
+    connectFlags().map((flag) => (flag === 'ca.pem' ? join(dir, 'ca.pem') : flag));
+
+  it('a password from a file or IOT_CUSTOM_AUTH_PASSWORD is in neither npm banner nor npm debug log', async () => {
+    const logsDir = join(dir, 'npm-logs');
+    const fromFile = await runThroughNpm(
+      [...absoluteFlags(), '--custom_auth_password_file', passwordFile(0o600)],
+      logsDir,
+    );
+    const fromEnv = await runThroughNpm(absoluteFlags(), logsDir, { IOT_CUSTOM_AUTH_PASSWORD: PASSWORD });
+    expect([fromFile.code, fromEnv.code]).toEqual([0, 0]);
+    await server.closedConnections(2);
+    expect(server.connections.map((seen) => seen.connect?.password?.toString('utf8'))).toEqual([
+      PASSWORD,
+      PASSWORD,
+    ]);
+    const logs = npmLogs(logsDir);
+    expect(logs).toContain('verbose argv'); // npm did log the command lines
+    for (const text of [fromFile.stdout, fromFile.stderr, fromEnv.stdout, fromEnv.stderr, logs]) {
+      expect(text).not.toContain(PASSWORD);
+    }
+  });
+
+  it('a password given as a flag is in npm banner and debug log, which is what the warning says', async () => {
+    const logsDir = join(dir, 'npm-logs');
+    const run = await runThroughNpm([...absoluteFlags(), '--custom_auth_password', PASSWORD], logsDir);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(PASSWORD);
+    expect(npmLogs(logsDir)).toContain(PASSWORD);
+    expect(run.stderr).toMatch(WARNING);
+  });
 });
