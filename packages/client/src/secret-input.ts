@@ -1,5 +1,7 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ConfigError, UsageError } from './errors';
+import { resolveInvocationPaths } from './paths';
 
 /**
  * Where the client's secrets come from when they should not be on the command line: a command line is visible
@@ -65,12 +67,19 @@ export interface SecretInput {
   readonly warn: (text: string) => void;
 }
 
-/** The process's environment, files, stdin and stderr. */
-export function processSecretInput(): SecretInput {
+/**
+ * The process's environment, files, stdin and stderr. A relative file path is resolved where the user typed
+ * the command (`INIT_CWD` under `npm run ... -w client`, as every other path flag; see `paths.ts`).
+ */
+export function processSecretInput(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  cwd: string = process.cwd(),
+): SecretInput {
+  const { invocationDir } = resolveInvocationPaths(cwd, env, ownPackageName());
   return {
-    env: process.env,
+    env,
     readSecretFile: (path) => {
-      const fd = openSync(path, 'r');
+      const fd = openSync(resolve(invocationDir, path), 'r');
       try {
         return { mode: fstatSync(fd).mode, text: readFileSync(fd, 'utf8') };
       } finally {
@@ -81,6 +90,17 @@ export function processSecretInput(): SecretInput {
     checkMode: process.platform !== 'win32',
     warn: (text) => process.stderr.write(text),
   };
+}
+
+/** This package's npm name, which `resolveInvocationPaths` needs to trust `INIT_CWD`. */
+function ownPackageName(): string {
+  try {
+    const manifest: unknown = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8'));
+    const name = (manifest as { name?: unknown }).name;
+    return typeof name === 'string' ? name : '';
+  } catch {
+    return '';
+  }
 }
 
 /** Group or others may read the file. */

@@ -204,6 +204,16 @@ describe('resolveSecrets', () => {
   });
 });
 
+describe('processSecretInput', () => {
+  it('resolves a relative file where the user typed npm run (INIT_CWD), not in the package directory', () => {
+    secretFile('password', 'typed-here');
+    const npmInput = processSecretInput({ npm_package_name: 'client', INIT_CWD: dir }, tmpdir());
+    expect(npmInput.readSecretFile('password').text).toBe('typed-here');
+    const plainInput = processSecretInput({}, dir);
+    expect(plainInput.readSecretFile('password').text).toBe('typed-here');
+  });
+});
+
 describe('parseArgs with secrets', () => {
   it('takes the token and signature from files and checks them as if they were flags', () => {
     const token = secretFile('token', 'my-token\n');
