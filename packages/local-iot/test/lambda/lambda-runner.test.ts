@@ -369,6 +369,8 @@ describe.each(ISOLATIONS)('LambdaRunner with %s isolation', (isolation: Isolatio
   ])(
     'times out %s (%s) at the caller limit, ends the environment and serves the next call fresh',
     async (behaviour) => {
+      // Warm first: on a loaded machine a cold start's Init alone can outlast 200 ms, which is another case.
+      await runner.invoke(main.name, { behaviour: 'echo' });
       const timedOut = await runner.invoke(main.name, { behaviour }, { timeoutMs: 200 });
       expect(failure(timedOut)).toEqual({
         kind: 'timeout',
@@ -380,9 +382,7 @@ describe.each(ISOLATIONS)('LambdaRunner with %s isolation', (isolation: Isolatio
         `[fixture-behaviours] ${timedOut.requestId} Task timed out after 0.20 seconds`,
         `[fixture-behaviours] END RequestId: ${timedOut.requestId}`,
         expect.stringMatching(
-          new RegExp(
-            `REPORT RequestId: ${timedOut.requestId}${REPORT_FIELDS}${INIT_FIELD}\tStatus: timeout$`,
-          ),
+          new RegExp(`REPORT RequestId: ${timedOut.requestId}${REPORT_FIELDS}\tStatus: timeout$`),
         ) as unknown,
       ]);
       // A fresh environment: the module state of the timed-out one is gone, as after a Lambda timeout.
