@@ -693,8 +693,8 @@ const SECTION_TITLES: Readonly<Record<FlagSpec['section'], string>> = {
 const HELP_WIDTH = 110;
 const HELP_INDENT = 40;
 
-/** Splits `text` into lines of at most `width` characters at spaces. */
-function wrap(text: string, width: number): string[] {
+/** Splits `text` into lines of at most `width` characters at spaces (the help texts of every command). */
+export function wrapText(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(' ')) {
@@ -725,7 +725,7 @@ export function usage(): string {
     lines.push('', `${SECTION_TITLES[section]}:`);
     for (const flag of FLAGS.filter((f) => f.section === section)) {
       const head = `  --${flag.name}${flag.valueName === undefined ? '' : ` <${flag.valueName}>`}`;
-      const text = wrap(flag.description, HELP_WIDTH - HELP_INDENT);
+      const text = wrapText(flag.description, HELP_WIDTH - HELP_INDENT);
       const indent = ' '.repeat(HELP_INDENT);
       if (head.length >= HELP_INDENT) lines.push(head);
       text.forEach((line, index) => {

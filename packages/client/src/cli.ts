@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeAtsEndpoint, newCloudWatchLogsClient } from './aws-clients';
 import { SdkConnector } from './connection';
 import { AwsCredentialSource } from './credentials';
-import { ConfigError, ConnectionFailedError, RuntimeError, UsageError } from './errors';
+import { reportFailure } from './errors';
 import { CloudWatchRefusalExplainer } from './explain/refusal-explainer';
 import { main, type MainDeps } from './main';
 import { StackOutputsReader } from './outputs';
@@ -27,23 +27,7 @@ export async function run(argv: readonly string[], deps: MainDeps): Promise<Exit
     await main(argv, deps);
     return 0;
   } catch (error) {
-    if (error instanceof ConnectionFailedError) return 1;
-    if (error instanceof UsageError) {
-      deps.stderr(`Error: ${error.message}\nRun with --help for usage.\n`);
-      return 2;
-    }
-    if (error instanceof ConfigError) {
-      deps.stderr(`Error: ${error.message}\n`);
-      return 2;
-    }
-    if (error instanceof RuntimeError) {
-      deps.stderr(`Error: ${error.message}\n`);
-      return 1;
-    }
-    deps.stderr(
-      `Unexpected error (please report it): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    return 1;
+    return reportFailure(error, deps.stderr);
   }
 }
 

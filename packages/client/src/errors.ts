@@ -50,3 +50,27 @@ export function awsCallError(what: string, error: unknown, fix: string): ConfigE
   }
   return new RuntimeError(`${text}. Check the network and try again.`, { cause: error });
 }
+
+/**
+ * The exit code of a command that failed with `error`, after one line on stderr: 2 for usage and configuration
+ * errors, 1 for a refused connect (already reported) and runtime errors, 1 and the stack for a bug.
+ */
+export function reportFailure(error: unknown, stderr: (text: string) => void): 0 | 1 | 2 {
+  if (error instanceof ConnectionFailedError) return 1;
+  if (error instanceof UsageError) {
+    stderr(`Error: ${error.message}\nRun with --help for usage.\n`);
+    return 2;
+  }
+  if (error instanceof ConfigError) {
+    stderr(`Error: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof RuntimeError) {
+    stderr(`Error: ${error.message}\n`);
+    return 1;
+  }
+  stderr(
+    `Unexpected error (please report it): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  return 1;
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { chmod, open, readFile } from 'node:fs/promises';
 import { newSecretsManagerClient } from '../aws-clients';
-import { ConfigError, RuntimeError, UsageError } from '../errors';
+import { ConfigError, reportFailure } from '../errors';
 import { StackOutputsReader } from '../outputs';
 import { resolveInvocationPaths } from '../paths';
 import { deviceMain, type DeviceDeps } from './device-main';
@@ -12,22 +12,7 @@ export async function runDevice(argv: readonly string[], deps: DeviceDeps): Prom
     await deviceMain(argv, deps);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      deps.stderr(`Error: ${error.message}\nRun with --help for usage.\n`);
-      return 2;
-    }
-    if (error instanceof ConfigError) {
-      deps.stderr(`Error: ${error.message}\n`);
-      return 2;
-    }
-    if (error instanceof RuntimeError) {
-      deps.stderr(`Error: ${error.message}\n`);
-      return 1;
-    }
-    deps.stderr(
-      `Unexpected error (please report it): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    return 1;
+    return reportFailure(error, deps.stderr);
   }
 }
 

@@ -1,5 +1,13 @@
 import { MAX_CLIENT_ID_BYTES } from '@iot-custom-auth/protocol';
-import { booleanLiteral, FLAGS, flagKey, MAX_MESSAGE_COUNT, parseArgs, type CliConfig } from '../args';
+import {
+  booleanLiteral,
+  FLAGS,
+  flagKey,
+  MAX_MESSAGE_COUNT,
+  parseArgs,
+  wrapText,
+  type CliConfig,
+} from '../args';
 import { UsageError } from '../errors';
 
 /**
@@ -432,28 +440,12 @@ export function stormClientId(prefix: string, runId: string, shard: number, n: n
 const HELP_INDENT = 38;
 const HELP_WIDTH = 110;
 
-/** Splits `text` into lines of at most `width` characters at spaces. */
-function wrap(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line.length > 0 && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line.length === 0 ? word : `${line} ${word}`;
-    }
-  }
-  if (line.length > 0) lines.push(line);
-  return lines;
-}
-
 /** `--help`: the storm flags, the connect flags it takes, the exit codes and examples. */
 export function stormUsage(): string {
   const flagLines = (flags: readonly { name: string; valueName?: string; description: string }[]) =>
     flags.flatMap((flag) => {
       const head = `  --${flag.name}${flag.valueName === undefined ? '' : ` <${flag.valueName}>`}`;
-      const text = wrap(flag.description, HELP_WIDTH - HELP_INDENT);
+      const text = wrapText(flag.description, HELP_WIDTH - HELP_INDENT);
       const first = head.length < HELP_INDENT ? [`${head.padEnd(HELP_INDENT)}${text.shift() ?? ''}`] : [head];
       return [...first, ...text.map((line) => `${' '.repeat(HELP_INDENT)}${line}`)];
     });
