@@ -93,6 +93,18 @@ export const TOKEN_SIGNING_KEY_FILES = {
   publicKey: 'token-signing-public.pem',
 } as const;
 
+/**
+ * The demo device certificate for custom authentication with X.509 client certificates, relative to the
+ * repository root (git-ignored, like the token-signing keys). The first synth creates it (private key mode
+ * 0600); the stack registers the certificate (`AWS::IoT::Certificate`, `SNI_ONLY`); the client connects with it
+ * (`--mtls`, or `--cert`/`--key`). Its subject CN is the MQTT client id the X.509 authorizer admits it as.
+ */
+export const DEMO_DEVICE_CERTIFICATE_FILES = {
+  directory: '.keys',
+  certificate: 'demo-device-cert.pem',
+  privateKey: 'demo-device-key.pem',
+} as const;
+
 /** "The topic in a publish or subscribe request can have no more than 7 forward slashes". */
 const MAX_TOPIC_SLASHES = 7;
 

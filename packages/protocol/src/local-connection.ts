@@ -30,6 +30,22 @@ export interface LocalConnectionInfo {
    * else. This file is therefore private (mode 0600 in a 0700 directory).
    */
   readonly credentials: LocalAwsCredentials;
+  /**
+   * The local stand-in for the stack's `CUSTOM_AUTH_X509` domain configuration, when the stack has one: a TLS
+   * listener that requests a client certificate and verifies it against the certificates and CAs the stack
+   * registers, then invokes the domain's default authorizer. Connect to `port` with SNI = `endpoint` (the
+   * `X509Endpoint` output's local value), trusting `caFile` as for the main port.
+   */
+  readonly x509?: LocalX509EndpointInfo;
+}
+
+/** {@link LocalConnectionInfo.x509}. */
+export interface LocalX509EndpointInfo {
+  /** Host name the listener's certificate is for and SNI must carry. */
+  readonly endpoint: string;
+  readonly port: number;
+  /** The domain configuration's name. */
+  readonly domainConfigurationName: string;
 }
 
 /** An access key pair of the local AWS API (see {@link LocalConnectionInfo.credentials}). */
@@ -64,6 +80,21 @@ export function parseLocalConnectionInfo(text: string): LocalConnectionInfo | st
     typeof credentials.secretAccessKey !== 'string'
   ) {
     return 'has no "credentials" with accessKeyId and secretAccessKey';
+  }
+  if (v.x509 !== undefined) {
+    const x509 = v.x509 as Record<string, unknown> | null;
+    if (
+      typeof x509 !== 'object' ||
+      x509 === null ||
+      typeof x509.endpoint !== 'string' ||
+      x509.endpoint === '' ||
+      typeof x509.domainConfigurationName !== 'string' ||
+      !Number.isInteger(x509.port) ||
+      (x509.port as number) < 1 ||
+      (x509.port as number) > 65535
+    ) {
+      return 'has an "x509" that is not { endpoint, port (1..65535), domainConfigurationName }';
+    }
   }
   return value as LocalConnectionInfo;
 }

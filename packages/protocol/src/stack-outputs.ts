@@ -20,6 +20,22 @@ export const STACK_OUTPUTS = {
    * stack leaves AWS IoT logging alone (it may still be on for the account). Entries go to `AWSIotLogsV2`.
    */
   iotLogLevel: 'IotLogLevel',
+  /**
+   * Custom authentication with X.509 client certificates (`CUSTOM_AUTH_X509`): the domain name of the
+   * stack's domain configuration. Devices connect to it with SNI = this name (required by AWS IoT) and a client
+   * certificate AWS IoT has registered; the X.509 authorizer is its default authorizer.
+   */
+  x509Endpoint: 'X509Endpoint',
+  /** The domain configuration's name (`aws iot describe-domain-configuration --domain-configuration-name`). */
+  x509DomainConfigurationName: 'X509DomainConfigurationName',
+  /** The authorizer the X.509 domain configuration invokes (same Lambda, signing disabled). */
+  x509AuthorizerName: 'X509AuthorizerName',
+  /**
+   * The id of the demo device certificate the stack registers (`AWS::IoT::Certificate`, `SNI_ONLY`, `ACTIVE`);
+   * its PEM and private key are in `.keys/` ({@link DEMO_DEVICE_CERTIFICATE_FILES}). Absent when the user
+   * brings their own certificate or CA.
+   */
+  demoCertificateId: 'DemoCertificateId',
 } as const;
 
 /** The `IotLogLevel` output's value when the stack does not configure AWS IoT logging. */
