@@ -215,6 +215,9 @@ function disconnectReason(cause: DisconnectInfo['cause'] | undefined): string {
       return 'AUTHORIZATION_FAILURE';
     case 'throttled':
       return 'THROTTLED';
+    case 'payload-too-large':
+      // "if the client attempts to publish with a payload that exceeds the payload limit".
+      return 'CLIENT_ERROR';
     case 'malformed-packet':
     case 'protocol-error':
     case 'qos-not-supported':
@@ -303,6 +306,8 @@ export class MessageBroker implements MessageHandler {
   /** Persistent sessions of clients that are offline, by client id. */
   readonly #stored = new Map<string, StoredSession>();
   readonly #maxStoredBytes: number;
+  /** Will messages waiting out their Will Delay Interval, by client id. */
+  readonly #delayedWills = new Map<string, ClockTimer>();
 
   constructor(options: MessageBrokerOptions) {
     this.#arn = options.arnContext;
@@ -332,6 +337,9 @@ export class MessageBroker implements MessageHandler {
    * unless the client asked for a clean start, which discards it. Returns whether one was resumed.
    */
   openSession(client: ConnectedClient): boolean {
+    // MQTT-3.1.2-8: a new connection for the client id before the Will Delay Interval passed cancels the will.
+    this.#delayedWills.get(client.clientId)?.cancel();
+    this.#delayedWills.delete(client.clientId);
     const stored = this.#stored.get(client.clientId);
     if (!stored) return false;
     stored.expiry.cancel();
@@ -368,24 +376,49 @@ export class MessageBroker implements MessageHandler {
 
   /**
    * Forgets the client's subscriptions and unacknowledged deliveries, then publishes its will message when
-   * the connection did not end with a normal DISCONNECT, under the same checks as a PUBLISH from the client
-   * (its cached policy: `iot:Publish`, and `iot:RetainPublish` for a retained will), logged as a `publish`
-   * line with `will: true`. [choice] The Will Delay Interval is not honoured: the will goes out at once.
+   * the connection did not end with a normal DISCONNECT (see `#publishWill`).
    */
   onDisconnected(client: ConnectedClient, ended?: DisconnectInfo): void {
     const state = this.#clients.get(client);
+    const keepSession = client.sessionExpirySeconds > 0 && ended?.keepSession !== false;
     if (state) {
       this.#clients.delete(client);
       for (const subscription of state.subscriptions.values()) this.#leaveGroup(state, subscription);
-      if (client.sessionExpirySeconds > 0 && ended?.keepSession !== false) this.#store(state);
+      if (keepSession) this.#store(state);
     }
     const reason = disconnectReason(ended?.cause);
     this.#publishLifecycle(client, 'disconnected', {
       clientInitiatedDisconnect: reason === 'CLIENT_INITIATED_DISCONNECT',
       disconnectReason: reason,
     });
+    if (!ended?.publishWill || !client.will) return;
+    // MQTT 5 3.1.3.2.2: the will waits for its Will Delay Interval "or the Session ends, whichever happens
+    // first"; AWS IoT caps the session at 1 hour (AWS_IOT_MQTT_LIMITS.maxSessionExpirySeconds, applied to
+    // `sessionExpirySeconds`) and documents no other cap on the delay
+    // (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-lwt).
+    const requestedDelay = client.will.properties?.willDelayInterval ?? 0;
+    const delaySeconds = Math.min(requestedDelay, keepSession ? client.sessionExpirySeconds : 0);
+    if (delaySeconds <= 0) {
+      this.#publishWill(client, requestedDelay > 0 ? 'its session ended with the connection' : undefined);
+      return;
+    }
+    const timer = this.#clock.setTimer(() => {
+      if (this.#delayedWills.get(client.clientId) !== timer) return;
+      this.#delayedWills.delete(client.clientId);
+      this.#publishWill(client, `its Will Delay Interval of ${delaySeconds} s passed`);
+    }, delaySeconds * 1000);
+    this.#delayedWills.get(client.clientId)?.cancel();
+    this.#delayedWills.set(client.clientId, timer);
+  }
+
+  /**
+   * Publishes a gone client's will under the same checks as a PUBLISH from it (its cached policy:
+   * `iot:Publish`, and `iot:RetainPublish` for a retained will), logged as a `publish` line with
+   * `will: true`; `when` says why now, for a delayed one.
+   */
+  #publishWill(client: ConnectedClient, when: string | undefined): void {
     const will = client.will;
-    if (!ended?.publishWill || !will) return;
+    if (!will) return;
     const { willDelayInterval: _delay, ...properties } = will.properties ?? {};
     const qos = will.qos === 1 ? 1 : 0;
     const outcome = this.#publish(this.#clientSource(client), undefined, {
@@ -407,18 +440,18 @@ export class MessageBroker implements MessageHandler {
       decision: allowed ? 'allow' : 'deny',
       reasonCode: formatReasonCode(outcome.reasonCode, 'lower'),
       reasonCodeNumber: outcome.reasonCode,
-      reason: outcome.reason,
+      reason: when === undefined ? outcome.reason : `will published because ${when}: ${outcome.reason}`,
       ...(allowed ? {} : { dropped: true as const }),
       will: true,
     });
   }
 
   /**
-   * A lifecycle event on `$aws/events/presence/<eventType>/<clientId>` with AWS IoT's payload
-   * (life-cycle-events.html), routed as QoS 0 to the subscribers whose policy allows `iot:Receive` on it.
+   * A presence lifecycle event on `$aws/events/presence/<eventType>/<clientId>` with AWS IoT's payload
+   * (life-cycle-events.html).
    */
   #publishLifecycle(client: ConnectedClient, eventType: 'connected' | 'disconnected', extra: object): void {
-    const payload = {
+    this.#publishEvent(client, `presence/${eventType}`, {
       clientId: client.clientId,
       timestamp: this.#wallClock(),
       eventType,
@@ -426,9 +459,40 @@ export class MessageBroker implements MessageHandler {
       principalIdentifier: client.session.principalId,
       ...extra,
       versionNumber: this.#versions.get(client.clientId) ?? 0,
-    };
+    });
+  }
+
+  /**
+   * A subscription lifecycle event on `$aws/events/subscriptions/<eventType>/<clientId>` with AWS IoT's
+   * payload: `clientId`, `timestamp`, `eventType`, `sessionIdentifier`, `principalIdentifier` and `topics`,
+   * the filters as the client sent them (https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html#subscribe-unsubscribe-events).
+   * [choice] Only the filters the SUBSCRIBE was granted, or the UNSUBSCRIBE removed; none, no event.
+   */
+  #publishSubscriptionEvent(
+    client: ConnectedClient,
+    eventType: 'subscribed' | 'unsubscribed',
+    topics: readonly string[],
+  ): void {
+    if (topics.length === 0) return;
+    this.#publishEvent(client, `subscriptions/${eventType}`, {
+      clientId: client.clientId,
+      timestamp: this.#wallClock(),
+      eventType,
+      sessionIdentifier: client.connectionId,
+      principalIdentifier: client.session.principalId,
+      topics,
+    });
+  }
+
+  /**
+   * One lifecycle event on `$aws/events/<kind>/<clientId>`, routed as QoS 0 to the subscribers whose policy
+   * allows `iot:Receive` on it. "Client IDs that contain # or + do not receive lifecycle events" (they could
+   * not be in a topic name).
+   */
+  #publishEvent(client: ConnectedClient, kind: string, payload: object): void {
+    if (/[#+]/.test(client.clientId)) return;
     this.#route(undefined, {
-      topic: `${RESERVED_TOPIC_PREFIX}events/presence/${eventType}/${client.clientId}`,
+      topic: `${RESERVED_TOPIC_PREFIX}events/${kind}/${client.clientId}`,
       payload: Buffer.from(JSON.stringify(payload)),
       qos: 0,
       retain: false,
@@ -626,9 +690,21 @@ export class MessageBroker implements MessageHandler {
     return outcomes;
   }
 
-  onSubscribed(client: ConnectedClient): void {
+  /** Publishes the `subscribed` lifecycle event, then the retained messages due. */
+  onSubscribed(
+    client: ConnectedClient,
+    subscribe?: ISubscribePacket,
+    outcomes: readonly PacketOutcome[] = [],
+  ): void {
     const state = this.#clients.get(client);
     if (!state) return;
+    this.#publishSubscriptionEvent(
+      client,
+      'subscribed',
+      (subscribe?.subscriptions ?? [])
+        .filter((_, i) => isSuccessReasonCode(outcomes[i]?.reasonCode ?? RC.unspecifiedError))
+        .map((s) => s.topic),
+    );
     const due = state.retainedDue;
     state.retainedDue = [];
     for (const subscription of due) {
@@ -645,15 +721,19 @@ export class MessageBroker implements MessageHandler {
 
   onUnsubscribe(client: ConnectedClient, unsubscribe: IUnsubscribePacket): readonly PacketOutcome[] {
     const state = this.#state(client);
-    return unsubscribe.unsubscriptions.map((filter) => {
+    const removed: string[] = [];
+    const outcomes = unsubscribe.unsubscriptions.map((filter) => {
       const subscription = state.subscriptions.get(filter);
       if (!subscription) {
         return { reasonCode: RC.noSubscriptionExisted, reason: `no subscription to '${filter}' existed` };
       }
       state.subscriptions.delete(filter);
       this.#leaveGroup(state, subscription);
+      removed.push(filter);
       return { reasonCode: RC.success, reason: `unsubscribed from '${filter}'` };
     });
+    this.#publishSubscriptionEvent(client, 'unsubscribed', removed);
+    return outcomes;
   }
 
   onPubAck(client: ConnectedClient, puback: IPubackPacket): void {

@@ -1,6 +1,12 @@
 import { formatReasonCode, MQTT_REASON_CODES as RC } from '@iot-custom-auth/protocol';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
-import type { ConnectAttempt, ConnectAuthorizer, ConnectDecision, Transport } from '../auth/connect-types';
+import type {
+  ClientCertificateInfo,
+  ConnectAttempt,
+  ConnectAuthorizer,
+  ConnectDecision,
+  Transport,
+} from '../auth/connect-types';
 import { connectAttributesOf } from '../auth/policy-context';
 import { AWS_IOT_MQTT_LIMITS, effectiveKeepAlive } from './aws-iot-mqtt-limits';
 import { errorMessage } from './gateway-log';
@@ -20,6 +26,8 @@ export interface ConnectionInfo {
   readonly queryString?: string;
   /** The peer's IP address, as the socket reports it. */
   readonly remoteAddress?: string;
+  /** X.509 listener only: the verified client certificate. */
+  readonly clientCertificate?: ClientCertificateInfo;
 }
 
 /** The protocol level a CONNECT asks for; mqtt-packet leaves it out for MQTT 3.1.1. */
@@ -74,7 +82,17 @@ export function connectAttempt(connect: IConnectPacket, connection: ConnectionIn
     ...(connection.queryString === undefined ? {} : { queryString: connection.queryString }),
     ...(connection.remoteAddress === undefined ? {} : { sourceIp: connection.remoteAddress }),
     connectAttributes: connectAttributesOf(connect),
+    ...(connection.clientCertificate && { clientCertificate: connection.clientCertificate }),
   };
+}
+
+/** The connect log line's fields of an X.509 listener connection: none for the gateway's port. */
+export function clientCertificateLogFields(
+  connection: ConnectionInfo,
+): { authentication?: 'CUSTOM_AUTH_X509'; clientCertificateId?: string } {
+  return connection.clientCertificate
+    ? { authentication: 'CUSTOM_AUTH_X509', clientCertificateId: connection.clientCertificate.id }
+    : {};
 }
 
 /**
@@ -198,6 +216,7 @@ export function acceptConnack(
       sharedSubscriptionAvailable: true,
       topicAliasMaximum: AWS_IOT_MQTT_LIMITS.topicAliasMaximum,
       maximumPacketSize: AWS_IOT_MQTT_LIMITS.maximumPacketSize,
+      receiveMaximum: AWS_IOT_MQTT_LIMITS.receiveMaximum,
       serverKeepAlive: accepted.keepAliveSeconds,
       // Only sent when it changes what the client asked for (MQTT 5 3.2.2.3.2).
       ...(requestedExpiry > AWS_IOT_MQTT_LIMITS.maxSessionExpirySeconds

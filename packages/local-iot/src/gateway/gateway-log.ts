@@ -1,4 +1,5 @@
 import type { ConnectDecision, Transport } from '../auth/connect-types';
+import type { ClientCertificateRefusalCause } from './client-certificate-check';
 
 /**
  * The gateway's structured log: one JSON object per line. A developer reads here why a device was refused,
@@ -35,6 +36,8 @@ export interface ListeningLogEntry extends LogEntryBase {
   readonly addresses: readonly string[];
   readonly port: number;
   readonly endpointHost: string;
+  /** Set on the X.509 listener (the `CUSTOM_AUTH_X509` domain configuration's), absent on the gateway's port. */
+  readonly authentication?: 'CUSTOM_AUTH_X509';
 }
 
 /** A TLS handshake completed with an accepted SNI. */
@@ -47,6 +50,10 @@ export interface TlsConnectionLogEntry extends LogEntryBase {
   readonly alpn?: string;
   /** What the gateway does next: MQTT on the TLS stream, or HTTP (WebSocket upgrade). */
   readonly route: 'mqtt' | 'http';
+  /** X.509 listener only: the client certificate was verified against the stack's registered certificates. */
+  readonly authentication?: 'CUSTOM_AUTH_X509';
+  /** The verified client certificate's id (lower-case hex SHA-256 of its DER). */
+  readonly clientCertificateId?: string;
 }
 
 /** A TLS connection refused before any MQTT or HTTP: wrong or missing SNI, failed handshake. */
@@ -55,6 +62,10 @@ export interface TlsRefusedLogEntry extends LogEntryBase {
   readonly connectionId?: string;
   readonly remoteAddress?: string;
   readonly serverName?: string;
+  /** X.509 listener only: why the client certificate was refused, before any authorizer ran. */
+  readonly cause?: ClientCertificateRefusalCause;
+  /** The refused certificate's id, when the client sent one. */
+  readonly clientCertificateId?: string;
   readonly reason: string;
 }
 
@@ -86,6 +97,13 @@ export interface ConnectLogEntry extends LogEntryBase {
   readonly transport: Transport;
   readonly alpn?: string;
   readonly serverName?: string;
+  /**
+   * `CUSTOM_AUTH_X509` on the X.509 listener, where a registered client certificate was verified before the
+   * authorizer ran; absent on the gateway's port (custom authentication without a client certificate).
+   */
+  readonly authentication?: 'CUSTOM_AUTH_X509';
+  /** The verified client certificate's id (X.509 listener only). */
+  readonly clientCertificateId?: string;
   /** MQTT protocol level of the CONNECT: 5, 4 (3.1.1) or 3 (3.1). */
   readonly protocolVersion: number;
   /** Client id as sent; absent when the CONNECT had none. */
@@ -113,6 +131,8 @@ export type DisconnectCause =
   | 'not-connect'
   | 'malformed-packet'
   | 'packet-too-large'
+  /** A PUBLISH payload over AWS IoT's 128 KB (lifecycle `disconnectReason` CLIENT_ERROR). */
+  | 'payload-too-large'
   | 'protocol-error'
   | 'refused'
   | 'keep-alive-timeout'

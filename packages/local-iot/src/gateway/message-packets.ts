@@ -48,6 +48,19 @@ export class MessagePackets {
         reason: 'PUBLISH with QoS 2, which AWS IoT Core does not support',
       });
     }
+    const payloadBytes =
+      typeof publish.payload === 'string' ? Buffer.byteLength(publish.payload) : publish.payload.length;
+    if (payloadBytes > AWS_IOT_MQTT_LIMITS.maxPayloadBytes) {
+      // AWS IoT disconnects such a client: "CLIENT_ERROR ... if the client attempts to publish with a payload
+      // that exceeds the payload limit" (https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html),
+      // reason PAYLOAD_LIMIT_EXCEEDED (https://docs.aws.amazon.com/iot/latest/developerguide/topicdata.html).
+      // [choice] MQTT 5 DISCONNECT 0x95 (packet too large), the code MQTT has for it.
+      return this.#session.close({
+        cause: 'payload-too-large',
+        reasonCode: RC.packetTooLarge,
+        reason: `PAYLOAD_LIMIT_EXCEEDED: the PUBLISH to '${publish.topic}' has a ${payloadBytes}-byte payload; AWS IoT Core accepts at most ${AWS_IOT_MQTT_LIMITS.maxPayloadBytes} bytes (128 KB) and disconnects the client: send less or split the message`,
+      });
+    }
     if (publish.properties?.subscriptionIdentifier !== undefined) {
       // MQTT-3.3.4-6: only servers put subscription identifiers in a PUBLISH.
       return this.#session.close(protocolError('PUBLISH from a client with a subscription identifier'));
@@ -99,6 +112,9 @@ export class MessagePackets {
         reason: 'SUBSCRIBE with a subscription identifier, which AWS IoT Core does not support',
       });
     }
+    if (this.#session.protocolVersion !== 5 && subscribe.subscriptions.some((s) => s.qos === 2)) {
+      return this.#ignoreQos2Subscribe(subscribe);
+    }
     const outcomes = await handler.onSubscribe(client, subscribe);
     if (!this.#session.isConnected()) return;
     this.#logFilters(
@@ -115,6 +131,23 @@ export class MessagePackets {
       ),
     });
     handler.onSubscribed?.(client, subscribe, outcomes);
+  }
+
+  /**
+   * An MQTT 3.1.1 SUBSCRIBE asking for QoS 2 on any filter: "When QoS level 2 is requested, the AWS IoT
+   * message broker does not send a PUBACK or SUBACK"
+   * (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-differences). [choice] AWS does not
+   * say what becomes of the packet's other filters: none is subscribed, and the connection stays open. Each
+   * filter gets a log line saying why no SUBACK came.
+   */
+  #ignoreQos2Subscribe(subscribe: ISubscribePacket): void {
+    const reason =
+      'MQTT 3.1.1 SUBSCRIBE asking for QoS 2: AWS IoT Core supports QoS 0 and 1 only and sends no SUBACK for it (nothing in this SUBSCRIBE is subscribed): subscribe at QoS 0 or 1';
+    this.#logFilters(
+      'subscribe',
+      subscribe.subscriptions.map((s) => s.topic),
+      subscribe.subscriptions.map(() => ({ reasonCode: RC.qosNotSupported, reason })),
+    );
   }
 
   async unsubscribe(unsubscribe: IUnsubscribePacket): Promise<void> {

@@ -29,7 +29,9 @@ function awsConnackProperties(serverKeepAlive: number): NonNullable<IConnackPack
     subscriptionIdentifiersAvailable: false,
     sharedSubscriptionAvailable: true,
     topicAliasMaximum: 8,
-    maximumPacketSize: 131072,
+    // A 128 KB payload plus 16 KiB for its headers; Receive Maximum is AWS IoT's 100 in-flight inbound messages.
+    maximumPacketSize: 147456,
+    receiveMaximum: 100,
     serverKeepAlive,
   };
 }
@@ -308,7 +310,7 @@ describe('direct MQTT over TLS (ALPN mqtt)', () => {
     client.write([0x30, 0xc0, 0x9a, 0x0c]);
     expect(await client.nextPacket()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x95 });
     expect((await log.waitFor('disconnect')).reason).toBe(
-      'a 200004-byte packet exceeds the maximum packet size of 131072 bytes',
+      'a 200004-byte packet exceeds the maximum packet size of 147456 bytes',
     );
   });
 
@@ -625,7 +627,7 @@ describe('listening', () => {
     [{ port: 70000 }, 'port must be an integer from 0 to 65535, but 70000 was provided'],
     [
       { outboundLimits: { maxQueuedBytesPerConnection: 1000 } },
-      'outboundLimits.maxQueuedBytesPerConnection must be an integer of at least 131072 (the maximum packet size), but 1000 was provided',
+      'outboundLimits.maxQueuedBytesPerConnection must be an integer of at least 147456 (the maximum packet size), but 1000 was provided',
     ],
     [
       { outboundLimits: { maxQueuedBytesPerConnection: 2_000_000, maxQueuedBytesTotal: 1_000_000 } },
