@@ -21,6 +21,8 @@ import { createDecisionLogger, type AuthMode, type DecisionLogger } from './deci
 import { INTERNAL_FAILURE_REASONS, type DecisionReason } from './decision-reason';
 import type { MasterSecretSource } from './master-secret-cache';
 import { CredentialsUnavailableError } from './errors';
+import { decideX509, isX509Event, type X509Facts } from './decide-x509';
+import { own } from './own-property';
 
 /** What `createHandler` builds the authorizer from. */
 export interface AuthorizerDependencies {
@@ -74,12 +76,14 @@ type Outcome =
       readonly identity: string;
       /** The authenticated device (unsigned mode): the policies are for it alone. */
       readonly deviceId?: string;
+      /** The principal id AWS IoT requires (x509: the certificate id); otherwise derived from `identity`. */
+      readonly principalId?: string;
       readonly arnContext: Required<IotArnContext>;
     }
   | { readonly decision: 'DENY'; readonly reason: DecisionReason; readonly detail?: string };
 
 /** What is known about the connection so far, for the log line. */
-interface Facts {
+interface Facts extends X509Facts {
   mode?: AuthMode;
   clientId?: string;
   connectionId?: string;
@@ -110,6 +114,10 @@ function deny(reason: DecisionReason, detail?: string): Outcome {
  *   be revoked. The policies returned are that device's alone (`client/<deviceId>`, its own topics), so
  *   valid credentials with another client id are refused by AWS IoT (0x87), and no credentials check
  *   depends on the client id sent;
+ * - x509 mode (`protocolData.tls.x509CertificatePem` present: a CUSTOM_AUTH_X509 domain, see `decide-x509.ts`):
+ *   the certificate AWS IoT verified must be the one its id (`tls.principalId`) names, within its validity,
+ *   with one subject CN that is a safe client id under the prefix and equals the MQTT client id; the response's
+ *   `principalId` is the certificate id (AWS IoT requires it) and the policies are the CN's device policies;
  * - a failure of the authorizer itself (master secret unreadable, a bug) is an authenticated deny-all, which
  *   AWS IoT answers 0x87, never `isAuthenticated: false` (0x86 "bad user name or password"), since the
  *   credentials were never checked.
@@ -140,7 +148,12 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
 
   async function decide(event: unknown, context: unknown, facts: Facts): Promise<Outcome> {
     if (!isRecord(event)) return deny('MALFORMED_EVENT', 'the event is not a JSON object');
-    facts.mode = own(event, 'signatureVerified') === true ? 'signed' : 'unsigned';
+    // A certificate in the event means a CUSTOM_AUTH_X509 domain: it wins over signatureVerified.
+    facts.mode = isX509Event(own(event, 'protocolData'))
+      ? 'x509'
+      : own(event, 'signatureVerified') === true
+        ? 'signed'
+        : 'unsigned';
 
     const connectionId = own(own(event, 'connectionMetadata'), 'id');
     if (typeof connectionId === 'string' && CONNECTION_ID_PATTERN.test(connectionId)) {
@@ -175,9 +188,37 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
       return deny('INVALID_FUNCTION_ARN', 'context.invokedFunctionArn is not a function ARN');
     }
 
+    if (facts.mode === 'x509') return decideCertificate(own(protocolData, 'tls'), facts, arnContext);
     return facts.mode === 'signed'
       ? decideSigned(own(event, 'token'), facts.clientId, arnContext)
       : decideUnsigned(mqtt, facts, arnContext);
+  }
+
+  /**
+   * x509 mode (`decide-x509.ts`). The master secret is not read: AWS IoT refuses a revoked or inactive
+   * certificate before invoking the Lambda, so an X.509 connect needs no Secrets Manager call.
+   */
+  function decideCertificate(tls: unknown, facts: Facts, arnContext: Required<IotArnContext>): Outcome {
+    const decision = decideX509(
+      {
+        tls,
+        clientId: facts.clientId,
+        now: now(),
+        clockSkewSeconds: config.tokenClockSkewSeconds,
+        clientIdPrefix: config.clientIdPrefix,
+        trustedFingerprints: config.x509TrustedFingerprints,
+      },
+      facts,
+    );
+    if (!decision.ok) return deny(decision.reason, decision.detail);
+    return {
+      decision: 'ALLOW',
+      reason: 'X509_OK',
+      identity: decision.deviceId,
+      deviceId: decision.deviceId,
+      principalId: decision.certificateId,
+      arnContext,
+    };
   }
 
   function decideSigned(
@@ -274,7 +315,7 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
     });
     return {
       isAuthenticated: true,
-      principalId: principalIdOf(mode, outcome.identity),
+      principalId: outcome.principalId ?? principalIdOf(mode, outcome.identity),
       ...ttls,
       policyDocuments: policies.map(toPolicyDocument),
     };
@@ -316,6 +357,8 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
         ...(facts.mode === undefined ? {} : { mode: facts.mode }),
         ...(facts.clientId === undefined ? {} : { clientId: facts.clientId }),
         ...(facts.deviceId === undefined ? {} : { deviceId: facts.deviceId }),
+        ...(facts.certificateId === undefined ? {} : { certificateId: facts.certificateId }),
+        ...(facts.subjectCn === undefined ? {} : { subjectCn: facts.subjectCn }),
         ...(facts.connectionId === undefined ? {} : { connectionId: facts.connectionId }),
         principalId: result.principalId,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
@@ -378,15 +421,6 @@ function toPolicyDocument(document: IotPolicyDocument): PolicyDocument {
       Resource: typeof statement.Resource === 'string' ? statement.Resource : [...statement.Resource],
     })),
   };
-}
-
-/**
- * An own property of an object, or `undefined` (also for non-objects): inherited names such as `toString`
- * or `__proto__` in an untrusted event never count as fields.
- */
-function own(value: unknown, key: string): unknown {
-  if (!isRecord(value) || !Object.prototype.hasOwnProperty.call(value, key)) return undefined;
-  return value[key];
 }
 
 /** The error's class name only: messages of unexpected errors could echo input. */

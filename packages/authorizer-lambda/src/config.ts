@@ -28,6 +28,12 @@ export interface AuthorizerConfig {
   /** Tolerated clock difference between the token signer and the Lambda. */
   readonly tokenClockSkewSeconds: number;
   /**
+   * X.509 mode: the lower-case hex SHA-256 fingerprints a client certificate must be one of
+   * (`X509_TRUSTED_CERTIFICATE_FINGERPRINTS`); absent = every certificate AWS IoT verified is judged on its
+   * validity and CN alone.
+   */
+  readonly x509TrustedFingerprints?: ReadonlySet<string>;
+  /**
    * How the Lambda runtime formats console output (`AWS_LAMBDA_LOG_FORMAT`): with `json` the runtime wraps
    * a logged object into its own JSON line, with `text` the decision is logged as a JSON string.
    */
@@ -94,6 +100,33 @@ export function loadConfig(env: NodeJS.ProcessEnv): AuthorizerConfig {
       CONFIG_LIMITS.tokenClockSkewSeconds,
     ),
     logFormat: env[LAMBDA_LOG_FORMAT_ENV]?.toUpperCase() === 'JSON' ? 'json' : 'text',
+    ...readTrustedFingerprints(env),
+  };
+}
+
+/** A SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` prints it (colons) or as plain hex. */
+const SHA256_FINGERPRINT = /^(?:[0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$|^[0-9a-fA-F]{64}$/;
+
+/**
+ * `X509_TRUSTED_CERTIFICATE_FINGERPRINTS`: comma-separated SHA-256 fingerprints, normalized to lower-case hex
+ * without colons (the form of an AWS IoT certificate id).
+ */
+function readTrustedFingerprints(env: NodeJS.ProcessEnv): Pick<AuthorizerConfig, 'x509TrustedFingerprints'> {
+  const name = AUTHORIZER_ENV.x509TrustedCertificateFingerprints;
+  const value = env[name];
+  if (value === undefined) return {};
+  const entries = value.split(',').map((entry) => entry.trim());
+  const bad = entries.find((entry) => !SHA256_FINGERPRINT.test(entry));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `\`${name}\` must be a comma-separated list of SHA-256 certificate fingerprints (64 hex digits, colons ` +
+        `allowed, as \`openssl x509 -noout -fingerprint -sha256\` prints them, or the AWS IoT certificate id), ` +
+        `but ${JSON.stringify(bad)} is not one` +
+        (value.trim() === '' ? '; leave the variable unset to turn pinning off' : ''),
+    );
+  }
+  return {
+    x509TrustedFingerprints: new Set(entries.map((entry) => entry.replaceAll(':', '').toLowerCase())),
   };
 }
 

@@ -1,8 +1,11 @@
 import type { LogFormat } from './config';
 import { INTERNAL_FAILURE_REASONS, type DecisionReason } from './decision-reason';
 
-/** How the device authenticated: a signed token or an MQTT user name and password. */
-export type AuthMode = 'signed' | 'unsigned';
+/**
+ * How the device authenticated: a signed token, an MQTT user name and password, or an X.509 client
+ * certificate AWS IoT verified (a CUSTOM_AUTH_X509 domain).
+ */
+export type AuthMode = 'signed' | 'unsigned' | 'x509';
 
 /**
  * The one structured log line written per decision. It deliberately has no field that could hold the
@@ -17,11 +20,16 @@ export interface DecisionLogEntry {
   readonly clientId?: string;
   /**
    * The device: on an allow, the one authenticated (unsigned: the user name's device id; signed: the token's
-   * client id); on an unsigned deny, the device the user name claimed, once it is a safe id. Never a password.
+   * client id; x509: the subject CN); on an unsigned or x509 deny, the device the user name or certificate
+   * claimed, once it is a safe id under the prefix. Never a password.
    */
   readonly deviceId?: string;
   /** AWS IoT's connection id, when it looks like one. */
   readonly connectionId?: string;
+  /** x509: the event's certificate id (`protocolData.tls.principalId`), once it is 64 hex digits. */
+  readonly certificateId?: string;
+  /** x509: the certificate's subject CN, once it is a safe client id. Never the PEM. */
+  readonly subjectCn?: string;
   readonly principalId: string;
   /** Time spent deciding, milliseconds. */
   readonly durationMs: number;

@@ -9,6 +9,8 @@ export const DECISION_REASONS = {
   CLIENT_ID_NOT_DEVICE:
     "unsigned: the device's password is right, but the client id is not its device id: the returned connect policy only allows client/<deviceId>, so AWS IoT refuses the connect (0x87 not authorized)",
   TOKEN_OK: 'signed: AWS IoT verified the signature and the token claims hold',
+  X509_OK:
+    "x509: AWS IoT verified the client certificate, it is within its validity, its subject CN is the client id and under the prefix; the policies are that device's alone",
   CLIENT_ID_OUTSIDE_PREFIX:
     'valid credentials, but the client id does not start with the prefix: the returned connect policy only allows client/<prefix>*, so AWS IoT refuses the connect (0x87 not authorized)',
   // Deny: the event
@@ -36,6 +38,20 @@ export const DECISION_REASONS = {
   BAD_PASSWORD:
     "unsigned: the password is not the device's (under the current or, during a grace period, previous master key)",
   DEVICE_REVOKED: 'unsigned: the password is right but the device is revoked in the master secret',
+  // Deny: x509 mode (custom authentication with an X.509 client certificate, a CUSTOM_AUTH_X509 domain)
+  X509_CERTIFICATE_MALFORMED:
+    'x509: protocolData.tls.x509CertificatePem is not exactly one PEM certificate that parses (not a string, empty, too long, garbage, truncated, or several certificates)',
+  X509_CERTIFICATE_NOT_YET_VALID:
+    "x509: the certificate's notBefore is later than now (beyond the clock skew)",
+  X509_CERTIFICATE_EXPIRED: "x509: the certificate's notAfter is earlier than now (beyond the clock skew)",
+  X509_SUBJECT_CN_INVALID:
+    'x509: the subject has no CN, several CNs, or a CN that is not a safe client id under the prefix',
+  X509_CLIENT_ID_MISSING:
+    'x509: the device sent no MQTT client id, so the certificate cannot be bound to one (connect with client id = the subject CN)',
+  X509_CLIENT_ID_MISMATCH:
+    "x509: the MQTT client id is not the certificate's subject CN (no device may connect as another)",
+  X509_CERTIFICATE_NOT_TRUSTED:
+    "x509: pinning is on (X509_TRUSTED_CERTIFICATE_FINGERPRINTS) and the certificate's SHA-256 fingerprint is not listed",
   // Refused: the authorizer itself (logged at error level; answered with an explicit deny-all policy, so the
   // device gets 0x87 not authorized rather than 0x86: its credentials were never checked)
   SECRET_UNAVAILABLE: 'Secrets Manager failed or did not answer in time: the master secret is unreadable',
@@ -43,6 +59,10 @@ export const DECISION_REASONS = {
     'the master secret is not {"masterKey": ..., "revokedDevices": {...}} JSON (see the README)',
   INVALID_FUNCTION_ARN: 'the invoked function ARN gives no partition, region and account for the policy',
   INTERNAL_ERROR: 'an unexpected error; the decision is deny (fail closed)',
+  X509_PRINCIPAL_ID_INVALID:
+    'x509: protocolData.tls.principalId (the certificate id AWS IoT sends) is missing or not 64 hex digits: the event is not what AWS IoT documents',
+  X509_PRINCIPAL_ID_MISMATCH:
+    'x509: protocolData.tls.principalId is not the SHA-256 of the certificate: the event did not come from AWS IoT as documented (fail closed)',
 } as const;
 
 /** A reason code: `PASSWORD_OK`, `TOKEN_EXPIRED`, `SECRET_UNAVAILABLE`... */
@@ -58,4 +78,7 @@ export const INTERNAL_FAILURE_REASONS: ReadonlySet<DecisionReason> = new Set<Dec
   'SECRET_INVALID',
   'INVALID_FUNCTION_ARN',
   'INTERNAL_ERROR',
+  // The certificate id does not match the certificate: the device's certificate was never judged.
+  'X509_PRINCIPAL_ID_INVALID',
+  'X509_PRINCIPAL_ID_MISMATCH',
 ]);

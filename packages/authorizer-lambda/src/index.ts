@@ -2,6 +2,7 @@
 export * from './authorizer';
 export * from './config';
 export * from './match-device-password';
+export * from './decide-x509';
 export * from './decision-log';
 export * from './decision-reason';
 export * from './master-secret-cache';

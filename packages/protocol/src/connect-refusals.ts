@@ -176,6 +176,13 @@ export const CONNECT_REFUSALS = {
       'UNKNOWN_DEVICE',
       'DEVICE_REVOKED',
       'BAD_PASSWORD',
+      'X509_CERTIFICATE_MALFORMED',
+      'X509_CERTIFICATE_NOT_YET_VALID',
+      'X509_CERTIFICATE_EXPIRED',
+      'X509_SUBJECT_CN_INVALID',
+      'X509_CLIENT_ID_MISSING',
+      'X509_CLIENT_ID_MISMATCH',
+      'X509_CERTIFICATE_NOT_TRUSTED',
     ],
     fix: "the authorizer refused the credentials: its decision line's reason says which check failed",
   },
@@ -192,7 +199,14 @@ export const CONNECT_REFUSALS = {
     connack: 0x87,
     iotLogReason: 'AUTHORIZATION_FAILURE',
     lambdaInvoked: true,
-    decisionReasons: ['SECRET_UNAVAILABLE', 'SECRET_INVALID', 'INVALID_FUNCTION_ARN', 'INTERNAL_ERROR'],
+    decisionReasons: [
+      'SECRET_UNAVAILABLE',
+      'SECRET_INVALID',
+      'INVALID_FUNCTION_ARN',
+      'INTERNAL_ERROR',
+      'X509_PRINCIPAL_ID_INVALID',
+      'X509_PRINCIPAL_ID_MISMATCH',
+    ],
     fix: "the authorizer could not check the credentials (it answers an authenticated deny-all): read its log group's ERROR line",
   },
 } as const satisfies Readonly<Record<string, ConnectRefusal>>;
@@ -201,7 +215,7 @@ export const CONNECT_REFUSALS = {
 export type ConnectRefusalCause = keyof typeof CONNECT_REFUSALS;
 
 /** The authorizer's allow reasons: the connect goes on to the policy check. */
-export const ALLOW_DECISION_REASONS = ['PASSWORD_OK', 'TOKEN_OK'] as const;
+export const ALLOW_DECISION_REASONS = ['PASSWORD_OK', 'TOKEN_OK', 'X509_OK'] as const;
 
 /** The cause an authorizer decision reason leads to, or undefined for an allow (or an unknown code). */
 export function refusalCauseOfDecision(reason: string): ConnectRefusalCause | undefined {

@@ -70,6 +70,11 @@ export const AUTHORIZER_ENV = {
   secretCacheTtlSeconds: 'SECRET_CACHE_TTL_SECONDS',
   tokenMaxLifetimeSeconds: 'TOKEN_MAX_LIFETIME_SECONDS',
   tokenClockSkewSeconds: 'TOKEN_CLOCK_SKEW_SECONDS',
+  /**
+   * X.509 mode (CUSTOM_AUTH_X509): comma-separated SHA-256 fingerprints (hex) of the certificates the authorizer
+   * admits beyond AWS IoT's own check; unset = every certificate AWS IoT verified (see authorizer-lambda README).
+   */
+  x509TrustedCertificateFingerprints: 'X509_TRUSTED_CERTIFICATE_FINGERPRINTS',
 } as const;
 
 /**

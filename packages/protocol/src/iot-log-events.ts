@@ -92,9 +92,14 @@ export interface AuthorizerDecisionLine {
   readonly decision: 'ALLOW' | 'DENY';
   /** A decision reason code (`BAD_PASSWORD`, `TOKEN_EXPIRED`, ...; see `CONNECT_REFUSALS`). */
   readonly reason: string;
-  readonly mode?: 'signed' | 'unsigned';
+  /** `x509`: custom authentication with an X.509 client certificate (a `CUSTOM_AUTH_X509` domain). */
+  readonly mode?: 'signed' | 'unsigned' | 'x509';
   /** Only a client id that passed validation. */
   readonly clientId?: string;
+  /** x509 mode: the AWS IoT certificate id (the event's `protocolData.tls.principalId`), once well-formed. */
+  readonly certificateId?: string;
+  /** x509 mode: the certificate's subject CN, once it is a safe client id. Never the PEM. */
+  readonly subjectCn?: string;
   /** AWS IoT's connection id (the Lambda event's `connectionMetadata.id`). */
   readonly connectionId?: string;
   readonly principalId: string;
