@@ -7,6 +7,8 @@ import {
   formatReasonCode,
   DEFAULT_OUTPUTS_FILE,
   DEFAULTS,
+  DEMO_DEVICE_CERTIFICATE_FILES,
+  MQTT_ALPN_PROTOCOL,
   deviceTopic,
   TOKEN_SIGNING_KEY_FILES,
   toUrlEncodedSignature,
@@ -22,6 +24,8 @@ import { ConfigError, UsageError } from './errors';
 import { refusalLogGroups } from './explain/log-groups';
 import type { LogGroupRef } from './explain/log-search';
 import { defaultPayload, type ExchangeRequest } from './message-exchange';
+import { readClientCertificate, type ClientCertificate } from './mtls';
+import { usesClientCertificate } from './mtls-flags';
 import type { LoadedOutputs, OutputsReader } from './outputs';
 import type { InvocationPaths } from './paths';
 import { readConfigFile, type ReadTextFile } from './read-config-file';
@@ -114,6 +118,7 @@ interface ResolvedCa {
  * resolved once and shared by the connect request, the printed plan and the context of a diagnosis.
  */
 export async function prepareConnection(config: CliConfig, deps: PlanDeps): Promise<PreparedConnection> {
+  if (usesClientCertificate(config)) return prepareMtlsConnection(config, deps);
   const outputs = await readOutputs(config, deps);
   const { endpoint, port } = await resolveEndpointOrDescribe(config, outputs, deps);
   const id = resolveClientId(config, outputs, deps.randomId);
@@ -505,4 +510,168 @@ async function readCa(readFile: ReadTextFile, path: string, what: string): Promi
     });
   }
   return pem;
+}
+
+/**
+ * Custom authentication with an X.509 client certificate (`CUSTOM_AUTH_X509`, mTLS): the certificate and key
+ * (`--cert`/`--key`, or the demo files for `--mtls`) are read and checked first, then the X.509 endpoint, the
+ * client id (the certificate's subject CN unless `--client_id` says otherwise), the CA and the messages. No
+ * password is needed: the X.509 authorizer decides from the certificate AWS IoT verified; a user name and
+ * password given anyway are sent, as AWS IoT passes them to the authorizer in `protocolData.mqtt`
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/custom-auth-509cert.html).
+ */
+async function prepareMtlsConnection(config: CliConfig, deps: PlanDeps): Promise<PreparedConnection> {
+  const demo = config.mtls === true;
+  const certificate = await readClientCertificate(
+    deps.readFile,
+    demo
+      ? {
+          certFile: join(
+            deps.paths.repoRoot,
+            DEMO_DEVICE_CERTIFICATE_FILES.directory,
+            DEMO_DEVICE_CERTIFICATE_FILES.certificate,
+          ),
+          keyFile: join(
+            deps.paths.repoRoot,
+            DEMO_DEVICE_CERTIFICATE_FILES.directory,
+            DEMO_DEVICE_CERTIFICATE_FILES.privateKey,
+          ),
+        }
+      : {
+          certFile: flagPath(deps.paths, config.certFile as string),
+          keyFile: flagPath(deps.paths, config.keyFile as string),
+        },
+    { kind: demo ? 'demo' : 'flags' },
+    deps.clock(),
+  );
+  const outputs = await readOutputs(config, deps);
+  const { endpoint, port } = resolveX509Endpoint(config, outputs);
+  const id = x509ClientId(config, outputs, certificate);
+  const messages = messagesFor(config, id.clientId);
+  const ca = await resolveCa(config, outputs, deps);
+  const authorizerName = outputs?.values.x509AuthorizerName;
+
+  const target: ConnectTarget = { endpoint, port, transport: 'mqtt', clientId: id.clientId };
+  const outputsSource = outputsSourceOf(outputs);
+  const user = [
+    config.username === undefined ? undefined : `user name ${config.username}`,
+    config.password === undefined
+      ? undefined
+      : redactedPassword(
+          config.password,
+          `from ${config.secretOrigins?.password ?? '--custom_auth_password'}`,
+        ),
+  ].filter((part) => part !== undefined);
+  const plan: ConnectionPlan = {
+    ...target,
+    alpn: MQTT_ALPN_PROTOCOL,
+    ...(authorizerName === undefined ? {} : { authorizerName }),
+    signed: false,
+    authentication: 'CUSTOM_AUTH_X509',
+    clientCertificate: {
+      file: certificate.certFile,
+      id: certificate.certificateId,
+      ...(certificate.subjectCn === undefined ? {} : { subjectCn: certificate.subjectCn }),
+      validTo: certificate.validTo,
+    },
+    credentials: [
+      `client certificate ${certificate.certFile} (id ${certificate.certificateId}, subject CN ${certificate.subjectCn ?? '(none)'}, valid until ${certificate.validTo}), private key ${certificate.keyFile} (never sent)`,
+      ...user,
+    ].join(', '),
+    ...(outputsSource === undefined ? {} : { outputsSource }),
+  };
+  const context: FailureContext = {
+    ...target,
+    signed: false,
+    ...(authorizerName === undefined ? {} : { authorizerName }),
+    clientIdPrefix: id.prefix,
+    ...(id.problem === undefined ? {} : { clientIdProblem: id.problem }),
+    passwordSource: config.password === undefined ? 'none' : 'flag',
+    ...(ca.file === undefined ? {} : { caFile: ca.file }),
+    timeoutSeconds: config.timeoutSeconds,
+  };
+  const request: ConnectRequest = {
+    ...target,
+    ...(ca.pem === undefined ? {} : { caPem: ca.pem }),
+    auth: userFields(config.username, config.password),
+    clientCertificate: { certPem: certificate.certPem, keyPem: certificate.keyPem },
+    timeoutMs: config.timeoutSeconds * 1000,
+    verbosity: config.verbosity,
+  };
+  const warnings =
+    outputs !== undefined && id.problem !== undefined
+      ? [
+          `${id.problem}: the X.509 authorizer of stack ${outputs.stackName} will refuse client id ${id.clientId} (CONNACK ${formatReasonCode(CONNECT_REFUSALS.NOT_AUTHENTICATED.connack)})`,
+        ]
+      : [];
+  return {
+    request,
+    plan,
+    context,
+    warnings,
+    aws: secretsTarget(config, outputs),
+    logGroups: refusalLogGroups(outputs),
+    ...(outputs === undefined ? {} : { outputs }),
+    ...(messages === undefined ? {} : { messages }),
+  };
+}
+
+/**
+ * The client id of a certificate connection: `--client_id`, else the certificate's subject CN, which is the
+ * only client id this stack's X.509 authorizer admits the certificate as (no device may act as another).
+ */
+function x509ClientId(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+  certificate: ClientCertificate,
+): ClientIdChoice {
+  const prefix = outputs?.values.clientIdPrefix ?? DEFAULTS.clientIdPrefix;
+  const clientId = config.clientId ?? certificate.subjectCn;
+  if (clientId === undefined) {
+    throw new UsageError(
+      `the certificate ${certificate.certFile} has no subject CN to use as the client id: pass --client_id`,
+    );
+  }
+  const problem =
+    certificate.subjectCn !== undefined && clientId !== certificate.subjectCn
+      ? `the client id is not the certificate's subject CN ${certificate.subjectCn}`
+      : clientIdProblem(clientId, prefix);
+  return { clientId, prefix, ...(problem === undefined ? {} : { problem }) };
+}
+
+/**
+ * The X.509 endpoint: `--endpoint`, else the connection file's `x509` listener (local-iot), else the
+ * X509Endpoint output. The port: `--port`, else the local listener's, else 443 (the port AWS IoT serves
+ * MQTT with ALPN `mqtt` on, https://docs.aws.amazon.com/iot/latest/developerguide/protocols.html).
+ */
+function resolveX509Endpoint(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+): { endpoint: string; port: number } {
+  const connection = outputs?.connection;
+  const local = connection?.info.x509;
+  if (config.endpoint !== undefined) {
+    return { endpoint: config.endpoint, port: config.port ?? local?.port ?? CUSTOM_AUTH_PORT };
+  }
+  if (connection !== undefined) {
+    if (local === undefined) {
+      throw new ConfigError(
+        `${connection.file} names no X.509 endpoint: the local-iot that wrote it serves no CUSTOM_AUTH_X509 domain configuration. Run \`npx cdk synth\` (the stack gains the domain configuration and the demo certificate), then restart \`npm run local\`; or pass --endpoint`,
+      );
+    }
+    return { endpoint: local.endpoint, port: config.port ?? local.port };
+  }
+  const value = outputs?.values.x509Endpoint;
+  if (outputs === undefined || value === undefined) {
+    throw new ConfigError(
+      `no X.509 endpoint: ${outputs === undefined ? 'no stack outputs were found' : `${outputs.source} (stack ${outputs.stackName}) has no X509Endpoint output`}. Deploy the stack with its X.509 domain configuration (\`npx cdk deploy --outputs-file ${DEFAULT_OUTPUTS_FILE}\`), or against local-iot start \`npm run local\` and pass --outputs .local-iot/outputs.json; or pass --endpoint <domain name>`,
+    );
+  }
+  const parsed = parseEndpoint(value);
+  if (parsed === undefined) {
+    throw new ConfigError(
+      `the X509Endpoint output '${value}' in ${outputs.source} is not a host name; fix the outputs or pass --endpoint`,
+    );
+  }
+  return { endpoint: parsed.host, port: config.port ?? parsed.port ?? CUSTOM_AUTH_PORT };
 }

@@ -30,6 +30,11 @@ export interface ConnectRequest {
   readonly caPem?: string;
   readonly clientId: string;
   readonly auth: CustomAuthFields;
+  /**
+   * Custom authentication with an X.509 client certificate (`CUSTOM_AUTH_X509`): the certificate and private
+   * key (PEM) presented in the TLS handshake. `auth` then carries at most a user name and password.
+   */
+  readonly clientCertificate?: { readonly certPem: string; readonly keyPem: string };
   /** The attempt (TCP, TLS, WebSocket upgrade, CONNECT/CONNACK) ends within this long. */
   readonly timeoutMs: number;
   readonly verbosity: Verbosity;
@@ -326,9 +331,15 @@ function buildClientConfig(request: ConnectRequest): mqtt5.Mqtt5ClientConfig {
     ...(request.auth.signature === undefined ? {} : { tokenSignature: request.auth.signature }),
   };
   const builder =
-    request.transport === 'websockets'
-      ? iot.AwsIotMqtt5ClientConfigBuilder.newWebsocketMqttBuilderWithCustomAuth(request.endpoint, auth)
-      : iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithCustomAuth(request.endpoint, auth);
+    request.clientCertificate !== undefined
+      ? iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromMemory(
+          request.endpoint,
+          request.clientCertificate.certPem,
+          request.clientCertificate.keyPem,
+        )
+      : request.transport === 'websockets'
+        ? iot.AwsIotMqtt5ClientConfigBuilder.newWebsocketMqttBuilderWithCustomAuth(request.endpoint, auth)
+        : iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithCustomAuth(request.endpoint, auth);
   builder
     .withPort(request.port)
     .withConnectProperties({ clientId: request.clientId, keepAliveIntervalSeconds: 1200 })
@@ -344,7 +355,46 @@ function buildClientConfig(request: ConnectRequest): mqtt5.Mqtt5ClientConfig {
       new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.IPV4, Math.ceil(request.timeoutMs)),
     );
   if (request.caPem !== undefined) builder.withCertificateAuthority(request.caPem);
-  return builder.build();
+  const config = builder.build();
+  return request.clientCertificate === undefined
+    ? config
+    : withClientCertificate(config, request, request.clientCertificate);
+}
+
+/**
+ * The SDK mTLS builder's configuration (`newDirectMqttBuilderWithMtlsFromMemory`), adjusted for the X.509 domain
+ * configuration: that builder offers ALPN `x-amzn-mqtt-ca` (AWS IoT's own X.509 authentication on the default
+ * endpoint, with no setter for the list), while `CUSTOM_AUTH_X509` on `SECURE_MQTT` is reached on 443 with ALPN
+ * `mqtt` and SNI = the domain name (aws-crt sends the host name), so the TLS context is rebuilt with the same
+ * certificate, key and CA and ALPN `mqtt`. The user name is only the user's: the builder's is an empty query.
+ * Every other setting (one attempt, timeouts, session) is the builder's above.
+ */
+function withClientCertificate(
+  config: mqtt5.Mqtt5ClientConfig,
+  request: ConnectRequest,
+  certificate: NonNullable<ConnectRequest['clientCertificate']>,
+): mqtt5.Mqtt5ClientConfig {
+  const tls = io.TlsContextOptions.create_client_with_mtls(certificate.certPem, certificate.keyPem);
+  tls.alpn_list = [MQTT_ALPN_PROTOCOL];
+  if (request.caPem !== undefined) tls.override_default_trust_store(request.caPem);
+  const {
+    username: _builderUsername,
+    password: _builderPassword,
+    ...connect
+  } = config.connectProperties ?? {
+    keepAliveIntervalSeconds: 1200,
+  };
+  return {
+    ...config,
+    tlsCtx: new io.ClientTlsContext(tls),
+    connectProperties: {
+      ...connect,
+      ...(request.auth.username === undefined ? {} : { username: request.auth.username }),
+      ...(request.auth.password === undefined
+        ? {}
+        : { password: Buffer.from(request.auth.password, 'utf8') }),
+    },
+  };
 }
 
 const CONNACK_PROPERTY_NAMES = [

@@ -32,6 +32,19 @@ export interface ConnectionPlan {
   readonly clientId: string;
   /** How the client authenticates, with every secret redacted (lengths only). */
   readonly credentials: string;
+  /**
+   * `CUSTOM_AUTH_X509`: custom authentication with an X.509 client certificate (mTLS) on the X.509 domain
+   * configuration's endpoint. Absent: custom authentication (`CUSTOM_AUTH`) on the data endpoint.
+   */
+  readonly authentication?: 'CUSTOM_AUTH_X509';
+  /** With `CUSTOM_AUTH_X509`: the certificate sent (never its key). */
+  readonly clientCertificate?: {
+    readonly file: string;
+    /** The AWS IoT certificate id: hex SHA-256 of the DER. */
+    readonly id: string;
+    readonly subjectCn?: string;
+    readonly validTo: string;
+  };
   /** Where the stack outputs came from, if they were used. */
   readonly outputsSource?: string;
 }
@@ -55,14 +68,19 @@ export interface RunReport {
 
 /** `Connecting to host:443 over direct MQTT/TLS (ALPN mqtt) with authorizer X (unsigned), client id test-1`. */
 export function connectingLines(plan: ConnectionPlan): string[] {
-  const transport =
-    plan.transport === 'mqtt' ? `direct MQTT/TLS (ALPN ${plan.alpn ?? 'none'})` : 'MQTT over WebSockets';
+  const x509 = plan.authentication === 'CUSTOM_AUTH_X509';
+  const transport = x509
+    ? `MQTT over mTLS (client certificate, ALPN ${plan.alpn ?? 'none'})`
+    : plan.transport === 'mqtt'
+      ? `direct MQTT/TLS (ALPN ${plan.alpn ?? 'none'})`
+      : 'MQTT over WebSockets';
   const authorizer =
     plan.authorizerName === undefined
       ? "the endpoint's default authorizer"
       : `authorizer ${plan.authorizerName}`;
+  const mode = x509 ? 'CUSTOM_AUTH_X509' : plan.signed ? 'signed' : 'unsigned';
   const lines = [
-    `Connecting to ${plan.endpoint}:${plan.port} over ${transport} with ${authorizer} (${plan.signed ? 'signed' : 'unsigned'}), client id ${plan.clientId}`,
+    `Connecting to ${plan.endpoint}:${plan.port} over ${transport} with ${authorizer} (${mode}), client id ${plan.clientId}`,
     `  credentials: ${plan.credentials}`,
   ];
   if (plan.outputsSource !== undefined) lines.push(`  stack outputs: ${plan.outputsSource}`);
@@ -206,6 +224,15 @@ export function jsonReport(report: RunReport): ClientReport {
     port: plan.port,
     transport: plan.transport,
     alpn: plan.alpn ?? null,
+    authentication: plan.authentication ?? 'CUSTOM_AUTH',
+    ...(plan.clientCertificate === undefined
+      ? {}
+      : {
+          clientCertificate: {
+            id: plan.clientCertificate.id,
+            subjectCn: plan.clientCertificate.subjectCn ?? null,
+          },
+        }),
     authorizer: plan.authorizerName ?? null,
     signed: plan.signed,
     clientId: plan.clientId,

@@ -138,9 +138,9 @@ describe('parseArgs', () => {
     ['two swapped letters', ['--endpiont', 'x'], 'unknown flag --endpiont (did you mean --endpoint?)'],
     ['an unknown flag with no near match', ['--frobnicate'], 'unknown flag --frobnicate'],
     [
-      '--cert from the old README',
+      '--cert from the upstream README without its --key',
       ['--cert', 'c.pem'],
-      '--cert is not supported: a custom authorizer connection authenticates the server only (TLS on 443, ALPN mqtt); custom authentication with a client certificate needs a domain configuration with CUSTOM_AUTH_X509',
+      '--cert needs --key: give the private key of the certificate with --key <file> (or use --mtls for the demo certificate)',
     ],
     ['a missing value', ['--endpoint'], '--endpoint needs a value: --endpoint <host>'],
     [

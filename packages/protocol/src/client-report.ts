@@ -14,6 +14,13 @@ export interface ClientReport {
   readonly transport?: Transport;
   /** The ALPN protocol offered (`mqtt` for direct MQTT), `null` for WebSockets. */
   readonly alpn?: string | null;
+  /**
+   * How the device authenticated: `CUSTOM_AUTH` (user name, password or token on the data endpoint) or
+   * `CUSTOM_AUTH_X509` (an X.509 client certificate, mTLS, on the X.509 domain configuration's endpoint).
+   */
+  readonly authentication?: 'CUSTOM_AUTH' | 'CUSTOM_AUTH_X509';
+  /** With `CUSTOM_AUTH_X509`: the certificate id (hex SHA-256 of the DER) and subject CN; never the key. */
+  readonly clientCertificate?: { readonly id: string; readonly subjectCn: string | null };
   /** `null`: the endpoint's default authorizer. */
   readonly authorizer?: string | null;
   readonly signed?: boolean;
