@@ -26,6 +26,7 @@ import {
   type ConnectionOutbound,
 } from './outbound-accounting';
 import { PacketStream } from './packet-stream';
+import { AWS_IOT_MQTT_LIMITS } from './aws-iot-mqtt-limits';
 import type { SessionRegistry } from './session-registry';
 import { SessionTimers } from './session-timers';
 
@@ -53,6 +54,26 @@ export interface MqttSessionOptions {
 }
 
 type State = 'awaiting-connect' | 'authorizing' | 'connected' | 'closed';
+
+function isQos1Publish(packet: Packet): boolean {
+  return packet.cmd === 'publish' && packet.qos === 1;
+}
+
+/**
+ * "Maximum inbound unacknowledged messages: The message broker allows 100 in-flight unacknowledged messages
+ * per client" (https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits), announced
+ * to MQTT 5 clients as CONNACK Receive Maximum 100; one more before a PUBACK went out is MQTT 5's DISCONNECT
+ * 0x93 (MQTT-3.3.4-9). An MQTT 3.1.1 client is told no limit: the gateway stops reading while it answers
+ * what it has (AWS: "no new messages are accepted from this client until an ACK is returned").
+ */
+function receiveMaximumExceeded(): CloseRequest {
+  const limit = AWS_IOT_MQTT_LIMITS.receiveMaximum;
+  return {
+    cause: 'protocol-error',
+    reasonCode: RC.receiveMaximumExceeded,
+    reason: `more than ${limit} QoS 1 PUBLISH packets were awaiting PUBACK: AWS IoT Core allows ${limit} in-flight unacknowledged messages per client (the CONNACK's Receive Maximum); wait for a PUBACK before sending more`,
+  };
+}
 
 /**
  * One MQTT connection on a duplex byte stream (a TLS socket or a WebSocket stream), as AWS IoT Core's
@@ -101,6 +122,8 @@ export class MqttSession {
   #connectedAt = 0;
   /** QoS 0 bytes dropped since the client last took a delivery. */
   #droppedBytes = 0;
+  /** QoS 1 PUBLISH packets received and not answered yet (AWS IoT's inbound Receive Maximum). */
+  #inboundUnacknowledged = 0;
 
   constructor(options: MqttSessionOptions) {
     this.#options = options;
@@ -205,6 +228,9 @@ export class MqttSession {
     if (this.#state === 'closed') return;
     // The deadline is for the first packet; whether it is a CONNECT is checked in order, below.
     this.#timers.packetReceived();
+    if (isQos1Publish(packet) && ++this.#inboundUnacknowledged > AWS_IOT_MQTT_LIMITS.receiveMaximum) {
+      if (this.#packets.protocolVersion === 5) return this.close(receiveMaximumExceeded());
+    }
     this.#queue.push(packet);
     void this.#drain();
   }
@@ -218,6 +244,7 @@ export class MqttSession {
       const packet = this.#queue.shift() as Packet;
       try {
         await this.#handle(packet);
+        if (isQos1Publish(packet)) this.#inboundUnacknowledged -= 1;
       } catch (error) {
         this.#logError(`handling ${packet.cmd.toUpperCase()} failed: ${errorMessage(error)}`);
         this.close({
