@@ -36,6 +36,9 @@ Options:
   --stack NAME         stack to serve (default: the only stack in the assembly)
   --port N             TLS port of the gateway, 0 for a free one (default: ${GATEWAY_DEFAULTS.port})
   --endpoint-host HOST host name clients connect to and send as SNI (default: ${GATEWAY_DEFAULTS.endpointHost})
+  --x509-port N        TLS port of the X.509 listener, which serves the stack's CUSTOM_AUTH_X509 domain
+                       configuration as x509.<endpoint host> (client certificate required), 0 for a
+                       free one (default: 0)
   --state-dir DIR      CA, generated secrets, outputs.json, connection.json (default: ${LOCAL_IOT_FILES.directory})
   --lambda-concurrency N
                        execution environments (processes) per function whose template sets no
@@ -51,6 +54,8 @@ export interface LocalIotCliConfig {
   readonly cdkOut: string;
   readonly stackName?: string;
   readonly port: number;
+  /** `--x509-port`: the X.509 listener's port (0: a free one). */
+  readonly x509Port: number;
   readonly endpointHost: string;
   readonly stateDir: string;
   /** `--lambda-concurrency`: the runner's `concurrencyLimit`. */
@@ -71,6 +76,7 @@ const OPTIONS = {
   'cdk-out': { type: 'string' },
   stack: { type: 'string' },
   port: { type: 'string' },
+  'x509-port': { type: 'string' },
   'endpoint-host': { type: 'string' },
   'state-dir': { type: 'string' },
   'lambda-concurrency': { type: 'string' },
@@ -113,6 +119,7 @@ export function parseLocalIotArgs(argv: readonly string[]): LocalIotCliConfig {
     cdkOut: nonEmpty('cdk-out', 'cdk.out'),
     ...(stackName !== undefined && { stackName: nonEmpty('stack', stackName) }),
     port: wholeNumber('port', values.port as string | undefined, GATEWAY_DEFAULTS.port, 0, 65_535),
+    x509Port: wholeNumber('x509-port', values['x509-port'] as string | undefined, 0, 0, 65_535),
     endpointHost: nonEmpty('endpoint-host', GATEWAY_DEFAULTS.endpointHost),
     stateDir: nonEmpty('state-dir', LOCAL_IOT_FILES.directory),
     lambdaConcurrency: wholeNumber(
@@ -134,6 +141,7 @@ function defaults(): LocalIotCliConfig {
     help: false,
     cdkOut: 'cdk.out',
     port: GATEWAY_DEFAULTS.port,
+    x509Port: 0,
     endpointHost: GATEWAY_DEFAULTS.endpointHost,
     stateDir: LOCAL_IOT_FILES.directory,
     lambdaConcurrency: DEFAULT_CONCURRENCY_LIMIT,

@@ -7,6 +7,7 @@ import { LocalIotError } from './errors';
 import { scaledClock } from './gateway/gateway-clock';
 import { startLocalIot, type LocalIot } from './local-iot';
 import { describeChanges } from './watch/deployment-changes';
+import { X509_PORT_FLAG } from './gateway/x509-listener';
 import { STACK_SOURCE_DIRECTORIES, StackWatcher } from './watch/stack-watcher';
 import { cdkSynthCommand, runSynth, type SynthCommand } from './watch/synth-command';
 import * as path from 'node:path';
@@ -30,13 +31,14 @@ async function main(): Promise<number> {
   const local = await startLocalIot({
     cdkOut: config.cdkOut,
     port: config.port,
+    x509Port: config.x509Port,
     endpointHost: config.endpointHost,
     stateDir: config.stateDir,
     concurrencyLimit: config.lambdaConcurrency,
     ...(config.stackName !== undefined && { stackName: config.stackName }),
     ...(config.timeScale !== 1 && { clock: scaledClock(config.timeScale) }),
   }).catch((error: unknown) => {
-    throw portInUse(error, config.port) ?? error;
+    throw portInUse(error, config) ?? error;
   });
   printBanner(local, config);
   const watcher = config.watch && synth !== undefined ? watchSources(local, synth) : undefined;
@@ -73,11 +75,12 @@ function watchSources(local: LocalIot, synth: SynthCommand): StackWatcher {
         : undefined,
   });
   watcher.on('synthesizing', (files) => say(`${files.join(', ')} changed: synthesizing`));
-  watcher.on('swapped', (swap) =>
+  watcher.on('swapped', (swap) => {
     say(
       `deployment swapped (${describeChanges(swap.changes)}); connected clients keep their session until their policy refresh`,
-    ),
-  );
+    );
+    for (const notice of swap.notices) say(`not served: ${notice}`);
+  });
   watcher.on('failed', ({ stage, message }) =>
     say(
       `${stage === 'synth' ? 'the synth failed' : 'the new cdk.out cannot be served'}, still serving the previous deployment:\n${message}`,
@@ -87,12 +90,15 @@ function watchSources(local: LocalIot, synth: SynthCommand): StackWatcher {
   return watcher;
 }
 
-/** The gateway port is taken: say by what, most likely, and the exact command that avoids it. */
-function portInUse(error: unknown, port: number): LocalIotError | undefined {
+/** A port is taken (the gateway's or the X.509 listener's): say by what, most likely, and the command avoiding it. */
+function portInUse(error: unknown, config: LocalIotCliConfig): LocalIotError | undefined {
   const cause = error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
   if (cause?.code !== 'EADDRINUSE') return undefined;
+  // The listener's own message names the flag that sets its port.
+  const x509 = (error as Error).message.includes(X509_PORT_FLAG);
+  const [flag, port] = x509 ? [X509_PORT_FLAG, config.x509Port] : ['--port', config.port];
   return new LocalIotError(
-    `port ${port} is already in use (another \`npm run local\`?): stop that process, or serve on another port: npm run local -- --port ${port + 1} (or --port 0 for any free one)`,
+    `${x509 ? 'X.509 listener ' : ''}port ${port} is already in use (another \`npm run local\`?): stop that process, or serve on another port: npm run local -- ${flag} ${port + 1} (or ${flag} 0 for any free one)`,
   );
 }
 
@@ -111,6 +117,11 @@ function printBanner(local: LocalIot, config: LocalIotCliConfig): void {
     [
       `local-iot is serving stack ${deployment.stackName}`,
       `  gateway        ${local.gateway.addresses.join(', ')}  (endpoint ${connection.endpoint}:${connection.port}: ALPN mqtt, or WebSockets on /mqtt)`,
+      ...(connection.x509 && local.gateway.x509
+        ? [
+            `  X.509 endpoint ${local.gateway.x509.addresses.join(', ')}  (endpoint ${connection.x509.endpoint}:${connection.x509.port}: domain configuration ${connection.x509.domainConfigurationName}, CUSTOM_AUTH_X509, client certificate required)`,
+          ]
+        : []),
       `  CA certificate ${connection.caFile}`,
       `  local AWS API  ${connection.awsEndpointUrl}  (Secrets Manager, IoT, CloudWatch Logs, Lambda; region ${connection.region})`,
       `  log files      ${local.logsDirectory}  (${logFileNames(local).join(', ')}: what FilterLogEvents serves)`,
@@ -118,6 +129,7 @@ function printBanner(local: LocalIot, config: LocalIotCliConfig): void {
       `  connection     ${local.connectionFile}`,
       `  authorizers    ${deployment.authorizers.map((a) => `${a.name} (${a.signingDisabled ? 'unsigned' : 'signed'}, ${a.status})`).join(', ')}`,
       ...(config.timeScale !== 1 ? [`  session clock  ${config.timeScale}x real time (--time-scale)`] : []),
+      ...local.notices.map((notice) => `  not served     ${notice}`),
       '',
       `Connect:  npm run connect -w client -- --outputs ${local.outputsFile}`,
       'Stop:     Ctrl+C',

@@ -22,6 +22,7 @@ import { ensurePrivateDirectory, writePrivateFile } from './private-state-files'
 import { LocalLogStore } from './logs/log-store';
 import { ConnectLogRecorder, IotConnectLog } from './logs/iot-connect-log';
 import type { ConnectAuthorizer } from './auth/connect-types';
+import { localX509Host } from './deployment/iot-certificates';
 
 /** How to run local-iot. */
 export interface LocalIotOptions {
@@ -38,6 +39,11 @@ export interface LocalIotOptions {
   readonly port?: number;
   /** Host name devices connect to (TLS SNI and certificate). @default 'localhost' */
   readonly endpointHost?: string;
+  /**
+   * TLS port of the X.509 listener, which serves the stack's `CUSTOM_AUTH_X509` domain configuration (when it
+   * has one) under the host name `x509.<endpointHost>`; 0 picks a free one. @default 0
+   */
+  readonly x509Port?: number;
   /** Port of the local AWS API on 127.0.0.1. @default 0 (a free one) */
   readonly awsApiPort?: number;
   /** Gateway decisions and connection events. @default one JSON line each on stdout */
@@ -71,6 +77,8 @@ export interface DeploymentSwap {
   readonly current: LocalDeployment;
   /** What differs, per kind of resource (see `describeChanges` for the one-line form). */
   readonly changes: DeploymentChanges;
+  /** What of the new deployment local-iot does not serve (see `LocalIot.notices`). */
+  readonly notices: readonly string[];
 }
 
 /** A running local-iot: gateway, local AWS API, Lambda workers, and the files a client reads. */
@@ -90,6 +98,11 @@ export interface LocalIot {
   readonly logs: LocalLogStore;
   /** `.local-iot/logs/`. */
   readonly logsDirectory: string;
+  /**
+   * What of the stack local-iot does not serve, one sentence each (e.g. a domain configuration of an
+   * authentication type it does not emulate), for the start-up output.
+   */
+  readonly notices: readonly string[];
   /**
    * Loads `cdkOut` again and serves it in place of the current deployment, as a `cdk deploy` updates the
    * stack under connected devices: same gateway port, CA, local AWS API URL and credentials (connection.json
@@ -112,7 +125,10 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
   const stateDir = path.resolve(options.stateDir ?? LOCAL_IOT_FILES.directory);
   const endpointHost = options.endpointHost ?? GATEWAY_DEFAULTS.endpointHost;
   ensurePrivateDirectory(stateDir);
-  const ca = await ensureLocalCa(stateDir, [endpointHost]);
+  // The X.509 listener's name is in the certificate whether or not the stack has one, so that a redeploy
+  // adding the domain configuration later, or a restart, keeps the CA clients already trust.
+  const x509Host = localX509Host(endpointHost);
+  const ca = await ensureLocalCa(stateDir, [endpointHost, x509Host]);
   // Bound here, not by the runtime, so that every deployment `redeploy` serves keeps the same URL.
   const listener = await LoopbackListener.bind({
     ...(options.awsApiPort !== undefined && { port: options.awsApiPort }),
@@ -189,6 +205,14 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
       port: options.port ?? GATEWAY_DEFAULTS.port,
       log,
       ...(options.clock !== undefined && { clock: options.clock }),
+      ...(deployment.x509Domain !== undefined && {
+        x509: {
+          endpointHost: deployment.x509Domain.endpointHost,
+          port: options.x509Port ?? 0,
+          // The deployment served now: a redeploy's certificates apply from the next connection on.
+          registry: () => runtimes.current.deployment,
+        },
+      }),
     });
   } catch (error) {
     await closeRuntimes();
@@ -202,6 +226,14 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     awsEndpointUrl: first.awsApi.url,
     region: deployment.region,
     credentials: first.awsApi.credentials,
+    ...(gateway.x509 !== undefined &&
+      deployment.x509Domain !== undefined && {
+        x509: {
+          endpoint: gateway.x509.endpointHost,
+          port: gateway.x509.port,
+          domainConfigurationName: deployment.x509Domain.name,
+        },
+      }),
   };
   const outputsFile = path.join(stateDir, LOCAL_IOT_FILES.outputs);
   const connectionFile = path.join(stateDir, LOCAL_IOT_FILES.connection);
@@ -227,7 +259,14 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     runtimes.swap(next);
     served = nextServed;
     writeOutputs(next.deployment);
-    return { previous, current: next.deployment, changes };
+    const notices = [...next.deployment.notices];
+    // The listeners are bound once: a domain configuration added by a redeploy needs a restart to be served.
+    if (next.deployment.x509Domain !== undefined && gateway.x509 === undefined) {
+      notices.push(
+        `domain configuration '${next.deployment.x509Domain.name}' (CUSTOM_AUTH_X509) is new: restart local-iot to serve it`,
+      );
+    }
+    return { previous, current: next.deployment, changes, notices };
   };
   let closing: Promise<void> | undefined;
   return {
@@ -240,6 +279,7 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     connection,
     logs,
     logsDirectory: path.join(stateDir, LOCAL_IOT_LOGS_DIRECTORY),
+    notices: deployment.notices,
     redeploy: () => {
       const swapped = redeploying.then(redeploy, redeploy);
       redeploying = swapped.catch(() => undefined);

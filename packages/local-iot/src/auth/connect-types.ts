@@ -31,6 +31,20 @@ export interface ConnectAttempt {
   readonly sourceIp?: string;
   /** `iot:ConnectAttributes` of the CONNECT (`PersistentConnect`, `LastWill`). */
   readonly connectAttributes?: readonly string[];
+  /**
+   * Set on the X.509 listener (the stack's `CUSTOM_AUTH_X509` domain configuration): the client certificate
+   * the TLS handshake presented and the listener verified as registered and ACTIVE. The event then carries it
+   * in `protocolData.tls` and the domain's default authorizer decides.
+   */
+  readonly clientCertificate?: ClientCertificateInfo;
+}
+
+/** A verified client certificate, as the authorizer event carries it. */
+export interface ClientCertificateInfo {
+  /** The AWS IoT certificate id: lower-case hex SHA-256 of the DER (`protocolData.tls.principalId`). */
+  readonly id: string;
+  /** The certificate as PEM (`protocolData.tls.x509CertificatePem`). */
+  readonly pem: string;
 }
 
 /** What the device was granted: kept by the gateway for the lifetime of the connection. */

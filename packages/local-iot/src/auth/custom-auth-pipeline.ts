@@ -18,6 +18,7 @@ import type { InvocationResult, LambdaRunner } from '../lambda/lambda-runner';
 import { findAuthorizer, type LocalAuthorizer, type LocalDeployment } from '../deployment/local-deployment';
 import { compilePolicies, type CompiledPolicies } from '@iot-custom-auth/protocol';
 import { policyContext } from './policy-context';
+import { chooseX509Authorizer, tlsProtocolData, x509PrincipalProblem } from './x509-authorization';
 
 /** What the pipeline needs. */
 export interface CustomAuthPipelineOptions {
@@ -196,8 +197,15 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
     }
     const sources = credentialSources(attempt);
     const lookup = (name: string): string | undefined => firstOf(sources, name);
+    let authorizerName = lookup(AUTHORIZER_NAME_PARAM);
+    if (attempt.clientCertificate !== undefined) {
+      const choice = chooseX509Authorizer(this.options.deployment, authorizerName);
+      if (!choice.ok)
+        return refusal(MQTT_REASON_CODES.notAuthorized, { ...choice, signature: 'not-required' });
+      authorizerName = choice.authorizerName;
+    }
     const outcome = await this.run({
-      authorizerName: lookup(AUTHORIZER_NAME_PARAM),
+      authorizerName,
       credentials: (authorizer) => ({
         token: authorizer.tokenKeyName === undefined ? undefined : lookup(authorizer.tokenKeyName),
         signature: lookup(AUTHORIZER_SIGNATURE_PARAM),
@@ -219,6 +227,9 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
         ...invoked,
       });
     }
+    const principalProblem = x509PrincipalProblem(attempt, response.principalId);
+    if (principalProblem !== undefined)
+      return refusal(MQTT_REASON_CODES.notAuthorized, { reason: principalProblem, ...invoked });
     // A client that sent no id is assigned one; the gateway assigns the connection id, so the policy is
     // evaluated for the id the client will actually have.
     const clientId = attempt.clientId ?? attempt.connectionId;
@@ -476,8 +487,9 @@ function invalidResponse(problems: readonly string[]): string {
 
 /** The connect event's `protocolData`: TLS server name, the WebSocket upgrade request, the CONNECT fields. */
 function connectProtocolData(attempt: ConnectAttempt): Record<string, unknown> {
+  const tls = tlsProtocolData(attempt);
   return {
-    ...(attempt.serverName !== undefined && { tls: { serverName: attempt.serverName } }),
+    ...(tls !== undefined && { tls }),
     ...(attempt.transport === 'websockets' && {
       http: {
         headers: { ...attempt.headers },

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DeploymentError } from '../errors';
 import { stableUuid } from './stable-uuid';
+import { CUSTOM_AUTH_X509, certificateId, localX509Host, parseCertificatePem } from './iot-certificates';
 
 /** The account id every local resource lives in (AWS's documentation placeholder account). */
 export const LOCAL_ACCOUNT_ID = '000000000000';
@@ -429,6 +430,10 @@ export class IntrinsicResolver {
         return this.nameProperty(logicalId, 'PolicyName', 128);
       case 'AWS::IoT::DomainConfiguration':
         return this.nameProperty(logicalId, 'DomainConfigurationName', 128);
+      case 'AWS::IoT::Certificate':
+        return this.certificateRef(logicalId, 'CertificatePem');
+      case 'AWS::IoT::CACertificate':
+        return this.certificateRef(logicalId, 'CACertificatePem');
       case 'AWS::SecretsManager::Secret':
         return this.secretArn(logicalId);
       case 'AWS::IAM::Role':
@@ -474,8 +479,14 @@ export class IntrinsicResolver {
         if (attribute !== 'Arn') return unsupported();
         return `${arnPrefix}:iot:${region}:${this.account}:policy/${String(this.ref(logicalId, path))}`;
       case 'AWS::IoT::DomainConfiguration':
+        if (attribute === 'DomainName') return this.domainConfigurationHost(logicalId);
         if (attribute !== 'Arn') return unsupported();
         return `${arnPrefix}:iot:${region}:${this.account}:domainconfiguration/${String(this.ref(logicalId, path))}`;
+      case 'AWS::IoT::Certificate':
+      case 'AWS::IoT::CACertificate':
+        if (attribute === 'Id') return this.ref(logicalId, path);
+        if (attribute !== 'Arn') return unsupported();
+        return `${arnPrefix}:iot:${region}:${this.account}:${resource.Type === 'AWS::IoT::Certificate' ? 'cert' : 'cacert'}/${String(this.ref(logicalId, path))}`;
       case 'AWS::SecretsManager::Secret':
         if (attribute !== 'Id') return unsupported();
         return this.secretArn(logicalId);
@@ -492,6 +503,43 @@ export class IntrinsicResolver {
           return this.customResourceAttribute(logicalId, resource, attribute, path);
         return unsupported();
     }
+  }
+
+  /**
+   * The certificate id CloudFormation returns for `Ref` of an `AWS::IoT::Certificate` or `CACertificate`: the
+   * SHA-256 of the DER of its PEM, as AWS IoT computes it. A certificate AWS IoT issues from a CSR has no PEM in
+   * the template, so it gets a generated local id (local-iot then accepts no certificate for it).
+   */
+  private certificateRef(logicalId: string, pemProperty: string): string {
+    const at = `Resources.${logicalId}.Properties.${pemProperty}`;
+    const pem = this.resources[logicalId]?.Properties?.[pemProperty];
+    if (pem === undefined)
+      return createHash('sha256').update(`${this.options.stackName}/${logicalId}`).digest('hex');
+    return certificateId(parseCertificatePem(this.resolveString(pem, at), at));
+  }
+
+  /**
+   * Where a domain configuration is reached locally: a `CUSTOM_AUTH_X509` one on the X.509 listener's host
+   * (`x509.<endpoint host>`), any other on the gateway's host, which serves custom authentication.
+   */
+  private domainConfigurationHost(logicalId: string): string {
+    const type = this.resources[logicalId]?.Properties?.AuthenticationType;
+    const resolved =
+      type === undefined
+        ? undefined
+        : this.resolve(type, `Resources.${logicalId}.Properties.AuthenticationType`);
+    return resolved === CUSTOM_AUTH_X509
+      ? localX509Host(this.options.endpointHost)
+      : this.options.endpointHost;
+  }
+
+  /** The domain configuration of this template called `name`, if any. */
+  private domainConfigurationNamed(name: string): string | undefined {
+    return Object.entries(this.resources).find(
+      ([logicalId, resource]) =>
+        resource.Type === 'AWS::IoT::DomainConfiguration' &&
+        this.ref(logicalId, `Resources.${logicalId}`) === name,
+    )?.[0];
   }
 
   /** The local ARN of a Lambda function called `name`. */
@@ -553,10 +601,25 @@ export class IntrinsicResolver {
         `${path}: custom resource '${logicalId}' calls IoT DescribeEndpoint, whose response has endpointAddress, not ${attribute}`,
       );
     }
+    if (call !== undefined && isIotCall(call, 'describedomainconfiguration')) {
+      const name = call.parameters.domainConfigurationName;
+      const domain = typeof name === 'string' ? this.domainConfigurationNamed(name) : undefined;
+      if (domain === undefined) {
+        throw new DeploymentError(
+          `${path}: custom resource '${logicalId}' calls IoT DescribeDomainConfiguration for ${JSON.stringify(name)}, ` +
+            "which is not a domain configuration of this stack: local-iot serves only the stack's own",
+        );
+      }
+      if (attribute === 'domainName') return this.domainConfigurationHost(domain);
+      if (attribute === 'domainConfigurationName') return name;
+      throw new DeploymentError(
+        `${path}: custom resource '${logicalId}' calls IoT DescribeDomainConfiguration; local-iot knows its domainName and domainConfigurationName, not ${attribute}`,
+      );
+    }
     const what = call ? `calls ${call.service}.${call.action}` : 'runs its own provider';
     throw new DeploymentError(
-      `${path}: custom resource '${logicalId}' (${resource.Type}) ${what}; local-iot only knows the result of ` +
-        'IoT DescribeEndpoint, so it cannot resolve attribute ' +
+      `${path}: custom resource '${logicalId}' (${resource.Type}) ${what}; local-iot only knows the results of ` +
+        'IoT DescribeEndpoint and DescribeDomainConfiguration, so it cannot resolve attribute ' +
         attribute,
     );
   }
@@ -583,15 +646,20 @@ export interface AwsCustomResourceCall {
 
 /** Whether an AwsCustomResource call is IoT `DescribeEndpoint` for the ATS data endpoint. */
 function isDescribeEndpoint(call: AwsCustomResourceCall): boolean {
+  const type = call.parameters?.endpointType;
+  return isIotCall(call, 'describeendpoint') && (type === undefined || type === 'iot:Data-ATS');
+}
+
+/** Whether an AwsCustomResource call is IoT `action` (lower case), in any of the SDK's spellings. */
+function isIotCall(call: AwsCustomResourceCall, action: string): boolean {
   const service = String(call.service)
     .toLowerCase()
     .replace(/^@aws-sdk\/client-/, '');
-  const action = String(call.action)
-    .toLowerCase()
-    .replace(/command$/, '');
-  const type = call.parameters?.endpointType;
   return (
-    service === 'iot' && action === 'describeendpoint' && (type === undefined || type === 'iot:Data-ATS')
+    service === 'iot' &&
+    String(call.action)
+      .toLowerCase()
+      .replace(/command$/, '') === action
   );
 }
 

@@ -8,6 +8,13 @@ import { ensurePrivateDirectory, keepFilePrivate, writePrivateFile } from '../pr
 import { stableUuid } from './stable-uuid';
 import { awsCustomResourceCall, type CfnResource, IntrinsicResolver, LOCAL_ACCOUNT_ID } from './intrinsics';
 import { generateSecretString } from './secret-generator';
+import {
+  CUSTOM_AUTH_X509,
+  readX509Side,
+  type LocalCaCertificate,
+  type LocalCertificate,
+  type LocalX509Domain,
+} from './iot-certificates';
 
 /** Region used when neither the options nor the stack's environment name one. */
 export const DEFAULT_LOCAL_REGION = 'us-east-1';
@@ -121,9 +128,17 @@ export interface LocalDeployment {
   readonly outputs: Readonly<Record<string, string>>;
   /**
    * The authorizer used when a connection names none: the account default an `AwsCustomResource` sets with
-   * IoT `SetDefaultAuthorizer`, else a domain configuration's `AuthorizerConfig.DefaultAuthorizerName`.
+   * IoT `SetDefaultAuthorizer`, else a (custom-auth) domain configuration's `AuthorizerConfig.DefaultAuthorizerName`.
    */
   readonly defaultAuthorizerName?: string;
+  /** The device certificates the stack registers (`AWS::IoT::Certificate` with a `CertificatePem`). */
+  readonly certificates: readonly LocalCertificate[];
+  /** The CA certificates the stack registers (`AWS::IoT::CACertificate`). */
+  readonly caCertificates: readonly LocalCaCertificate[];
+  /** The `CUSTOM_AUTH_X509` domain configuration local-iot serves on its X.509 listener, if any. */
+  readonly x509Domain?: LocalX509Domain;
+  /** What of the stack local-iot does not serve, one sentence each, for the start-up output. */
+  readonly notices: readonly string[];
 }
 
 /**
@@ -256,6 +271,13 @@ export function buildLocalDeployment(
       `the default authorizer '${defaultAuthorizerName}' is not an authorizer of this stack`,
     );
   }
+  const x509 = readX509Side(resources, resolver, options.endpointHost);
+  const x509Default = x509.x509Domain?.defaultAuthorizerName;
+  if (x509Default !== undefined && !authorizers.some((a) => a.name === x509Default)) {
+    throw new DeploymentError(
+      `Resources.${x509.x509Domain?.logicalId ?? ''}.Properties.AuthorizerConfig.DefaultAuthorizerName: '${x509Default}' is not an authorizer of this stack`,
+    );
+  }
   return {
     stackName: stack.stackName,
     region,
@@ -269,6 +291,10 @@ export function buildLocalDeployment(
     lambdaPermissions: permissions,
     outputs,
     ...(defaultAuthorizerName !== undefined && { defaultAuthorizerName }),
+    certificates: x509.certificates,
+    caCertificates: x509.caCertificates,
+    ...(x509.x509Domain !== undefined && { x509Domain: x509.x509Domain }),
+    notices: x509.notices,
   };
 }
 
@@ -444,6 +470,8 @@ function findDefaultAuthorizer(
   for (const [logicalId, resource] of resources) {
     if (resource.Type !== 'AWS::IoT::DomainConfiguration') continue;
     if (resolver.resolveProperty(logicalId, 'DomainConfigurationStatus') === 'DISABLED') continue;
+    // Its default authorizer decides the X.509 listener's connections only, not the gateway's.
+    if (resolver.resolveProperty(logicalId, 'AuthenticationType') === CUSTOM_AUTH_X509) continue;
     const name = resolver.resolveProperty(logicalId, 'AuthorizerConfig.DefaultAuthorizerName');
     if (typeof name === 'string') names.add(name);
   }

@@ -87,9 +87,10 @@ export function connectAttempt(connect: IConnectPacket, connection: ConnectionIn
 }
 
 /** The connect log line's fields of an X.509 listener connection: none for the gateway's port. */
-export function clientCertificateLogFields(
-  connection: ConnectionInfo,
-): { authentication?: 'CUSTOM_AUTH_X509'; clientCertificateId?: string } {
+export function clientCertificateLogFields(connection: ConnectionInfo): {
+  authentication?: 'CUSTOM_AUTH_X509';
+  clientCertificateId?: string;
+} {
   return connection.clientCertificate
     ? { authentication: 'CUSTOM_AUTH_X509', clientCertificateId: connection.clientCertificate.id }
     : {};

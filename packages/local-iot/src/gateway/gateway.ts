@@ -1,7 +1,9 @@
 import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ConnectAuthorizer } from '../auth/connect-types';
 import { LocalIotError } from '../errors';
 import { ConnectionRouter } from './connection-router';
+import type { ConnectionInfo } from './connect-authorization';
 import { HttpsPublish, type HttpAuthorizer, type HttpsPublishTarget } from './https-publish';
 import { systemClock, type GatewayClock } from './gateway-clock';
 import { GatewayConnections } from './gateway-connections';
@@ -17,7 +19,9 @@ import {
 } from './outbound-accounting';
 import { AWS_IOT_MQTT_LIMITS } from './aws-iot-mqtt-limits';
 import { SessionRegistry } from './session-registry';
-import { listenTls } from './tls-listener';
+import { listenTls, type TlsListener } from './tls-listener';
+import type { CertificateRegistry } from './client-certificate-check';
+import { listenX509 } from './x509-listener';
 
 /** Defaults of `startGateway`. */
 export const GATEWAY_DEFAULTS = {
@@ -73,6 +77,20 @@ export interface GatewayOptions {
    * @default OUTBOUND_DEFAULTS (1 MiB per connection, 64 MiB in total)
    */
   readonly outboundLimits?: Partial<OutboundLimits>;
+  /**
+   * A second TLS listener for the stack's `CUSTOM_AUTH_X509` domain configuration (see `listenX509`): its own
+   * host name (SNI) and port, a registered client certificate required. Its sessions share everything else
+   * with the gateway's port: client ids (a connect on one takes over the other's), the broker, the shutdown.
+   * @default none
+   */
+  readonly x509?: {
+    /** The domain's local host name; the server certificate (`tls`) must name it. */
+    readonly endpointHost: string;
+    /** 0 picks a free one. @default 0 */
+    readonly port?: number;
+    /** The certificates registered now (read at each connection). */
+    readonly registry: () => CertificateRegistry;
+  };
 }
 
 /** What the gateway holds in memory for its clients, as it accounts for it. */
@@ -96,6 +114,12 @@ export interface Gateway {
   readonly openConnections: number;
   /** The gateway's own accounting of the memory it holds for clients: for tests and load tools. */
   memoryUsage(): GatewayMemoryUsage;
+  /** The X.509 listener, when `x509` was given. */
+  readonly x509?: {
+    readonly port: number;
+    readonly addresses: readonly string[];
+    readonly endpointHost: string;
+  };
   /**
    * Stops accepting, sends DISCONNECT 0x8B (server shutting down) to connected MQTT 5 clients, closes every
    * connection and resolves once all sockets are gone. Safe to call more than once.
@@ -122,27 +146,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const clientIds = new SessionRegistry<MqttSession>();
   const connections = new GatewayConnections();
   const outbound = new OutboundAccounting(settings.outboundLimits);
+  const startSession = (stream: Duplex, connection: ConnectionInfo, connectDeadlineMs: number): void =>
+    connections.trackSession(
+      new MqttSession({
+        stream,
+        connection,
+        authorizer: options.authorizer,
+        handler,
+        registry: clientIds,
+        clock,
+        log,
+        connectDeadlineMs,
+        closeGraceMs,
+        outbound: outbound.open(connection.connectionId),
+      }),
+    );
   const router = new ConnectionRouter({
     endpointHost,
     clock,
     connectDeadlineMs: settings.connectDeadlineMs,
     log,
     ...(options.httpsPublish && { httpsPublish: new HttpsPublish({ ...options.httpsPublish, log, clock }) }),
-    startSession: (stream, connection, connectDeadlineMs) =>
-      connections.trackSession(
-        new MqttSession({
-          stream,
-          connection,
-          authorizer: options.authorizer,
-          handler,
-          registry: clientIds,
-          clock,
-          log,
-          connectDeadlineMs,
-          closeGraceMs,
-          outbound: outbound.open(connection.connectionId),
-        }),
-      ),
+    startSession,
   });
   const listener = await listenTls({
     host: settings.host,
@@ -159,9 +184,31 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       router.route(socket);
     },
   });
+  let x509Listener: TlsListener | undefined;
+  if (options.x509) {
+    try {
+      x509Listener = await listenX509({
+        host: settings.host,
+        port: options.x509.port ?? 0,
+        ipv6Loopback: options.ipv6Loopback ?? settings.host === GATEWAY_DEFAULTS.host,
+        tls: options.tls,
+        endpointHost: checkEndpointHost(options.x509.endpointHost),
+        handshakeTimeoutMs: GATEWAY_DEFAULTS.connectDeadlineMs,
+        connectDeadlineMs: settings.connectDeadlineMs,
+        registry: options.x509.registry,
+        log,
+        onConnection: (connection) => connections.trackConnection(connection),
+        onSecureSocket: (socket) => connections.trackSecureSocket(socket),
+        startSession,
+      });
+    } catch (error) {
+      await listener.close();
+      throw error;
+    }
+  }
 
   const close = async (): Promise<void> => {
-    const stopped = listener.close();
+    const stopped = Promise.all([listener.close(), x509Listener?.close()]);
     router.endPendingHttp();
     await connections.close(closeGraceMs);
     router.close();
@@ -178,6 +225,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     get openConnections() {
       return connections.openConnections;
     },
+    ...(x509Listener &&
+      options.x509 && {
+        x509: {
+          port: x509Listener.port,
+          addresses: x509Listener.addresses,
+          endpointHost: options.x509.endpointHost.toLowerCase(),
+        },
+      }),
     memoryUsage: () => {
       const handlerUsage = handler.memoryUsage?.();
       return { outbound: outbound.usage(), ...(handlerUsage ? { handler: handlerUsage } : {}) };

@@ -28,6 +28,18 @@ export interface TlsListenerOptions {
    * `http/1.1`. If this throws, the failure is logged and the socket destroyed.
    */
   readonly onSecureConnection: (socket: TLSSocket) => void;
+  /**
+   * A listener for X.509 client certificates (the `CUSTOM_AUTH_X509` domain configuration's): requests a
+   * client certificate in the handshake and lets `onSecureConnection` verify it (against the stack's
+   * registered certificates, which OpenSSL's chain check cannot express), and speaks only MQTT.
+   * @default the gateway's port: no client certificate, ALPN `mqtt` or `http/1.1`
+   */
+  readonly clientCertificates?: {
+    /** ALPN protocols accepted, in server preference. */
+    readonly alpnProtocols: readonly string[];
+    /** The flag that sets this listener's port, for the message when it cannot be bound. */
+    readonly portFlag: string;
+  };
 }
 
 /** The listening sockets of the gateway's TLS port. */
@@ -51,14 +63,15 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
   const servers: TlsServer[] = [];
   const addresses: string[] = [];
   const primary = createServer(options);
-  await listen(primary, options.host, options.port);
+  const portFlag = options.clientCertificates?.portFlag ?? '--port';
+  await listen(primary, options.host, options.port, portFlag);
   servers.push(primary);
   const port = (primary.address() as AddressInfo).port;
   addresses.push(formatAddress(options.host, port));
   if (options.ipv6Loopback) {
     const secondary = createServer(options);
     try {
-      await listen(secondary, '::1', port);
+      await listen(secondary, '::1', port, portFlag);
       servers.push(secondary);
       addresses.push(formatAddress('::1', port));
     } catch (error) {
@@ -68,7 +81,13 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       });
     }
   }
-  options.log({ event: 'listening', addresses, port, endpointHost: options.endpointHost });
+  options.log({
+    event: 'listening',
+    addresses,
+    port,
+    endpointHost: options.endpointHost,
+    ...(options.clientCertificates && { authentication: 'CUSTOM_AUTH_X509' as const }),
+  });
   return {
     port,
     addresses,
@@ -81,11 +100,17 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
 }
 
 function createServer(options: TlsListenerOptions): TlsServer {
-  const { endpointHost, log } = options;
+  const { endpointHost, log, clientCertificates } = options;
+  const accepted = clientCertificates?.alpnProtocols ?? [MQTT_ALPN_PROTOCOL, HTTP_ALPN_PROTOCOL];
+  const speaks = clientCertificates
+    ? accepted.map((p) => `'${p}'`).join(', ') + ' (MQTT over TLS with a client certificate)'
+    : `'${MQTT_ALPN_PROTOCOL}' (custom-auth MQTT) and '${HTTP_ALPN_PROTOCOL}' (WebSockets)`;
   const server = createTlsServer({
     cert: options.tls.cert,
     key: options.tls.key,
     minVersion: 'TLSv1.2',
+    // Verified by the caller against the registered certificates: an unverifiable one must still arrive.
+    ...(clientCertificates && { requestCert: true, rejectUnauthorized: false }),
     handshakeTimeout: options.handshakeTimeoutMs,
     SNICallback: (name, callback) => {
       if (name.toLowerCase() === endpointHost) return callback(null);
@@ -93,15 +118,14 @@ function createServer(options: TlsListenerOptions): TlsServer {
     },
     ALPNCallback: ({ servername, protocols }) => {
       // Server preference, as AWS IoT: 'mqtt' first, then HTTP for WebSockets.
-      const chosen = [MQTT_ALPN_PROTOCOL, HTTP_ALPN_PROTOCOL].find((p) => protocols.includes(p));
+      const chosen = accepted.find((p) => protocols.includes(p));
       if (!chosen) {
         log({
           event: 'tls-refused',
           ...(typeof servername === 'string' ? { serverName: servername } : {}),
           reason:
-            `the client offered ALPN ${protocols.map((p) => `'${p}'`).join(', ')}; this port speaks ` +
-            `'${MQTT_ALPN_PROTOCOL}' (custom-auth MQTT) and '${HTTP_ALPN_PROTOCOL}' (WebSockets)` +
-            (protocols.includes('x-amzn-mqtt-ca')
+            `the client offered ALPN ${protocols.map((p) => `'${p}'`).join(', ')}; this port speaks ${speaks}` +
+            (!clientCertificates && protocols.includes('x-amzn-mqtt-ca')
               ? " ('x-amzn-mqtt-ca' is X.509 client-certificate auth)"
               : ''),
         });
@@ -149,14 +173,14 @@ class SniRefusal extends LocalIotError {
   }
 }
 
-function listen(server: TlsServer, host: string, port: number): Promise<void> {
+function listen(server: TlsServer, host: string, port: number, portFlag: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       const hint =
         error.code === 'EADDRINUSE'
-          ? 'stop the process using it or choose another port (--port)'
+          ? `stop the process using it or choose another port (${portFlag})`
           : error.code === 'EACCES'
-            ? 'ports below 1024 need privileges: choose another port (--port)'
+            ? `ports below 1024 need privileges: choose another port (${portFlag})`
             : 'check the host and port';
       reject(
         new LocalIotError(
