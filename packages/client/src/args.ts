@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { parseArgs as parseNodeArgs } from 'node:util';
 import {
   AWS_IOT_TOPIC_LIMITS,
   checkTopicName,
@@ -13,6 +14,7 @@ import {
   type Transport,
 } from '@iot-custom-auth/protocol';
 import { UsageError } from './errors';
+import { checkMtlsFlags } from './mtls-flags';
 import { processSecretInput, resolveSecrets, type SecretField, type SecretInput } from './secret-input';
 
 /** SDK log levels accepted by `--verbosity` (the aws-crt levels; `nologs` is the Python sample's name for none). */
@@ -50,6 +52,12 @@ export interface CliConfig {
   /** From `--port`, or from `--endpoint host:port`. @default 443 when neither is given (applied by `main`) */
   readonly port?: number;
   readonly caFile?: string;
+  /** `--cert`: the device's X.509 certificate (PEM) for custom authentication with a client certificate. */
+  readonly certFile?: string;
+  /** `--key`: the private key (PEM) of `certFile`; the two go together. */
+  readonly keyFile?: string;
+  /** `--mtls`: the demo device certificate from `.keys/` and the X509Endpoint output. @default false */
+  readonly mtls?: boolean;
   readonly clientId?: string;
   readonly username?: string;
   readonly password?: string;
@@ -137,6 +145,29 @@ export const FLAGS: readonly FlagSpec[] = [
     section: 'connection',
     description:
       "PEM file with the CA certificate(s) to trust instead of the system store (a local gateway's CA). Default: system trust store.",
+  },
+  {
+    name: 'cert',
+    kind: 'string',
+    valueName: 'file',
+    section: 'connection',
+    description:
+      'Device certificate (PEM) for custom authentication with an X.509 client certificate (CUSTOM_AUTH_X509, mTLS): connects to the X509Endpoint output (or --endpoint) on 443 with SNI = that host and ALPN mqtt; the client id defaults to the certificate subject CN. Needs --key; no password needed.',
+  },
+  {
+    name: 'key',
+    kind: 'string',
+    valueName: 'file',
+    section: 'connection',
+    description:
+      'Private key (PEM) of --cert. Checked against the certificate before connecting; never printed.',
+  },
+  {
+    name: 'mtls',
+    kind: 'boolean',
+    section: 'connection',
+    description:
+      'Connect with the demo device certificate (.keys/demo-device-cert.pem and .keys/demo-device-key.pem, created by npx cdk synth) to the X509Endpoint output: --cert and --key with their defaults. Default: false.',
   },
   {
     name: 'use_websockets',
@@ -321,6 +352,8 @@ export const FLAGS: readonly FlagSpec[] = [
 const STRING_FIELDS: Readonly<Record<string, StringKey>> = {
   endpoint: 'endpoint',
   ca_file: 'caFile',
+  cert: 'certFile',
+  key: 'keyFile',
   client_id: 'clientId',
   custom_auth_username: 'username',
   custom_auth_authorizer_name: 'authorizerName',
@@ -338,8 +371,6 @@ export function flagKey(name: string): string {
   return name.replace(/-/g, '_');
 }
 
-const FLAGS_BY_KEY = new Map(FLAGS.map((flag) => [flagKey(flag.name), flag]));
-
 const BOOLEAN_LITERALS: Readonly<Record<string, boolean>> = {
   true: true,
   false: false,
@@ -356,6 +387,123 @@ export function booleanLiteral(text: string): boolean | undefined {
   return BOOLEAN_LITERALS[text.toLowerCase()];
 }
 
+/** What the shared flag reader needs of a flag table's entry (the connect `FLAGS`, the storm's, the device tool's). */
+export interface TableFlag {
+  /** Name as documented, without the leading `--`. */
+  readonly name: string;
+  readonly kind: 'string' | 'boolean';
+  readonly valueName?: string;
+}
+
+/** The flags `readFlags` found, keyed by `flagKey`, and the arguments that are not flags. */
+export interface ReadFlags {
+  readonly strings: Map<string, string>;
+  readonly booleans: Map<string, boolean>;
+  readonly positionals: readonly string[];
+}
+
+export interface ReadFlagsOptions {
+  /** The error for a flag the table does not have (given the name as typed, without `--`): a "did you mean". */
+  readonly unknown: (name: string) => UsageError;
+  /**
+   * The error for an argument that is not a flag. Without it the command takes positional arguments: they are
+   * collected, and a boolean flag's value must then be written `--flag=false` (`--json a.json` leaves the file).
+   */
+  readonly positional?: (arg: string) => UsageError;
+}
+
+/**
+ * Reads `argv` against a flag table with `node:util` `parseArgs` (its tokens: `--flag value`, `--flag=value`,
+ * `-` as a value, `--` ends the flags), then applies the rules every command of this package shares and
+ * `parseArgs` does not have: `-` and `_` are the same separator in a name, a boolean takes an optional literal
+ * (`--use_websockets false`, `--json=no`), a flag is given at most once, a string value never silently swallows
+ * the next flag, and an unknown flag gets the caller's "did you mean". Messages never say "run with --help":
+ * every CLI adds that once to every usage error.
+ * @throws UsageError for the first problem, in command-line order.
+ */
+export function readFlags(
+  argv: readonly string[],
+  table: readonly TableFlag[],
+  options: ReadFlagsOptions,
+): ReadFlags {
+  const byKey = new Map(table.map((flag) => [flagKey(flag.name), flag]));
+  const { tokens } = parseNodeArgs({
+    // Names normalised first, so that `parseArgs` knows `--client-id` is the string flag `client_id`.
+    args: argv.map(normaliseFlagName),
+    options: Object.fromEntries(table.map((flag) => [flagKey(flag.name), { type: flag.kind }])),
+    // Not strict: the checks below word each problem with its fix, which `parseArgs`' own errors do not.
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const strings = new Map<string, string>();
+  const booleans = new Map<string, boolean>();
+  const positionals: string[] = [];
+  // A short option group (`-abc`) is several tokens of one argument: each argument is handled once.
+  let handled = -1;
+  for (let t = 0; t < tokens.length; t++) {
+    const token = tokens[t] as (typeof tokens)[number];
+    if (token.index <= handled) continue;
+    handled = token.index;
+    const arg = argv[token.index] as string;
+    if (token.kind !== 'option' || !arg.startsWith('--')) {
+      if (options.positional !== undefined) throw options.positional(arg);
+      if (token.kind !== 'option-terminator') positionals.push(arg);
+      continue;
+    }
+    const flag = byKey.get(token.name);
+    if (flag === undefined) throw options.unknown(splitFlagArg(arg).name);
+    const key = flagKey(flag.name);
+    if (strings.has(key) || booleans.has(key)) {
+      throw new UsageError(`--${flag.name} is given more than once; give it once`);
+    }
+    if (flag.kind === 'boolean') {
+      let text = token.inlineValue === true ? token.value : undefined;
+      const next = tokens[t + 1];
+      // Without positionals, the argument after a boolean is its value (`--json false`, or an error for `maybe`).
+      if (
+        text === undefined &&
+        options.positional !== undefined &&
+        next !== undefined &&
+        next.index === token.index + 1 &&
+        next.kind !== 'option-terminator' &&
+        !(argv[next.index] as string).startsWith('--')
+      ) {
+        text = argv[next.index];
+        handled = next.index;
+      }
+      const value = text === undefined ? true : booleanLiteral(text);
+      if (value === undefined) throw notBoolean(flag, text as string);
+      booleans.set(key, value);
+      continue;
+    }
+    // `parseArgs` hands a string flag the next argument whatever it is; one starting with -- is a forgotten value.
+    const swallowed = token.inlineValue !== true && token.value?.startsWith('--') === true;
+    if (token.value === undefined || token.value.length === 0 || swallowed) {
+      throw new UsageError(
+        `--${flag.name} needs a value: --${flag.name} <${flag.valueName ?? 'value'}>` +
+          (swallowed ? ` (for a value that starts with --, write --${flag.name}=<value>)` : ''),
+      );
+    }
+    if (token.inlineValue !== true) handled = token.index + 1;
+    strings.set(key, token.value);
+  }
+  return { strings, booleans, positionals };
+}
+
+/** `--name` or `--name=value` split at the first `=` (the name without `--`). */
+export function splitFlagArg(arg: string): { name: string; inline?: string } {
+  const eq = arg.indexOf('=');
+  return eq < 0 ? { name: arg.slice(2) } : { name: arg.slice(2, eq), inline: arg.slice(eq + 1) };
+}
+
+/** `--client-id=a-b` → `--client_id=a-b`: only a flag's name, never a value or a lone `--`. */
+function normaliseFlagName(arg: string): string {
+  if (!arg.startsWith('--') || arg === '--') return arg;
+  const { name, inline } = splitFlagArg(arg);
+  return `--${flagKey(name)}${inline === undefined ? '' : `=${inline}`}`;
+}
+
 /**
  * Parses the command line (without `node` and the script). No defaults that depend on the stack; the only
  * I/O is `secrets` (the password, token and signature from their file flags, stdin or environment variables,
@@ -368,54 +516,12 @@ export function parseArgs(argv: readonly string[], secrets: SecretInput = proces
   if (argv.some((arg) => arg === '-h' || arg === '--help' || arg === '--help=true')) {
     return defaults(true);
   }
-  const strings = new Map<string, string>();
-  const booleans = new Map<string, boolean>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith('--') || arg === '--') {
-      throw new UsageError(`unexpected argument '${arg}': every option is a flag such as --endpoint <host>`);
-    }
-    const eq = arg.indexOf('=');
-    const rawName = arg.slice(2, eq < 0 ? undefined : eq);
-    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    const flag = FLAGS_BY_KEY.get(flagKey(rawName));
-    if (flag === undefined) throw unknownFlag(rawName);
-    const key = flagKey(flag.name);
-    if (strings.has(key) || booleans.has(key)) {
-      throw new UsageError(`--${flag.name} is given more than once; give it once`);
-    }
-    const next = argv[i + 1];
-    if (flag.kind === 'boolean') {
-      let value: boolean | undefined;
-      if (inline !== undefined) {
-        value = booleanLiteral(inline);
-        if (value === undefined) throw notBoolean(flag, inline);
-      } else if (next !== undefined && !next.startsWith('--')) {
-        value = booleanLiteral(next);
-        if (value === undefined) throw notBoolean(flag, next);
-        i++;
-      } else {
-        value = true;
-      }
-      booleans.set(key, value);
-    } else {
-      let value = inline;
-      if (value === undefined && next !== undefined && !next.startsWith('--')) {
-        value = next;
-        i++;
-      }
-      if (value === undefined || value.length === 0) {
-        throw new UsageError(
-          `--${flag.name} needs a value: --${flag.name} <${flag.valueName ?? 'value'}>` +
-            (next?.startsWith('--') && inline === undefined
-              ? ` (for a value that starts with --, write --${flag.name}=<value>)`
-              : ''),
-        );
-      }
-      strings.set(key, value);
-    }
-  }
-  return build(strings, booleans, secrets);
+  const { strings, booleans } = readFlags(argv, FLAGS, {
+    unknown: unknownFlag,
+    positional: (arg) =>
+      new UsageError(`unexpected argument '${arg}': every option is a flag such as --endpoint <host>`),
+  });
+  return configFromFlags(strings, booleans, secrets);
 }
 
 function defaults(help: boolean): CliConfig {
@@ -430,10 +536,15 @@ function defaults(help: boolean): CliConfig {
   });
 }
 
-function build(
-  strings: Map<string, string>,
-  booleans: Map<string, boolean>,
-  secrets: SecretInput,
+/**
+ * The connect config from flags `readFlags` read (keys by `flagKey`): every value checked, the secrets
+ * resolved. Exported for the commands that read the connect flags among their own (`storm`).
+ * @throws UsageError naming the flag and the fix; ConfigError for an unreadable or too open secret file.
+ */
+export function configFromFlags(
+  strings: ReadonlyMap<string, string>,
+  booleans: ReadonlyMap<string, boolean>,
+  secrets: SecretInput = processSecretInput(),
 ): CliConfig {
   const config: { -readonly [K in keyof CliConfig]: CliConfig[K] } = { ...defaults(false) };
   for (const [key, value] of strings) {
@@ -445,6 +556,8 @@ function build(
   config.json = booleans.get('json') ?? false;
   config.signed = booleans.get('signed') ?? false;
   config.roundtrip = booleans.get('roundtrip') ?? false;
+  // Only when asked for, so that every other command line's config is as it was.
+  if (booleans.get('mtls') === true) config.mtls = true;
 
   if (config.endpoint !== undefined) {
     const endpoint = parseEndpoint(config.endpoint);
@@ -512,6 +625,7 @@ function build(
       `--custom_auth_token_key_name '${config.tokenKeyName}' is not a valid token key name: AWS IoT requires ${TOKEN_KEY_NAME_PATTERN.source}`,
     );
   }
+  checkMtlsFlags(config);
   checkTokenFlags(config);
   checkMessageFlags(config, strings.get('count'));
   if (config.signature !== undefined) {
@@ -638,26 +752,29 @@ function parsePort(text: string): number | undefined {
   return port >= 1 && port <= 65535 ? port : undefined;
 }
 
-function notBoolean(flag: FlagSpec, value: string): UsageError {
+function notBoolean(flag: TableFlag, value: string): UsageError {
   return new UsageError(
     `--${flag.name} takes true or false (or no value, meaning true), but '${value}' was given`,
   );
 }
 
-function unknownFlag(name: string): UsageError {
-  const key = flagKey(name);
-  if (key === 'cert' || key === 'key') {
-    return new UsageError(
-      `--${name} is not supported: a custom authorizer connection authenticates the server only (TLS on ${CUSTOM_AUTH_PORT}, ALPN mqtt); custom authentication with a client certificate needs a domain configuration with CUSTOM_AUTH_X509`,
-    );
-  }
-  const suggestion = FLAGS.map((flag) => flag.name).find(
-    (candidate) => editDistance(flagKey(candidate), key) <= Math.max(1, Math.floor(key.length / 4)),
-  );
+/** The connect command's error for an unknown flag: what to do instead, or the flag a typo was meant to be. */
+export function unknownFlag(name: string): UsageError {
+  const suggestion = closestFlag(name, FLAGS);
   return new UsageError(
     // No "run with --help" here: the CLI adds it once to every usage error.
     `unknown flag --${name}${suggestion === undefined ? '' : ` (did you mean --${suggestion}?)`}`,
   );
+}
+
+/**
+ * The documented name of the table's flag that `name` (as typed, either separator) is a typo of: within one
+ * edit per four characters (at least one), for "did you mean --x?"; `undefined` when none is that close.
+ */
+export function closestFlag(name: string, table: readonly { readonly name: string }[]): string | undefined {
+  const key = flagKey(name);
+  const reach = Math.max(1, Math.floor(key.length / 4));
+  return table.map((flag) => flag.name).find((candidate) => editDistance(flagKey(candidate), key) <= reach);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { closestFlag, readFlags, type TableFlag } from '../args';
 import { UsageError } from '../errors';
 
 /** What `npm run device -w client -- <verb>` does. */
@@ -56,30 +57,33 @@ const VERBS: Readonly<Record<string, DeviceVerb>> = {
   rotate: 'rotate',
 };
 
+/** The device tool's flags, read by the shared `readFlags` (so `--stack_name` works too, as for connect). */
+const DEVICE_FLAGS: readonly TableFlag[] = [
+  { name: 'outputs', kind: 'string', valueName: 'FILE' },
+  { name: 'stack-name', kind: 'string', valueName: 'NAME' },
+  { name: 'region', kind: 'string', valueName: 'REGION' },
+  { name: 'out', kind: 'string', valueName: 'FILE' },
+  { name: 'grace-hours', kind: 'string', valueName: 'N' },
+  { name: 'json', kind: 'boolean' },
+];
+
 /** Parses the arguments after `--`; `undefined` for `--help`. @throws UsageError */
 export function parseDeviceArgs(argv: readonly string[]): DeviceConfig | undefined {
-  const positional: string[] = [];
-  const flags: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--help' || arg === '-h') return undefined;
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const name = arg.slice(2);
-    if (name === 'json') {
-      flags.json = true;
-      continue;
-    }
-    if (!['outputs', 'stack-name', 'region', 'out', 'grace-hours'].includes(name)) {
-      throw new UsageError(`unknown option ${arg}`);
-    }
-    const value = argv[i + 1];
-    if (value === undefined || value.startsWith('--')) throw new UsageError(`${arg} needs a value`);
-    flags[name] = value;
-    i += 1;
-  }
+  if (argv.includes('--help') || argv.includes('-h')) return undefined;
+  const {
+    strings,
+    booleans,
+    positionals: positional,
+  } = readFlags(argv, DEVICE_FLAGS, {
+    unknown: (name) => {
+      const suggestion = closestFlag(name, DEVICE_FLAGS);
+      return new UsageError(
+        `unknown option --${name}${suggestion === undefined ? '' : ` (did you mean --${suggestion}?)`}`,
+      );
+    },
+  });
+  const outFile = strings.get('out');
+  const graceText = strings.get('grace_hours');
   const [verbName, deviceId, ...extra] = positional;
   if (verbName === undefined) throw new UsageError('name a verb: create, revoke, restore, list or rotate');
   const verb = VERBS[verbName];
@@ -91,31 +95,26 @@ export function parseDeviceArgs(argv: readonly string[]): DeviceConfig | undefin
   if ((!needsDevice && deviceId !== undefined) || extra.length > 0) {
     throw new UsageError(`unexpected argument '${needsDevice ? extra[0] : deviceId}'`);
   }
-  if (flags.out !== undefined && verb !== 'create') throw new UsageError('--out only goes with create');
-  if (flags['grace-hours'] !== undefined && verb !== 'rotate') {
+  if (outFile !== undefined && verb !== 'create') throw new UsageError('--out only goes with create');
+  if (graceText !== undefined && verb !== 'rotate') {
     throw new UsageError('--grace-hours only goes with rotate');
   }
-  const graceHours = flags['grace-hours'] === undefined ? DEFAULT_GRACE_HOURS : Number(flags['grace-hours']);
+  const graceHours = graceText === undefined ? DEFAULT_GRACE_HOURS : Number(graceText);
   if (!Number.isInteger(graceHours) || graceHours < 0 || graceHours > MAX_GRACE_HOURS) {
     throw new UsageError(
-      `--grace-hours must be an integer between 0 and ${MAX_GRACE_HOURS}, but '${String(flags['grace-hours'])}' was given`,
+      `--grace-hours must be an integer between 0 and ${MAX_GRACE_HOURS}, but '${graceText}' was given`,
     );
   }
-  const text = (name: string): string | undefined => {
-    const value = flags[name];
-    return typeof value === 'string' ? value : undefined;
-  };
-  const outputsFile = text('outputs');
-  const stackName = text('stack-name');
-  const region = text('region');
-  const outFile = text('out');
+  const outputsFile = strings.get('outputs');
+  const stackName = strings.get('stack_name');
+  const region = strings.get('region');
   return {
     verb,
     ...(deviceId === undefined ? {} : { deviceId }),
     ...(outputsFile === undefined ? {} : { outputsFile }),
     ...(stackName === undefined ? {} : { stackName }),
     ...(region === undefined ? {} : { region }),
-    json: flags.json === true,
+    json: booleans.get('json') === true,
     ...(outFile === undefined ? {} : { outFile }),
     graceHours,
   };

@@ -1,10 +1,13 @@
 import { MAX_CLIENT_ID_BYTES } from '@iot-custom-auth/protocol';
 import {
-  booleanLiteral,
+  closestFlag,
+  configFromFlags,
   FLAGS,
   flagKey,
   MAX_MESSAGE_COUNT,
   parseArgs,
+  readFlags,
+  unknownFlag as unknownConnectFlag,
   wrapText,
   type CliConfig,
 } from '../args';
@@ -180,131 +183,78 @@ const REFUSED_CONNECT_FLAGS: Readonly<Record<string, string>> = {
   message: 'a storm sends its own payload (sequence number, client id, time)',
 };
 
-const STORM_FLAGS_BY_KEY = new Map(STORM_FLAGS.map((flag) => [flagKey(flag.name), flag]));
-const CONNECT_FLAGS_BY_KEY = new Map(FLAGS.map((flag) => [flagKey(flag.name), flag]));
+const STORM_KEYS = new Set(STORM_FLAGS.map((flag) => flagKey(flag.name)));
+/** The connect flags a storm takes, handed to the connect command's validation unchanged. */
+const STORM_CONNECT_FLAGS = FLAGS.filter((flag) => REFUSED_CONNECT_FLAGS[flagKey(flag.name)] === undefined);
 
 /**
- * Parses `storm`'s command line (without `node` and the script). Pure.
- * @throws UsageError naming the flag and the fix.
+ * Parses `storm`'s command line (without `node` and the script): one `readFlags` pass over the storm's flags
+ * and the connect flags it takes; the connect ones are then validated by the connect command's own
+ * `configFromFlags`, so that they mean exactly what they mean there.
+ * @throws UsageError naming the flag and the fix; ConfigError for an unreadable or too open secret file.
  */
 export function parseStormArgs(argv: readonly string[]): StormConfig {
   if (argv[0] === 'merge') return parseMergeArgs(argv.slice(1));
-  const help = argv.some((arg) => arg === '-h' || arg === '--help' || arg === '--help=true');
-  const own = new Map<string, string | boolean>();
-  const connectArgv: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith('--') || arg === '--') {
-      throw new UsageError(
-        `unexpected argument '${arg}': every storm option is a flag such as --connections <n> (or run \`storm merge <file.json>...\`); run with --help to see them`,
-      );
-    }
-    const { name, inline } = splitFlag(arg);
-    const key = flagKey(name);
-    const flag = STORM_FLAGS_BY_KEY.get(key);
-    if (flag !== undefined) {
-      i = readOwnFlag(flag, inline, argv, i, own);
-      continue;
-    }
-    const refused = REFUSED_CONNECT_FLAGS[key];
-    if (refused !== undefined) throw new UsageError(`--${name} is not a storm flag: ${refused}`);
-    const connectFlag = CONNECT_FLAGS_BY_KEY.get(key);
-    if (connectFlag === undefined) {
-      const suggestion = closestStormFlag(key);
-      if (suggestion !== undefined) {
-        throw new UsageError(`unknown flag --${name} (did you mean --${suggestion}?); run with --help`);
-      }
-      // The connect parser words an unknown flag (with its own "did you mean").
-      parseArgs([arg]);
-    }
-    // The connect parser owns its flags (and the error for an unknown one): hand the value over with it.
-    connectArgv.push(arg);
-    const next = argv[i + 1];
-    if (inline === undefined && connectFlag !== undefined && next !== undefined && !next.startsWith('--')) {
-      connectArgv.push(next);
-      i++;
-    }
+  // `--help` wins over every other problem on the line, as for connect.
+  if (argv.some((arg) => arg === '-h' || arg === '--help' || arg === '--help=true')) {
+    return buildRunConfig(new Map(), parseArgs(['--help']), true);
   }
-  const connect = parseArgs(help ? ['--help'] : connectArgv);
-  return buildRunConfig(own, connect, help);
+  const { strings, booleans } = readFlags(argv, [...STORM_FLAGS, ...STORM_CONNECT_FLAGS], {
+    unknown: unknownStormFlag,
+    positional: (arg) =>
+      new UsageError(
+        `unexpected argument '${arg}': every storm option is a flag such as --connections <n> (or run \`storm merge <file.json>...\`)`,
+      ),
+  });
+  const own = new Map<string, string | boolean>();
+  const connectStrings = new Map<string, string>();
+  const connectBooleans = new Map<string, boolean>();
+  for (const [key, value] of strings) (STORM_KEYS.has(key) ? own : connectStrings).set(key, value);
+  for (const [key, value] of booleans) (STORM_KEYS.has(key) ? own : connectBooleans).set(key, value);
+  const connect = configFromFlags(connectStrings, connectBooleans);
+  return buildRunConfig(own, connect, false);
 }
+
+function unknownStormFlag(name: string): UsageError {
+  const key = flagKey(name);
+  const refused = REFUSED_CONNECT_FLAGS[key];
+  if (refused !== undefined) return new UsageError(`--${name} is not a storm flag: ${refused}`);
+  const suggestion = closestFlag(name, STORM_FLAGS);
+  // No "run with --help": the storm CLI adds it once to every usage error.
+  if (suggestion !== undefined)
+    return new UsageError(`unknown flag --${name} (did you mean --${suggestion}?)`);
+  // The connect command words an unknown flag (with its own "did you mean").
+  return unknownConnectFlag(name);
+}
+
+const MERGE_FLAGS = STORM_FLAGS.filter((flag) => flag.merge === true);
 
 function parseMergeArgs(argv: readonly string[]): StormMergeConfig {
   const help = argv.some((arg) => arg === '-h' || arg === '--help');
-  const files: string[] = [];
-  const own = new Map<string, string | boolean>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith('--')) {
-      files.push(arg);
-      continue;
-    }
-    const { name, inline } = splitFlag(arg);
-    const key = flagKey(name);
-    if (key === 'help') continue;
-    if (key === 'json') {
-      if (own.has('json')) throw new UsageError('--json is given more than once; give it once');
-      const value = inline === undefined ? true : booleanLiteral(inline);
-      if (value === undefined) throw new UsageError(`--json takes true or false, but '${inline}' was given`);
-      own.set('json', value);
-      continue;
-    }
-    const flag = STORM_FLAGS_BY_KEY.get(key);
-    if (flag?.merge !== true) {
-      throw new UsageError(
-        `--${name} is not a flag of storm merge: it takes the shard reports (file.json ...), --json and --report <file.html>`,
-      );
-    }
-    i = readOwnFlag(flag, inline, argv, i, own);
-  }
-  if (!help && files.length === 0) {
+  // Merge takes files, so its booleans are written --json or --json=false (`--json a.json` keeps the file).
+  const { strings, booleans, positionals } = readFlags(
+    argv,
+    [...MERGE_FLAGS, { name: 'json', kind: 'boolean' }, { name: 'help', kind: 'boolean' }],
+    {
+      unknown: (name) =>
+        new UsageError(
+          `--${name} is not a flag of storm merge: it takes the shard reports (file.json ...), --json and --report <file.html>`,
+        ),
+    },
+  );
+  if (!help && positionals.length === 0) {
     throw new UsageError(
       'storm merge needs the shard reports to combine: storm merge shard-1.json shard-2.json ... (each written by storm --json)',
     );
   }
-  const reportFile = own.get('report');
+  const reportFile = strings.get('report');
   return Object.freeze({
     command: 'merge',
     help,
-    files,
-    json: own.get('json') === true,
-    ...(typeof reportFile === 'string' ? { reportFile } : {}),
+    files: positionals,
+    json: booleans.get('json') === true,
+    ...(reportFile === undefined ? {} : { reportFile }),
   });
-}
-
-function splitFlag(arg: string): { name: string; inline?: string } {
-  const eq = arg.indexOf('=');
-  return eq < 0 ? { name: arg.slice(2) } : { name: arg.slice(2, eq), inline: arg.slice(eq + 1) };
-}
-
-/** Reads one storm flag's value into `own`; returns the index of the last argument it used. */
-function readOwnFlag(
-  flag: StormFlag,
-  inline: string | undefined,
-  argv: readonly string[],
-  i: number,
-  own: Map<string, string | boolean>,
-): number {
-  const key = flagKey(flag.name);
-  if (own.has(key)) throw new UsageError(`--${flag.name} is given more than once; give it once`);
-  const next = argv[i + 1];
-  if (flag.kind === 'boolean') {
-    const text = inline ?? (next !== undefined && !next.startsWith('--') ? next : undefined);
-    const value = text === undefined ? true : booleanLiteral(text);
-    if (value === undefined) {
-      throw new UsageError(
-        `--${flag.name} takes true or false (or no value, meaning true), but '${text}' was given`,
-      );
-    }
-    own.set(key, value);
-    return inline === undefined && text !== undefined ? i + 1 : i;
-  }
-  const value = inline ?? (next !== undefined && !next.startsWith('--') ? next : undefined);
-  if (value === undefined || value.length === 0) {
-    throw new UsageError(`--${flag.name} needs a value: --${flag.name} <${flag.valueName ?? 'value'}>`);
-  }
-  own.set(key, value);
-  return inline === undefined ? i + 1 : i;
 }
 
 function buildRunConfig(
@@ -404,26 +354,6 @@ export function parseShard(text: string | undefined): ShardSpec {
     );
   }
   return { index, count };
-}
-
-/** A storm flag within a typo's reach of `key`, for "did you mean". */
-function closestStormFlag(key: string): string | undefined {
-  return STORM_FLAGS.map((flag) => flag.name).find(
-    (candidate) => editDistance(flagKey(candidate), key) <= Math.max(1, Math.floor(key.length / 5)),
-  );
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
 }
 
 /** The client id of connection `n`: `<prefix>storm-<run id>-<shard>-<n>`, checked against AWS IoT's limit. */

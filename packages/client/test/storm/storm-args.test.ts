@@ -157,9 +157,7 @@ describe('parseStormArgs', () => {
   );
 
   it('suggests the storm flag a typo was meant to be', () => {
-    expect(usageError(['--conections', '5'])).toBe(
-      'unknown flag --conections (did you mean --connections?); run with --help',
-    );
+    expect(usageError(['--conections', '5'])).toBe('unknown flag --conections (did you mean --connections?)');
   });
 
   it("leaves an unknown flag to the connect parser's message", () => {
@@ -168,6 +166,23 @@ describe('parseStormArgs', () => {
 
   it('refuses a positional argument', () => {
     expect(usageError(['fast'])).toMatch(/^unexpected argument 'fast'/);
+  });
+
+  it('shows help whatever else is on the line', () => {
+    expect(run(['--bogus', 'x', '--help']).help).toBe(true);
+  });
+
+  it('reads - as a value (stdin) and a boolean literal after a flag, in either spelling', () => {
+    const config = run(['--allow_over_quota', 'false', '--use-websockets=no', '--report', '-']);
+    expect(config).toMatchObject({ allowOverQuota: false, reportFile: '-' });
+    expect(config.connect.transport).toBe('mqtt');
+  });
+
+  it('refuses a flag where a value should be, and -- before the flags end', () => {
+    expect(usageError(['--rate', '--json'])).toBe(
+      '--rate needs a value: --rate <per-second> (for a value that starts with --, write --rate=<value>)',
+    );
+    expect(usageError(['--', '--rate', '3'])).toMatch(/^unexpected argument '--'/);
   });
 
   it('reports connect flag errors as the connect command does', () => {
@@ -189,6 +204,13 @@ describe('parseStormArgs', () => {
       files: ['a.json', 'b.json'],
       json: true,
       reportFile: 'm.html',
+    });
+  });
+
+  it('takes merge files after -- and --json=false, never a file as the value of --json', () => {
+    expect(parseStormArgs(['merge', '--json=false', '--', '--odd-name.json'])).toMatchObject({
+      files: ['--odd-name.json'],
+      json: false,
     });
   });
 

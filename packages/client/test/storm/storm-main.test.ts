@@ -304,6 +304,15 @@ describe('stormMain', () => {
     });
   });
 
+  it('says "run with --help" once after a usage error', async () => {
+    const h = harness();
+    expect(await stormMain(['--conections', '5'], h.deps)).toBe(2);
+    expect(h.stderr()).toBe(
+      'Error: unknown flag --conections (did you mean --connections?)\nRun with --help for usage.\n',
+    );
+    expect(h.connector.requests).toHaveLength(0);
+  });
+
   it('exits 2 before connecting when the configuration is wrong', async () => {
     const h = harness({ outputs: undefined });
     expect(await stormMain(['--connections', '2'], h.deps)).toBe(2);
