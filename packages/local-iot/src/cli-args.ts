@@ -37,8 +37,10 @@ Options:
   --port N             TLS port of the gateway, 0 for a free one (default: ${GATEWAY_DEFAULTS.port})
   --endpoint-host HOST host name clients connect to and send as SNI (default: ${GATEWAY_DEFAULTS.endpointHost})
   --x509-port N        TLS port of the X.509 listener, which serves the stack's CUSTOM_AUTH_X509 domain
-                       configuration as x509.<endpoint host> (client certificate required), 0 for a
-                       free one (default: 0)
+                       configuration (client certificate required), 0 for a free one (default: 0)
+  --x509-endpoint-host HOST
+                       host name of the X.509 listener (SNI, certificate, X509Endpoint output); it must
+                       resolve to this machine (default: the --endpoint-host)
   --state-dir DIR      CA, generated secrets, outputs.json, connection.json (default: ${LOCAL_IOT_FILES.directory})
   --lambda-concurrency N
                        execution environments (processes) per function whose template sets no
@@ -56,6 +58,8 @@ export interface LocalIotCliConfig {
   readonly port: number;
   /** `--x509-port`: the X.509 listener's port (0: a free one). */
   readonly x509Port: number;
+  /** `--x509-endpoint-host`; absent: the endpoint host. */
+  readonly x509EndpointHost?: string;
   readonly endpointHost: string;
   readonly stateDir: string;
   /** `--lambda-concurrency`: the runner's `concurrencyLimit`. */
@@ -77,6 +81,7 @@ const OPTIONS = {
   stack: { type: 'string' },
   port: { type: 'string' },
   'x509-port': { type: 'string' },
+  'x509-endpoint-host': { type: 'string' },
   'endpoint-host': { type: 'string' },
   'state-dir': { type: 'string' },
   'lambda-concurrency': { type: 'string' },
@@ -114,12 +119,16 @@ export function parseLocalIotArgs(argv: readonly string[]): LocalIotCliConfig {
     return value ?? fallback;
   };
   const stackName = values.stack as string | undefined;
+  const x509EndpointHost = values['x509-endpoint-host'] as string | undefined;
   return {
     help: false,
     cdkOut: nonEmpty('cdk-out', 'cdk.out'),
     ...(stackName !== undefined && { stackName: nonEmpty('stack', stackName) }),
     port: wholeNumber('port', values.port as string | undefined, GATEWAY_DEFAULTS.port, 0, 65_535),
     x509Port: wholeNumber('x509-port', values['x509-port'] as string | undefined, 0, 0, 65_535),
+    ...(x509EndpointHost !== undefined && {
+      x509EndpointHost: nonEmpty('x509-endpoint-host', x509EndpointHost),
+    }),
     endpointHost: nonEmpty('endpoint-host', GATEWAY_DEFAULTS.endpointHost),
     stateDir: nonEmpty('state-dir', LOCAL_IOT_FILES.directory),
     lambdaConcurrency: wholeNumber(

@@ -32,6 +32,7 @@ async function main(): Promise<number> {
     cdkOut: config.cdkOut,
     port: config.port,
     x509Port: config.x509Port,
+    ...(config.x509EndpointHost !== undefined && { x509EndpointHost: config.x509EndpointHost }),
     endpointHost: config.endpointHost,
     stateDir: config.stateDir,
     concurrencyLimit: config.lambdaConcurrency,

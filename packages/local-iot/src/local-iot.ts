@@ -22,7 +22,6 @@ import { ensurePrivateDirectory, writePrivateFile } from './private-state-files'
 import { LocalLogStore } from './logs/log-store';
 import { ConnectLogRecorder, IotConnectLog } from './logs/iot-connect-log';
 import type { ConnectAuthorizer } from './auth/connect-types';
-import { localX509Host } from './deployment/iot-certificates';
 
 /** How to run local-iot. */
 export interface LocalIotOptions {
@@ -40,10 +39,15 @@ export interface LocalIotOptions {
   /** Host name devices connect to (TLS SNI and certificate). @default 'localhost' */
   readonly endpointHost?: string;
   /**
-   * TLS port of the X.509 listener, which serves the stack's `CUSTOM_AUTH_X509` domain configuration (when it
-   * has one) under the host name `x509.<endpointHost>`; 0 picks a free one. @default 0
+   * TLS port of the X.509 listener, which serves the stack's `CUSTOM_AUTH_X509` domain configuration when it
+   * has one; 0 picks a free one. @default 0
    */
   readonly x509Port?: number;
+  /**
+   * Host name of the X.509 listener (SNI, certificate, the `X509Endpoint` output). It must resolve to this
+   * machine; the port, not the name, tells the two listeners apart. @default endpointHost
+   */
+  readonly x509EndpointHost?: string;
   /** Port of the local AWS API on 127.0.0.1. @default 0 (a free one) */
   readonly awsApiPort?: number;
   /** Gateway decisions and connection events. @default one JSON line each on stdout */
@@ -127,8 +131,8 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
   ensurePrivateDirectory(stateDir);
   // The X.509 listener's name is in the certificate whether or not the stack has one, so that a redeploy
   // adding the domain configuration later, or a restart, keeps the CA clients already trust.
-  const x509Host = localX509Host(endpointHost);
-  const ca = await ensureLocalCa(stateDir, [endpointHost, x509Host]);
+  const x509EndpointHost = options.x509EndpointHost ?? endpointHost;
+  const ca = await ensureLocalCa(stateDir, [endpointHost, x509EndpointHost]);
   // Bound here, not by the runtime, so that every deployment `redeploy` serves keeps the same URL.
   const listener = await LoopbackListener.bind({
     ...(options.awsApiPort !== undefined && { port: options.awsApiPort }),
@@ -139,6 +143,7 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     cdkOut: options.cdkOut,
     stateDir,
     endpointHost,
+    x509EndpointHost,
     listener,
     logs,
     ...(options.stackName !== undefined && { stackName: options.stackName }),

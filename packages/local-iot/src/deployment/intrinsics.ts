@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DeploymentError } from '../errors';
 import { stableUuid } from './stable-uuid';
-import { CUSTOM_AUTH_X509, certificateId, localX509Host, parseCertificatePem } from './iot-certificates';
+import { CUSTOM_AUTH_X509, certificateId, parseCertificatePem } from './iot-certificates';
 
 /** The account id every local resource lives in (AWS's documentation placeholder account). */
 export const LOCAL_ACCOUNT_ID = '000000000000';
@@ -45,6 +45,11 @@ export interface IntrinsicResolverOptions {
   readonly urlSuffix?: string;
   /** The host name IoT `DescribeEndpoint` (`iot:Data-ATS`) returns: the local gateway's. */
   readonly endpointHost: string;
+  /**
+   * The host name of the X.509 listener: what a `CUSTOM_AUTH_X509` domain configuration's `domainName`
+   * resolves to. @default endpointHost
+   */
+  readonly x509EndpointHost?: string;
   /** Values for template parameters; a parameter without one takes its `Default`. */
   readonly parameters?: Readonly<Record<string, string>>;
 }
@@ -519,8 +524,8 @@ export class IntrinsicResolver {
   }
 
   /**
-   * Where a domain configuration is reached locally: a `CUSTOM_AUTH_X509` one on the X.509 listener's host
-   * (`x509.<endpoint host>`), any other on the gateway's host, which serves custom authentication.
+   * Where a domain configuration is reached locally: a `CUSTOM_AUTH_X509` one on the X.509 listener's host,
+   * any other on the gateway's host, which serves custom authentication.
    */
   private domainConfigurationHost(logicalId: string): string {
     const type = this.resources[logicalId]?.Properties?.AuthenticationType;
@@ -529,7 +534,7 @@ export class IntrinsicResolver {
         ? undefined
         : this.resolve(type, `Resources.${logicalId}.Properties.AuthenticationType`);
     return resolved === CUSTOM_AUTH_X509
-      ? localX509Host(this.options.endpointHost)
+      ? (this.options.x509EndpointHost ?? this.options.endpointHost)
       : this.options.endpointHost;
   }
 

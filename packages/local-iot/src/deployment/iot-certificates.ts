@@ -46,7 +46,11 @@ export interface LocalX509Domain {
   readonly logicalId: string;
   /** `DomainConfigurationName` (its `Ref`). */
   readonly name: string;
-  /** The host name devices reach it by locally (SNI and server certificate): `x509.<endpoint host>`. */
+  /**
+   * The host name devices reach it by locally (SNI and server certificate): the gateway's own by default, as
+   * a second name would have to resolve to 127.0.0.1 on every machine (`x509.localhost` does not where
+   * /etc/hosts lists only `localhost`, and the AWS CRT client resolves and sends SNI with one name).
+   */
   readonly endpointHost: string;
   /** `AuthorizerConfig.DefaultAuthorizerName`: the authorizer every connection to it gets. */
   readonly defaultAuthorizerName: string;
@@ -69,11 +73,6 @@ export interface LocalX509Side {
 
 /** The authentication type local-iot serves on the X.509 listener. */
 export const CUSTOM_AUTH_X509 = 'CUSTOM_AUTH_X509';
-
-/** The local host name of the X.509 domain configuration, beside the gateway's `endpointHost`. */
-export function localX509Host(endpointHost: string): string {
-  return `x509.${endpointHost.toLowerCase()}`;
-}
 
 /** The AWS IoT certificate id of a PEM certificate: lower-case hex SHA-256 of its DER encoding. */
 export function certificateId(certificate: X509Certificate): string {
@@ -102,7 +101,7 @@ const SERVED_APPLICATION_PROTOCOLS = new Set(['SECURE_MQTT', 'DEFAULT']);
 export function readX509Side(
   resources: readonly [string, CfnResource][],
   resolver: IntrinsicResolver,
-  endpointHost: string,
+  x509EndpointHost: string,
 ): LocalX509Side {
   const notices: string[] = [];
   const certificates: LocalCertificate[] = [];
@@ -184,7 +183,7 @@ export function readX509Side(
     domains.push({
       logicalId,
       name,
-      endpointHost: localX509Host(endpointHost),
+      endpointHost: x509EndpointHost.toLowerCase(),
       defaultAuthorizerName,
       allowAuthorizerOverride: override === true || override === 'true',
     });

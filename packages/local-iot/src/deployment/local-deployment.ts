@@ -34,6 +34,11 @@ export interface LoadLocalDeploymentOptions {
   readonly region?: string;
   /** Host name of the local gateway: what IoT `DescribeEndpoint` and the `IotEndpoint`-style outputs return. */
   readonly endpointHost: string;
+  /**
+   * Host name of the X.509 listener (the `CUSTOM_AUTH_X509` domain configuration's `domainName` and the
+   * `X509Endpoint`-style outputs). @default endpointHost
+   */
+  readonly x509EndpointHost?: string;
   /** Values for template parameters without (or overriding) a Default. */
   readonly parameters?: Readonly<Record<string, string>>;
 }
@@ -159,6 +164,7 @@ export function buildLocalDeployment(
     stackName: stack.stackName,
     region,
     endpointHost: options.endpointHost,
+    ...(options.x509EndpointHost !== undefined && { x509EndpointHost: options.x509EndpointHost }),
     ...(options.parameters && { parameters: options.parameters }),
   });
   const resources = Object.entries(stack.template.Resources ?? {}).filter(([logicalId, resource]) =>
@@ -271,7 +277,7 @@ export function buildLocalDeployment(
       `the default authorizer '${defaultAuthorizerName}' is not an authorizer of this stack`,
     );
   }
-  const x509 = readX509Side(resources, resolver, options.endpointHost);
+  const x509 = readX509Side(resources, resolver, options.x509EndpointHost ?? options.endpointHost);
   const x509Default = x509.x509Domain?.defaultAuthorizerName;
   if (x509Default !== undefined && !authorizers.some((a) => a.name === x509Default)) {
     throw new DeploymentError(
