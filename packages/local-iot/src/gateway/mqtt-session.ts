@@ -8,6 +8,7 @@ import {
   acceptedConnect,
   answerRefusal,
   authorizeAttempt,
+  clientCertificateLogFields,
   connectAttempt,
   protocolVersionOf,
   refuseBeforeAuthorizer,
@@ -312,6 +313,7 @@ export class MqttSession {
       transport: connection.transport,
       ...(connection.alpn ? { alpn: connection.alpn } : {}),
       ...(connection.serverName ? { serverName: connection.serverName } : {}),
+      ...clientCertificateLogFields(connection),
       protocolVersion: version,
       ...(connect.clientId ? { clientId: connect.clientId } : {}),
     };
