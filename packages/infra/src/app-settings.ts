@@ -1,6 +1,7 @@
 import { DEFAULT_STACK_NAME } from '@iot-custom-auth/protocol';
 import { IOT_LOGGING_LEVELS, type IotLoggingLevel } from './custom-authorizer-stack';
 import { InfraError } from './errors';
+import type { X509CustomDomain } from './iot-x509-domain';
 
 /** Environment variable naming the user's own token-signing public key file (context wins over it). */
 export const TOKEN_SIGNING_PUBLIC_KEY_FILE_ENV = 'TOKEN_SIGNING_PUBLIC_KEY_FILE';
@@ -17,6 +18,12 @@ export interface RawAppSettings {
   readonly tokenKeyName?: unknown;
   readonly tokenSigningPublicKeyFile?: unknown;
   readonly iotLogging?: unknown;
+  readonly x509?: unknown;
+  readonly x509DomainName?: unknown;
+  readonly x509ServerCertificateArn?: unknown;
+  readonly x509ValidationCertificateArn?: unknown;
+  readonly x509CertificateFile?: unknown;
+  readonly x509CaCertificateFile?: unknown;
 }
 
 /** The app's settings, typed. Ranges and patterns are checked by the constructs. */
@@ -31,6 +38,21 @@ export interface AppSettings {
   readonly tokenSigningPublicKeyFile?: string;
   /** `-c iotLogging=ERROR|WARN|INFO|DEBUG`: account-wide AWS IoT logging; unset leaves it alone. */
   readonly iotLogging?: IotLoggingLevel;
+  /**
+   * The `CUSTOM_AUTH_X509` domain: on unless `-c x509=false` (AWS GovCloud (US) has no custom authentication
+   * with X.509 client certificates), then `false`.
+   */
+  readonly x509: X509AppSettings | false;
+}
+
+/** `-c x509...`: where the X.509 domain's certificates and domain come from. */
+export interface X509AppSettings {
+  /** `-c x509CertificateFile=<pem>`: register this device certificate instead of the demo one. */
+  readonly certificateFile?: string;
+  /** `-c x509CaCertificateFile=<pem>`: register this CA (SNI_ONLY, auto-registration) instead of the demo one. */
+  readonly caCertificateFile?: string;
+  /** `-c x509DomainName=... -c x509ServerCertificateArn=... [-c x509ValidationCertificateArn=...]` */
+  readonly customDomain?: X509CustomDomain;
 }
 
 /**
@@ -46,7 +68,63 @@ export function parseAppSettings(raw: RawAppSettings): AppSettings {
     tokenKeyName: optionalString('tokenKeyName', raw.tokenKeyName),
     tokenSigningPublicKeyFile: optionalString('tokenSigningPublicKeyFile', raw.tokenSigningPublicKeyFile),
     iotLogging: optionalIotLogLevel(raw.iotLogging),
+    x509: parseX509Settings(raw),
   };
+}
+
+/** The context keys of {@link X509AppSettings}, which `-c x509=false` contradicts. */
+const X509_OPTION_KEYS = [
+  'x509DomainName',
+  'x509ServerCertificateArn',
+  'x509ValidationCertificateArn',
+  'x509CertificateFile',
+  'x509CaCertificateFile',
+] as const;
+
+function parseX509Settings(raw: RawAppSettings): X509AppSettings | false {
+  const enabled = optionalBoolean('x509', raw.x509) ?? true;
+  const given = X509_OPTION_KEYS.filter((key) => raw[key] !== undefined && raw[key] !== null);
+  if (!enabled) {
+    if (given.length > 0) {
+      throw new InfraError(
+        `context \`x509=false\` leaves the X.509 domain out, but ${given.map((key) => `\`${key}\``).join(', ')} configures it: remove one or the other`,
+      );
+    }
+    return false;
+  }
+  const domainName = optionalString('x509DomainName', raw.x509DomainName);
+  const serverCertificateArn = optionalString('x509ServerCertificateArn', raw.x509ServerCertificateArn);
+  const validationCertificateArn = optionalString(
+    'x509ValidationCertificateArn',
+    raw.x509ValidationCertificateArn,
+  );
+  if ((domainName === undefined) !== (serverCertificateArn === undefined)) {
+    throw new InfraError(
+      'a customer-managed X.509 domain needs both `-c x509DomainName=<fully qualified name>` and `-c x509ServerCertificateArn=<ACM certificate ARN>`, but only one was provided',
+    );
+  }
+  if (validationCertificateArn !== undefined && domainName === undefined) {
+    throw new InfraError(
+      'context `x509ValidationCertificateArn` is only for a customer-managed domain: also give `-c x509DomainName=...` and `-c x509ServerCertificateArn=...`, or remove it',
+    );
+  }
+  return {
+    certificateFile: optionalString('x509CertificateFile', raw.x509CertificateFile),
+    caCertificateFile: optionalString('x509CaCertificateFile', raw.x509CaCertificateFile),
+    ...(domainName !== undefined &&
+      serverCertificateArn !== undefined && {
+        customDomain: { domainName, serverCertificateArn, validationCertificateArn },
+      }),
+  };
+}
+
+function optionalBoolean(name: string, value: unknown): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new InfraError(
+    `context \`${name}\` must be true or false (-c ${name}=false), but ${describe(value)} was provided`,
+  );
 }
 
 function optionalIotLogLevel(value: unknown): IotLoggingLevel | undefined {

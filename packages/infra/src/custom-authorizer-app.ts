@@ -1,12 +1,14 @@
 import { Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { AppSettings } from './app-settings';
-import { CustomAuthorizerStack } from './custom-authorizer-stack';
+import { CustomAuthorizerStack, type CustomAuthorizerStackX509Props } from './custom-authorizer-stack';
 
-/** What {@link addCustomAuthorizerStack} needs: the app settings plus the public key itself. */
-export interface CustomAuthorizerAppProps extends Omit<AppSettings, 'tokenSigningPublicKeyFile'> {
+/** What {@link addCustomAuthorizerStack} needs: the app settings plus the key and certificates themselves. */
+export interface CustomAuthorizerAppProps extends Omit<AppSettings, 'tokenSigningPublicKeyFile' | 'x509'> {
   /** The signed authorizer's RSA public key (PEM). */
   readonly tokenSigningPublicKeyPem: string;
+  /** The X.509 domain (see `loadX509StackProps`). @default undefined: none */
+  readonly x509?: CustomAuthorizerStackX509Props;
 }
 
 /**
@@ -21,6 +23,7 @@ export function addCustomAuthorizerStack(app: App, props: CustomAuthorizerAppPro
     refreshAfterSeconds: props.refreshAfterSeconds,
     disconnectAfterSeconds: props.disconnectAfterSeconds,
     iotLogLevel: props.iotLogging,
+    x509: props.x509,
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return stack;

@@ -13,6 +13,7 @@ import {
 import { InfraError } from './errors';
 import { IotCustomAuthorizer } from './iot-custom-authorizer';
 import { IotDataEndpoint } from './iot-data-endpoint';
+import { IotX509Domain, type X509CustomDomain } from './iot-x509-domain';
 import { physicalName } from './physical-name';
 
 /** Name of the signed authorizer's public key in `TokenSigningPublicKeys`. */
@@ -43,6 +44,29 @@ export interface CustomAuthorizerStackProps extends StackProps {
    * only write there. @default undefined: the stack leaves AWS IoT logging as it is
    */
   readonly iotLogLevel?: IotLoggingLevel;
+  /**
+   * Custom authentication with X.509 client certificates (`CUSTOM_AUTH_X509`): an {@link IotX509Domain} with
+   * the outputs `X509Endpoint`, `X509DomainConfigurationName`, `X509AuthorizerName` and, for the demo
+   * certificate, `DemoCertificateId`. @default undefined: no X.509 domain (the app adds one unless `-c x509=false`)
+   */
+  readonly x509?: CustomAuthorizerStackX509Props;
+}
+
+/** The X.509 part of a {@link CustomAuthorizerStack}. */
+export interface CustomAuthorizerStackX509Props {
+  /** A device certificate (PEM) to register (`SNI_ONLY`, `ACTIVE`). @default - none */
+  readonly deviceCertificatePem?: string;
+  /**
+   * `deviceCertificatePem` is the demo certificate of `.keys/`: its id becomes the `DemoCertificateId` output.
+   * @default false
+   */
+  readonly deviceCertificateIsDemo?: boolean;
+  /** A CA certificate (PEM) to register (`SNI_ONLY`, `ACTIVE`, auto-registration on). @default - none */
+  readonly caCertificatePem?: string;
+  /** @default - an AWS-managed domain */
+  readonly customDomain?: X509CustomDomain;
+  /** @default - unique per stack creation, see {@link IotX509Domain} */
+  readonly domainConfigurationName?: string;
 }
 
 /** The AWS IoT log levels the stack can turn on (`DISABLED` is what removing the setting is for). */
@@ -64,6 +88,8 @@ export class CustomAuthorizerStack extends Stack {
   public readonly dataEndpoint: IotDataEndpoint;
   /** AWS IoT logging, when `iotLogLevel` turned it on. */
   public readonly iotLogging?: iot.CfnLogging;
+  /** The X.509 domain, when `x509` was given. */
+  public readonly x509Domain?: IotX509Domain;
 
   constructor(scope: Construct, id: string, props: CustomAuthorizerStackProps) {
     super(scope, id, {
@@ -99,8 +125,11 @@ export class CustomAuthorizerStack extends Stack {
 
     this.dataEndpoint = new IotDataEndpoint(this, 'DataEndpoint', { logRetention: props.logRetention });
     if (props.iotLogLevel !== undefined) this.iotLogging = this.enableIotLogging(props.iotLogLevel);
+    // After the data endpoint: both custom resources run in the stack's one AwsCustomResource provider, whose
+    // role is the data endpoint's explicit one (see IotX509Domain).
+    if (props.x509 !== undefined) this.x509Domain = this.addX509Domain(props.x509);
 
-    const outputs: { readonly [K in StackOutputKey]: { value: string; description: string } } = {
+    const outputs: { readonly [K in StackOutputKey]?: { value: string; description: string } } = {
       endpoint: {
         value: this.dataEndpoint.address,
         description: 'AWS IoT Core ATS data endpoint devices connect to (port 443, ALPN mqtt or WebSockets)',
@@ -143,10 +172,57 @@ export class CustomAuthorizerStack extends Stack {
         value: props.iotLogLevel ?? IOT_LOGGING_NOT_MANAGED,
         description: `AWS IoT logging level this stack sets (account-wide; entries in ${AWS_IOT_LOG_GROUP}), or ${IOT_LOGGING_NOT_MANAGED}`,
       },
+      ...(this.x509Domain && this.x509Outputs(this.x509Domain, props.x509?.deviceCertificateIsDemo === true)),
     };
     for (const key of Object.keys(outputs) as StackOutputKey[]) {
-      new CfnOutput(this, STACK_OUTPUTS[key], { key: STACK_OUTPUTS[key], ...outputs[key] });
+      const output = outputs[key];
+      if (output !== undefined)
+        new CfnOutput(this, STACK_OUTPUTS[key], { key: STACK_OUTPUTS[key], ...output });
     }
+  }
+
+  private addX509Domain(x509: CustomAuthorizerStackX509Props): IotX509Domain {
+    if (x509.deviceCertificateIsDemo === true && x509.deviceCertificatePem === undefined) {
+      throw new InfraError(
+        '`x509.deviceCertificateIsDemo` is true, but no `x509.deviceCertificatePem` was provided: pass the demo certificate',
+      );
+    }
+    return new IotX509Domain(this, 'X509Domain', {
+      authorizerFunction: this.authorizer.function,
+      deviceCertificatePem: x509.deviceCertificatePem,
+      caCertificatePem: x509.caCertificatePem,
+      customDomain: x509.customDomain,
+      domainConfigurationName: x509.domainConfigurationName,
+    });
+  }
+
+  private x509Outputs(
+    domain: IotX509Domain,
+    demo: boolean,
+  ): { [K in StackOutputKey]?: { value: string; description: string } } {
+    const certificateId = domain.deviceCertificateId;
+    return {
+      x509Endpoint: {
+        value: domain.endpoint,
+        description:
+          'Domain name of the CUSTOM_AUTH_X509 domain configuration: connect with a registered client certificate, SNI = this name, port 443 (ALPN mqtt) or 8883',
+      },
+      x509DomainConfigurationName: {
+        value: domain.domainConfigurationName,
+        description: 'The X.509 domain configuration (retained and disabled when the stack is deleted)',
+      },
+      x509AuthorizerName: {
+        value: domain.authorizerName,
+        description: "The X.509 domain configuration's default authorizer (same Lambda, signing disabled)",
+      },
+      ...(demo &&
+        certificateId !== undefined && {
+          demoCertificateId: {
+            value: certificateId,
+            description: 'AWS IoT id of the demo device certificate in .keys/ (registered SNI_ONLY, ACTIVE)',
+          },
+        }),
+    };
   }
 
   /**

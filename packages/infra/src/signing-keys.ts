@@ -1,14 +1,9 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  randomBytes,
-  type KeyObject,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TOKEN_SIGNING_KEY_FILES } from '@iot-custom-auth/protocol';
 import { InfraError } from './errors';
+import { writeFileIfAbsent } from './key-files';
 import { validateTokenSigningPublicKey } from './prop-validation';
 
 /** Size of the RSA key pair `npm run keys` generates. */
@@ -155,25 +150,5 @@ function readPrivateKey(file: string): KeyObject | undefined {
       `${file} is not an RSA private key in PEM format: delete it and its public key to generate a new pair`,
       { cause: error },
     );
-  }
-}
-
-/**
- * Writes `content` to `file` with `mode` unless `file` exists; returns whether it wrote. The content goes to a
- * temporary file first and is hard-linked into place: atomic, and never replaces an existing file.
- */
-function writeFileIfAbsent(file: string, content: string, mode: number): boolean {
-  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  fs.writeFileSync(temporary, content, { mode, flag: 'wx' });
-  try {
-    // The umask may have cleared bits of `mode` on creation, never added any; chmod makes the mode exact.
-    fs.chmodSync(temporary, mode);
-    fs.linkSync(temporary, file);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  } finally {
-    fs.rmSync(temporary, { force: true });
   }
 }
