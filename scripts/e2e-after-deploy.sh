@@ -14,11 +14,11 @@ if [[ $# -lt 1 || $# -gt 2 || "$1" == -* ]]; then
   echo "  OUTPUTS_FILE: cdk-outputs.json from \`npx cdk deploy --outputs-file\`, or local-iot's outputs.json" >&2
   exit 2
 fi
-outputs=$(realpath "$1")
-if [[ ! -r "$outputs" ]]; then
+if [[ ! -f "$1" || ! -r "$1" ]]; then
   echo "e2e-after-deploy: cannot read the outputs file $1: deploy first (npx cdk deploy --outputs-file $1) or start local-iot" >&2
   exit 2
 fi
+outputs=$(realpath "$1")
 command -v jq > /dev/null || { echo "e2e-after-deploy: jq is missing: install it (apt-get install -y jq)" >&2; exit 2; }
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
