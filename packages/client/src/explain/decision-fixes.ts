@@ -80,6 +80,37 @@ function decisionText(fact: DecisionFact, context: FailureContext): Omit<CauseTe
         reason: lambda,
         fix: "let the client create the token (--signed without --custom_auth_token_value), or create it with protocol's createToken: base64url JSON {clientId, iat, exp}",
       };
+    // Custom authentication with an X.509 client certificate (CUSTOM_AUTH_X509): the certificate AWS IoT verified
+    // and the client id are judged by the authorizer, as authorizer-lambda's decision-reason.ts describes.
+    case 'X509_CLIENT_ID_MISMATCH':
+    case 'X509_CLIENT_ID_MISSING':
+      return {
+        reason: `${lambda}: a certificate is admitted only with its subject CN as the MQTT client id (no device may connect as another), and ${context.clientId} is not it`,
+        fix: "leave --client_id out (the client then uses the certificate's subject CN), or connect with a certificate issued for this client id",
+      };
+    case 'X509_SUBJECT_CN_INVALID':
+      return {
+        reason: `${lambda}: the certificate's subject needs exactly one CN that is a safe client id starting with ${context.clientIdPrefix}`,
+        fix: `issue (and register) a certificate with subject CN ${context.clientIdPrefix}<device>: letters, digits, _ . : and - only`,
+      };
+    case 'X509_CERTIFICATE_EXPIRED':
+    case 'X509_CERTIFICATE_NOT_YET_VALID':
+      return {
+        reason: lambda,
+        fix: "the certificate is outside its validity by the Lambda's clock: issue and register a new one, or sync this machine's and the Lambda's clocks (NTP)",
+      };
+    case 'X509_CERTIFICATE_NOT_TRUSTED':
+      return {
+        reason: lambda,
+        fix: "the authorizer pins certificates (X509_TRUSTED_CERTIFICATE_FINGERPRINTS) and this one's SHA-256 is not listed: add it to the Lambda's setting, or use a listed certificate",
+      };
+    case 'X509_CERTIFICATE_MALFORMED':
+    case 'X509_PRINCIPAL_ID_INVALID':
+    case 'X509_PRINCIPAL_ID_MISMATCH':
+      return {
+        reason: lambda,
+        fix: "the event did not carry the certificate as AWS IoT documents it (protocolData.tls): connect to the X.509 domain configuration's endpoint (X509Endpoint), where AWS IoT verifies the certificate and sends it to the authorizer",
+      };
     case 'SECRET_UNAVAILABLE':
     case 'SECRET_INVALID':
     case 'INVALID_FUNCTION_ARN':

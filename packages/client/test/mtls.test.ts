@@ -1,0 +1,420 @@
+import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import fc from 'fast-check';
+import { createDeviceCertificate, type DeviceCertificate } from '../../connect-matrix/src/device-certificate';
+import { parseArgs, type CliConfig } from '../src/args';
+import { prepareConnection, type PlanDeps } from '../src/connect-plan';
+import { ConfigError, UsageError } from '../src/errors';
+import { readClientCertificate } from '../src/mtls';
+import type { LoadedOutputs, OutputsRequest } from '../src/outputs';
+import type { SecretInput } from '../src/secret-input';
+import { jsonReport, connectingLines } from '../src/report';
+import { rejectionOf, thrownBy } from './fixtures/caught';
+import { inMemoryFiles } from './fixtures/in-memory-files';
+
+// Custom authentication with an X.509 client certificate (CUSTOM_AUTH_X509): the flag rules, the checks of the
+// certificate and key before any network call, and the connection plan (endpoint, port, SNI, ALPN, client id).
+
+const NOW = Date.UTC(2026, 5, 1);
+const DAY_MS = 86_400_000;
+const X509_ENDPOINT = 'abc123-x509.iot.eu-west-1.amazonaws.com';
+
+/** No environment, no files, no warnings: only the flags count. */
+const NO_SECRETS: SecretInput = {
+  env: {},
+  readSecretFile: () => {
+    throw new Error('no secret file in these tests');
+  },
+  readStdin: () => '',
+  checkMode: true,
+  warn: () => undefined,
+};
+
+const parse = (argv: readonly string[]): CliConfig => parseArgs(argv, NO_SECRETS);
+
+let demo: DeviceCertificate;
+let other: DeviceCertificate;
+let expired: DeviceCertificate;
+let future: DeviceCertificate;
+let rsa: DeviceCertificate;
+
+beforeAll(async () => {
+  [demo, other, expired, future, rsa] = await Promise.all([
+    createDeviceCertificate({
+      commonName: 'test-mtls-demo',
+      notBefore: new Date(NOW - DAY_MS),
+      notAfter: new Date(NOW + 365 * DAY_MS),
+    }),
+    createDeviceCertificate({ commonName: 'test-other', notBefore: new Date(NOW - DAY_MS) }),
+    createDeviceCertificate({
+      commonName: 'test-expired',
+      notBefore: new Date(NOW - 10 * DAY_MS),
+      notAfter: new Date(NOW - DAY_MS),
+    }),
+    createDeviceCertificate({
+      commonName: 'test-future',
+      notBefore: new Date(NOW + DAY_MS),
+      notAfter: new Date(NOW + 10 * DAY_MS),
+    }),
+    createDeviceCertificate({
+      commonName: 'test-rsa',
+      keyType: 'RSA',
+      notBefore: new Date(NOW - DAY_MS),
+      notAfter: new Date(NOW + DAY_MS),
+    }),
+  ]);
+}, 60_000);
+
+describe('flags', () => {
+  it('reads --cert and --key, and --mtls', () => {
+    expect(parse(['--cert', 'c.pem', '--key', 'k.pem'])).toMatchObject({
+      certFile: 'c.pem',
+      keyFile: 'k.pem',
+    });
+    expect(parse(['--mtls']).mtls).toBe(true);
+    expect(parse(['--mtls', 'false']).mtls).toBeUndefined();
+  });
+
+  it.each([
+    [
+      ['--key', 'k.pem'],
+      '--key needs --cert: give the device certificate with --cert <file> (or use --mtls for the demo certificate)',
+    ],
+    [
+      ['--mtls', '--cert', 'c.pem', '--key', 'k.pem'],
+      '--mtls connects with the demo certificate (.keys/demo-device-cert.pem and .keys/demo-device-key.pem): leave it out when you give your own --cert and --key',
+    ],
+    [
+      ['--mtls', '--use_websockets'],
+      '--use_websockets cannot be used with --mtls: the X.509 domain configuration authenticates client certificates (CUSTOM_AUTH_X509) on direct MQTT over TLS (SECURE_MQTT) only; leave out --use_websockets',
+    ],
+    [
+      ['--cert', 'c.pem', '--key', 'k.pem', '--signed'],
+      "--signed cannot be used with --cert/--key: with a client certificate the X.509 domain configuration's own authorizer decides (signing disabled, no token); leave out --signed",
+    ],
+    [
+      ['--mtls', '--custom_auth_token_key_name', 'token'],
+      '--custom_auth_token_key_name cannot be used with --mtls: the X.509 authorizer has signing disabled and takes no token; leave it out (a user name and password may still be sent)',
+    ],
+    [
+      ['--mtls', '--custom_auth_authorizer_name', 'Other'],
+      '--custom_auth_authorizer_name cannot be used with --mtls: the X.509 domain configuration invokes its own default authorizer (the X509AuthorizerName output) and this stack allows no override; leave it out',
+    ],
+  ])('refuses %j with a usage error naming the fix', (argv, message) => {
+    const error = thrownBy(() => parse(argv));
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error.message).toBe(message);
+  });
+
+  it('names a token from the environment by its variable', () => {
+    const error = thrownBy(() =>
+      parseArgs(['--mtls'], {
+        ...NO_SECRETS,
+        env: { IOT_CUSTOM_AUTH_TOKEN: 't', IOT_CUSTOM_AUTH_SIGNATURE: 's' },
+      }),
+    );
+    expect(error.message).toMatch(/^IOT_CUSTOM_AUTH_TOKEN cannot be used with --mtls/);
+  });
+
+  it('allows a user name and password with a certificate', () => {
+    expect(parse(['--mtls', '--custom_auth_username', 'u', '--custom_auth_password', 'p'])).toMatchObject({
+      mtls: true,
+      username: 'u',
+      password: 'p',
+    });
+  });
+});
+
+describe('readClientCertificate', () => {
+  const read = (files: Record<string, string>, source: 'flags' | 'demo' = 'flags', now = NOW) =>
+    readClientCertificate(
+      inMemoryFiles(files),
+      { certFile: '/c.pem', keyFile: '/k.pem' },
+      { kind: source },
+      now,
+    );
+
+  it('returns the certificate id (SHA-256 of the DER), the subject CN and the validity, EC and RSA', async () => {
+    for (const pair of [demo, rsa]) {
+      const certificate = await read({ '/c.pem': pair.certPem, '/k.pem': pair.keyPem });
+      const der = new X509Certificate(pair.certPem).raw;
+      expect(certificate.certificateId).toBe(createHash('sha256').update(der).digest('hex'));
+      expect(certificate.certificateId).toMatch(/^[0-9a-f]{64}$/);
+      expect(certificate).toMatchObject({ certPem: pair.certPem, keyPem: pair.keyPem, certFile: '/c.pem' });
+    }
+    expect((await read({ '/c.pem': demo.certPem, '/k.pem': demo.keyPem })).subjectCn).toBe('test-mtls-demo');
+  });
+
+  it.each<[string, () => Record<string, string>, RegExp]>([
+    ['a missing certificate', () => ({ '/k.pem': demo.keyPem }), /^cannot read --cert \/c\.pem: ENOENT$/],
+    ['a missing key', () => ({ '/c.pem': demo.certPem }), /^cannot read --key \/k\.pem: ENOENT$/],
+    [
+      'a certificate file that is not PEM',
+      () => ({ '/c.pem': 'hello', '/k.pem': demo.keyPem }),
+      /^--cert \/c\.pem is not a PEM certificate \(it has no -----BEGIN CERTIFICATE----- block\)/,
+    ],
+    [
+      'swapped files',
+      () => ({ '/c.pem': demo.keyPem, '/k.pem': demo.certPem }),
+      /^--cert \/c\.pem is not a PEM certificate \(it holds a private key: are --cert and --key swapped\?\)/,
+    ],
+    [
+      'a public key instead of the private key',
+      () => ({
+        '/c.pem': demo.certPem,
+        '/k.pem': createPublicKey(demo.keyPem).export({ type: 'spki', format: 'pem' }).toString(),
+      }),
+      /^--key \/k\.pem is not a PEM private key \(it holds a public key; the private key is needed\)/,
+    ],
+    [
+      'an encrypted key',
+      () => ({
+        '/c.pem': demo.certPem,
+        '/k.pem': generateKeyPairSync('ec', {
+          namedCurve: 'P-256',
+          privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'x' },
+          publicKeyEncoding: { type: 'spki', format: 'pem' },
+        }).privateKey,
+      }),
+      /^--key \/k\.pem is encrypted: give it unencrypted \(openssl pkey/,
+    ],
+    [
+      "another certificate's key",
+      () => ({ '/c.pem': demo.certPem, '/k.pem': other.keyPem }),
+      /^--key \/k\.pem is not the private key of --cert \/c\.pem: give the key the certificate was issued for$/,
+    ],
+    [
+      'an expired certificate',
+      () => ({ '/c.pem': expired.certPem, '/k.pem': expired.keyPem }),
+      /^--cert \/c\.pem \(certificate id [0-9a-f]{64}\) expired on 2026-05-31T00:00:00\.000Z: AWS IoT refuses it in the TLS handshake; issue a new certificate/,
+    ],
+    [
+      'a certificate not valid yet',
+      () => ({ '/c.pem': future.certPem, '/k.pem': future.keyPem }),
+      /^--cert \/c\.pem \(certificate id [0-9a-f]{64}\) is not valid before 2026-06-02T00:00:00\.000Z: .*check this machine's clock/,
+    ],
+  ])('refuses %s with one configuration error', async (_, files, message) => {
+    const error = await rejectionOf(read(files()));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(message);
+    // The key never appears in a message.
+    expect(error.message).not.toContain('PRIVATE KEY');
+  });
+
+  it('names `npx cdk synth` when the demo certificate does not exist', async () => {
+    const error = await rejectionOf(read({}, 'demo'));
+    expect(error.message).toBe(
+      'the demo device certificate /c.pem does not exist: run `npx cdk synth` at the repository root (the first synth creates the demo certificate in .keys/), or give your own --cert and --key',
+    );
+  });
+
+  it('turns any garbage in either file into a configuration error, never another exception', async () => {
+    const pem = (label: string) =>
+      fc.base64String().map((body) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`);
+    const content = fc.oneof(
+      fc.string(),
+      pem('CERTIFICATE'),
+      pem('PRIVATE KEY'),
+      pem('EC PRIVATE KEY'),
+      fc.constant(demo.certPem),
+      fc.constant(other.keyPem),
+    );
+    await fc.assert(
+      fc.asyncProperty(content, content, async (cert, key) => {
+        try {
+          await read({ '/c.pem': cert, '/k.pem': key });
+          // Only the real pair... and no generated garbage is a valid pair of the demo certificate.
+          expect([cert, key]).toEqual([demo.certPem, demo.keyPem]);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConfigError);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('the connection plan', () => {
+  const OUTPUTS: LoadedOutputs = {
+    source: '/repo/cdk-outputs.json',
+    stackName: 'IotCustomAuthorizerStack',
+    values: {
+      endpoint: 'abc123-ats.iot.eu-west-1.amazonaws.com',
+      region: 'eu-west-1',
+      unsignedAuthorizerName: 'Stack-Unsigned',
+      clientIdPrefix: 'test-',
+      x509Endpoint: X509_ENDPOINT,
+      x509AuthorizerName: 'Stack-X509',
+      authorizerLogGroupName: '/aws/lambda/Stack-Authorizer',
+    },
+  };
+  const LOCAL_OUTPUTS: LoadedOutputs = {
+    ...OUTPUTS,
+    source: '/repo/.local-iot/outputs.json',
+    values: { ...OUTPUTS.values, x509Endpoint: 'localhost' },
+    connection: {
+      file: '/repo/.local-iot/connection.json',
+      info: {
+        endpoint: 'localhost',
+        port: 8443,
+        caFile: '/repo/.local-iot/ca.pem',
+        awsEndpointUrl: 'http://127.0.0.1:4566',
+        region: 'eu-west-1',
+        credentials: { accessKeyId: 'a', secretAccessKey: 's' },
+        x509: { endpoint: 'localhost', port: 8444, domainConfigurationName: 'Stack-X509Domain' },
+      },
+    },
+  };
+
+  function planDeps(
+    outputs: LoadedOutputs | undefined,
+    files: Record<string, string> = {},
+  ): { deps: PlanDeps; reads: OutputsRequest[] } {
+    const reads: OutputsRequest[] = [];
+    return {
+      reads,
+      deps: {
+        outputs: {
+          read: (request) => {
+            reads.push(request);
+            return Promise.resolve(outputs);
+          },
+        },
+        credentials: {
+          deviceCredentials: () =>
+            Promise.reject(new Error('a certificate connection reads no device secret')),
+          signedToken: () => Promise.reject(new Error('a certificate connection signs no token')),
+        },
+        readFile: inMemoryFiles({
+          '/repo/.keys/demo-device-cert.pem': demo.certPem,
+          '/repo/.keys/demo-device-key.pem': demo.keyPem,
+          '/work/own-cert.pem': other.certPem,
+          '/work/own-key.pem': other.keyPem,
+          '/repo/.local-iot/ca.pem': demo.certPem,
+          ...files,
+        }),
+        clock: () => NOW,
+        randomId: () => 'id',
+        paths: { invocationDir: '/work', repoRoot: '/repo' },
+      },
+    };
+  }
+
+  it('--mtls: the demo certificate, the X509Endpoint output on 443, ALPN mqtt, client id = subject CN, no password', async () => {
+    const { deps } = planDeps(OUTPUTS);
+    const prepared = await prepareConnection(parse(['--mtls']), deps);
+    expect(prepared.request).toMatchObject({
+      endpoint: X509_ENDPOINT,
+      port: 443,
+      transport: 'mqtt',
+      clientId: 'test-mtls-demo',
+      auth: {},
+      clientCertificate: { certPem: demo.certPem, keyPem: demo.keyPem },
+    });
+    expect(prepared.request.caPem).toBeUndefined();
+    expect(prepared.plan).toMatchObject({
+      alpn: 'mqtt',
+      authentication: 'CUSTOM_AUTH_X509',
+      authorizerName: 'Stack-X509',
+      clientCertificate: { file: '/repo/.keys/demo-device-cert.pem', subjectCn: 'test-mtls-demo' },
+    });
+    expect(prepared.warnings).toEqual([]);
+    expect(prepared.context).toMatchObject({
+      authorizerName: 'Stack-X509',
+      passwordSource: 'none',
+      signed: false,
+    });
+    const id = prepared.plan.clientCertificate?.id as string;
+    expect(connectingLines(prepared.plan)[0]).toBe(
+      `Connecting to ${X509_ENDPOINT}:443 over MQTT over mTLS (client certificate, ALPN mqtt) with authorizer Stack-X509 (CUSTOM_AUTH_X509), client id test-mtls-demo`,
+    );
+    expect(prepared.plan.credentials).toContain(`id ${id}`);
+    const report = jsonReport({ plan: prepared.plan, durationMs: 1 });
+    expect(report).toMatchObject({
+      transport: 'mqtt',
+      alpn: 'mqtt',
+      authentication: 'CUSTOM_AUTH_X509',
+      clientCertificate: { id, subjectCn: 'test-mtls-demo' },
+    });
+    expect(JSON.stringify(report)).not.toContain('PRIVATE');
+    expect(JSON.stringify(prepared.plan)).not.toContain('PRIVATE');
+  });
+
+  it('against local-iot: the connection file x509 listener, its port and the local CA', async () => {
+    const { deps } = planDeps(LOCAL_OUTPUTS);
+    const prepared = await prepareConnection(parse(['--cert', 'own-cert.pem', '--key', 'own-key.pem']), deps);
+    expect(prepared.request).toMatchObject({
+      endpoint: 'localhost',
+      port: 8444,
+      clientId: 'test-other',
+      caPem: demo.certPem,
+    });
+    expect(prepared.plan.clientCertificate?.file).toBe('/work/own-cert.pem');
+  });
+
+  it('--endpoint and --port win; no outputs are needed then', async () => {
+    const { deps, reads } = planDeps(undefined);
+    const prepared = await prepareConnection(
+      parse([
+        '--mtls',
+        '--endpoint',
+        'mine.example.com',
+        '--port',
+        '8443',
+        '--custom_auth_username',
+        'u',
+        '--custom_auth_password',
+        'p',
+      ]),
+      deps,
+    );
+    expect(reads[0]?.required).toBe(false);
+    expect(prepared.request).toMatchObject({
+      endpoint: 'mine.example.com',
+      port: 8443,
+      auth: { username: 'u', password: 'p' },
+    });
+    expect(prepared.plan.credentials).toContain(
+      'user name u, password <redacted> (1 bytes, from --custom_auth_password)',
+    );
+  });
+
+  it('warns before connecting when --client_id is not the subject CN (the authorizer refuses it)', async () => {
+    const { deps } = planDeps(OUTPUTS);
+    const prepared = await prepareConnection(parse(['--mtls', '--client_id', 'test-someone-else']), deps);
+    expect(prepared.request.clientId).toBe('test-someone-else');
+    expect(prepared.warnings).toEqual([
+      "the client id is not the certificate's subject CN test-mtls-demo: the X.509 authorizer of stack IotCustomAuthorizerStack will refuse client id test-someone-else (CONNACK 0x86)",
+    ]);
+  });
+
+  it.each<[string, LoadedOutputs | undefined, RegExp]>([
+    [
+      'outputs without X509Endpoint',
+      { ...OUTPUTS, values: { ...OUTPUTS.values, x509Endpoint: undefined } },
+      /^no X\.509 endpoint: \/repo\/cdk-outputs\.json \(stack IotCustomAuthorizerStack\) has no X509Endpoint output\. Deploy the stack .*`npm run local`.*--endpoint <domain name>$/,
+    ],
+    [
+      'a local-iot without an X.509 listener',
+      {
+        ...LOCAL_OUTPUTS,
+        connection: {
+          ...LOCAL_OUTPUTS.connection!,
+          info: { ...LOCAL_OUTPUTS.connection!.info, x509: undefined },
+        },
+      },
+      /^\/repo\/\.local-iot\/connection\.json names no X\.509 endpoint: .*Run `npx cdk synth`.*restart `npm run local`/,
+    ],
+  ])('says which command fixes %s', async (_, outputs, message) => {
+    const { deps } = planDeps(outputs);
+    const error = await rejectionOf(prepareConnection(parse(['--mtls']), deps));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(message);
+  });
+
+  it('checks the certificate before it reads the outputs (no network, no AWS call for a bad key)', async () => {
+    const { deps, reads } = planDeps(OUTPUTS, { '/repo/.keys/demo-device-key.pem': other.keyPem });
+    const error = await rejectionOf(prepareConnection(parse(['--mtls']), deps));
+    expect(error.message).toMatch(/is not the private key of the demo device certificate/);
+    expect(reads).toEqual([]);
+  });
+});
