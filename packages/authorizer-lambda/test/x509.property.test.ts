@@ -113,10 +113,15 @@ const windows = fc.record({
   lengthSeconds: fc.oneof(fc.integer({ min: 1, max: 3 * YEAR_SECONDS }), fc.integer({ min: 1, max: 300 })),
 });
 
-function subjectName(subject: SubjectCase) {
-  if (subject.kind === 'none') return [{ O: ['Example devices'] }];
-  if (subject.kind === 'two') return [{ CN: ['test-a'] }, { CN: ['test-b'] }];
-  return [{ CN: [subject.cn] }];
+function subjectName(subject: SubjectCase): Record<string, string[]>[] {
+  switch (subject.kind) {
+    case 'none':
+      return [{ O: ['Example devices'] }];
+    case 'two':
+      return [{ CN: ['test-a'] }, { CN: ['test-b'] }];
+    case 'one':
+      return [{ CN: [subject.cn] }];
+  }
 }
 
 /** The documented rule, written independently of the implementation's order of code. */
