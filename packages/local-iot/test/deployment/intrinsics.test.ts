@@ -151,7 +151,7 @@ describe('IntrinsicResolver', () => {
 
   it('refuses custom resource attributes it cannot know, naming the resource and the path', () => {
     expect(errorOf(() => resolve({ 'Fn::GetAtt': ['OtherCustom', 'Value'] })).message).toBe(
-      "Test.Value.Fn::GetAtt: custom resource 'OtherCustom' (Custom::Thing) runs its own provider; local-iot only knows the result of IoT DescribeEndpoint, so it cannot resolve attribute Value",
+      "Test.Value.Fn::GetAtt: custom resource 'OtherCustom' (Custom::Thing) runs its own provider; local-iot only knows the results of IoT DescribeEndpoint and DescribeDomainConfiguration, so it cannot resolve attribute Value",
     );
     expect(errorOf(() => resolve({ 'Fn::GetAtt': ['Endpoint', 'endpointType'] })).message).toBe(
       "Test.Value.Fn::GetAtt: custom resource 'Endpoint' calls IoT DescribeEndpoint, whose response has endpointAddress, not endpointType",

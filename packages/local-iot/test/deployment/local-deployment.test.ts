@@ -208,6 +208,9 @@ describe('loadLocalDeployment', () => {
         [STACK_OUTPUTS.connectPolicyName]: `${STACK}-connect`,
         [STACK_OUTPUTS.clientIdPrefix]: 'test-',
       },
+      certificates: [],
+      caCertificates: [],
+      notices: [],
     });
     expect(outputsFileContent(deployment)).toEqual({ [STACK]: deployment.outputs });
   });
