@@ -142,4 +142,36 @@ describe('loadConfig', () => {
         `(such as 'devices'), but ${JSON.stringify(value)} was provided`,
     );
   });
+
+  const fingerprint = 'ab'.repeat(32);
+  const withColons = 'AB:'.repeat(31) + 'AB';
+
+  it('reads X509_TRUSTED_CERTIFICATE_FINGERPRINTS into lower-case hex without colons', () => {
+    expect(loadConfig(base)).not.toHaveProperty('x509TrustedFingerprints');
+    const config = loadConfig({
+      ...base,
+      X509_TRUSTED_CERTIFICATE_FINGERPRINTS: ` ${withColons} , ${'0'.repeat(64)},${fingerprint.toUpperCase()}`,
+    });
+    expect(config.x509TrustedFingerprints).toEqual(new Set([fingerprint, '0'.repeat(64)]));
+  });
+
+  it.each([
+    ['an empty value', '', '""', '; leave the variable unset to turn pinning off'],
+    ['a short fingerprint', 'ab'.repeat(31), JSON.stringify('ab'.repeat(31)), ''],
+    ['a SHA-1 fingerprint', 'AB:'.repeat(19) + 'AB', JSON.stringify('AB:'.repeat(19) + 'AB'), ''],
+    ['an empty entry', `${fingerprint},`, '""', ''],
+    ['a non-hex digit', 'g'.repeat(64), JSON.stringify('g'.repeat(64)), ''],
+    [
+      'colons in the wrong places',
+      `${fingerprint.slice(0, 63)}:${fingerprint.slice(63)}`,
+      JSON.stringify(`${fingerprint.slice(0, 63)}:${fingerprint.slice(63)}`),
+      '',
+    ],
+  ])('refuses X509_TRUSTED_CERTIFICATE_FINGERPRINTS with %s', (_label, value, shown, hint) => {
+    expect(configError({ ...base, X509_TRUSTED_CERTIFICATE_FINGERPRINTS: value }).message).toBe(
+      '`X509_TRUSTED_CERTIFICATE_FINGERPRINTS` must be a comma-separated list of SHA-256 certificate fingerprints ' +
+        '(64 hex digits, colons allowed, as `openssl x509 -noout -fingerprint -sha256` prints them, or the AWS IoT ' +
+        `certificate id), but ${shown} is not one${hint}`,
+    );
+  });
 });
