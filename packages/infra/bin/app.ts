@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     x509ValidationCertificateArn: context('x509ValidationCertificateArn'),
     x509CertificateFile: context('x509CertificateFile'),
     x509CaCertificateFile: context('x509CaCertificateFile'),
+    x509TrustedCertificateFingerprints: context('x509TrustedCertificateFingerprints'),
     tokenSigningPublicKeyFile:
       context('tokenSigningPublicKeyFile') ?? process.env[TOKEN_SIGNING_PUBLIC_KEY_FILE_ENV],
   });

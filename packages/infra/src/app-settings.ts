@@ -24,6 +24,7 @@ export interface RawAppSettings {
   readonly x509ValidationCertificateArn?: unknown;
   readonly x509CertificateFile?: unknown;
   readonly x509CaCertificateFile?: unknown;
+  readonly x509TrustedCertificateFingerprints?: unknown;
 }
 
 /** The app's settings, typed. Ranges and patterns are checked by the constructs. */
@@ -53,6 +54,8 @@ export interface X509AppSettings {
   readonly caCertificateFile?: string;
   /** `-c x509DomainName=... -c x509ServerCertificateArn=... [-c x509ValidationCertificateArn=...]` */
   readonly customDomain?: X509CustomDomain;
+  /** `-c x509TrustedCertificateFingerprints=<sha256>[,<sha256>...]`: the Lambda admits only these certificates. */
+  readonly trustedCertificateFingerprints?: readonly string[];
 }
 
 /**
@@ -79,6 +82,7 @@ const X509_OPTION_KEYS = [
   'x509ValidationCertificateArn',
   'x509CertificateFile',
   'x509CaCertificateFile',
+  'x509TrustedCertificateFingerprints',
 ] as const;
 
 function parseX509Settings(raw: RawAppSettings): X509AppSettings | false {
@@ -108,7 +112,14 @@ function parseX509Settings(raw: RawAppSettings): X509AppSettings | false {
       'context `x509ValidationCertificateArn` is only for a customer-managed domain: also give `-c x509DomainName=...` and `-c x509ServerCertificateArn=...`, or remove it',
     );
   }
+  const fingerprints = optionalString(
+    'x509TrustedCertificateFingerprints',
+    raw.x509TrustedCertificateFingerprints,
+  );
   return {
+    ...(fingerprints !== undefined && {
+      trustedCertificateFingerprints: fingerprints.split(',').map((entry) => entry.trim()),
+    }),
     certificateFile: optionalString('x509CertificateFile', raw.x509CertificateFile),
     caCertificateFile: optionalString('x509CaCertificateFile', raw.x509CaCertificateFile),
     ...(domainName !== undefined &&

@@ -67,6 +67,8 @@ export interface CustomAuthorizerStackX509Props {
   readonly customDomain?: X509CustomDomain;
   /** @default - unique per stack creation, see {@link IotX509Domain} */
   readonly domainConfigurationName?: string;
+  /** @default - pinning off (see `IotCustomAuthorizerProps.x509TrustedCertificateFingerprints`) */
+  readonly trustedCertificateFingerprints?: readonly string[];
 }
 
 /** The AWS IoT log levels the stack can turn on (`DISABLED` is what removing the setting is for). */
@@ -107,6 +109,7 @@ export class CustomAuthorizerStack extends Stack {
       refreshAfterSeconds: props.refreshAfterSeconds,
       disconnectAfterSeconds: props.disconnectAfterSeconds,
       logRetention: props.logRetention,
+      x509TrustedCertificateFingerprints: props.x509?.trustedCertificateFingerprints,
     });
 
     this.connectPolicyName = physicalName(this, 'ConnectPolicy', {

@@ -97,6 +97,14 @@ export interface IotCustomAuthorizerProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
+   * X.509 mode only (`IotX509Domain`): the SHA-256 fingerprints (64 hex digits, colons allowed, or the AWS IoT
+   * certificate id) of the only client certificates the Lambda admits, on top of AWS IoT's own check that the
+   * certificate is registered and ACTIVE (`X509_TRUSTED_CERTIFICATE_FINGERPRINTS`).
+   * @default - unset: pinning off, every certificate AWS IoT verified is decided on its subject CN
+   */
+  readonly x509TrustedCertificateFingerprints?: readonly string[];
+
+  /**
    * Root of the repository holding `packages/authorizer-lambda/src/handler.ts`, `package-lock.json` and
    * `tsconfig.json`; the handler is bundled from there with the locally installed esbuild.
    * @default - the repository this package lives in
@@ -173,6 +181,10 @@ export class IotCustomAuthorizer extends Construct {
     }
     validateIntegerInRange('memorySize', memorySize, 128, 10_240, 'MB');
     const tokenSigningPublicKeys = validatedPublicKeys(props.tokenSigningPublicKeys);
+    const trustedFingerprints =
+      props.x509TrustedCertificateFingerprints === undefined
+        ? undefined
+        : validatedFingerprints(props.x509TrustedCertificateFingerprints);
 
     const unsignedId = 'UnsignedAuthorizer';
     const signedId = 'SignedAuthorizer';
@@ -270,6 +282,9 @@ export class IotCustomAuthorizer extends Construct {
         [AUTHORIZER_ENV.topicRoot]: this.topicRoot,
         [AUTHORIZER_ENV.refreshAfterSeconds]: numberToString(refreshAfterSeconds),
         [AUTHORIZER_ENV.disconnectAfterSeconds]: numberToString(disconnectAfterSeconds),
+        ...(trustedFingerprints !== undefined && {
+          [AUTHORIZER_ENV.x509TrustedCertificateFingerprints]: trustedFingerprints.join(','),
+        }),
         // Stack traces point at the TypeScript source instead of the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
       },
@@ -340,6 +355,27 @@ function validatedPublicKeys(keys: { readonly [keyName: string]: string }): Reco
     validated[name] = validateTokenSigningPublicKey(`\`tokenSigningPublicKeys.${name}\``, keys[name] ?? '');
   }
   return validated;
+}
+
+/** A SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` prints it (colons) or as plain hex. */
+const SHA256_FINGERPRINT_PATTERN = /^(?:[0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$|^[0-9a-fA-F]{64}$/;
+
+/** Checks the fingerprints and returns them as the Lambda compares them: lower-case hex without colons. */
+function validatedFingerprints(fingerprints: readonly string[]): string[] {
+  if (fingerprints.length === 0) {
+    throw new InfraError(
+      '`x509TrustedCertificateFingerprints` must hold at least one SHA-256 fingerprint, but the list is empty: leave it unset to turn pinning off',
+    );
+  }
+  return fingerprints.map((fingerprint) => {
+    validatePattern(
+      'x509TrustedCertificateFingerprints',
+      fingerprint,
+      SHA256_FINGERPRINT_PATTERN,
+      'SHA-256 certificate fingerprints (64 hex digits, colons allowed, as `openssl x509 -noout -fingerprint -sha256` prints them, or AWS IoT certificate ids)',
+    );
+    return fingerprint.replaceAll(':', '').toLowerCase();
+  });
 }
 
 /** Environment values are strings; a number token stays a token so that it resolves at deploy time. */

@@ -39,7 +39,10 @@ export async function loadX509StackProps(
 ): Promise<LoadedX509StackProps> {
   const now = (source.now ?? (() => new Date()))();
   const cwd = source.cwd ?? process.cwd();
-  const common = { customDomain: settings.customDomain };
+  const common = {
+    customDomain: settings.customDomain,
+    trustedCertificateFingerprints: settings.trustedCertificateFingerprints,
+  };
   if (settings.certificateFile === undefined && settings.caCertificateFile === undefined) {
     const demo = await ensureDemoDeviceCertificate(source.repoRoot, {
       clientIdPrefix: source.clientIdPrefix,

@@ -1,8 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as x509 from '@peculiar/x509';
 import { CustomAuthorizerStack, InfraError, type CustomAuthorizerStackProps } from '../src';
 
 /** The repository root (tests do not depend on the code under test to find it). */
@@ -56,7 +57,8 @@ export function onlyLogicalId(template: Template, type: string): string {
 }
 
 /**
- * Evaluates the intrinsics CDK emits for pseudo parameters (`Ref AWS::*`, `Fn::Join`), so a test can compare a
+ * Evaluates the intrinsics CDK emits for pseudo parameters (`Ref AWS::*`, `Fn::Join`, `Fn::Select`, `Fn::Split`),
+ * so a test can compare a
  * template value with the plain string a deployment in `region`/`account` would see.
  */
 export function evaluatePseudoParameters(value: unknown, pseudo: Record<string, string>): unknown {
@@ -74,6 +76,16 @@ export function evaluatePseudoParameters(value: unknown, pseudo: Record<string, 
     const [separator, parts] = join as [string, unknown[]];
     return parts.map((part) => evaluatePseudoParameters(part, pseudo)).join(separator);
   }
+  const select = object['Fn::Select'];
+  if (Array.isArray(select) && Object.keys(object).length === 1) {
+    const [index, list] = select as [number, unknown];
+    return (evaluatePseudoParameters(list, pseudo) as unknown[])[index];
+  }
+  const split = object['Fn::Split'];
+  if (Array.isArray(split) && Object.keys(object).length === 1) {
+    const [separator, text] = split as [string, unknown];
+    return String(evaluatePseudoParameters(text, pseudo)).split(separator);
+  }
   return Object.fromEntries(Object.entries(object).map(([k, v]) => [k, evaluatePseudoParameters(v, pseudo)]));
 }
 
@@ -88,4 +100,25 @@ export function expectInfraError(action: () => unknown, message: string): void {
   expect(thrown).toBeInstanceOf(InfraError);
   expect((thrown as InfraError).name).toBe('InfraError');
   expect((thrown as InfraError).message).toBe(message);
+}
+
+/** A self-signed CA certificate (basicConstraints CA:TRUE), PEM, for the CA registration tests. */
+export async function caCertificatePem(commonName = 'Test Device CA'): Promise<string> {
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      name: `CN=${commonName}`,
+      keys,
+      notBefore: new Date(Date.now() - 3_600_000),
+      notAfter: new Date(Date.now() + 30 * 86_400_000),
+      signingAlgorithm: algorithm,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+      ],
+    },
+    webcrypto,
+  );
+  return `${certificate.toString('pem')}\n`;
 }
