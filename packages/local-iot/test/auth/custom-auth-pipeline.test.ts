@@ -14,6 +14,7 @@ import type { CfnTemplate } from '../../src/deployment/intrinsics';
 import { loadLocalDeployment } from '../../src/deployment/local-deployment';
 import { createLocalRuntime, type LocalRuntime } from '../../src/local-runtime';
 import { signedIotCall } from '../support/sigv4-signing';
+import { testCertificate, type TestCertificate } from '../support/x509-certificates';
 import {
   demoTemplate,
   type DemoTemplateOptions,
@@ -575,5 +576,109 @@ describe('TestInvokeAuthorizer through the local AWS API', () => {
       },
     });
     expect(runtime.invocationCount()).toBe(1);
+  });
+});
+
+describe('CUSTOM_AUTH_X509 attempts (the X.509 listener)', () => {
+  const DOMAIN = 'PipelineTest-x509';
+  let certificate: TestCertificate;
+  beforeAll(async () => {
+    certificate = await testCertificate({ commonName: 'test-1' });
+  });
+
+  /** The demo stack with a CUSTOM_AUTH_X509 domain whose default authorizer is the unsigned one. */
+  const withX509Domain =
+    (allowAuthorizerOverride: boolean) =>
+    (template: CfnTemplate): void => {
+      (template.Resources as Record<string, unknown>).X509Domain = {
+        Type: 'AWS::IoT::DomainConfiguration',
+        Properties: {
+          DomainConfigurationName: DOMAIN,
+          AuthenticationType: 'CUSTOM_AUTH_X509',
+          ApplicationProtocol: 'SECURE_MQTT',
+          AuthorizerConfig: {
+            DefaultAuthorizerName: UNSIGNED,
+            AllowAuthorizerOverride: allowAuthorizerOverride,
+          },
+        },
+      };
+    };
+
+  /** An attempt on the X.509 listener whose fixture behaviour is `behaviour`, naming `authorizerName`. */
+  function x509Attempt(behaviour: string, authorizerName?: string): ConnectAttempt {
+    return {
+      connectionId: randomUUID(),
+      transport: 'mqtt',
+      alpn: 'mqtt',
+      serverName: HOST,
+      clientId: 'test-1',
+      username:
+        authorizerName === undefined
+          ? behaviour
+          : buildCustomAuthUsername({ user: behaviour, authorizerName }),
+      clientCertificate: { id: certificate.id, pem: certificate.certPem },
+    };
+  }
+
+  /** The fixture's `x509 event` log lines, parsed. */
+  const x509Events = (): unknown[] =>
+    lines
+      .map((line) => /x509 event (\{.*\})$/.exec(line)?.[1])
+      .filter((json): json is string => json !== undefined)
+      .map((json) => JSON.parse(json) as unknown);
+
+  it("sends the certificate in protocolData.tls, as documented, to the domain's default authorizer", async () => {
+    const runtime = await start({}, withX509Domain(false));
+    expect(await runtime.authorizer.authorize(x509Attempt('x509-principal'))).toMatchObject({
+      allowed: true,
+      authorizerName: UNSIGNED,
+      session: { principalId: certificate.id },
+    });
+    expect(x509Events()).toEqual([
+      {
+        protocols: ['tls', 'mqtt'],
+        signatureVerified: false,
+        tls: { serverName: HOST, x509CertificatePem: certificate.certPem, principalId: certificate.id },
+        mqtt: { username: 'x509-principal', clientId: 'test-1' },
+      },
+    ]);
+  });
+
+  it('ignores a named authorizer unless the domain allows the override', async () => {
+    const strict = await start({}, withX509Domain(false));
+    // The signed authorizer would refuse it (no token): the default, unsigned one decides instead.
+    expect(await strict.authorizer.authorize(x509Attempt('x509-principal', SIGNED))).toMatchObject({
+      allowed: true,
+      authorizerName: UNSIGNED,
+    });
+    const lenient = await start({}, withX509Domain(true));
+    expect(await lenient.authorizer.authorize(x509Attempt('x509-principal', SIGNED))).toMatchObject({
+      allowed: false,
+      reasonCode: 0x87,
+      authorizerName: SIGNED,
+      signature: 'missing',
+      lambdaInvoked: false,
+    });
+  });
+
+  it("refuses an allow whose principalId is not the certificate's id", async () => {
+    const runtime = await start({}, withX509Domain(false));
+    expect(await runtime.authorizer.authorize(x509Attempt('allow'))).toMatchObject({
+      allowed: false,
+      reasonCode: 0x87,
+      lambdaInvoked: true,
+      reason: `invalid authorizer response: principalId 'fixture' is not the client certificate's id ${certificate.id}, which CUSTOM_AUTH_X509 requires`,
+    });
+  });
+
+  it('refuses an X.509 attempt once the deployment has no X.509 domain, without invoking the Lambda', async () => {
+    const runtime = await start();
+    expect(await runtime.authorizer.authorize(x509Attempt('x509-principal'))).toMatchObject({
+      allowed: false,
+      reasonCode: 0x87,
+      lambdaInvoked: false,
+      reason: expect.stringContaining('no longer has a CUSTOM_AUTH_X509 domain configuration') as unknown,
+    });
+    expect(runtime.invocationCount()).toBe(0);
   });
 });
