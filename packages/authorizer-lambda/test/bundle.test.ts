@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { IoTCustomAuthorizerResult } from 'aws-lambda';
+import { createDeviceCertificate, certificateEvent, newKeys } from './support/certificates';
 import { CONTEXT, DEVICE_SECRET_STRING, SECRET_ARN, devicePolicies, fixture } from './support/events';
 import { FakeSecretsManager } from './support/fake-secrets-manager';
 
@@ -40,13 +41,14 @@ describe('the Lambda bundle (npm run bundle)', () => {
     expect(code).not.toMatch(/@smithy|node-http-handler|SignatureV4/);
   });
 
-  it('loads in a plain Node process and allows the JS SDK direct event', async () => {
+  /** Runs the bundle's handler on `event` in a plain Node process: its result and its decision lines. */
+  async function invokeBundle(event: unknown) {
     const { stdout } = await run(process.execPath, ['-e', INVOKE_SCRIPT], {
       cwd: PACKAGE_DIR,
       env: {
         PATH: process.env.PATH,
         BUNDLE,
-        EVENT: JSON.stringify(fixture('sdk-direct-unsigned')),
+        EVENT: JSON.stringify(event),
         CONTEXT: JSON.stringify(CONTEXT),
         DEVICE_SECRET_ARN: SECRET_ARN,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: fake.url,
@@ -61,6 +63,16 @@ describe('the Lambda bundle (npm run bundle)', () => {
     const result = JSON.parse(
       lines.find((line) => line.startsWith('RESULT '))?.slice('RESULT '.length) ?? 'null',
     ) as IoTCustomAuthorizerResult;
+    // Outside Lambda (text log format) the decision is one JSON line on stdout.
+    const decisions = lines
+      .filter((line) => !line.startsWith('RESULT '))
+      .map((line) => JSON.parse(line) as unknown);
+    return { result, decisions };
+  }
+
+  it('loads in a plain Node process and allows the JS SDK direct event', async () => {
+    const requestsBefore = fake.requests.length;
+    const { result, decisions } = await invokeBundle(fixture('sdk-direct-unsigned'));
     expect(result).toEqual({
       isAuthenticated: true,
       principalId: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
@@ -68,12 +80,32 @@ describe('the Lambda bundle (npm run bundle)', () => {
       refreshAfterInSeconds: 300,
       policyDocuments: devicePolicies('test-direct-1'),
     });
-    // Outside Lambda (text log format) the decision is one JSON line on stdout.
-    expect(
-      lines.filter((line) => !line.startsWith('RESULT ')).map((line) => JSON.parse(line) as unknown),
-    ).toEqual([
+    expect(decisions).toEqual([
       expect.objectContaining({ decision: 'ALLOW', reason: 'PASSWORD_OK', clientId: 'test-direct-1' }),
     ]);
-    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests.length - requestsBefore).toBe(1);
+  });
+
+  it('allows an X.509 event with its certificate id as principal, without any Secrets Manager request', async () => {
+    const certificate = await createDeviceCertificate(await newKeys(), { commonName: 'test-mtls-demo' });
+    const requestsBefore = fake.requests.length;
+    const { result, decisions } = await invokeBundle(certificateEvent(certificate));
+    expect(result).toEqual({
+      isAuthenticated: true,
+      principalId: certificate.certificateId,
+      disconnectAfterInSeconds: 86_400,
+      refreshAfterInSeconds: 300,
+      policyDocuments: devicePolicies('test-mtls-demo'),
+    });
+    expect(decisions).toEqual([
+      expect.objectContaining({
+        decision: 'ALLOW',
+        reason: 'X509_OK',
+        mode: 'x509',
+        certificateId: certificate.certificateId,
+        subjectCn: 'test-mtls-demo',
+      }),
+    ]);
+    expect(fake.requests.length).toBe(requestsBefore);
   });
 });
