@@ -50,3 +50,24 @@ describe('closestFlag', () => {
     expect(closestFlag('--frobnicate', LOCAL_IOT_FLAGS)).toBeUndefined();
   });
 });
+
+describe('parseLocalIotArgs --x509-port and --x509-endpoint-host', () => {
+  it('defaults to a free port and the endpoint host, and takes a port and a name', () => {
+    expect(parseLocalIotArgs([])).toMatchObject({ x509Port: 0 });
+    expect(parseLocalIotArgs([]).x509EndpointHost).toBeUndefined();
+    expect(
+      parseLocalIotArgs(['--x509-port', '8883', '--x509-endpoint-host', 'mtls.localhost']),
+    ).toMatchObject({ x509Port: 8883, x509EndpointHost: 'mtls.localhost' });
+    expect(USAGE).toContain('--x509-port N');
+    expect(USAGE).toContain('--x509-endpoint-host HOST');
+  });
+
+  it('refuses a port out of range and an empty name, naming the flag', () => {
+    expect(() => parseLocalIotArgs(['--x509-port', '65536'])).toThrow(
+      new UsageError("--x509-port must be a whole number from 0 to 65535, but '65536' was given"),
+    );
+    expect(() => parseLocalIotArgs(['--x509-endpoint-host', ''])).toThrow(
+      new UsageError('--x509-endpoint-host must not be empty'),
+    );
+  });
+});

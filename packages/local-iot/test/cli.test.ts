@@ -2,7 +2,16 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
-import { removeDir, tempDir, writeDemoAssembly, FUNCTIONS_DIR } from './fixtures/assembly';
+import {
+  removeDir,
+  rsaKeyPair,
+  tempDir,
+  writeAssembly,
+  writeDemoAssembly,
+  FUNCTIONS_DIR,
+} from './fixtures/assembly';
+import { x509Template } from './fixtures/x509-assembly';
+import { testCertificate } from './support/x509-certificates';
 import { REPO_ROOT } from './support/synthesized-stack';
 
 // The local-iot CLI as a process (through tsx, from source): the fast paths that must print at once and
@@ -119,6 +128,35 @@ describe('a busy gateway port', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(
       `local-iot: port ${port} is already in use (another \`npm run local\`?): stop that process, or serve on another port: npm run local -- --port ${port + 1} (or --port 0 for any free one)\n`,
+    );
+  });
+});
+
+describe('a busy X.509 listener port', () => {
+  let server: Server;
+  beforeEach(async () => {
+    server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  afterEach(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('names the npm run local -- --x509-port command that avoids it', async () => {
+    const { port } = server.address() as AddressInfo;
+    const template = x509Template({
+      stackName: 'BusyX509Stack',
+      publicKeyPem: rsaKeyPair().publicKey,
+      certificatePem: (await testCertificate()).certPem,
+    });
+    const cdkOut = writeAssembly(join(scratch, 'cdk.out'), 'BusyX509Stack', template, {
+      fn: join(FUNCTIONS_DIR, 'behaviours'),
+    });
+    const run = await runCli([
+      ...['--cdk-out', cdkOut, '--state-dir', join(scratch, 'state'), '--port', '0'],
+      ...['--x509-port', `${port}`],
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      `local-iot: X.509 listener port ${port} is already in use (another \`npm run local\`?): stop that process, or serve on another port: npm run local -- --x509-port ${port + 1} (or --x509-port 0 for any free one)\n`,
     );
   });
 });

@@ -1,11 +1,10 @@
 import { join } from 'node:path';
 import { STACK_OUTPUTS } from '@iot-custom-auth/protocol';
-import type { CfnResource, CfnTemplate } from '../../src/deployment/intrinsics';
+import type { CfnTemplate } from '../../src/deployment/intrinsics';
 import { loadLocalDeployment, type LocalDeployment } from '../../src/deployment/local-deployment';
 import { DeploymentError } from '../../src/errors';
 import {
   demoStackNames,
-  demoTemplate,
   FUNCTIONS_DIR,
   removeDir,
   rsaKeyPair,
@@ -13,6 +12,7 @@ import {
   writeAssembly,
 } from '../fixtures/assembly';
 import { testCertificate, type TestCertificate } from '../support/x509-certificates';
+import { x509Template as shapedTemplate, type X509TemplateOptions } from '../fixtures/x509-assembly';
 
 // The X.509 side of a stack as mtls-infra synthesizes it (the template shape its construct writes): the
 // X.509 authorizer, the CUSTOM_AUTH_X509 domain configuration, the DescribeDomainConfiguration custom
@@ -35,106 +35,20 @@ beforeEach(() => {
 });
 afterEach(() => removeDir(root));
 
-const DOMAIN_NAME = {
-  'Fn::Join': [
-    '',
-    [
-      `${STACK}-X509Domain-`,
-      {
-        'Fn::Select': [
-          0,
-          { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] },
-        ],
-      },
-    ],
-  ],
-};
-
-interface X509TemplateOptions {
-  readonly domain?: Record<string, unknown>;
-  readonly certificate?: Record<string, unknown> | false;
-  readonly caCertificate?: boolean;
-  readonly extraResources?: Record<string, CfnResource>;
-}
-
-function x509Template(options: X509TemplateOptions = {}): CfnTemplate {
-  const base = demoTemplate({ asset: 'fn', publicKeyPem: publicKey });
-  const describe = JSON.stringify({
-    service: '@aws-sdk/client-iot',
-    action: 'DescribeDomainConfigurationCommand',
-    parameters: { domainConfigurationName: '${DomainName}' },
-    physicalResourceId: { responsePath: 'domainName' },
+/** The X.509 stack with this file's device certificate and CA. */
+function x509Template(
+  options: Omit<
+    X509TemplateOptions,
+    'stackName' | 'publicKeyPem' | 'certificatePem' | 'caCertificatePem'
+  > = {},
+): CfnTemplate {
+  return shapedTemplate({
+    stackName: STACK,
+    publicKeyPem: publicKey,
+    certificatePem: device.certPem,
+    caCertificatePem: ca.certPem,
+    ...options,
   });
-  return {
-    ...base,
-    Resources: {
-      ...base.Resources,
-      X509DomainX509Authorizer: {
-        Type: 'AWS::IoT::Authorizer',
-        Properties: {
-          AuthorizerName: `${STACK}-X509Domain-X509Authorizer`,
-          AuthorizerFunctionArn: { 'Fn::GetAtt': ['AuthorizerFunction', 'Arn'] },
-          Status: 'ACTIVE',
-          SigningDisabled: true,
-        },
-      },
-      X509DomainDomainConfiguration: {
-        Type: 'AWS::IoT::DomainConfiguration',
-        Properties: {
-          DomainConfigurationName: DOMAIN_NAME,
-          ServiceType: 'DATA',
-          AuthenticationType: 'CUSTOM_AUTH_X509',
-          ApplicationProtocol: 'SECURE_MQTT',
-          AuthorizerConfig: {
-            DefaultAuthorizerName: `${STACK}-X509Domain-X509Authorizer`,
-            AllowAuthorizerOverride: false,
-          },
-          DomainConfigurationStatus: 'ENABLED',
-          ...options.domain,
-        },
-      },
-      X509DomainEndpointAddress: {
-        Type: 'Custom::AWS',
-        Properties: {
-          ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:provider',
-          Create: { 'Fn::Sub': [describe, { DomainName: DOMAIN_NAME }] },
-        },
-      },
-      ...(options.certificate !== false && {
-        X509DomainDeviceCertificate: {
-          Type: 'AWS::IoT::Certificate',
-          Properties: {
-            CertificateMode: 'SNI_ONLY',
-            Status: 'ACTIVE',
-            CertificatePem: device.certPem,
-            ...options.certificate,
-          },
-        },
-      }),
-      ...(options.caCertificate && {
-        X509DomainCaCertificate: {
-          Type: 'AWS::IoT::CACertificate',
-          Properties: {
-            CACertificatePem: ca.certPem,
-            CertificateMode: 'SNI_ONLY',
-            Status: 'ACTIVE',
-            AutoRegistrationStatus: 'ENABLE',
-          },
-        },
-      }),
-      ...options.extraResources,
-    },
-    Outputs: {
-      ...base.Outputs,
-      [STACK_OUTPUTS.x509Endpoint]: { Value: { 'Fn::GetAtt': ['X509DomainEndpointAddress', 'domainName'] } },
-      [STACK_OUTPUTS.x509DomainConfigurationName]: { Value: DOMAIN_NAME },
-      [STACK_OUTPUTS.x509AuthorizerName]: { Value: `${STACK}-X509Domain-X509Authorizer` },
-      ...(options.certificate !== false && {
-        [STACK_OUTPUTS.demoCertificateId]: { Value: { Ref: 'X509DomainDeviceCertificate' } },
-        CertificateArn: { Value: { 'Fn::GetAtt': ['X509DomainDeviceCertificate', 'Arn'] } },
-      }),
-    },
-  };
 }
 
 function load(template: CfnTemplate, x509EndpointHost?: string): LocalDeployment {
