@@ -213,6 +213,17 @@ describe('x509 mode: the subject CN and the client id', () => {
       [{ CN: ['test-a/b'] }],
       'the subject CN is not a safe client id: contains "/"; only A-Z a-z 0-9 _ . : - are allowed',
     ],
+    [
+      // Read whole, not cut at the NUL as a C string would be: 'test-a' must not come out of it.
+      'a CN with a NUL byte',
+      [{ CN: ['test-a\u0000evil'] }],
+      'the subject CN is not a safe client id: contains "\\u0000"; only A-Z a-z 0-9 _ . : - are allowed',
+    ],
+    [
+      'a CN that reads like two names',
+      [{ CN: ['test-a,CN=test-b'] }],
+      'the subject CN is not a safe client id: contains ","; only A-Z a-z 0-9 _ . : - are allowed',
+    ],
     ['an empty CN', [{ CN: [''] }], 'the subject CN is not a safe client id: is empty'],
     [
       'a CN longer than 128 bytes',
