@@ -53,6 +53,8 @@ export class SteppedClock implements GatewayClock {
     clearTimeout(timer.handle);
     const wait = Math.min(Math.max(timer.at - this.now(), 0), MAX_TIMEOUT_MS);
     timer.handle = setTimeout(() => (timer.at <= this.now() ? this.#fire(timer) : this.#arm(timer)), wait);
+    // As the gateway's own clock: a stored session's expiry or a delayed will never keeps Jest alive.
+    timer.handle.unref();
   }
 
   #fire(timer: Timer): void {
