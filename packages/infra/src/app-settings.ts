@@ -91,7 +91,7 @@ function parseX509Settings(raw: RawAppSettings): X509AppSettings | false {
   if (!enabled) {
     if (given.length > 0) {
       throw new InfraError(
-        `context \`x509=false\` leaves the X.509 domain out, but ${given.map((key) => `\`${key}\``).join(', ')} configures it: remove one or the other`,
+        `context \`x509=false\` leaves the X.509 domain out, but it is configured by ${given.map((key) => `\`${key}\``).join(', ')}: remove one or the other`,
       );
     }
     return false;

@@ -12,6 +12,8 @@ describe('parseAppSettings', () => {
       disconnectAfterSeconds: undefined,
       tokenKeyName: undefined,
       tokenSigningPublicKeyFile: undefined,
+      // The X.509 domain is on, with the demo certificate and an AWS-managed domain.
+      x509: { certificateFile: undefined, caCertificateFile: undefined },
     });
   });
 
@@ -32,7 +34,66 @@ describe('parseAppSettings', () => {
       disconnectAfterSeconds: 3600,
       tokenKeyName: 'tk',
       tokenSigningPublicKeyFile: 'keys/public.pem',
+      x509: { certificateFile: undefined, caCertificateFile: undefined },
     });
+  });
+
+  it('takes the X.509 settings: off, own certificate or CA, customer-managed domain, pinning', () => {
+    expect(parseAppSettings({ x509: 'false' }).x509).toBe(false);
+    expect(parseAppSettings({ x509: false }).x509).toBe(false);
+    expect(parseAppSettings({ x509: 'true' }).x509).toEqual({
+      certificateFile: undefined,
+      caCertificateFile: undefined,
+    });
+    expect(
+      parseAppSettings({
+        x509CertificateFile: 'device.pem',
+        x509CaCertificateFile: 'ca.pem',
+        x509DomainName: 'iot.example.com',
+        x509ServerCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc',
+        x509ValidationCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/def',
+        x509TrustedCertificateFingerprints: 'aa, bb',
+      }).x509,
+    ).toEqual({
+      certificateFile: 'device.pem',
+      caCertificateFile: 'ca.pem',
+      customDomain: {
+        domainName: 'iot.example.com',
+        serverCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc',
+        validationCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/def',
+      },
+      trustedCertificateFingerprints: ['aa', 'bb'],
+    });
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'x509 neither true nor false',
+      { x509: 'no' },
+      'context `x509` must be true or false (-c x509=false), but "no" was provided',
+    ],
+    [
+      'X.509 options with x509=false',
+      { x509: 'false', x509CertificateFile: 'a.pem', x509DomainName: 'iot.example.com' },
+      'context `x509=false` leaves the X.509 domain out, but it is configured by `x509DomainName`, `x509CertificateFile`: remove one or the other',
+    ],
+    [
+      'a domain name without its server certificate',
+      { x509DomainName: 'iot.example.com' },
+      'a customer-managed X.509 domain needs both `-c x509DomainName=<fully qualified name>` and `-c x509ServerCertificateArn=<ACM certificate ARN>`, but only one was provided',
+    ],
+    [
+      'a server certificate without its domain name',
+      { x509ServerCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' },
+      'a customer-managed X.509 domain needs both `-c x509DomainName=<fully qualified name>` and `-c x509ServerCertificateArn=<ACM certificate ARN>`, but only one was provided',
+    ],
+    [
+      'a validation certificate without a custom domain',
+      { x509ValidationCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' },
+      'context `x509ValidationCertificateArn` is only for a customer-managed domain: also give `-c x509DomainName=...` and `-c x509ServerCertificateArn=...`, or remove it',
+    ],
+  ])('rejects %s', (_case, raw, message) => {
+    expectInfraError(() => parseAppSettings(raw), message);
   });
 
   it.each<[string, Record<string, unknown>, string]>([
@@ -88,6 +149,31 @@ describe('parseAppSettings', () => {
           expect((error as Error).message).toMatch(/^context `\w+` must be .*, but .+ was provided$/s);
         }
       }),
+    );
+  });
+
+  it('never throws anything but InfraError for X.509 settings either', () => {
+    const keys = [
+      'x509',
+      'x509DomainName',
+      'x509ServerCertificateArn',
+      'x509ValidationCertificateArn',
+      'x509CertificateFile',
+      'x509CaCertificateFile',
+      'x509TrustedCertificateFingerprints',
+    ];
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.constantFrom(...keys), fc.oneof(fc.jsonValue(), fc.constantFrom('true', 'false'))),
+        (raw) => {
+          try {
+            parseAppSettings(raw);
+          } catch (error) {
+            expect(error).toBeInstanceOf(InfraError);
+            expect((error as Error).message).toMatch(/x509/);
+          }
+        },
+      ),
     );
   });
 });

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { AUTHORIZER_ENV, DEFAULT_STACK_NAME, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
+import { generateSelfSignedDeviceCertificate } from '../src';
 import { REPO_ROOT } from './helpers';
 
 interface Run {
@@ -62,7 +63,12 @@ afterAll(() => {
 describe('npx cdk synth from the repository root', () => {
   it('synthesizes the stack with the esbuild bundle of the handler and the .keys public key', async () => {
     const outdir = path.join(workdir, 'default');
-    const result = await synth(outdir);
+    // A device certificate of our own, so that this test never writes the demo certificate into the real .keys/
+    // (demo-device-certificate.test.ts covers that in a temporary root).
+    const device = await generateSelfSignedDeviceCertificate({ commonName: 'test-synth-device' });
+    const certificateFile = path.join(workdir, 'device-cert.pem');
+    fs.writeFileSync(certificateFile, device.certificatePem);
+    const result = await synth(outdir, ['-c', `x509CertificateFile=${certificateFile}`]);
     expect(result.stderr).not.toMatch(/AwsSolutions-|Validation failed/);
     expect(result.code).toBe(0);
 
@@ -115,7 +121,8 @@ describe('npx cdk synth from the repository root', () => {
     // The signed authorizer trusts the public key of the pair in .keys/, created on demand.
     const publicKey = fs.readFileSync(path.join(REPO_ROOT, '.keys', 'token-signing-public.pem'), 'utf8');
     const authorizers = resourcesOfType(template, 'AWS::IoT::Authorizer');
-    expect(authorizers.map((a) => a.Properties.SigningDisabled).sort()).toEqual([false, true]);
+    // Unsigned, signed and X.509 (signing disabled: AWS IoT verified the client certificate instead).
+    expect(authorizers.map((a) => a.Properties.SigningDisabled).sort()).toEqual([false, true, true]);
     expect(authorizers.find((a) => a.Properties.SigningDisabled === false)?.Properties).toMatchObject({
       Status: 'ACTIVE',
       TokenKeyName: 'token',
@@ -127,10 +134,23 @@ describe('npx cdk synth from the repository root', () => {
       );
     }
 
-    expect(resourcesOfType(template, 'AWS::Lambda::Permission')).toHaveLength(2);
+    // Three authorizers (unsigned, signed, X.509), one permission each.
+    expect(resourcesOfType(template, 'AWS::Lambda::Permission')).toHaveLength(3);
     expect(resourcesOfType(template, 'AWS::IoT::Policy')).toHaveLength(1);
-    expect(resourcesOfType(template, 'Custom::AWS')).toHaveLength(1);
-    expect(Object.keys(template.Outputs).sort()).toEqual(Object.values(STACK_OUTPUTS).sort());
+    // The data endpoint and the X.509 domain name lookups.
+    expect(resourcesOfType(template, 'Custom::AWS')).toHaveLength(2);
+    expect(resourcesOfType(template, 'AWS::IoT::DomainConfiguration').map((r) => r.Properties)).toEqual([
+      expect.objectContaining({ AuthenticationType: 'CUSTOM_AUTH_X509', ApplicationProtocol: 'SECURE_MQTT' }),
+    ]);
+    expect(resourcesOfType(template, 'AWS::IoT::Certificate').map((r) => r.Properties)).toEqual([
+      { CertificateMode: 'SNI_ONLY', CertificatePem: device.certificatePem, Status: 'ACTIVE' },
+    ]);
+    // Every output but the demo certificate's id (this certificate is our own).
+    expect(Object.keys(template.Outputs).sort()).toEqual(
+      Object.values(STACK_OUTPUTS)
+        .filter((name) => name !== STACK_OUTPUTS.demoCertificateId)
+        .sort(),
+    );
 
     const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as {
       pluginReports: unknown[];
@@ -147,10 +167,21 @@ describe('npx cdk synth from the repository root', () => {
     fs.writeFileSync(keyFile, pem);
     const result = await synth(
       outdir,
-      ['-c', 'stackName=SynthTest', '-c', 'clientIdPrefix=dev-', '-c', 'refreshAfterSeconds=600'],
+      [
+        '-c',
+        'stackName=SynthTest',
+        '-c',
+        'clientIdPrefix=dev-',
+        '-c',
+        'refreshAfterSeconds=600',
+        // As for GovCloud (US), which has no custom authentication with X.509 client certificates.
+        '-c',
+        'x509=false',
+      ],
       { TOKEN_SIGNING_PUBLIC_KEY_FILE: keyFile },
     );
     expect(result.code).toBe(0);
+    expect(result.stderr).not.toContain('demo-device');
 
     const template = readTemplate(outdir, 'SynthTest');
     expect(template.Outputs[STACK_OUTPUTS.clientIdPrefix]?.Value).toBe('dev-');
@@ -160,6 +191,23 @@ describe('npx cdk synth from the repository root', () => {
     expect(
       resourcesOfType(template, 'AWS::IoT::Authorizer').map((a) => a.Properties.TokenSigningPublicKeys),
     ).toContainEqual({ TokenSigningKey: pem });
+    // x509=false: nothing of the X.509 domain, none of its outputs.
+    for (const type of [
+      'AWS::IoT::DomainConfiguration',
+      'AWS::IoT::Certificate',
+      'AWS::IoT::CACertificate',
+    ]) {
+      expect(resourcesOfType(template, type)).toEqual([]);
+    }
+    expect(resourcesOfType(template, 'AWS::IoT::Authorizer')).toHaveLength(2);
+    for (const name of [
+      STACK_OUTPUTS.x509Endpoint,
+      STACK_OUTPUTS.x509DomainConfigurationName,
+      STACK_OUTPUTS.x509AuthorizerName,
+      STACK_OUTPUTS.demoCertificateId,
+    ]) {
+      expect(template.Outputs).not.toHaveProperty(name);
+    }
     const fn = resourcesOfType(template, 'AWS::Lambda::Function').find((r) => r.Properties.Architectures);
     expect(fn?.Properties.Environment).toMatchObject({
       Variables: { CLIENT_ID_PREFIX: 'dev-', REFRESH_AFTER_SECONDS: '600' },
@@ -174,6 +222,16 @@ describe('npx cdk synth from the repository root', () => {
     );
     // A known configuration error prints no stack trace.
     expect(result.stderr).not.toMatch(/^\s+at /m);
+  }, 60_000);
+
+  it('fails with one clear line for a bad X.509 setting, before creating any file', async () => {
+    const result = await synth(path.join(workdir, 'bad-x509'), ['-c', 'x509DomainName=iot.example.com']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(
+      'Error: a customer-managed X.509 domain needs both `-c x509DomainName=<fully qualified name>` and `-c x509ServerCertificateArn=<ACM certificate ARN>`, but only one was provided',
+    );
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(result.stderr).not.toContain('Created');
   }, 60_000);
 });
 

@@ -2,7 +2,7 @@ import { CfnResource, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks, NagRuleCompliance, rules, type NagRuleResult } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { addCustomAuthorizerStack } from '../src';
+import { addCustomAuthorizerStack, generateSelfSignedDeviceCertificate } from '../src';
 import { newApp, PUBLIC_KEY_PEM } from './helpers';
 
 interface Acknowledgment {
@@ -33,15 +33,29 @@ const RULES: Record<string, { rule: (node: CfnResource) => NagRuleResult; findin
   'AwsSolutions-IAM5[Resource::*]': { rule: rules.iam.IAMNoWildcardPermissions, finding: 'Resource::*' },
 };
 
+/** A device certificate for the X.509 domain, which the checks cover as the app deploys it by default. */
+let deviceCertificatePem: string;
+beforeAll(async () => {
+  ({ certificatePem: deviceCertificatePem } = await generateSelfSignedDeviceCertificate({
+    commonName: 'test-mtls-demo',
+  }));
+});
+
 function buildApp(): ReturnType<typeof newApp> {
   const app = newApp();
-  addCustomAuthorizerStack(app, { stackName: 'NagStack', tokenSigningPublicKeyPem: PUBLIC_KEY_PEM });
+  addCustomAuthorizerStack(app, {
+    stackName: 'NagStack',
+    tokenSigningPublicKeyPem: PUBLIC_KEY_PEM,
+    x509: { deviceCertificatePem, deviceCertificateIsDemo: true },
+  });
   return app;
 }
 
 describe('cdk-nag AwsSolutions checks', () => {
   it('report nothing: no error and no warning is left unacknowledged', () => {
     const app = buildApp();
+    // The X.509 domain is part of what is checked.
+    expect(app.node.findChild('NagStack').node.tryFindChild('X509Domain')).toBeDefined();
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations).toEqual([]);
     expect(report.success).toBe(true);
