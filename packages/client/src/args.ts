@@ -12,6 +12,7 @@ import {
   TOKEN_SIGNING_KEY_FILES,
   toUrlEncodedSignature,
   type Transport,
+  wrapText,
 } from '@iot-custom-auth/protocol';
 import { UsageError } from './errors';
 import { checkMtlsFlags } from './mtls-flags';
@@ -809,22 +810,6 @@ const SECTION_TITLES: Readonly<Record<FlagSpec['section'], string>> = {
 
 const HELP_WIDTH = 110;
 const HELP_INDENT = 40;
-
-/** Splits `text` into lines of at most `width` characters at spaces (the help texts of every command). */
-export function wrapText(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line.length > 0 && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line.length === 0 ? word : `${line} ${word}`;
-    }
-  }
-  if (line.length > 0) lines.push(line);
-  return lines;
-}
 
 /** The `--help` text: every flag with its default, the exit codes, and examples. */
 export function usage(): string {

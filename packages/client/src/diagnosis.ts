@@ -44,6 +44,11 @@ export interface FailureContext {
   readonly tokenOrigin?: 'signed-here' | 'given';
   readonly secretArn?: string;
   readonly caFile?: string;
+  /**
+   * Custom authentication with an X.509 client certificate (`CUSTOM_AUTH_X509`): the id of the certificate
+   * sent. Absent for the other modes.
+   */
+  readonly clientCertificateId?: string;
   readonly timeoutSeconds: number;
 }
 
@@ -66,6 +71,42 @@ export function needsTlsProbe(result: Failure): boolean {
     result.status === 'failed' &&
     ['tls', 'hangup', 'websocket-upgrade', 'other'].includes(result.failure.kind)
   );
+}
+
+/**
+ * The failure a TLS pre-check (`probeTls` with the SDK's host, SNI, ALPN, CA and client certificate, before
+ * the SDK connects) already proves, as the SDK would report it, so that `diagnose` words it at once: after a
+ * certificate error s2n withholds its own for 10 to 30 s on purpose (blinding), and the SDK's attempt would
+ * end as a timeout. `undefined` when the handshake worked, or when the problem is below TLS or not certain to
+ * stop the SDK (no answer in time, a server that ignores ALPN): the SDK's one attempt then reports it.
+ */
+export function tlsPrecheckFailure(
+  probe: TlsProbeResult,
+): Extract<Failure, { status: 'failed' }> | undefined {
+  const failed = (name: string, message: string) =>
+    ({ status: 'failed', failure: { kind: 'tls', name, message } }) as const;
+  switch (probe.outcome) {
+    case 'untrusted':
+      return failed(probe.code, 'the server certificate is not trusted');
+    case 'name-mismatch':
+      return failed('ERR_TLS_CERT_ALTNAME_INVALID', probe.detail);
+    case 'alpn-refused':
+      return probe.refused === true
+        ? failed('ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', probe.detail)
+        : undefined;
+    case 'tls-error':
+      return failed(probe.code, probe.detail);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Whether this client, not the server, ended the handshake: its own check of the server certificate failed,
+ * so the server has no record of why (no log to look for).
+ */
+export function clientRejectedServer(probe: TlsProbeResult | undefined): boolean {
+  return probe?.outcome === 'untrusted' || probe?.outcome === 'name-mismatch';
 }
 
 /** Explains a refused, failed or timed-out attempt, using the TLS probe's finding when there is one. */
@@ -141,6 +182,9 @@ export function diagnose(
         kind: 'hangup',
         headline: `${where} closed the connection without a CONNACK (${sdk})`,
         likelyCauses: [
+          ...(context.clientCertificateId === undefined
+            ? []
+            : [unacceptedCertificateCause(context.clientCertificateId)]),
           `the endpoint is not serving custom authentication here: AWS IoT closes connections on 8883, or on ${CUSTOM_AUTH_PORT} without ALPN ${MQTT_ALPN_PROTOCOL}, and never invokes the authorizer`,
           'the endpoint is not AWS IoT Core or the local gateway (not an MQTT 5 server)',
           'AWS IoT may not invoke the Lambda: check its lambda:InvokeFunction permission for iot.amazonaws.com',
@@ -482,4 +526,13 @@ function lostCauses(): string[] {
     'the server ended the connection: a DISCONNECT reason code above says why (0x87: the policy was refreshed and now denies; 0xA0: the connection reached disconnectAfterInSeconds; 0x8E: another connection took over the client id)',
     'the network dropped the connection',
   ];
+}
+
+/**
+ * Why an X.509 domain configuration closes a connection before MQTT: AWS IoT verifies the client certificate
+ * first and answers nothing more when it is not registered and ACTIVE
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/custom-auth-509cert.html, step 1).
+ */
+export function unacceptedCertificateCause(certificateId: string): string {
+  return `AWS IoT did not accept the client certificate ${certificateId}: it must be registered and ACTIVE (AWS::IoT::Certificate with CertificateMode SNI_ONLY, or aws iot register-certificate-without-ca --status ACTIVE); --mtls uses the demo certificate the stack registers`;
 }

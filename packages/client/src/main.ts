@@ -2,7 +2,14 @@ import { type ClientReport } from '@iot-custom-auth/protocol';
 import { DEFAULT_EXPLAIN_WAIT_SECONDS, parseArgs, usage, type CliConfig } from './args';
 import type { Connector } from './connection';
 import { prepareConnection, type PlanDeps } from './connect-plan';
-import { diagnose, diagnoseExchange, needsTlsProbe, type Diagnosis } from './diagnosis';
+import {
+  clientRejectedServer,
+  diagnose,
+  diagnoseExchange,
+  needsTlsProbe,
+  tlsPrecheckFailure,
+  type Diagnosis,
+} from './diagnosis';
 import { ClientError, ConnectionFailedError, RuntimeError, UsageError } from './errors';
 import type { RefusalExplainer } from './explain/refusal-explainer';
 import { exchangeMessages } from './message-exchange';
@@ -27,7 +34,7 @@ export interface MainDeps extends PlanDeps {
   readonly explainer?: RefusalExplainer;
 }
 
-/** The share of `--timeout` kept for the diagnostic TLS handshake after a failure, at most 2 s. */
+/** The share of `--timeout` for the TLS pre-check before the SDK connects, at most 2 s. */
 const PROBE_SHARE = 0.2;
 const MAX_PROBE_MS = 2_000;
 
@@ -92,7 +99,19 @@ async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
   const timeoutMs = config.timeoutSeconds * 1000;
   const probeMs = Math.min(MAX_PROBE_MS, timeoutMs * PROBE_SHARE);
   const started = deps.clock();
-  const result = await deps.connector.connect({ ...request, timeoutMs: timeoutMs - probeMs });
+  // One Node.js handshake with the SDK's host, SNI, ALPN, CA and client certificate before the SDK connects: a
+  // TLS or certificate error is then reported at once, never after s2n's blinding delay as a timeout.
+  const precheck = await deps.tlsProbe({
+    host: request.endpoint,
+    port: request.port,
+    ...(plan.alpn === undefined ? {} : { alpn: [plan.alpn] }),
+    ...(request.caPem === undefined ? {} : { caPem: request.caPem }),
+    ...(request.clientCertificate === undefined ? {} : { clientCertificate: request.clientCertificate }),
+    timeoutMs: probeMs,
+  });
+  const result =
+    tlsPrecheckFailure(precheck) ??
+    (await deps.connector.connect({ ...request, timeoutMs: timeoutMs - probeMs }));
 
   if (result.status === 'connected') {
     print(connectedLines(result.connack, result.settings));
@@ -121,19 +140,16 @@ async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
     return;
   }
 
-  const probe = needsTlsProbe(result)
-    ? await deps.tlsProbe({
-        host: request.endpoint,
-        port: request.port,
-        ...(plan.alpn === undefined ? {} : { alpn: [plan.alpn] }),
-        ...(request.caPem === undefined ? {} : { caPem: request.caPem }),
-        timeoutMs: probeMs,
-      })
-    : undefined;
+  // The pre-check's finding explains what the SDK's error does not say (s2n reports "negotiation failed").
+  const probe = needsTlsProbe(result) ? precheck : undefined;
   const diagnosis = diagnose(result, probe, context);
   const explanation =
-    // Without stack outputs (the upstream sample's flags) no AWS API is called, so there are no logs to read.
-    deps.explainer === undefined || prepared.logGroups.length === 0 || !reachedTheServer(diagnosis)
+    // Without stack outputs (the upstream sample's flags) no AWS API is called, so there are no logs to read;
+    // a server certificate this client refused left no record on the server.
+    deps.explainer === undefined ||
+    prepared.logGroups.length === 0 ||
+    !reachedTheServer(diagnosis) ||
+    clientRejectedServer(probe)
       ? undefined
       : await deps.explainer.explain({
           target: prepared.aws,

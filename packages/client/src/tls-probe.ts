@@ -9,6 +9,8 @@ export interface TlsProbeRequest {
   readonly alpn?: readonly string[];
   /** CA certificates to trust instead of Node.js's bundled roots. */
   readonly caPem?: string;
+  /** The client certificate and key (PEM) to present, as the SDK would (`CUSTOM_AUTH_X509`). */
+  readonly clientCertificate?: { readonly certPem: string; readonly keyPem: string };
   readonly timeoutMs: number;
 }
 
@@ -18,8 +20,11 @@ export type TlsProbeResult =
   | { readonly outcome: 'ok' }
   | { readonly outcome: 'untrusted'; readonly code: string }
   | { readonly outcome: 'name-mismatch'; readonly detail: string }
-  /** The server refused the ALPN protocol, or ignored it. */
-  | { readonly outcome: 'alpn-refused'; readonly detail: string }
+  /**
+   * The server refused the ALPN protocol with an alert (`refused`), or completed the handshake without
+   * selecting it (an MQTT server that ignores ALPN may still work; AWS IoT closes such a connection).
+   */
+  | { readonly outcome: 'alpn-refused'; readonly detail: string; readonly refused?: boolean }
   | { readonly outcome: 'tls-error'; readonly code: string; readonly detail: string }
   | { readonly outcome: 'tcp-error'; readonly code: string }
   | { readonly outcome: 'timeout' };
@@ -63,6 +68,9 @@ export const probeTls: TlsProbe = (request) =>
         ...(isIP(request.host) === 0 ? { servername: request.host } : {}),
         ...(request.alpn === undefined ? {} : { ALPNProtocols: [...request.alpn] }),
         ...(request.caPem === undefined ? {} : { ca: request.caPem }),
+        ...(request.clientCertificate === undefined
+          ? {}
+          : { cert: request.clientCertificate.certPem, key: request.clientCertificate.keyPem }),
         // Verified below, so that the handshake completes and the exact reason can be read.
         rejectUnauthorized: false,
       });
@@ -100,6 +108,7 @@ export const probeTls: TlsProbe = (request) =>
         finish({
           outcome: 'alpn-refused',
           detail: `the server refused ALPN ${request.alpn?.join(', ') ?? '(none offered)'}`,
+          refused: true,
         });
       } else if (TCP_ERROR_CODES.has(code)) {
         finish({ outcome: 'tcp-error', code });

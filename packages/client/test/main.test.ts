@@ -241,7 +241,8 @@ describe('main (through run)', () => {
       },
     ]);
     expect(h.disconnectTimeouts).toEqual([10_000]);
-    expect(h.probes).toEqual([]);
+    // The TLS pre-check, with the SDK's host, ALPN and CA, in the share of --timeout kept from the SDK.
+    expect(h.probes).toEqual([{ host: ENDPOINT, port: 443, alpn: ['mqtt'], timeoutMs: 2000 }]);
   });
 
   it('prints one JSON object with --json and nothing else', async () => {
@@ -293,7 +294,7 @@ describe('main (through run)', () => {
       ].join('\n'),
     );
     expect(h.stdout() + h.stderr()).not.toContain(PASSWORD);
-    expect(h.probes).toEqual([]);
+    expect(h.probes).toEqual([{ host: ENDPOINT, port: 443, alpn: ['mqtt'], timeoutMs: 2000 }]);
   });
 
   it('exits 1 on CONNACK 0x87 for a client id outside the prefix, warning before connecting', async () => {
@@ -374,6 +375,37 @@ describe('main (through run)', () => {
       'on AWS, use the -ats data endpoint (IotEndpoint output): its certificate chains to Amazon Root CA 1',
     ]);
     expect(report.connack).toBeNull();
+    // Found by the pre-check: the SDK never tried (it would have reported a timeout after s2n's blinding).
+    expect(h.connects).toEqual([]);
+  });
+
+  it.each<[string, TlsProbeResult, string]>([
+    [
+      'a certificate for another host',
+      { outcome: 'name-mismatch', detail: 'the certificate is not valid for x (it is for DNS:y)' },
+      `TLS handshake with ${ENDPOINT}:443 failed: the certificate is not valid for x (it is for DNS:y)`,
+    ],
+    [
+      'an ALPN refused with an alert',
+      { outcome: 'alpn-refused', detail: 'the server refused ALPN mqtt', refused: true },
+      `TLS handshake with ${ENDPOINT}:443 failed: the server refused ALPN mqtt`,
+    ],
+    [
+      'a handshake error',
+      { outcome: 'tls-error', code: 'ERR_SSL_WRONG_VERSION_NUMBER', detail: 'wrong version number' },
+      `TLS handshake with ${ENDPOINT}:443 failed (ERR_SSL_WRONG_VERSION_NUMBER)`,
+    ],
+  ])('reports %s from the pre-check at once, with no SDK attempt', async (_name, probe, headline) => {
+    const h = harness({ probe });
+    expect(await run([], h.deps)).toBe(1);
+    expect(h.connects).toEqual([]);
+    expect(h.stderr().split('\n')[0]).toBe(headline);
+  });
+
+  it('still lets the SDK try a server that ignores ALPN (some MQTT servers work without it)', async () => {
+    const h = harness({ probe: { outcome: 'alpn-refused', detail: 'the server did not select ALPN mqtt' } });
+    expect(await run([], h.deps)).toBe(0);
+    expect(h.connects).toHaveLength(1);
   });
 
   it('reports a refused ALPN on a TLS failure, naming port 443 and ALPN mqtt', async () => {
@@ -397,15 +429,17 @@ describe('main (through run)', () => {
     ]);
   });
 
-  it('does not probe TLS when the host name does not resolve', async () => {
+  it('leaves a failure below TLS to the SDK, in its words, without a second probe', async () => {
     const h = harness({
       result: {
         status: 'failed',
         failure: { kind: 'dns', name: 'AWS_IO_DNS_INVALID_NAME', message: 'Host name was invalid' },
       },
+      probe: { outcome: 'tcp-error', code: 'ENOTFOUND' },
     });
     expect(await run([], h.deps)).toBe(1);
-    expect(h.probes).toEqual([]);
+    expect(h.probes).toEqual([{ host: ENDPOINT, port: 443, alpn: ['mqtt'], timeoutMs: 2000 }]);
+    expect(h.connects).toHaveLength(1);
     expect(h.stderr().split('\n')[0]).toBe(`Cannot resolve ${ENDPOINT} (AWS_IO_DNS_INVALID_NAME)`);
   });
 

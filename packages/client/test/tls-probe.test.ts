@@ -1,4 +1,5 @@
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import { createServer as createTlsServer } from 'node:tls';
 import { probeTls, type TlsProbeRequest } from '../src/tls-probe';
 import { createTestCertificates, type TestCertificates } from './fixtures/certificates';
@@ -75,6 +76,7 @@ describe('probeTls', () => {
     expect(await probeTls(request(port))).toEqual({
       outcome: 'alpn-refused',
       detail: 'the server refused ALPN mqtt',
+      refused: true,
     });
   });
 
@@ -84,6 +86,27 @@ describe('probeTls', () => {
       outcome: 'alpn-refused',
       detail: 'the server did not select ALPN mqtt',
     });
+  });
+
+  it('presents the client certificate it is given, as the SDK does for CUSTOM_AUTH_X509', async () => {
+    const server = createTlsServer({
+      cert: certs.serverCert,
+      key: certs.serverKey,
+      ALPNProtocols: ['mqtt'],
+      requestCert: true,
+      // The test only looks at what was presented; whether the server trusts it is not the probe's business.
+      rejectUnauthorized: false,
+      // In TLS 1.3 the client's handshake ends before the server has read its certificate, and the probe
+      // closes right then; in TLS 1.2 the server has it before it sends its Finished.
+      maxVersion: 'TLSv1.2',
+    });
+    const presented = new Promise<string>((resolve) =>
+      server.once('secureConnection', (socket) => resolve(socket.getPeerCertificate().fingerprint256)),
+    );
+    const port = await listen(server);
+    const clientCertificate = { certPem: certs.untrustedCert, keyPem: certs.untrustedKey };
+    expect(await probeTls(request(port, { clientCertificate }))).toEqual({ outcome: 'ok' });
+    expect(await presented).toBe(new X509Certificate(certs.untrustedCert).fingerprint256);
   });
 
   it('reports a closed port as a TCP error', async () => {

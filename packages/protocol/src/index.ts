@@ -22,3 +22,4 @@ export * from './topic-root';
 export * from './username';
 export * from './wildcard-match';
 export * from './workspace-root';
+export * from './wrap-text';

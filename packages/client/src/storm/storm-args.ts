@@ -1,4 +1,4 @@
-import { MAX_CLIENT_ID_BYTES } from '@iot-custom-auth/protocol';
+import { MAX_CLIENT_ID_BYTES, wrapText } from '@iot-custom-auth/protocol';
 import {
   closestFlag,
   configFromFlags,
@@ -8,7 +8,6 @@ import {
   parseArgs,
   readFlags,
   unknownFlag as unknownConnectFlag,
-  wrapText,
   type CliConfig,
 } from '../args';
 import { UsageError } from '../errors';
