@@ -10,6 +10,7 @@ import {
   signToken,
   type ClientReport,
   type Transport,
+  wrapText,
 } from '@iot-custom-auth/protocol';
 import type { ConnectLogEntry, GatewayLogEntry } from 'local-iot';
 
@@ -350,36 +351,67 @@ function explainedLine(explanation: NonNullable<ClientReport['explanation']>): s
   return explanation.found ? `reason: ${explanation.reason}` : `no reason found: ${explanation.why}`;
 }
 
-/** The matrix as a table for people. */
+/** The widest line `formatMatrixTable` prints: a 100-column terminal or CI log shows it unwrapped. */
+export const MATRIX_TABLE_WIDTH = 100;
+/** Where a row's detail, explanation and failure lines start. */
+const DETAIL_INDENT = '      ';
+
+/**
+ * The matrix as a table for people, at most `MATRIX_TABLE_WIDTH` columns: one line per row with the
+ * outcome (case, expected and actual CONNACK and exit code, time; a long case name wraps within its column),
+ * then the row's details (what the gateway saw, the Lambda, the round trip), the reason the client found for
+ * a refusal and each expectation that did not hold, wrapped under it.
+ */
 export function formatMatrixTable(results: readonly MatrixResult[]): string {
-  const header = ['', 'case', 'expected', 'CONNACK', 'round trip', 'transport (gateway)', 'Lambda', 'time'];
-  const rows = results.map((r) => [
-    r.failures.length === 0 ? 'PASS' : 'FAIL',
-    r.row.name,
-    `${hex(r.row.expect.reasonCode)} exit ${r.row.expect.exitCode}`,
-    r.report?.connack?.reasonCode === undefined
-      ? '-'
-      : `${hex(r.report.connack.reasonCode)} exit ${r.exitCode}`,
-    roundtripCell(r.report),
-    r.decision === undefined
-      ? '-'
-      : `${r.decision.transport}${r.decision.alpn ? ` (ALPN ${r.decision.alpn})` : ''}`,
-    r.decision === undefined
-      ? '-'
-      : r.decision.lambdaInvoked
-        ? `invoked${r.decision.lambdaDurationMs === undefined ? '' : ` ${Math.round(r.decision.lambdaDurationMs)} ms`}`
-        : 'not invoked',
-    `${r.durationMs} ms`,
-  ]);
+  const header = ['', 'case', 'expected', 'CONNACK', 'time'];
+  const rows = results.map((r) => {
+    const connack = r.report?.connack?.reasonCode ?? undefined;
+    return [
+      r.failures.length === 0 ? 'PASS' : 'FAIL',
+      r.row.name,
+      `${hex(r.row.expect.reasonCode)} exit ${r.row.expect.exitCode}`,
+      connack === undefined ? '-' : `${hex(connack)} exit ${r.exitCode}`,
+      `${r.durationMs} ms`,
+    ];
+  });
+  const CASE = 1;
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => (row[i] ?? '').length)));
-  const format = (row: readonly string[]): string =>
-    row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ');
-  const lines = [format(header), format(widths.map((w) => '-'.repeat(w)))];
+  const separators = 2 * (header.length - 1);
+  const others = widths.reduce((sum, width, i) => (i === CASE ? sum : sum + width), 0);
+  widths[CASE] = Math.min(widths[CASE] ?? 0, MATRIX_TABLE_WIDTH - others - separators);
+  const format = (row: readonly string[]): string[] => {
+    const names = wrapText(row[CASE] ?? '', widths[CASE] ?? 0);
+    return names.map((name, line) =>
+      row
+        .map((cell, i) => (i === CASE ? name : line === 0 ? cell : '').padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+  };
+  const indented = (text: string): string[] =>
+    wrapText(text, MATRIX_TABLE_WIDTH - DETAIL_INDENT.length).map((line) => `${DETAIL_INDENT}${line}`);
+  const lines = [...format(header), ...format(widths.map((w) => '-'.repeat(w)))];
   for (const [i, row] of rows.entries()) {
-    lines.push(format(row));
-    const explanation = results[i]?.report?.explanation;
-    if (explanation !== undefined) lines.push(`      ${explainedLine(explanation)}`);
-    for (const failure of results[i]?.failures ?? []) lines.push(`      ${failure}`);
+    const result = results[i] as MatrixResult;
+    lines.push(...format(row), ...indented(detailLine(result)));
+    const explanation = result.report?.explanation;
+    if (explanation !== undefined) lines.push(...indented(explainedLine(explanation)));
+    for (const failure of result.failures) lines.push(...indented(failure));
   }
   return lines.join('\n');
+}
+
+/** What the gateway's decision line says about a row (transport, ALPN, the Lambda) and its round trip. */
+function detailLine(result: MatrixResult): string {
+  const decision = result.decision;
+  const gateway =
+    decision === undefined
+      ? 'gateway: no decision line'
+      : `gateway: ${decision.transport}${decision.alpn ? ` (ALPN ${decision.alpn})` : ''}, Lambda ${
+          decision.lambdaInvoked
+            ? `invoked${decision.lambdaDurationMs === undefined ? '' : ` ${Math.round(decision.lambdaDurationMs)} ms`}`
+            : 'not invoked'
+        }`;
+  const roundtrip = roundtripCell(result.report);
+  return roundtrip === '-' ? gateway : `${gateway}; round trip: ${roundtrip}`;
 }
