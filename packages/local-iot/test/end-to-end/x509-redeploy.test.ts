@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import type { IClientOptions } from 'mqtt';
+import { STACK_OUTPUTS } from '@iot-custom-auth/protocol';
+import { FUNCTIONS_DIR, rsaKeyPair, writeAssembly } from '../fixtures/assembly';
+import { x509Template } from '../fixtures/x509-assembly';
+import { useLocalIot } from '../support/local-iot-harness';
+import { TestClient } from '../support/mqtt-test-client';
+import { withTimeout } from '../support/wait';
+import { testCertificate, type TestCertificate } from '../support/x509-certificates';
+
+// The X.509 listener across a redeploy (watch mode swaps the deployment in place): same port, same CA, and
+// the new deployment's certificate registrations apply from the next connection on. Served from the fixture
+// stack in mtls-infra's template shape, whose authorizer is the behaviours fixture ('x509-principal': allow
+// with the certificate id as principalId).
+
+const STACK = 'X509RedeployStack';
+const { publicKey } = rsaKeyPair();
+let cdkOut: string;
+let device: TestCertificate;
+
+function writeStack(certificateStatus: string): void {
+  writeAssembly(
+    cdkOut,
+    STACK,
+    x509Template({
+      stackName: STACK,
+      publicKeyPem: publicKey,
+      certificatePem: device.certPem,
+      certificate: { Status: certificateStatus },
+    }),
+    { fn: join(FUNCTIONS_DIR, 'behaviours') },
+  );
+}
+
+const served = useLocalIot({
+  assembly: async (scratch) => {
+    device = await testCertificate();
+    cdkOut = join(scratch, 'cdk.out');
+    writeStack('ACTIVE');
+    return cdkOut;
+  },
+  serve: { isolation: 'thread' },
+});
+
+const clients: TestClient[] = [];
+afterEach(() => {
+  for (const client of clients.splice(0)) client.end();
+});
+
+function x509Options(alpn: readonly string[] | undefined): IClientOptions {
+  const { x509 } = served.local.connection;
+  return {
+    host: '127.0.0.1',
+    port: x509?.port ?? 0,
+    protocol: 'mqtts',
+    servername: x509?.endpoint ?? '',
+    ca: readFileSync(served.local.connection.caFile),
+    cert: device.certPem,
+    key: device.keyPem,
+    ...(alpn && { ALPNProtocols: [...alpn] }),
+    clientId: 'test-mtls-demo',
+    username: 'x509-principal',
+  };
+}
+
+async function connackCode(alpn: readonly string[] | undefined = ['mqtt']): Promise<number> {
+  const { client, reasonCode } = await TestClient.open(
+    `mqtts://127.0.0.1:${served.local.connection.x509?.port ?? 0}`,
+    x509Options(alpn),
+  );
+  clients.push(client);
+  return reasonCode;
+}
+
+describe('the X.509 listener of a fixture stack', () => {
+  it('admits the registered certificate with ALPN mqtt, x-amzn-mqtt-ca or none', async () => {
+    expect(await connackCode(['mqtt'])).toBe(0);
+    expect(await connackCode(['x-amzn-mqtt-ca'])).toBe(0);
+    expect(await connackCode(undefined)).toBe(0);
+    expect(served.log.matching('connect', { clientId: 'test-mtls-demo' }).at(-1)).toMatchObject({
+      authentication: 'CUSTOM_AUTH_X509',
+      clientCertificateId: device.id,
+      decision: 'allow',
+    });
+    expect(served.output(STACK_OUTPUTS.demoCertificateId)).toBe(device.id);
+  });
+
+  it('refuses ALPN it does not speak during the handshake, saying what it speaks', async () => {
+    const { x509 } = served.local.connection;
+    await withTimeout(
+      new Promise<void>((resolve) => {
+        const socket = tlsConnect({
+          host: '127.0.0.1',
+          port: x509?.port ?? 0,
+          servername: x509?.endpoint ?? '',
+          ca: readFileSync(served.local.connection.caFile),
+          cert: device.certPem,
+          key: device.keyPem,
+          ALPNProtocols: ['http/1.1'],
+        });
+        socket.on('error', () => resolve());
+        socket.on('close', () => resolve());
+      }),
+      'the handshake to fail',
+    );
+    const refusal = await served.log.waitFor('tls-refused', {});
+    expect(refusal.reason).toBe(
+      "the client offered ALPN 'http/1.1'; this port speaks 'mqtt', 'x-amzn-mqtt-ca' (MQTT over TLS with a client certificate)",
+    );
+  });
+
+  it('keeps its port and CA across a redeploy, whose registrations apply to the next connection', async () => {
+    const before = { ...served.local.connection };
+    const ca = readFileSync(before.caFile, 'utf8');
+    writeStack('INACTIVE');
+    const swap = await served.local.redeploy();
+    expect(swap.notices).toEqual([]);
+    expect(served.local.connection.x509).toEqual(before.x509);
+    expect(served.local.gateway.x509?.port).toBe(before.x509?.port);
+    expect(readFileSync(before.caFile, 'utf8')).toBe(ca);
+    await expect(connackCode()).rejects.toThrow('connection closed before CONNACK');
+    expect(await served.log.waitFor('tls-refused', { cause: 'client-certificate-inactive' })).toMatchObject({
+      clientCertificateId: device.id,
+    });
+    writeStack('ACTIVE');
+    await served.local.redeploy();
+    expect(await connackCode()).toBe(0);
+  });
+});
