@@ -12,6 +12,7 @@ import {
   type CapturedOutput,
 } from './support/events';
 import { FakeSecretsManager } from './support/fake-secrets-manager';
+import { certificateEvent, createDeviceCertificate, newKeys } from './support/certificates';
 
 type HandlerModule = typeof import('../src/handler');
 
@@ -48,6 +49,7 @@ const MANAGED_ENV = [
   'SECRET_CACHE_TTL_SECONDS',
   'TOKEN_MAX_LIFETIME_SECONDS',
   'TOKEN_CLOCK_SKEW_SECONDS',
+  'X509_TRUSTED_CERTIFICATE_FINGERPRINTS',
   'AWS_LAMBDA_LOG_FORMAT',
   'AWS_ENDPOINT_URL',
   'AWS_ENDPOINT_URL_SECRETS_MANAGER',
@@ -157,6 +159,41 @@ describe('cold start', () => {
     expect(error.message).toBe(
       "`REFRESH_AFTER_SECONDS` must be an integer between 300 and 86400, but '10' was provided",
     );
+  });
+
+  it('throws a ConfigError for a fingerprint in X509_TRUSTED_CERTIFICATE_FINGERPRINTS that is not SHA-256', () => {
+    setEnv({ X509_TRUSTED_CERTIFICATE_FINGERPRINTS: 'ab:cd' });
+    const error = coldStartError();
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toMatch(
+      /^`X509_TRUSTED_CERTIFICATE_FINGERPRINTS` must be a comma-separated list of SHA-256/,
+    );
+  });
+});
+
+describe('handler: X.509 mode', () => {
+  it('pins certificates from X509_TRUSTED_CERTIFICATE_FINGERPRINTS and never calls Secrets Manager', async () => {
+    const keys = await newKeys();
+    const listed = await createDeviceCertificate(keys, { commonName: 'test-mtls-demo' });
+    const other = await createDeviceCertificate(keys, { commonName: 'test-mtls-demo' });
+    setEnv({
+      X509_TRUSTED_CERTIFICATE_FINGERPRINTS: listed.certificateId.toUpperCase().match(/../g)!.join(':'),
+    });
+    const handler = coldStart();
+    await expect(handler(certificateEvent(listed), CONTEXT)).resolves.toMatchObject({
+      isAuthenticated: true,
+      principalId: listed.certificateId,
+      policyDocuments: devicePolicies('test-mtls-demo'),
+    });
+    await expect(handler(certificateEvent(other), CONTEXT)).resolves.toMatchObject({
+      isAuthenticated: false,
+      policyDocuments: [],
+    });
+    expect(decisions().map((line) => [line.decision, line.reason, line.mode, line.certificateId])).toEqual([
+      ['ALLOW', 'X509_OK', 'x509', listed.certificateId],
+      ['DENY', 'X509_CERTIFICATE_NOT_TRUSTED', 'x509', other.certificateId],
+    ]);
+    expect(fake.requests).toEqual([]);
   });
 });
 
