@@ -588,6 +588,7 @@ async function prepareMtlsConnection(config: CliConfig, deps: PlanDeps): Promise
     ...(id.problem === undefined ? {} : { clientIdProblem: id.problem }),
     passwordSource: config.password === undefined ? 'none' : 'flag',
     ...(ca.file === undefined ? {} : { caFile: ca.file }),
+    clientCertificateId: certificate.certificateId,
     timeoutSeconds: config.timeoutSeconds,
   };
   const request: ConnectRequest = {

@@ -140,6 +140,12 @@ it('refuses a certificate the stack did not register in the TLS handshake, befor
     authentication: 'CUSTOM_AUTH_X509',
     clientCertificate: { id: ownId },
   });
+  // The client says why: the gateway's record of the refusal, and the registration that fixes it.
+  expect(report.explanation).toMatchObject({ found: true, cause: 'CLIENT_CERTIFICATE_NOT_ACCEPTED' });
+  expect(report.explanation?.found === true && report.explanation.fix).toMatch(
+    /^AWS IoT did not accept the client certificate [0-9a-f]{64}: it must be registered and ACTIVE/,
+  );
+  expect(report.likelyCauses?.[0]).toContain(`did not accept the client certificate ${ownId}`);
   expect(decisionFor('test-unregistered')).toBeUndefined();
   expect(
     served.gatewayLog.find(

@@ -13,17 +13,27 @@ import {
   wrapText,
 } from '@iot-custom-auth/protocol';
 import type { ConnectLogEntry, GatewayLogEntry } from 'local-iot';
+import {
+  clientCertificateFailures,
+  mtlsMatrixRows,
+  type ClientCertificateExpectation,
+  type MtlsRowInputs,
+} from './mtls-rows';
 
 /** What one row of the connect matrix expects. */
 export interface MatrixExpectation {
   /** Exit code of the client: 0 connected and disconnected, 1 refused. */
   readonly exitCode: 0 | 1;
-  /** MQTT 5 CONNACK reason code. */
-  readonly reasonCode: number;
+  /** MQTT 5 CONNACK reason code; absent: no CONNACK, the connection was refused in the TLS handshake. */
+  readonly reasonCode?: number;
   /** The transport the gateway must have seen (`mqtt` = TLS with ALPN mqtt; `websockets` = upgrade on /mqtt). */
   readonly transport: Transport;
   /** Whether the authorizer Lambda must have run for this connection. */
   readonly lambdaInvoked: boolean;
+  /** How the client must report it authenticated (`--json` `authentication`), when it matters. */
+  readonly authentication?: 'CUSTOM_AUTH_X509';
+  /** mTLS rows: what the gateway's log must show of the client certificate. */
+  readonly clientCertificate?: ClientCertificateExpectation;
   /**
    * For a refused row: the cause the client must explain the refusal with, read from the logs (a key of
    * protocol's `CONNECT_REFUSALS`, in the report's `explanation.cause`).
@@ -43,6 +53,8 @@ export interface MatrixRow {
   readonly clientId: string;
   readonly args: readonly string[];
   readonly expect: MatrixExpectation;
+  /** A row that is not a client run (e.g. a raw TLS handshake) checks its own expectations. */
+  readonly run?: (row: MatrixRow, options: RunMatrixOptions) => Promise<MatrixResult>;
 }
 
 /** A signed token whose signature has been altered after signing (standard base64, still well-formed). */
@@ -67,7 +79,12 @@ export function tamperedToken(repoRoot: string): TamperedToken {
  * The matrix `npm start` runs and the end-to-end test asserts: both transports with both authorizers
  * allowed, then the refusals a developer most often meets.
  */
-export function connectMatrixRows(tokenKeyName: string, tampered: TamperedToken): MatrixRow[] {
+export function connectMatrixRows(
+  tokenKeyName: string,
+  tampered: TamperedToken,
+  /** The X.509 rows' certificates (`prepareMtlsRows`); without them the matrix has no mTLS rows. */
+  mtls?: MtlsRowInputs,
+): MatrixRow[] {
   const id = (label: string, prefix = 'test-'): string => `${prefix}${label}-${randomUUID().slice(0, 8)}`;
   const allowed = (transport: Transport): MatrixExpectation => ({
     exitCode: 0,
@@ -164,6 +181,7 @@ export function connectMatrixRows(tokenKeyName: string, tampered: TamperedToken)
         roundtrip: { ok: false, subackReasonCode: RC.notAuthorized, pubackReasonCode: RC.notAuthorized },
       },
     ),
+    ...(mtls === undefined ? [] : mtlsMatrixRows(mtls)),
   ];
 }
 
@@ -204,7 +222,8 @@ export async function runConnectMatrix(
   const worker = async (): Promise<void> => {
     while (next < rows.length) {
       const index = next++;
-      results[index] = await runRow(rows[index] as MatrixRow, options);
+      const row = rows[index] as MatrixRow;
+      results[index] = row.run === undefined ? await runRow(row, options) : await row.run(row, options);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
@@ -250,7 +269,13 @@ async function runRow(row: MatrixRow, options: RunMatrixOptions): Promise<Matrix
       );
     }
   }
-  if (decision === undefined) {
+  failures.push(...clientCertificateFailures(row, report, decision, options.gatewayLog));
+  if (expect.reasonCode === undefined) {
+    // Refused in the TLS handshake: no CONNECT reached the gateway's decision.
+    if (decision !== undefined) {
+      failures.push(`the gateway decided ${decision.reasonCode} (${decision.reason}), expected no CONNECT`);
+    }
+  } else if (decision === undefined) {
     failures.push(`the gateway logged no connect decision for client id ${row.clientId}`);
   } else {
     if (decision.transport !== expect.transport) {

@@ -15,6 +15,7 @@ import {
 } from 'local-iot';
 import { connectMatrixRows, formatMatrixTable, runConnectMatrix, tamperedToken } from './connect-matrix';
 import { ConnectMatrixError } from './errors';
+import { prepareMtlsRows } from './mtls-rows';
 
 const USAGE = `Usage: npm start [-- -c KEY=VALUE ...]
 
@@ -113,7 +114,12 @@ async function serveAndRun(
     const tokenKeyName = stackOutputs[STACK_OUTPUTS.tokenKeyName];
     if (tokenKeyName === undefined)
       throw new ConnectMatrixError(`the stack has no ${STACK_OUTPUTS.tokenKeyName} output`);
-    const rows = connectMatrixRows(tokenKeyName, tamperedToken(repoRoot));
+    // The X.509 rows' certificate of this run's own lives in its state directory, removed with it.
+    const rows = connectMatrixRows(
+      tokenKeyName,
+      tamperedToken(repoRoot),
+      await prepareMtlsRows(repoRoot, stateDir),
+    );
     const clientCli = require.resolve('client/dist/cli.js');
     const results = await runConnectMatrix(rows, {
       clientCommand: [process.execPath, clientCli],

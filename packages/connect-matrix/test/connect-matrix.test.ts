@@ -1,5 +1,9 @@
 import { STACK_OUTPUTS } from '@iot-custom-auth/protocol';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { connectMatrixRows, formatMatrixTable, runConnectMatrix, tamperedToken } from '../src/connect-matrix';
+import { prepareMtlsRows } from '../src/mtls-rows';
 import {
   REPO_ROOT,
   serveSynthesizedStack,
@@ -11,19 +15,23 @@ import {
 // the Lambda ran, and counting the Lambda invocations.
 
 let served: ServedStack;
+let scratch: string;
 
 beforeAll(async () => {
+  scratch = mkdtempSync(path.join(tmpdir(), 'connect-matrix-'));
   served = await serveSynthesizedStack();
 }, 120_000);
 
 afterAll(async () => {
   await served?.close();
+  if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
 });
 
 it('meets every expectation of the connect matrix with the real client', async () => {
   const rows = connectMatrixRows(
     served.local.runtime.outputs[STACK_OUTPUTS.tokenKeyName] as string,
     tamperedToken(REPO_ROOT),
+    await prepareMtlsRows(REPO_ROOT, scratch),
   );
   const before = served.local.runtime.invocationCount();
   const results = await runConnectMatrix(rows, {
@@ -53,10 +61,30 @@ it('meets every expectation of the connect matrix with the real client', async (
     ['tampered signature', 1, 'mqtt', 'mqtt', 'mqtt'],
     ['roundtrip on own topic', 0, 'mqtt', 'mqtt', 'mqtt'],
     ['publish outside the policy', 1, 'mqtt', 'mqtt', 'mqtt'],
+    ['mTLS, demo certificate', 0, 'mqtt', 'mqtt', 'mqtt'],
+    // Refused in the TLS handshake: no CONNECT, so no decision line.
+    ['mTLS, certificate the stack did not register', 1, 'mqtt', undefined, undefined],
+    ["mTLS, client id is not the certificate's CN", 1, 'mqtt', 'mqtt', 'mqtt'],
+    ['mTLS, no client certificate (raw TLS)', 1, undefined, undefined, undefined],
+  ]);
+  // The X.509 rows as the gateway saw them: the certificate verified before the authorizer, the Lambda's
+  // reason for the client id that is not the CN.
+  expect(
+    results
+      .slice(-4, -1)
+      .map((r) => [
+        r.report?.authentication,
+        r.decision?.authentication,
+        r.report?.explanation?.found === true ? r.report.explanation.cause : undefined,
+      ]),
+  ).toEqual([
+    ['CUSTOM_AUTH_X509', 'CUSTOM_AUTH_X509', undefined],
+    ['CUSTOM_AUTH_X509', undefined, 'CLIENT_CERTIFICATE_NOT_ACCEPTED'],
+    ['CUSTOM_AUTH_X509', 'CUSTOM_AUTH_X509', 'NOT_AUTHENTICATED'],
   ]);
   // The round trips, as the client reports them: SUBACK and PUBACK reason codes, messages back.
   expect(
-    results.slice(-2).map((r) => ({
+    results.slice(-6, -4).map((r) => ({
       ok: r.report?.roundtrip?.ok,
       suback: r.report?.roundtrip?.suback?.reasonCodes?.map((c) => c.reasonCode),
       puback: r.report?.roundtrip?.puback?.map((p) => p.reasonCode),
@@ -66,8 +94,9 @@ it('meets every expectation of the connect matrix with the real client', async (
     { ok: true, suback: [0x01], puback: [0x00], error: undefined },
     { ok: false, suback: [0x87], puback: [0x87], error: 'subscribe-refused' },
   ]);
-  // Every row but the tampered signature ran the Lambda exactly once.
-  expect(served.local.runtime.invocationCount() - before).toBe(9);
+  // Every row ran the Lambda exactly once, but the tampered signature and the two certificates refused in the
+  // TLS handshake (before any authorizer).
+  expect(served.local.runtime.invocationCount() - before).toBe(11);
   const upgrades = served.gatewayLog.filter((e) => e.event === 'websocket-upgrade');
   expect(upgrades).toHaveLength(2);
 }, 120_000);

@@ -3,7 +3,7 @@ import {
   refusalCauseOfIotLogReason,
   type ConnectRefusalCause,
 } from '@iot-custom-auth/protocol';
-import type { FailureContext } from '../diagnosis';
+import { unacceptedCertificateCause, type FailureContext } from '../diagnosis';
 import type { CauseText } from './decision-fixes';
 import type { IotLogFact } from './log-records';
 
@@ -82,10 +82,19 @@ export function iotCause(fact: IotLogFact, context: FailureContext): CauseText |
   if (fact.status !== undefined && fact.status.toLowerCase() !== 'failure') return undefined;
   const said = fact.details ?? fact.reason;
   if (said === undefined) return undefined;
-  const cause = causeOf(fact.reason, said, context);
   const reason = `AWS IoT refused the ${fact.eventType === 'Connect' ? 'connection' : fact.eventType}${
     fact.reason === undefined ? '' : ` (${fact.reason})`
   }: ${said}`;
+  // A client certificate refused before custom authentication: the table's rows are all about the custom
+  // authorizer's steps, and the fix is the certificate's registration.
+  if (context.clientCertificateId !== undefined && /client certificate/i.test(said)) {
+    return {
+      cause: 'CLIENT_CERTIFICATE_NOT_ACCEPTED',
+      reason,
+      fix: unacceptedCertificateCause(context.clientCertificateId),
+    };
+  }
+  const cause = causeOf(fact.reason, said, context);
   if (cause === undefined) {
     return {
       cause: 'UNKNOWN',
