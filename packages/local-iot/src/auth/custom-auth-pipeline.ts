@@ -518,15 +518,26 @@ function credentialSources(attempt: ConnectAttempt): CredentialSource[] {
       return value === undefined ? undefined : safeDecodeURIComponent(value);
     });
     if (attempt.queryString !== undefined) {
-      const query = parseCustomAuthUsername(`?${attempt.queryString.replace(/^\?/, '')}`);
-      sources.push((name) => usernameParam(query, name));
+      sources.push(querySource(`?${attempt.queryString.replace(/^\?/, '')}`));
     }
   }
-  if (attempt.username !== undefined) {
-    const username = parseCustomAuthUsername(attempt.username);
-    sources.push((name) => usernameParam(username, name));
-  }
+  if (attempt.username !== undefined) sources.push(querySource(attempt.username));
   return sources;
+}
+
+/**
+ * The parameters of a username or query string. The signature is read as a query string is
+ * (application/x-www-form-urlencoded): a `+` not URL-encoded is a space, which is why AWS IoT requires the
+ * signature URL-encoded (https://docs.aws.amazon.com/iot/latest/developerguide/custom-auth.html: "the
+ * signature must be URL-encoded"), and so the raw `+` of a base64 signature makes it fail verification.
+ */
+function querySource(raw: string): CredentialSource {
+  const parsed = parseCustomAuthUsername(raw);
+  const queryStart = raw.indexOf('?');
+  const formDecoded = parseCustomAuthUsername(
+    `${raw.slice(0, queryStart + 1)}${raw.slice(queryStart + 1).replace(/\+/g, '%20')}`,
+  );
+  return (name) => usernameParam(name === AUTHORIZER_SIGNATURE_PARAM ? formDecoded : parsed, name);
 }
 
 function firstOf(sources: readonly CredentialSource[], name: string): string | undefined {
@@ -557,6 +568,13 @@ function checkSignature(
       ok: false,
       state: 'missing',
       reason: `${name} has signing enabled but the connection sent no ${AUTHORIZER_SIGNATURE_PARAM}`,
+    };
+  }
+  if (signature.includes(' ')) {
+    return {
+      ok: false,
+      state: 'failed',
+      reason: `${name}: the token signature has a space after URL-decoding: a '+' that is not URL-encoded reads as a space in a query string; URL-encode the signature (+ as %2B, / as %2F, = as %3D)`,
     };
   }
   if (!isStandardBase64(signature)) {
