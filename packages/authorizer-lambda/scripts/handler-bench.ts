@@ -8,6 +8,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { createToken, deriveDevicePassword } from '@iot-custom-auth/protocol';
 import { mockClient } from 'aws-sdk-client-mock';
 import { MasterSecretCache, createHandler, loadConfig } from '../src';
+import { certificateEvent, createDeviceCertificate, newKeys } from '../test/support/certificates';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:bench-AbCdEf';
 const CONTEXT = { invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:bench' };
@@ -65,6 +66,8 @@ async function main(): Promise<void> {
 
   const password = deriveDevicePassword(MASTER_KEY, DEVICE);
   const token = createToken({ clientId: 'test-bench', lifetimeSeconds: 3600 });
+  // X.509 mode parses the certificate (node:crypto) and hashes its DER on every connection; no Secrets Manager.
+  const certificate = await createDeviceCertificate(await newKeys(), { commonName: 'test-mtls-demo' });
   const cases: [string, unknown, boolean][] = [
     ['allow unsigned (password)', unsignedEvent(password, DEVICE), true],
     [
@@ -84,6 +87,8 @@ async function main(): Promise<void> {
       false,
     ],
     ['deny unsafe client id', unsignedEvent(password, 'test-#'), false],
+    ['allow x509 (certificate)', certificateEvent(certificate), true],
+    ['deny x509 client id not the CN', certificateEvent(certificate, 'test-other'), false],
   ];
 
   await handler(cases[0]?.[1], CONTEXT); // warm the master secret cache
