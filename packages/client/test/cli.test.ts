@@ -194,6 +194,7 @@ describe('connect CLI, real process and real SDK', () => {
       port: server.port,
       transport: 'websockets',
       alpn: null,
+      authentication: 'CUSTOM_AUTH',
       authorizer: 'TestStack-Unsigned',
       signed: false,
       clientId: expect.stringMatching(/^test-[0-9a-f-]{36}$/) as unknown,
