@@ -131,6 +131,23 @@ export class GitHubOidcStack extends Stack {
       }),
     );
 
+    // A destroyed e2e stack leaves its AWS-managed X.509 domain configuration disabled (AWS IoT deletes one only
+    // 7 days after it was disabled); the workflow deletes those of earlier runs once they may be deleted.
+    this.deployRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'CleanUpRetainedE2eDomainConfigurations',
+        actions: ['iot:DescribeDomainConfiguration', 'iot:DeleteDomainConfiguration'],
+        resources: [`arn:${partition}:iot:${region}:${account}:domainconfiguration/${prefix}*`],
+      }),
+    );
+    this.deployRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListDomainConfigurations',
+        actions: ['iot:ListDomainConfigurations'],
+        resources: ['*'],
+      }),
+    );
+
     const arn = (service: string, resource: string, regional = true): string =>
       `arn:<AWS::Partition>:${service}:${regional ? '<AWS::Region>' : ''}:<AWS::AccountId>:${resource}`;
     const acknowledgments: [resource: string, reason: string][] = [
@@ -157,6 +174,14 @@ export class GitHubOidcStack extends Stack {
       [
         arn('lambda', `function:${prefix}*`),
         "diagnose reads the e2e authorizer functions' resource policies (GetPolicy); their names are generated after the stack name.",
+      ],
+      [
+        arn('iot', `domainconfiguration/${prefix}*`),
+        'The X.509 domain configurations the destroyed e2e stacks left (named after their stack, ending in an id AWS IoT assigns): the workflow deletes them once AWS IoT allows it.',
+      ],
+      [
+        '*',
+        'iot:ListDomainConfigurations has no resource-level permissions (the IAM service authorization reference lists no resource type for it); the statement allows that one read-only action only.',
       ],
       [
         arn('secretsmanager', 'secret:*'),

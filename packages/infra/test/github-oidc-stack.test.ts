@@ -48,7 +48,7 @@ describe('GitHubOidcStack', () => {
     });
   });
 
-  it("grants exactly the bootstrap roles, the e2e stacks, their authorizers, device secrets, log groups and functions' policies", () => {
+  it("grants exactly the bootstrap roles, the e2e stacks, their authorizers, device secrets, log groups, functions' policies and retained domain configurations", () => {
     const template = synth();
     const role = onlyLogicalId(template, 'AWS::IAM::Role');
     const policies = template.findResources('AWS::IAM::Policy');
@@ -135,6 +135,26 @@ describe('GitHubOidcStack', () => {
                 account,
                 ':function:IotCustomAuthE2E-*',
               ),
+            },
+            {
+              Sid: 'CleanUpRetainedE2eDomainConfigurations',
+              Effect: 'Allow',
+              Action: ['iot:DeleteDomainConfiguration', 'iot:DescribeDomainConfiguration'],
+              Resource: join(
+                'arn:',
+                partition,
+                ':iot:',
+                region,
+                ':',
+                account,
+                ':domainconfiguration/IotCustomAuthE2E-*',
+              ),
+            },
+            {
+              Sid: 'ListDomainConfigurations',
+              Effect: 'Allow',
+              Action: 'iot:ListDomainConfigurations',
+              Resource: '*',
             },
           ],
         },
