@@ -279,6 +279,25 @@ describe('x509 mode: the subject CN and the client id', () => {
     expect(entries[0]).toMatchObject({ reason: 'X509_CLIENT_ID_MISSING', subjectCn: DEVICE });
   });
 
+  it('denies an HTTPS event of an X.509 domain (no MQTT client id to bind the CN to)', async () => {
+    const { decide, entries } = x509Handler();
+    const event = {
+      signatureVerified: false,
+      protocols: ['tls', 'http'],
+      protocolData: {
+        tls: {
+          serverName: 'x509.example.com',
+          x509CertificatePem: demo.pem,
+          principalId: demo.certificateId,
+        },
+        http: { headers: {}, queryString: '?qos=1' },
+      },
+      connectionMetadata: { id: X509_CONNECTION_ID },
+    };
+    await expect(decide(event)).resolves.toEqual(DENIED);
+    expect(entries[0]).toMatchObject({ mode: 'x509', reason: 'X509_CLIENT_ID_MISSING' });
+  });
+
   it('refuses an unsafe client id before looking at the certificate (UNSAFE_CLIENT_ID, as in every mode)', async () => {
     const { decide, entries } = x509Handler();
     await expect(decide(certificateEvent(demo, 'test-+'))).resolves.toEqual(DENIED);
