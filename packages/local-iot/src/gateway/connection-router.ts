@@ -18,7 +18,7 @@ import {
 
 /** Wiring of a `ConnectionRouter`. */
 export interface ConnectionRouterOptions {
-  /** The endpoint devices must name, for the refusal of a connection without SNI. */
+  /** The endpoint devices must name: in the SNI, or for a WebSocket upgrade without SNI in the Host header. */
   readonly endpointHost: string;
   readonly clock: GatewayClock;
   /** Time, on `clock`, from the TLS handshake to the MQTT CONNECT (WebSocket upgrade included). */
@@ -35,7 +35,6 @@ export interface ConnectionRouterOptions {
 
 /** A TLS connection on the HTTP side that has not become an MQTT session yet. */
 interface PendingHttpConnection extends HttpConnectionInfo {
-  readonly serverName: string;
   readonly remoteAddress?: string;
   /** Set once it carried an HTTPS publish request. */
   servesHttps?: boolean;
@@ -59,6 +58,7 @@ export class ConnectionRouter {
     this.#options = options;
     this.#webSockets = createWebSocketRouter({
       connectionOf: (socket) => this.#pendingHttp.get(socket),
+      endpointHost: options.endpointHost,
       log: options.log,
       maxPayloadBytes: 2 * AWS_IOT_MQTT_LIMITS.maximumPacketSize,
       onWebSocket: (socket, webSocket) => this.#onWebSocket(socket, webSocket),
@@ -74,7 +74,10 @@ export class ConnectionRouter {
     socket.on('error', () => undefined);
     const remoteAddress = socket.remoteAddress;
     const serverName = typeof socket.servername === 'string' ? socket.servername : undefined;
-    if (!serverName) {
+    const alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : undefined;
+    const route = alpn === MQTT_ALPN_PROTOCOL ? 'mqtt' : 'http';
+    // Without SNI only the HTTP side goes on: a WebSocket upgrade may name the endpoint in its Host header.
+    if (!serverName && route === 'mqtt') {
       log({
         event: 'tls-refused',
         connectionId,
@@ -84,13 +87,11 @@ export class ConnectionRouter {
       socket.destroy();
       return;
     }
-    const alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : undefined;
-    const route = alpn === MQTT_ALPN_PROTOCOL ? 'mqtt' : 'http';
     log({
       event: 'tls-connection',
       connectionId,
       ...(remoteAddress ? { remoteAddress } : {}),
-      serverName,
+      ...(serverName ? { serverName } : {}),
       ...(alpn ? { alpn } : {}),
       route,
     });
@@ -102,7 +103,7 @@ export class ConnectionRouter {
           connectionId,
           transport: 'mqtt',
           alpn: MQTT_ALPN_PROTOCOL,
-          serverName,
+          ...(serverName ? { serverName } : {}),
           ...(remoteAddress ? { remoteAddress } : {}),
         },
         deadlineAt,
@@ -124,7 +125,7 @@ export class ConnectionRouter {
     this.#pendingHttp.set(socket, {
       connectionId,
       ...(alpn ? { alpn } : {}),
-      serverName,
+      ...(serverName ? { serverName } : {}),
       ...(remoteAddress ? { remoteAddress } : {}),
       deadlineAt,
       timer,
@@ -165,7 +166,7 @@ export class ConnectionRouter {
     }
     void httpsPublish.handle(request, response, {
       connectionId: pending.connectionId,
-      serverName: pending.serverName,
+      ...(pending.serverName ? { serverName: pending.serverName } : {}),
       ...(pending.remoteAddress ? { remoteAddress: pending.remoteAddress } : {}),
     });
     return true;
@@ -187,7 +188,7 @@ export class ConnectionRouter {
         connectionId: pending.connectionId,
         transport: 'websockets' satisfies Transport,
         ...(pending.alpn ? { alpn: pending.alpn } : {}),
-        serverName: pending.serverName,
+        ...(pending.serverName ? { serverName: pending.serverName } : {}),
         ...(pending.remoteAddress ? { remoteAddress: pending.remoteAddress } : {}),
         headers: webSocket.headers,
         ...(webSocket.queryString === undefined ? {} : { queryString: webSocket.queryString }),

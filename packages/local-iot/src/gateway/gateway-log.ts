@@ -45,7 +45,8 @@ export interface TlsConnectionLogEntry extends LogEntryBase {
   readonly event: 'tls-connection';
   readonly connectionId: string;
   readonly remoteAddress?: string;
-  readonly serverName: string;
+  /** Absent when the client sent no SNI (the HTTP side then needs a Host header naming the endpoint). */
+  readonly serverName?: string;
   /** Negotiated ALPN protocol; absent when the client offered none. */
   readonly alpn?: string;
   /** What the gateway does next: MQTT on the TLS stream, or HTTP (WebSocket upgrade). */

@@ -17,6 +17,8 @@ export const MQTT_WEBSOCKET_SUBPROTOCOL = 'mqtt';
 export interface HttpConnectionInfo {
   readonly connectionId: string;
   readonly alpn?: string;
+  /** The TLS SNI; absent when the client sent none. */
+  readonly serverName?: string;
 }
 
 /** A completed MQTT WebSocket upgrade: the byte stream and the credentials carried by the request. */
@@ -35,6 +37,8 @@ export interface WebSocketRouterOptions {
   /** Called once per accepted upgrade of `socket`; MQTT starts on `connection.stream`. */
   readonly onWebSocket: (socket: Duplex, connection: WebSocketConnection) => void;
   readonly log: (entry: GatewayLogEntryInput) => void;
+  /** The endpoint host (lower case) a WebSocket upgrade without SNI must name in its Host header. */
+  readonly endpointHost: string;
   /** Largest WebSocket message accepted; MQTT packet sizes are enforced separately. */
   readonly maxPayloadBytes: number;
   /**
@@ -78,10 +82,15 @@ export function createWebSocketRouter(options: WebSocketRouterOptions): WebSocke
 
   const server = createServer();
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    if (options.onRequest?.(request.socket, request, response)) return;
     const path = pathOf(request.url);
-    const [status, reason] =
-      path === MQTT_WEBSOCKET_PATH
+    const withoutSni = options.connectionOf(request.socket)?.serverName === undefined;
+    if (!withoutSni && options.onRequest?.(request.socket, request, response)) return;
+    const [status, reason] = withoutSni
+      ? [
+          400,
+          `the client sent no SNI: AWS IoT Core needs it for HTTPS (only a WebSocket upgrade may name the endpoint in its Host header instead): connect to '${options.endpointHost}' by name`,
+        ]
+      : path === MQTT_WEBSOCKET_PATH
         ? [426, `${request.method} ${path} without a WebSocket upgrade; ${USAGE}`]
         : [404, `no resource at ${path}; ${USAGE}`];
     logRefusal(request.socket, request, status, reason);
@@ -116,6 +125,9 @@ export function createWebSocketRouter(options: WebSocketRouterOptions): WebSocke
       socket.destroy();
       return;
     }
+    const hostProblem =
+      info.serverName === undefined ? hostHeaderProblem(request, options.endpointHost) : undefined;
+    if (hostProblem) return refuseUpgrade(socket, request, 400, hostProblem);
     wss.handleUpgrade(request, socket, head, (ws) => {
       options.log({
         event: 'websocket-upgrade',
@@ -174,6 +186,25 @@ export function createWebSocketRouter(options: WebSocketRouterOptions): WebSocke
       wss.close();
     },
   };
+}
+
+/**
+ * Why a WebSocket upgrade that came without SNI cannot go on, if it cannot: AWS IoT accepts the Host header
+ * naming the endpoint instead ([choice] from what devices see; the developer guide requires SNI for HTTPS
+ * and for configurable endpoints, https://docs.aws.amazon.com/iot/latest/developerguide/transport-security.html,
+ * and says nothing of WebSockets without it).
+ */
+function hostHeaderProblem(request: IncomingMessage, endpointHost: string): string | undefined {
+  const header = request.headers.host;
+  let host: string | undefined;
+  try {
+    host = header === undefined ? undefined : new URL(`http://${header}`).hostname.toLowerCase();
+  } catch {
+    host = undefined;
+  }
+  if (host === endpointHost) return undefined;
+  const sent = header === undefined ? 'no Host header' : `the Host header '${header}'`;
+  return `the client sent no SNI and ${sent}, which does not name the endpoint '${endpointHost}': connect to '${endpointHost}' by name (SNI), or send Host: ${endpointHost}`;
 }
 
 /** The path of a request URL, without the query string (it may carry a token or a signature). */
