@@ -34,6 +34,8 @@ export interface TlsRefusalFacts {
   readonly remoteAddress?: string;
   readonly serverName?: string;
   readonly reason: string;
+  /** Set when the X.509 listener refused the client certificate (see `ClientCertificateRefusalCause`). */
+  readonly clientCertificateRefused?: boolean;
 }
 
 /** Settings of an {@link IotConnectLog}. */
@@ -81,9 +83,12 @@ export class IotConnectLog {
 
   /** A TLS connection closed before MQTT: SNI that is not the endpoint, or no ALPN this endpoint speaks. */
   tlsRefused(facts: TlsRefusalFacts): void {
-    const cause: ConnectRefusalCause = /ALPN/.test(facts.reason)
-      ? 'CUSTOM_AUTH_NOT_NEGOTIATED'
-      : 'SERVER_NAME_MISMATCH';
+    // A client certificate AWS IoT does not accept fails authentication before any authorizer runs.
+    const cause: ConnectRefusalCause = facts.clientCertificateRefused
+      ? 'NOT_AUTHENTICATED'
+      : /ALPN/.test(facts.reason)
+        ? 'CUSTOM_AUTH_NOT_NEGOTIATED'
+        : 'SERVER_NAME_MISMATCH';
     this.failure(
       {
         connectionId: facts.connectionId ?? '',
@@ -172,6 +177,8 @@ export interface GatewayEntryFacts {
   readonly reasonCodeNumber?: number;
   readonly lambdaInvoked?: boolean;
   readonly signature?: ConnectOutcome['signature'];
+  /** `tls-refused` of the X.509 listener: why the client certificate was refused. */
+  readonly cause?: string;
 }
 
 /** Connections remembered at once (each is forgotten at its disconnect; this only bounds stray ones). */
@@ -212,6 +219,7 @@ export class ConnectLogRecorder {
           ...(entry.remoteAddress !== undefined && { remoteAddress: entry.remoteAddress }),
           ...(entry.serverName !== undefined && { serverName: entry.serverName }),
           reason: entry.reason ?? 'TLS refused',
+          ...(entry.cause !== undefined && { clientCertificateRefused: true }),
         });
         return;
       case 'connect':

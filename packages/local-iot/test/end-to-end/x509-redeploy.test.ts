@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import type { IClientOptions } from 'mqtt';
-import { STACK_OUTPUTS } from '@iot-custom-auth/protocol';
+import { AWS_IOT_LOG_GROUP, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
 import { FUNCTIONS_DIR, rsaKeyPair, writeAssembly } from '../fixtures/assembly';
 import { x509Template } from '../fixtures/x509-assembly';
 import { useLocalIot } from '../support/local-iot-harness';
@@ -121,8 +121,16 @@ describe('the X.509 listener of a fixture stack', () => {
     expect(served.local.gateway.x509?.port).toBe(before.x509?.port);
     expect(readFileSync(before.caFile, 'utf8')).toBe(ca);
     await expect(connackCode()).rejects.toThrow('connection closed before CONNACK');
-    expect(await served.log.waitFor('tls-refused', { cause: 'client-certificate-inactive' })).toMatchObject({
-      clientCertificateId: device.id,
+    const refusal = await served.log.waitFor('tls-refused', { cause: 'client-certificate-inactive' });
+    expect(refusal).toMatchObject({ clientCertificateId: device.id });
+    // AWS IoT's Connect entry: an authentication failure before any authorizer, with the exact reason.
+    const entries = (served.local.logs.group(AWS_IOT_LOG_GROUP)?.events ?? []).map(
+      (event) => JSON.parse(event.message) as Record<string, unknown>,
+    );
+    expect(entries.find((entry) => entry.traceId === refusal.connectionId)).toMatchObject({
+      status: 'Failure',
+      reason: 'AUTHENTICATION_FAILURE',
+      details: refusal.reason,
     });
     writeStack('ACTIVE');
     await served.local.redeploy();
