@@ -21,8 +21,9 @@ import { own } from './own-property';
 export const MAX_CERTIFICATE_PEM_LENGTH = 65_536;
 
 /**
- * An AWS IoT certificate id: 64 hex digits, the SHA-256 of the certificate's DER
- * (`certificateId`: "Fixed length of 64", https://docs.aws.amazon.com/iot/latest/apireference/API_Certificate.html).
+ * An AWS IoT certificate id: 64 hex digits (`certificateId`: "Fixed length of 64",
+ * https://docs.aws.amazon.com/iot/latest/apireference/API_Certificate.html), the SHA-256 of the certificate's
+ * DER (observed, not written in the reference: see the README).
  * AWS writes it in lower case; upper case is accepted too (the API's pattern allows it) and compared as the
  * same number, and the response returns it exactly as sent.
  */
