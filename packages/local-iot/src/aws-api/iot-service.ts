@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { isRecord, isStandardBase64, safeDecodeURIComponent } from '@iot-custom-auth/protocol';
 import type { TestInvokeOutcome, TestInvokeRequest } from '../auth/custom-auth-pipeline';
 import { findAuthorizer, type LocalDeployment } from '../deployment/local-deployment';
@@ -10,7 +11,9 @@ export interface TestInvoker {
 
 /**
  * IoT (restJson1): `DescribeEndpoint` (`GET /endpoint`), `DescribeAuthorizer` (`GET /authorizer/{name}`),
- * `TestInvokeAuthorizer` (`POST /authorizer/{name}/test`).
+ * `TestInvokeAuthorizer` (`POST /authorizer/{name}/test`), `DescribeDomainConfiguration`
+ * (`GET /domainConfigurations/{name}`, the served CUSTOM_AUTH_X509 one) and `DescribeCertificate`
+ * (`GET /certificates/{certificateId}`, the stack's registered device certificates).
  */
 export class IotService implements LocalAwsService {
   readonly signingName = 'iot';
@@ -34,6 +37,12 @@ export class IotService implements LocalAwsService {
     if (method === 'GET' && parts.length === 1 && parts[0] === 'endpoint') {
       return this.describeEndpoint(url.searchParams.get('endpointType'));
     }
+    if (method === 'GET' && parts.length === 2 && parts[0] === 'domainConfigurations') {
+      return this.describeDomainConfiguration(parts[1] as string);
+    }
+    if (method === 'GET' && parts.length === 2 && parts[0] === 'certificates') {
+      return this.describeCertificate(parts[1] as string);
+    }
     if (parts[0] === 'authorizer' && parts.length >= 2 && parts.length <= 3) {
       const name = parts[1] as string;
       if (method === 'GET' && parts.length === 2) return this.describeAuthorizer(name);
@@ -51,6 +60,66 @@ export class IotService implements LocalAwsService {
       return invalidRequest(`local-iot serves only the iot:Data-ATS endpoint, not ${type}`);
     }
     return { status: 200, body: { endpointAddress: this.deployment.endpointHost } };
+  }
+
+  /** https://docs.aws.amazon.com/iot/latest/apireference/API_DescribeDomainConfiguration.html */
+  private describeDomainConfiguration(name: string): Reply {
+    const domain = this.deployment.x509Domain;
+    if (domain === undefined || domain.name !== name) {
+      return awsError(
+        404,
+        'ResourceNotFoundException',
+        `Domain configuration ${name} does not exist (local-iot serves ${domain ? `only ${domain.name}` : 'no domain configuration'})`,
+      );
+    }
+    return {
+      status: 200,
+      body: {
+        domainConfigurationName: domain.name,
+        domainConfigurationArn: domain.arn,
+        domainName: domain.endpointHost,
+        serverCertificates: [],
+        authorizerConfig: {
+          defaultAuthorizerName: domain.defaultAuthorizerName,
+          allowAuthorizerOverride: domain.allowAuthorizerOverride,
+        },
+        domainConfigurationStatus: 'ENABLED',
+        serviceType: 'DATA',
+        domainType: 'AWS_MANAGED',
+        lastStatusChangeDate: this.startedAt,
+        authenticationType: 'CUSTOM_AUTH_X509',
+        applicationProtocol: domain.applicationProtocol,
+      },
+    };
+  }
+
+  /** https://docs.aws.amazon.com/iot/latest/apireference/API_DescribeCertificate.html */
+  private describeCertificate(certificateId: string): Reply {
+    const certificate = this.deployment.certificates.find((c) => c.id === certificateId);
+    if (certificate === undefined) {
+      return awsError(404, 'ResourceNotFoundException', `Certificate ${certificateId} does not exist`);
+    }
+    const parsed = new X509Certificate(certificate.pem);
+    const { partition, region, accountId } = this.deployment;
+    return {
+      status: 200,
+      body: {
+        certificateDescription: {
+          certificateArn: `arn:${partition}:iot:${region}:${accountId}:cert/${certificate.id}`,
+          certificateId: certificate.id,
+          status: certificate.status,
+          certificatePem: certificate.pem,
+          ownedBy: accountId,
+          creationDate: this.startedAt,
+          lastModifiedDate: this.startedAt,
+          certificateMode: certificate.mode,
+          validity: {
+            notBefore: Date.parse(parsed.validFrom) / 1000,
+            notAfter: Date.parse(parsed.validTo) / 1000,
+          },
+        },
+      },
+    };
   }
 
   private describeAuthorizer(name: string): Reply {

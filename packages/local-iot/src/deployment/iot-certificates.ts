@@ -46,6 +46,10 @@ export interface LocalX509Domain {
   readonly logicalId: string;
   /** `DomainConfigurationName` (its `Ref`). */
   readonly name: string;
+  /** `arn:aws:iot:<region>:000000000000:domainconfiguration/<name>` */
+  readonly arn: string;
+  /** `SECURE_MQTT` or `DEFAULT` (the ones local-iot serves). */
+  readonly applicationProtocol: string;
   /**
    * The host name devices reach it by locally (SNI and server certificate): the gateway's own by default, as
    * a second name would have to resolve to 127.0.0.1 on every machine (`x509.localhost` does not where
@@ -183,6 +187,8 @@ export function readX509Side(
     domains.push({
       logicalId,
       name,
+      arn: String(resolver.getAtt(logicalId, 'Arn', `Resources.${logicalId}`)),
+      applicationProtocol: protocol,
       endpointHost: x509EndpointHost.toLowerCase(),
       defaultAuthorizerName,
       allowAuthorizerOverride: override === true || override === 'true',

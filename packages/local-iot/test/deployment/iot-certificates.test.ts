@@ -71,6 +71,8 @@ describe('the X.509 side of a deployment', () => {
     expect(deployment.x509Domain).toEqual({
       logicalId: 'X509DomainDomainConfiguration',
       name: domainName,
+      arn: `arn:aws:iot:us-east-1:000000000000:domainconfiguration/${domainName}`,
+      applicationProtocol: 'SECURE_MQTT',
       endpointHost: HOST,
       defaultAuthorizerName: `${STACK}-X509Domain-X509Authorizer`,
       allowAuthorizerOverride: false,

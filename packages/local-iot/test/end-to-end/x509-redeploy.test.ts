@@ -7,6 +7,7 @@ import { FUNCTIONS_DIR, rsaKeyPair, writeAssembly } from '../fixtures/assembly';
 import { x509Template } from '../fixtures/x509-assembly';
 import { useLocalIot } from '../support/local-iot-harness';
 import { TestClient } from '../support/mqtt-test-client';
+import { signedIotCall } from '../support/sigv4-signing';
 import { withTimeout } from '../support/wait';
 import { testCertificate, type TestCertificate } from '../support/x509-certificates';
 
@@ -85,6 +86,47 @@ describe('the X.509 listener of a fixture stack', () => {
       decision: 'allow',
     });
     expect(served.output(STACK_OUTPUTS.demoCertificateId)).toBe(device.id);
+  });
+
+  it('answers DescribeDomainConfiguration and DescribeCertificate on the local IoT API', async () => {
+    const { connection } = served.local;
+    const name = served.output(STACK_OUTPUTS.x509DomainConfigurationName);
+    const domain = await signedIotCall(
+      connection,
+      'GET',
+      `${connection.awsEndpointUrl}/domainConfigurations/${encodeURIComponent(name)}`,
+    );
+    expect(domain.status).toBe(200);
+    expect(await domain.json()).toMatchObject({
+      domainConfigurationName: name,
+      domainName: connection.x509?.endpoint,
+      authenticationType: 'CUSTOM_AUTH_X509',
+      applicationProtocol: 'SECURE_MQTT',
+      domainConfigurationStatus: 'ENABLED',
+      authorizerConfig: {
+        defaultAuthorizerName: served.output(STACK_OUTPUTS.x509AuthorizerName),
+        allowAuthorizerOverride: false,
+      },
+    });
+    const certificate = await signedIotCall(
+      connection,
+      'GET',
+      `${connection.awsEndpointUrl}/certificates/${device.id}`,
+    );
+    expect(await certificate.json()).toMatchObject({
+      certificateDescription: {
+        certificateId: device.id,
+        status: 'ACTIVE',
+        certificateMode: 'SNI_ONLY',
+        certificatePem: device.certPem,
+      },
+    });
+    const unknown = await signedIotCall(
+      connection,
+      'GET',
+      `${connection.awsEndpointUrl}/certificates/${'0'.repeat(64)}`,
+    );
+    expect(unknown.status).toBe(404);
   });
 
   it('refuses ALPN it does not speak during the handshake, saying what it speaks', async () => {
