@@ -41,7 +41,11 @@ export type ClientCertificateCheck =
 /**
  * Checks the certificate a client presented as AWS IoT does before custom authentication on a
  * `CUSTOM_AUTH_X509` domain (https://docs.aws.amazon.com/iot/latest/developerguide/custom-auth-509cert.html):
- * it must be registered (same DER: same certificate id) with status ACTIVE and be inside its validity. A
+ * it must be registered (same DER: same certificate id; "client certificates must be registered with AWS IoT
+ * to enable communications", https://docs.aws.amazon.com/iot/latest/developerguide/register-device-cert.html)
+ * with status ACTIVE ("AWS IoT verifies that a client certificate is active when it authenticates a
+ * connection", https://docs.aws.amazon.com/iot/latest/developerguide/activate-or-deactivate-device-cert.html)
+ * and be inside its validity. A
  * certificate merely issued by a registered CA is not registered: with `AutoRegistrationStatus: ENABLE` AWS IoT
  * registers it as PENDING_ACTIVATION on that first connect and refuses the connect
  * (https://docs.aws.amazon.com/iot/latest/developerguide/auto-register-device-cert.html), so it is refused here
