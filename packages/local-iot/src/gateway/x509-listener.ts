@@ -48,7 +48,8 @@ export interface X509ListenerOptions {
  * (https://docs.aws.amazon.com/iot/latest/developerguide/custom-auth-509cert.html): TLS 1.2 or newer on its
  * own port, SNI required and equal to the domain's host, a client certificate requested and required. A
  * certificate that is not registered and ACTIVE in the stack, expired, or absent is refused before any
- * authorizer runs: AWS IoT fails the TLS handshake; local-iot (whose TLS library cannot check a certificate
+ * authorizer runs: AWS IoT refuses it while authenticating the TLS connection (its pages do not say with
+ * which alert); local-iot (whose TLS library cannot check a certificate
  * against a list of registered ones during the handshake) completes it, then closes the connection before
  * reading any MQTT, so the device sees the connection closed and never a CONNACK, as on AWS. The
  * `tls-refused` log line says why (`cause`). A verified connection carries MQTT at once, with the
