@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { STACK_OUTPUTS } from '@iot-custom-auth/protocol';
-import type { CfnTemplate } from '../../src/deployment/intrinsics';
+import fc from 'fast-check';
+import { IntrinsicResolver, type CfnTemplate } from '../../src/deployment/intrinsics';
+import { readX509Side } from '../../src/deployment/iot-certificates';
 import { loadLocalDeployment, type LocalDeployment } from '../../src/deployment/local-deployment';
 import { DeploymentError } from '../../src/errors';
 import {
@@ -189,6 +191,48 @@ describe('the X.509 side of a deployment', () => {
   it('refuses a CertificatePem that is not a certificate, naming the property', () => {
     expect(() => load(x509Template({ certificate: { CertificatePem: 'not a PEM' } }))).toThrow(
       /^Resources\.X509DomainDeviceCertificate\.Properties\.CertificatePem is not a PEM X\.509 certificate/,
+    );
+  });
+});
+
+describe('readX509Side on untrusted template values', () => {
+  it('either reads a certificate resource or names the property, never anything else', () => {
+    const pem = fc.oneof(
+      fc.string(),
+      fc.constant(device.certPem),
+      fc.string().map((s) => `-----BEGIN CERTIFICATE-----\n${s}\n-----END CERTIFICATE-----\n`),
+    );
+    fc.assert(
+      fc.property(pem, fc.option(fc.string()), fc.option(fc.string()), (certificatePem, status, mode) => {
+        const template: CfnTemplate = {
+          Resources: {
+            Device: {
+              Type: 'AWS::IoT::Certificate',
+              Properties: {
+                CertificatePem: certificatePem,
+                ...(status !== null && { Status: status }),
+                ...(mode !== null && { CertificateMode: mode }),
+              },
+            },
+          },
+        };
+        const resolver = new IntrinsicResolver(template, {
+          stackName: STACK,
+          region: 'us-east-1',
+          endpointHost: HOST,
+        });
+        const resources = Object.entries(template.Resources ?? {});
+        try {
+          const side = readX509Side(resources, resolver, HOST);
+          expect(side.certificates).toHaveLength(1);
+          expect(side.certificates[0]?.id).toMatch(/^[0-9a-f]{64}$/);
+        } catch (error) {
+          expect(error).toBeInstanceOf(DeploymentError);
+          expect((error as Error).message).toMatch(
+            /^Resources\.Device\.Properties\.CertificatePem is not a PEM X\.509 certificate/,
+          );
+        }
+      }),
     );
   });
 });
