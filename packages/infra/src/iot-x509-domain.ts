@@ -99,11 +99,12 @@ export interface IotX509DomainProps {
  * - the `AWS::IoT::DomainConfiguration` (`DATA`, `CUSTOM_AUTH_X509`, `SECURE_MQTT`, that authorizer as the
  *   default with no override), on an AWS-managed domain unless {@link IotX509DomainProps.customDomain} is given;
  * - on an AWS-managed domain, an `AwsCustomResource` reading its domain name (`DescribeDomainConfiguration`;
- *   CloudFormation has no attribute for it) and disabling it when the stack is deleted;
+ *   CloudFormation has no attribute for it) and disabling it when the stack is deleted, and one detaching its
+ *   authorizer then;
  * - the optional device and CA certificate registrations.
  *
- * The custom resource runs in the stack's `AwsCustomResource` provider (a CDK singleton per stack) and adds a
- * policy to its role allowing `iot:DescribeDomainConfiguration` and `iot:UpdateDomainConfiguration` on this
+ * The custom resources run in the stack's `AwsCustomResource` provider (a CDK singleton per stack) and add
+ * policies to its role allowing `iot:DescribeDomainConfiguration` and `iot:UpdateDomainConfiguration` on this
  * domain configuration's ARN only. Create an `IotDataEndpoint` (or another `AwsCustomResource` with an explicit
  * role) first, as `CustomAuthorizerStack` does; otherwise CDK gives the provider its default role.
  *
@@ -218,45 +219,60 @@ export class IotX509Domain extends Construct {
   }
 
   /**
-   * The AWS-managed domain's name, read at deploy time; on stack deletion the same custom resource disables the
-   * configuration and detaches the authorizer (so that the authorizer can be deleted while the retained
-   * configuration stays).
+   * The AWS-managed domain's name, read at deploy time. On stack deletion two calls leave the retained
+   * configuration harmless: it is disabled (the call CloudFormation's own handler makes before a delete), and
+   * its authorizer is detached so that the authorizer can be deleted with the stack. Two custom resources, so
+   * that the disable happens even if AWS IoT refuses the detach.
    */
   private awsManagedEndpoint(): string {
+    const name = this.domainConfigurationName;
+    const ownConfiguration = (sid: string, actions: string[]): cr.AwsCustomResourcePolicy =>
+      cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ sid, actions, resources: [this.domainConfiguration.attrArn] }),
+      ]);
+    const common = { installLatestAwsSdk: false, timeout: Duration.minutes(1) };
+
+    const detach = new cr.AwsCustomResource(this, 'AuthorizerDetachment', {
+      ...common,
+      onDelete: {
+        service: '@aws-sdk/client-iot',
+        action: 'UpdateDomainConfigurationCommand',
+        parameters: { domainConfigurationName: name, removeAuthorizerConfig: true },
+        // Deleted by hand already, or AWS IoT keeps the authorizer of a CUSTOM_AUTH_X509 configuration: the
+        // stack deletion goes on (the disable below still happens).
+        ignoreErrorCodesMatching: 'ResourceNotFoundException|InvalidRequestException',
+      },
+      policy: ownConfiguration('DetachOwnDomainConfigurationAuthorizer', ['iot:UpdateDomainConfiguration']),
+    });
+
     const describe: cr.AwsSdkCall = {
       service: '@aws-sdk/client-iot',
       action: 'DescribeDomainConfigurationCommand',
-      parameters: { domainConfigurationName: this.domainConfigurationName },
+      parameters: { domainConfigurationName: name },
       physicalResourceId: cr.PhysicalResourceId.fromResponse('domainName'),
     };
-    const resource = new cr.AwsCustomResource(this, 'EndpointAddress', {
+    const lookup = new cr.AwsCustomResource(this, 'EndpointAddress', {
+      ...common,
       onCreate: describe,
       onUpdate: describe,
       onDelete: {
         service: '@aws-sdk/client-iot',
         action: 'UpdateDomainConfigurationCommand',
-        parameters: {
-          domainConfigurationName: this.domainConfigurationName,
-          domainConfigurationStatus: 'DISABLED',
-          removeAuthorizerConfig: true,
-        },
+        parameters: { domainConfigurationName: name, domainConfigurationStatus: 'DISABLED' },
         // Deleted by hand already: nothing left to disable.
         ignoreErrorCodesMatching: 'ResourceNotFoundException',
       },
-      policy: cr.AwsCustomResourcePolicy.fromStatements([
-        new iam.PolicyStatement({
-          sid: 'ReadAndDisableOwnDomainConfiguration',
-          actions: ['iot:DescribeDomainConfiguration', 'iot:UpdateDomainConfiguration'],
-          resources: [this.domainConfiguration.attrArn],
-        }),
+      policy: ownConfiguration('ReadAndDisableOwnDomainConfiguration', [
+        'iot:DescribeDomainConfiguration',
+        'iot:UpdateDomainConfiguration',
       ]),
-      installLatestAwsSdk: false,
-      timeout: Duration.minutes(1),
     });
-    // Explicit, though the policy's reference to the configuration's ARN implies it: the describe runs after the
-    // configuration exists, and on stack deletion the disable runs before it is (retained and) the authorizer deleted.
-    resource.node.addDependency(this.domainConfiguration);
-    return resource.getResponseField('domainName');
+    // Explicit, though the policies' reference to the configuration's ARN implies it: both run after the
+    // configuration exists and, on stack deletion, before it is retained and the authorizer deleted. The lookup
+    // depends on the detachment, so on deletion the disable runs first.
+    for (const resource of [detach, lookup]) resource.node.addDependency(this.domainConfiguration);
+    lookup.node.addDependency(detach);
+    return lookup.getResponseField('domainName');
   }
 }
 

@@ -137,8 +137,8 @@ describe('npx cdk synth from the repository root', () => {
     // Three authorizers (unsigned, signed, X.509), one permission each.
     expect(resourcesOfType(template, 'AWS::Lambda::Permission')).toHaveLength(3);
     expect(resourcesOfType(template, 'AWS::IoT::Policy')).toHaveLength(1);
-    // The data endpoint and the X.509 domain name lookups.
-    expect(resourcesOfType(template, 'Custom::AWS')).toHaveLength(2);
+    // The data endpoint lookup, and the X.509 domain's lookup (which disables it on delete) and detachment.
+    expect(resourcesOfType(template, 'Custom::AWS')).toHaveLength(3);
     expect(resourcesOfType(template, 'AWS::IoT::DomainConfiguration').map((r) => r.Properties)).toEqual([
       expect.objectContaining({ AuthenticationType: 'CUSTOM_AUTH_X509', ApplicationProtocol: 'SECURE_MQTT' }),
     ]);

@@ -274,7 +274,7 @@ describe('CustomAuthorizerStack with the X.509 domain', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown; Description: string }>;
     expect(Object.keys(outputs).sort()).toEqual(Object.values(STACK_OUTPUTS).sort());
     const lookupId = Object.keys(template.findResources('Custom::AWS')).find((id) =>
-      id.startsWith('X509Domain'),
+      id.startsWith('X509DomainEndpointAddress'),
     );
     expect(outputs[STACK_OUTPUTS.x509Endpoint]?.Value).toEqual({ 'Fn::GetAtt': [lookupId, 'domainName'] });
     expect(outputs[STACK_OUTPUTS.x509DomainConfigurationName]?.Value).toEqual(

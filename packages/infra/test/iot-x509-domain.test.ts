@@ -145,10 +145,18 @@ describe('IotX509Domain on an AWS-managed domain (the default)', () => {
     );
   });
 
-  it('reads the domain name with DescribeDomainConfiguration, and disables and detaches the configuration on delete', () => {
+  /** The custom resource of the X.509 domain whose id starts with `X509Domain<child>`. */
+  function customResource(template: Template, child: string): { id: string; resource: Resource } {
+    const resources = template.findResources('Custom::AWS');
+    const ids = Object.keys(resources).filter((key) => key.startsWith(`X509Domain${child}`));
+    expect(ids).toHaveLength(1);
+    const id = String(ids[0]);
+    return { id, resource: resources[id] as Resource };
+  }
+
+  it('reads the domain name with DescribeDomainConfiguration, and disables the configuration on delete', () => {
     const { template, domain, resolve } = synthesized;
-    const id = Object.keys(template.findResources('Custom::AWS')).find((key) => key.startsWith('X509Domain'));
-    const resource = template.findResources('Custom::AWS')[String(id)] as Resource;
+    const { id, resource } = customResource(template, 'EndpointAddress');
     const describe = {
       service: '@aws-sdk/client-iot',
       action: 'DescribeDomainConfigurationCommand',
@@ -157,36 +165,67 @@ describe('IotX509Domain on an AWS-managed domain (the default)', () => {
     };
     expect(deployedCall(resource.Properties.Create)).toEqual(describe);
     expect(deployedCall(resource.Properties.Update)).toEqual(describe);
+    // The call CloudFormation's own delete handler makes before deleting: known to be accepted.
     expect(deployedCall(resource.Properties.Delete)).toEqual({
       service: '@aws-sdk/client-iot',
       action: 'UpdateDomainConfigurationCommand',
       parameters: {
         domainConfigurationName: 'TestStack-X509Domain-1a2b3c4d',
         domainConfigurationStatus: 'DISABLED',
-        removeAuthorizerConfig: true,
       },
       ignoreErrorCodesMatching: 'ResourceNotFoundException',
     });
     expect(resource.Properties.InstallLatestAwsSdk).toBe(false);
-    expect(resource.DependsOn).toContain(onlyLogicalId(template, 'AWS::IoT::DomainConfiguration'));
     expect(resolve(domain.endpoint)).toEqual({ 'Fn::GetAtt': [id, 'domainName'] });
   });
 
-  it('lets the custom resource read and update this domain configuration only, in the provider role of the stack', () => {
+  it('detaches the authorizer on delete, after the disable, never failing the stack deletion for it', () => {
+    const { template } = synthesized;
+    const { id, resource } = customResource(template, 'AuthorizerDetachment');
+    expect(resource.Properties).not.toHaveProperty('Create');
+    expect(resource.Properties).not.toHaveProperty('Update');
+    expect(deployedCall(resource.Properties.Delete)).toEqual({
+      service: '@aws-sdk/client-iot',
+      action: 'UpdateDomainConfigurationCommand',
+      parameters: { domainConfigurationName: 'TestStack-X509Domain-1a2b3c4d', removeAuthorizerConfig: true },
+      ignoreErrorCodesMatching: 'ResourceNotFoundException|InvalidRequestException',
+    });
+    // CloudFormation deletes dependents first: the lookup (whose delete disables) depends on the detachment,
+    // and both on the configuration, which depends on the authorizer.
+    const domainId = onlyLogicalId(template, 'AWS::IoT::DomainConfiguration');
+    const lookup = customResource(template, 'EndpointAddress').resource;
+    expect(lookup.DependsOn).toEqual(expect.arrayContaining([id, domainId]));
+    expect(resource.DependsOn).toEqual(expect.arrayContaining([domainId]));
+  });
+
+  it('lets the custom resources read and update this domain configuration only, in the provider role of the stack', () => {
     const { template } = synthesized;
     const domainId = onlyLogicalId(template, 'AWS::IoT::DomainConfiguration');
-    const { resource: policy } = onlyResource(template, 'AWS::IAM::Policy');
-    expect(policy.Properties.PolicyDocument).toEqual({
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Sid: 'ReadAndDisableOwnDomainConfiguration',
-          Effect: 'Allow',
-          Action: ['iot:DescribeDomainConfiguration', 'iot:UpdateDomainConfiguration'],
-          Resource: { 'Fn::GetAtt': [domainId, 'Arn'] },
-        },
-      ],
-    });
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+    expect(policies.map((policy) => policy.Properties.PolicyDocument)).toEqual([
+      {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'DetachOwnDomainConfigurationAuthorizer',
+            Effect: 'Allow',
+            Action: 'iot:UpdateDomainConfiguration',
+            Resource: { 'Fn::GetAtt': [domainId, 'Arn'] },
+          },
+        ],
+      },
+      {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'ReadAndDisableOwnDomainConfiguration',
+            Effect: 'Allow',
+            Action: ['iot:DescribeDomainConfiguration', 'iot:UpdateDomainConfiguration'],
+            Resource: { 'Fn::GetAtt': [domainId, 'Arn'] },
+          },
+        ],
+      },
+    ]);
     // The one provider Lambda of the stack (CDK singleton) runs with the data endpoint's explicit role.
     const providers = Object.values(template.findResources('AWS::Lambda::Function')).filter(
       (fn) => (fn as Resource).Properties.Timeout === 60,
@@ -196,7 +235,7 @@ describe('IotX509Domain on an AWS-managed domain (the default)', () => {
       'Fn::GetAtt'
     ][0];
     expect(providerRole).toMatch(/^DataEndpointRole/);
-    expect(policy.Properties.Roles).toEqual([{ Ref: providerRole }]);
+    for (const policy of policies) expect(policy.Properties.Roles).toEqual([{ Ref: providerRole }]);
   });
 
   it('registers the device certificate with SNI_ONLY, ACTIVE, and exposes its id', () => {
