@@ -208,7 +208,7 @@ export class CustomAuthorizerStack extends Stack {
       x509Endpoint: {
         value: domain.endpoint,
         description:
-          'Domain name of the CUSTOM_AUTH_X509 domain configuration: connect with a registered client certificate, SNI = this name, port 443 (ALPN mqtt) or 8883',
+          'Domain name of the CUSTOM_AUTH_X509 domain configuration: connect with a registered client certificate, SNI = this name, port 443 (ALPN mqtt)',
       },
       x509DomainConfigurationName: {
         value: domain.domainConfigurationName,

@@ -27,7 +27,7 @@ export const X509_DOMAIN_SETTINGS = {
   serviceType: 'DATA',
   /** Custom authentication with the client's X.509 certificate: AWS IoT verifies it, then calls the authorizer. */
   authenticationType: 'CUSTOM_AUTH_X509',
-  /** MQTT over TLS (port 443 or 8883); `CUSTOM_AUTH_X509` allows `SECURE_MQTT` and `HTTPS`. */
+  /** MQTT over TLS; `CUSTOM_AUTH_X509` allows `SECURE_MQTT` and `HTTPS` (custom-auth-509cert). */
   applicationProtocol: 'SECURE_MQTT',
 } as const;
 
@@ -125,7 +125,7 @@ export class IotX509Domain extends Construct {
   public readonly domainConfiguration: iot.CfnDomainConfiguration;
   /** Name of {@link domainConfiguration} (a token when it is the default, unique per stack creation). */
   public readonly domainConfigurationName: string;
-  /** The host name devices connect to (port 443 or 8883) and send as SNI. */
+  /** The host name devices connect to (this project uses port 443, ALPN `mqtt`) and send as SNI. */
   public readonly endpoint: string;
   /** The registered device certificate, when {@link IotX509DomainProps.deviceCertificatePem} was given. */
   public readonly deviceCertificate?: iot.CfnCertificate;
