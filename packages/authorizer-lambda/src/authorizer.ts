@@ -190,7 +190,7 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
 
     if (facts.mode === 'x509') return decideCertificate(own(protocolData, 'tls'), facts, arnContext);
     return facts.mode === 'signed'
-      ? decideSigned(own(event, 'token'), facts.clientId, arnContext)
+      ? decideSigned(own(event, 'token'), facts.clientId, arnContext, own(protocolData, 'http') !== undefined)
       : decideUnsigned(mqtt, facts, arnContext);
   }
 
@@ -221,10 +221,12 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
     };
   }
 
+  /** `overHttps`: an HTTPS publish (`protocolData.http`), which carries no client id. */
   function decideSigned(
     token: unknown,
     clientId: string | undefined,
     arnContext: Required<IotArnContext>,
+    overHttps: boolean,
   ): Outcome {
     if (token === undefined || token === '') return deny('TOKEN_MISSING', 'the event has no token');
     const decoded = decodeToken(token);
@@ -241,6 +243,12 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
       const claimProblem = clientIdProblem(decoded.claims.clientId, config.clientIdPrefix);
       if (claimProblem !== undefined) {
         return deny('TOKEN_CLIENT_ID_NOT_ALLOWED', `token claim: ${claimProblem}`);
+      }
+      if (overHttps) {
+        // `${iot:ClientId}` resolves to nothing on HTTPS: the policies name the token's device literally,
+        // its own topics and nothing else.
+        const deviceId = decoded.claims.clientId;
+        return { decision: 'ALLOW', reason: 'TOKEN_OK', identity: deviceId, deviceId, arnContext };
       }
     }
     return { decision: 'ALLOW', reason: 'TOKEN_OK', identity: decoded.claims.clientId, arnContext };

@@ -115,7 +115,13 @@ async function invoke(event: unknown, context: unknown = CONTEXT): Promise<boole
   }
   if (result.isAuthenticated) {
     const signed = ownField(event, 'signatureVerified') === true;
-    expect(result.policyDocuments).toEqual(signed ? EXPECTED_POLICIES : devicePolicies(userOf(event) ?? ''));
+    // An HTTPS event (no MQTT client id) gets the token's device's own policies; the valid token is test-p1's.
+    const protocolData = ownField(event, 'protocolData');
+    const overHttps =
+      ownField(protocolData, 'http') !== undefined &&
+      ownField(ownField(protocolData, 'mqtt'), 'clientId') === undefined;
+    const signedPolicies = overHttps ? devicePolicies('test-p1') : EXPECTED_POLICIES;
+    expect(result.policyDocuments).toEqual(signed ? signedPolicies : devicePolicies(userOf(event) ?? ''));
     expect(result.principalId).toMatch(/^[0-9a-f]{32}$/);
   } else {
     expect(result).toEqual(DENIED);

@@ -59,6 +59,8 @@ export interface CliConfig {
   readonly keyFile?: string;
   /** `--mtls`: the demo device certificate from `.keys/` and the X509Endpoint output. @default false */
   readonly mtls?: boolean;
+  /** `--https`: publish once over HTTPS (`POST /topics/<topic>?qos=1`, signed authorizer) instead of MQTT. @default false */
+  readonly https?: boolean;
   readonly clientId?: string;
   readonly username?: string;
   readonly password?: string;
@@ -176,6 +178,13 @@ export const FLAGS: readonly FlagSpec[] = [
     section: 'connection',
     description:
       'MQTT over WebSockets (wss://<endpoint>/mqtt) instead of direct MQTT over TLS with ALPN mqtt. Takes an optional true/false. Default: false.',
+  },
+  {
+    name: 'https',
+    kind: 'boolean',
+    section: 'connection',
+    description:
+      'Publish one message over HTTPS instead of MQTT: POST https://<endpoint>:443/topics/<topic>?qos=1 through the signed authorizer, implied (token and signature in headers; HTTPS has no user name or password for the unsigned one). Default: false.',
   },
   {
     name: 'client_id',
@@ -559,6 +568,7 @@ export function configFromFlags(
   config.roundtrip = booleans.get('roundtrip') ?? false;
   // Only when asked for, so that every other command line's config is as it was.
   if (booleans.get('mtls') === true) config.mtls = true;
+  if (booleans.get('https') === true) config.https = true;
 
   if (config.endpoint !== undefined) {
     const endpoint = parseEndpoint(config.endpoint);

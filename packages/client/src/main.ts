@@ -12,6 +12,7 @@ import {
 } from './diagnosis';
 import { ClientError, ConnectionFailedError, RuntimeError, UsageError } from './errors';
 import type { RefusalExplainer } from './explain/refusal-explainer';
+import { publishOnceOverHttps } from './https-publish';
 import { exchangeMessages } from './message-exchange';
 import {
   connectedLines,
@@ -63,7 +64,7 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<voi
     return;
   }
   try {
-    await connectOnce(config, deps);
+    await (config.https === true ? publishOnceOverHttps(config, deps) : connectOnce(config, deps));
   } catch (error) {
     if (config.json && error instanceof ClientError && !(error instanceof ConnectionFailedError)) {
       const kind =

@@ -11,7 +11,8 @@ export interface ClientReport {
   // configuration or runtime error before that leaves only `ok: false` and `error`.
   readonly endpoint?: string;
   readonly port?: number;
-  readonly transport?: Transport;
+  /** `https`: one publish over HTTPS (`--https`), no MQTT connection. */
+  readonly transport?: Transport | 'https';
   /** The ALPN protocol offered (`mqtt` for direct MQTT), `null` for WebSockets. */
   readonly alpn?: string | null;
   /**
@@ -33,6 +34,8 @@ export interface ClientReport {
   readonly roundtrip?: ClientReportExchange | null;
   /** With `--count`, `--topic` or `--message` but no `--roundtrip`; `null` when the connection failed first. */
   readonly publish?: ClientReportExchange | null;
+  /** With `--https`: the request's topic and AWS IoT's answer (HTTP status, its JSON `message` and `traceId`). */
+  readonly https?: ClientReportHttps;
   /** `clean`, or why the disconnect was not. */
   readonly disconnect?: string;
   /** Why the run failed, when it did. */
@@ -183,6 +186,14 @@ export interface ClientReportPuback {
 }
 
 /** Why a run failed: the category and the one-line explanation the client printed. */
+/** AWS IoT's answer to an HTTPS publish (`POST /topics/<topic>?qos=1`); `status` 0 when none came. */
+export interface ClientReportHttps {
+  readonly topic: string;
+  readonly status: number;
+  readonly message?: string;
+  readonly traceId?: string;
+}
+
 export interface ClientReportError {
   readonly kind: ClientReportErrorKind;
   readonly message: string;
@@ -193,7 +204,14 @@ export interface ClientReportError {
  * or an error before connecting (`usage`, `configuration`, `runtime`).
  */
 export type ClientReportErrorKind =
-  ConnectFailureKind | MessagingFailureKind | 'disconnect' | 'usage' | 'configuration' | 'runtime';
+  | ConnectFailureKind
+  | MessagingFailureKind
+  | 'disconnect'
+  | 'usage'
+  | 'configuration'
+  | 'runtime'
+  /** `--https`: the request was refused (an HTTP status other than 200) or got no answer. */
+  | 'https';
 
 /**
  * How a connection attempt failed: refused with a CONNACK reason code, TLS, DNS, nothing listening, no route,
