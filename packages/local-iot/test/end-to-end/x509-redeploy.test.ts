@@ -86,6 +86,10 @@ describe('the X.509 listener of a fixture stack', () => {
       decision: 'allow',
     });
     expect(served.output(STACK_OUTPUTS.demoCertificateId)).toBe(device.id);
+    expect(served.log.matching('listening', { authentication: 'CUSTOM_AUTH_X509' })).toEqual([
+      expect.objectContaining({ port: served.local.connection.x509?.port }),
+    ]);
+    expect(served.local.notices).toEqual([]);
   });
 
   it('answers DescribeDomainConfiguration and DescribeCertificate on the local IoT API', async () => {
