@@ -1,3 +1,4 @@
+import { lookup } from 'node:dns/promises';
 import * as path from 'node:path';
 import { AWS_IOT_LOG_GROUP, LOCAL_IOT_FILES, type LocalConnectionInfo } from '@iot-custom-auth/protocol';
 import { GATEWAY_DEFAULTS, startGateway, type Gateway } from './gateway/gateway';
@@ -284,7 +285,12 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     connection,
     logs,
     logsDirectory: path.join(stateDir, LOCAL_IOT_LOGS_DIRECTORY),
-    notices: deployment.notices,
+    notices: [
+      ...deployment.notices,
+      ...(gateway.x509 !== undefined && x509EndpointHost !== endpointHost
+        ? await hostResolutionNotice(x509EndpointHost)
+        : []),
+    ],
     redeploy: () => {
       const swapped = redeploying.then(redeploy, redeploy);
       redeploying = swapped.catch(() => undefined);
@@ -292,4 +298,23 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     },
     close: () => (closing ??= redeploying.then(closeAll)),
   };
+}
+
+/**
+ * Why clients cannot reach the X.509 listener by its own name, when that name does not resolve to this
+ * machine: the AWS CRT client resolves and sends SNI with one name, so it would fail with a DNS error.
+ */
+async function hostResolutionNotice(host: string): Promise<string[]> {
+  const fix = `add it to /etc/hosts or leave --x509-endpoint-host out (the endpoint host is used)`;
+  try {
+    const addresses = await lookup(host, { all: true });
+    if (addresses.some(({ address }) => address === '127.0.0.1' || address === '::1')) return [];
+    return [
+      `the X.509 endpoint host '${host}' resolves to ${addresses.map((a) => a.address).join(', ')}, not to this machine's loopback: ${fix}`,
+    ];
+  } catch (error) {
+    return [
+      `the X.509 endpoint host '${host}' does not resolve (${(error as NodeJS.ErrnoException).code ?? String(error)}), so clients cannot reach it by name: ${fix}`,
+    ];
+  }
 }

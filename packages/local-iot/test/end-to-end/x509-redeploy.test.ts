@@ -1,5 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import type { IClientOptions } from 'mqtt';
 import { AWS_IOT_LOG_GROUP, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
@@ -7,6 +8,7 @@ import { FUNCTIONS_DIR, rsaKeyPair, writeAssembly } from '../fixtures/assembly';
 import { x509Template } from '../fixtures/x509-assembly';
 import { useLocalIot } from '../support/local-iot-harness';
 import { TestClient } from '../support/mqtt-test-client';
+import { serveStack } from '../support/served-stack';
 import { signedIotCall } from '../support/sigv4-signing';
 import { withTimeout } from '../support/wait';
 import { testCertificate, type TestCertificate } from '../support/x509-certificates';
@@ -181,5 +183,36 @@ describe('the X.509 listener of a fixture stack', () => {
     writeStack('ACTIVE');
     await served.local.redeploy();
     expect(await connackCode()).toBe(0);
+  });
+});
+
+describe('an X.509 endpoint host of its own', () => {
+  it('is the domain name, the certificate names it, and a name that does not resolve is a notice', async () => {
+    const other = await serveStack(
+      (scratch) =>
+        writeAssembly(
+          join(scratch, 'cdk.out'),
+          STACK,
+          x509Template({ stackName: STACK, publicKeyPem: publicKey, certificatePem: device.certPem }),
+          { fn: join(FUNCTIONS_DIR, 'behaviours') },
+        ),
+      { isolation: 'thread', x509EndpointHost: 'mtls.invalid' },
+    );
+    try {
+      const { connection, runtime, notices } = other.local;
+      expect(connection.x509?.endpoint).toBe('mtls.invalid');
+      expect(runtime.outputs[STACK_OUTPUTS.x509Endpoint]).toBe('mtls.invalid');
+      expect(runtime.outputs[STACK_OUTPUTS.endpoint]).toBe('localhost');
+      expect(
+        new X509Certificate(readFileSync(join(dirname(connection.caFile), 'server.pem'))).subjectAltName,
+      ).toContain('DNS:mtls.invalid');
+      expect(notices).toEqual([
+        expect.stringMatching(
+          /^the X\.509 endpoint host 'mtls\.invalid' does not resolve \(\w+\), so clients cannot reach it by name: add it to \/etc\/hosts/,
+        ),
+      ]);
+    } finally {
+      await other.close();
+    }
   });
 });
