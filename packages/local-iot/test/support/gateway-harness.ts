@@ -114,6 +114,8 @@ export interface RawClientOptions {
   readonly alpn?: readonly string[];
   /** MQTT protocol level for encoding and decoding. @default 5 */
   readonly protocolVersion?: 4 | 5;
+  /** A client certificate and its key (PEM), for the X.509 listener. */
+  readonly certificate?: { readonly cert: string; readonly key: string };
 }
 
 /** A TLS client that writes raw MQTT packets or bytes and reads the gateway's packets. */
@@ -154,6 +156,7 @@ export class RawClient {
       ca,
       ...(servername === null ? {} : { servername }),
       ALPNProtocols: [...(options.alpn ?? ['mqtt'])],
+      ...options.certificate,
     });
     await withTimeout(
       new Promise<void>((resolve, reject) => {
