@@ -183,6 +183,15 @@ export function readX509Side(
       );
       continue;
     }
+    if (
+      resolver.resolveProperty(logicalId, 'ClientCertificateConfig.ClientCertificateCallbackArn') !==
+      undefined
+    ) {
+      notices.push(
+        `${logicalId}: domain configuration '${name}' has a ClientCertificateConfig callback Lambda; local-iot does not run it, ` +
+          'so client certificates are checked against the registered ones only',
+      );
+    }
     const override = resolver.resolveProperty(logicalId, 'AuthorizerConfig.AllowAuthorizerOverride');
     domains.push({
       logicalId,

@@ -178,6 +178,22 @@ describe('the X.509 side of a deployment', () => {
     ]);
   });
 
+  it('serves a domain with a client certificate callback, saying the callback does not run', () => {
+    const deployment = load(
+      x509Template({
+        domain: {
+          ClientCertificateConfig: {
+            ClientCertificateCallbackArn: 'arn:aws:lambda:us-east-1:000000000000:function:check',
+          },
+        },
+      }),
+    );
+    expect(deployment.x509Domain?.logicalId).toBe('X509DomainDomainConfiguration');
+    expect(deployment.notices).toEqual([
+      expect.stringContaining('has a ClientCertificateConfig callback Lambda; local-iot does not run it'),
+    ]);
+  });
+
   it('refuses a default authorizer that is not in the stack, naming the property', () => {
     expect(() =>
       load(x509Template({ domain: { AuthorizerConfig: { DefaultAuthorizerName: 'nobody' } } })),
