@@ -46,8 +46,9 @@ export function tlsProtocolData(attempt: ConnectAttempt): Record<string, string>
 }
 
 /**
- * Why an allowing response to an X.509 attempt is invalid: its `principalId` must be the certificate id, as
- * AWS IoT requires for this authentication type (custom-auth-509cert.html, step 2's response);
+ * Why an allowing response to an X.509 attempt is invalid: the response's `principalId` "must be the same as
+ * the value of principalId in the event", which is the certificate id
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/custom-auth-509cert.html, step 2);
  * `undefined` when it is, or when the attempt carries no certificate.
  */
 export function x509PrincipalProblem(attempt: ConnectAttempt, principalId: string): string | undefined {
