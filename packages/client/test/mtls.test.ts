@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
 import { createDeviceCertificate, type DeviceCertificate } from '../../connect-matrix/src/device-certificate';
-import { parseArgs, type CliConfig } from '../src/args';
+import { parseArgs, usage, type CliConfig } from '../src/args';
 import { prepareConnection, type PlanDeps } from '../src/connect-plan';
 import { ConfigError, UsageError } from '../src/errors';
 import { readClientCertificate } from '../src/mtls';
@@ -113,6 +113,21 @@ describe('flags', () => {
       }),
     );
     expect(error.message).toMatch(/^IOT_CUSTOM_AUTH_TOKEN cannot be used with --mtls/);
+  });
+
+  it('--help shows the three flags in the connection section and an example of each way', () => {
+    const text = usage();
+    const connection = text.slice(text.indexOf('Connection:'), text.indexOf('Custom authentication:'));
+    expect(connection).toMatch(
+      /^  --cert <file> +Device certificate \(PEM\) for custom authentication with an X\.509/m,
+    );
+    expect(connection).toMatch(/^  --key <file> +Private key \(PEM\) of --cert/m);
+    expect(connection).toMatch(
+      /^  --mtls +Connect with the demo device certificate \(\.keys\/demo-device-cert\.pem/m,
+    );
+    expect(text).toContain('npm run connect -w client -- --mtls ');
+    expect(text).toContain('npm run connect -w client -- --cert device.pem --key device.key');
+    expect(text).not.toContain('--cert is not supported');
   });
 
   it('allows a user name and password with a certificate', () => {
