@@ -119,11 +119,11 @@ describe('flags', () => {
     const text = usage();
     const connection = text.slice(text.indexOf('Connection:'), text.indexOf('Custom authentication:'));
     expect(connection).toMatch(
-      /^  --cert <file> +Device certificate \(PEM\) for custom authentication with an X\.509/m,
+      /^ {2}--cert <file> +Device certificate \(PEM\) for custom authentication with an X\.509/m,
     );
-    expect(connection).toMatch(/^  --key <file> +Private key \(PEM\) of --cert/m);
+    expect(connection).toMatch(/^ {2}--key <file> +Private key \(PEM\) of --cert/m);
     expect(connection).toMatch(
-      /^  --mtls +Connect with the demo device certificate \(\.keys\/demo-device-cert\.pem/m,
+      /^ {2}--mtls +Connect with the demo device certificate \(\.keys\/demo-device-cert\.pem/m,
     );
     expect(text).toContain('npm run connect -w client -- --mtls ');
     expect(text).toContain('npm run connect -w client -- --cert device.pem --key device.key');
