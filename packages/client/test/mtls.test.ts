@@ -4,7 +4,9 @@ import { createDeviceCertificate, type DeviceCertificate } from '../../connect-m
 import { parseArgs, usage, type CliConfig } from '../src/args';
 import { prepareConnection, type PlanDeps } from '../src/connect-plan';
 import { ConfigError, UsageError } from '../src/errors';
+import { runDiagnose } from '../src/diagnose/run-diagnose';
 import { readClientCertificate } from '../src/mtls';
+import { parseStormArgs } from '../src/storm/storm-args';
 import type { LoadedOutputs, OutputsRequest } from '../src/outputs';
 import type { SecretInput } from '../src/secret-input';
 import { jsonReport, connectingLines } from '../src/report';
@@ -431,5 +433,43 @@ describe('the connection plan', () => {
     const error = await rejectionOf(prepareConnection(parse(['--mtls']), deps));
     expect(error.message).toMatch(/is not the private key of the demo device certificate/);
     expect(reads).toEqual([]);
+  });
+});
+
+describe('the commands built on connect', () => {
+  it('storm refuses the certificate flags: one certificate is admitted only as its own CN', () => {
+    for (const argv of [['--mtls'], ['--cert', 'c.pem'], ['--key', 'k.pem']]) {
+      const error = thrownBy(() => parseStormArgs([...argv, '--connections', '2']));
+      expect(error).toBeInstanceOf(UsageError);
+      expect(error.message).toMatch(
+        new RegExp(`^${argv[0] as string} is not a storm flag: .*admitted only as its own subject CN`),
+      );
+    }
+  });
+
+  it('diagnose refuses them with the command that explains a certificate refusal', async () => {
+    let stderr = '';
+    const unused = (): never => {
+      throw new Error('diagnose must stop before any check');
+    };
+    const code = await runDiagnose(['--mtls'], {
+      stdout: unused,
+      stderr: (text) => (stderr += text),
+      connector: { connect: unused },
+      tlsProbe: unused,
+      websocketProbe: unused,
+      lookupHost: unused,
+      aws: unused,
+      outputs: { read: unused },
+      credentials: { deviceCredentials: unused, signedToken: unused },
+      readFile: unused,
+      clock: () => NOW,
+      randomId: () => 'id',
+      paths: { invocationDir: '/work', repoRoot: '/repo' },
+    });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /^Error: diagnose checks custom authentication on the data endpoint, .*npm run connect -w client -- --mtls/,
+    );
   });
 });

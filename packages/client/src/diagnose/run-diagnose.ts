@@ -1,5 +1,6 @@
 import { buildCustomAuthUsername, describeReasonCode, type DiagnoseReport } from '@iot-custom-auth/protocol';
 import { DEFAULT_EXPLAIN_WAIT_SECONDS, parseArgs, type CliConfig } from '../args';
+import { usesClientCertificate } from '../mtls-flags';
 import type { AwsTarget } from '../aws-clients';
 import type { ExitCode } from '../cli';
 import type { Connector } from '../connection';
@@ -47,6 +48,11 @@ export async function runDiagnose(argv: readonly string[], deps: DiagnoseDeps): 
   let config: CliConfig;
   try {
     config = parseArgs(argv);
+    if (usesClientCertificate(config)) {
+      throw new UsageError(
+        "diagnose checks custom authentication on the data endpoint, not a client certificate on the X.509 domain configuration's: run npm run connect -w client -- --mtls (or --cert/--key), which explains a refusal from the logs",
+      );
+    }
   } catch (error) {
     // A secret file that cannot be read or is too open is a configuration error, found while parsing.
     if (!(error instanceof UsageError || error instanceof ConfigError)) throw error;

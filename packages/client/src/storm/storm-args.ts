@@ -180,6 +180,10 @@ const REFUSED_CONNECT_FLAGS: Readonly<Record<string, string>> = {
   count: 'a storm publishes with --publish k (QoS 1, on each connection’s own topic)',
   topic: 'each storm connection publishes on its own topic, devices/<client id>',
   message: 'a storm sends its own payload (sequence number, client id, time)',
+  // A certificate is admitted only with its subject CN as client id: one certificate cannot be many devices.
+  cert: 'a client certificate is admitted only as its own subject CN, and each storm connection has its own client id: storms use custom authentication without certificates',
+  key: 'a client certificate is admitted only as its own subject CN, and each storm connection has its own client id: storms use custom authentication without certificates',
+  mtls: 'the demo certificate is admitted only as its own subject CN, and each storm connection has its own client id: storms use custom authentication without certificates',
 };
 
 const STORM_KEYS = new Set(STORM_FLAGS.map((flag) => flagKey(flag.name)));
