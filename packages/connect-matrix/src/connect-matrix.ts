@@ -19,6 +19,7 @@ import {
   type ClientCertificateExpectation,
   type MtlsRowInputs,
 } from './mtls-rows';
+import { httpsMatrixRow } from './https-row';
 
 /** What one row of the connect matrix expects. */
 export interface MatrixExpectation {
@@ -26,8 +27,11 @@ export interface MatrixExpectation {
   readonly exitCode: 0 | 1;
   /** MQTT 5 CONNACK reason code; absent: no CONNACK, the connection was refused in the TLS handshake. */
   readonly reasonCode?: number;
-  /** The transport the gateway must have seen (`mqtt` = TLS with ALPN mqtt; `websockets` = upgrade on /mqtt). */
-  readonly transport: Transport;
+  /**
+   * The transport the gateway must have seen (`mqtt` = TLS with ALPN mqtt; `websockets` = upgrade on /mqtt;
+   * `https` = one HTTPS publish, no MQTT connection).
+   */
+  readonly transport: Transport | 'https';
   /** Whether the authorizer Lambda must have run for this connection. */
   readonly lambdaInvoked: boolean;
   /** How the client must report it authenticated (`--json` `authentication`), when it matters. */
@@ -113,6 +117,7 @@ export function connectMatrixRows(
       ['--signed', '--use_websockets', 'true'],
       allowed('websockets'),
     ),
+    httpsMatrixRow(id('https-signed')),
     build('wrong password', id('wrong-password'), ['--custom_auth_password', 'not-the-password'], {
       exitCode: 1,
       reasonCode: RC.badUserNameOrPassword,
@@ -232,9 +237,7 @@ export async function runConnectMatrix(
 
 async function runRow(row: MatrixRow, options: RunMatrixOptions): Promise<MatrixResult> {
   const started = Date.now();
-  const [command, ...baseArgs] = options.clientCommand;
-  const args = [...baseArgs, '--outputs', options.outputsFile, '--json', ...row.args];
-  const { exitCode, stdout, stderr } = await run(command, args, options.env ?? process.env);
+  const { exitCode, stdout, stderr } = await runClient(row.args, options);
   const durationMs = Date.now() - started;
   const report = parseReport(stdout);
   const decision = options.gatewayLog.find(
@@ -326,6 +329,19 @@ function roundtripFailures(
   return failures;
 }
 
+/** Runs the client once with the matrix's outputs file and `--json`, then `args`. */
+export function runClient(
+  args: readonly string[],
+  options: RunMatrixOptions,
+): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
+  const [command, ...baseArgs] = options.clientCommand;
+  return run(
+    command,
+    [...baseArgs, '--outputs', options.outputsFile, '--json', ...args],
+    options.env ?? process.env,
+  );
+}
+
 function run(
   command: string,
   args: readonly string[],
@@ -344,7 +360,8 @@ function run(
   });
 }
 
-function parseReport(stdout: string): ClientReport | undefined {
+/** The client's `--json` report: the last line of stdout that is a JSON object. */
+export function parseReport(stdout: string): ClientReport | undefined {
   const line = stdout
     .trim()
     .split('\n')

@@ -55,6 +55,8 @@ it('meets every expectation of the connect matrix with the real client', async (
     ['WebSockets, unsigned authorizer', 0, 'websockets', 'websockets', undefined],
     ['direct, signed authorizer', 0, 'mqtt', 'mqtt', 'mqtt'],
     ['WebSockets, signed authorizer', 0, 'websockets', 'websockets', undefined],
+    // One HTTPS publish: no CONNECT, so no decision line (its https-publish line is checked by the row).
+    ['HTTPS publish, signed authorizer', 0, 'https', undefined, undefined],
     ['wrong password', 1, 'mqtt', 'mqtt', 'mqtt'],
     ['client id outside test-*', 1, 'mqtt', 'mqtt', 'mqtt'],
     ["another device's client id with valid credentials", 1, 'mqtt', 'mqtt', 'mqtt'],
@@ -96,7 +98,7 @@ it('meets every expectation of the connect matrix with the real client', async (
   ]);
   // Every row ran the Lambda exactly once, but the tampered signature and the two certificates refused in the
   // TLS handshake (before any authorizer).
-  expect(served.local.runtime.invocationCount() - before).toBe(11);
+  expect(served.local.runtime.invocationCount() - before).toBe(12);
   const upgrades = served.gatewayLog.filter((e) => e.event === 'websocket-upgrade');
   expect(upgrades).toHaveLength(2);
 }, 120_000);

@@ -57,7 +57,8 @@ function fullMatrix(): MatrixResult[] {
         ? {}
         : { roundtrip: { suback: row.expect.roundtrip.subackReasonCode, puback: 0x87, ms: 12_345 } }),
       decision: {
-        transport: row.expect.transport,
+        // The HTTPS row has no CONNECT decision of its own; the table shows what a transport's would.
+        transport: row.expect.transport === 'https' ? 'mqtt' : row.expect.transport,
         ...(row.expect.transport === 'mqtt' ? { alpn: 'mqtt' } : {}),
         lambdaInvoked: row.expect.lambdaInvoked,
         lambdaDurationMs: 1234.4,
