@@ -126,6 +126,7 @@ const COMMANDS: Readonly<Record<string, Outcome>> = {
   // ---- packages/client/README.md
   'npm run connect -w client -- --mtls': { excluded: NEEDS_AWS },
   'npm run connect -w client -- --outputs .local-iot/outputs.json --mtls': { run: connects },
+  'npm run -s connect -w client -- --outputs .local-iot/outputs.json --https --json': { run: printsOkJson },
   'npm run connect -w client -- --cert device.pem --key device.key': {
     excluded: 'a certificate of your own (device.pem, device.key) that AWS IoT has registered',
   },
