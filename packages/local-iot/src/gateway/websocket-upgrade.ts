@@ -126,7 +126,9 @@ export function createWebSocketRouter(options: WebSocketRouterOptions): WebSocke
       return;
     }
     const hostProblem =
-      info.serverName === undefined ? hostHeaderProblem(request, options.endpointHost) : undefined;
+      info.serverName === undefined
+        ? hostHeaderProblem(request.headers.host, options.endpointHost)
+        : undefined;
     if (hostProblem) return refuseUpgrade(socket, request, 400, hostProblem);
     wss.handleUpgrade(request, socket, head, (ws) => {
       options.log({
@@ -194,14 +196,9 @@ export function createWebSocketRouter(options: WebSocketRouterOptions): WebSocke
  * and for configurable endpoints, https://docs.aws.amazon.com/iot/latest/developerguide/transport-security.html,
  * and says nothing of WebSockets without it).
  */
-function hostHeaderProblem(request: IncomingMessage, endpointHost: string): string | undefined {
-  const header = request.headers.host;
-  let host: string | undefined;
-  try {
-    host = header === undefined ? undefined : new URL(`http://${header}`).hostname.toLowerCase();
-  } catch {
-    host = undefined;
-  }
+export function hostHeaderProblem(header: string | undefined, endpointHost: string): string | undefined {
+  // RFC 9110 7.2: Host = uri-host [ ":" port ]; nothing else (no path, no user info) names a host.
+  const host = /^(\[[0-9A-Fa-f:.]+\]|[^:/@\s[\]]+)(?::\d{0,5})?$/.exec(header ?? '')?.[1]?.toLowerCase();
   if (host === endpointHost) return undefined;
   const sent = header === undefined ? 'no Host header' : `the Host header '${header}'`;
   return `the client sent no SNI and ${sent}, which does not name the endpoint '${endpointHost}': connect to '${endpointHost}' by name (SNI), or send Host: ${endpointHost}`;
