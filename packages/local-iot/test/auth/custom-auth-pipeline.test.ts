@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import {
   AUTHORIZER_SIGNATURE_PARAM,
   buildCustomAuthUsername,
@@ -341,6 +342,36 @@ describe('CustomAuthPipeline.authorize', () => {
         lambdaInvoked: false,
       });
       expect(runtime.invocationCount(FUNCTION)).toBe(0);
+    });
+
+    it('property: a signature in the username must be URL-encoded; a raw + reads as a space and is refused unseen', async () => {
+      const runtime = await start();
+      const base64Token = fc.stringMatching(/^[A-Za-z0-9_-]{8,64}$/);
+      await fc.assert(
+        fc.asyncProperty(base64Token, async (anyToken) => {
+          const good = signToken(anyToken, keys.privateKey);
+          const raw = signed(anyToken, good, {
+            username: `${buildCustomAuthUsername({ user: 'allow', authorizerName: SIGNED, tokenKeyName: 'token', token: anyToken })}&${AUTHORIZER_SIGNATURE_PARAM}=${good}`,
+          });
+          const decision = await runtime.authorizer.authorize(raw);
+          if (good.includes('+')) {
+            expect(decision).toMatchObject({
+              allowed: false,
+              reasonCode: 0x87,
+              signature: 'failed',
+              lambdaInvoked: false,
+            });
+            expect(decision.reason).toContain("a '+' that is not URL-encoded reads as a space");
+          } else {
+            // Without a +, the raw signature reads the same either way.
+            expect(decision).toMatchObject({ signature: 'verified' });
+          }
+          expect(await runtime.authorizer.authorize(signed(anyToken, good))).toMatchObject({
+            signature: 'verified',
+          });
+        }),
+        { numRuns: 15 },
+      );
     });
 
     it('refuses a missing token or signature without invoking the Lambda', async () => {
