@@ -201,6 +201,8 @@ export interface MatrixResult {
   readonly durationMs: number;
   /** Each expectation that did not hold, in words; empty when the row passed. */
   readonly failures: readonly string[];
+  /** What the gateway logged, for a row with no connect decision line (the HTTPS row's `https-publish`). */
+  readonly detail?: string;
 }
 
 /** How to run the matrix. */
@@ -445,6 +447,7 @@ export function formatMatrixTable(results: readonly MatrixResult[]): string {
 
 /** What the gateway's decision line says about a row (transport, ALPN, the Lambda) and its round trip. */
 function detailLine(result: MatrixResult): string {
+  if (result.detail !== undefined) return result.detail;
   const decision = result.decision;
   const gateway =
     decision === undefined

@@ -58,5 +58,9 @@ async function runHttpsRow(row: MatrixRow, options: RunMatrixOptions): Promise<M
       );
     }
   }
-  return { row, exitCode, durationMs, failures, ...(report !== undefined && { report }) };
+  const detail =
+    line === undefined
+      ? 'gateway: no https-publish line'
+      : `gateway: https-publish ${line.status} on ${topic}, Lambda ${line.lambdaInvoked === true ? `invoked${line.lambdaDurationMs === undefined ? '' : ` ${Math.round(line.lambdaDurationMs)} ms`}` : 'not invoked'}`;
+  return { row, exitCode, durationMs, failures, detail, ...(report !== undefined && { report }) };
 }
