@@ -178,7 +178,8 @@ function subscribe(
     subscriptions: subscriptions.map((s) => (typeof s === 'string' ? { topic: s, qos: 1 as const } : s)),
   };
   const outcomes = broker.onSubscribe(client, packet);
-  broker.onSubscribed(client);
+  // As the gateway does once the SUBACK is out: subscription events, then retained messages.
+  broker.onSubscribed(client, packet, outcomes);
   return outcomes;
 }
 
@@ -884,6 +885,93 @@ describe('MessageBroker will messages', () => {
         will: true,
       },
     ]);
+  });
+});
+
+describe('MessageBroker Will Delay Interval', () => {
+  const delayed = (seconds: number): ConnectedClient['will'] => ({
+    topic: 'devices/test-1/status',
+    payload: Buffer.from('offline'),
+    qos: 1,
+    retain: false,
+    properties: { willDelayInterval: seconds },
+  });
+
+  /** A device with a persistent session of `expiry` seconds and a will delayed `delay` seconds, gone. */
+  function goneDevice(delay: number, expiry: number): FakeClient {
+    const device = connect(new FakeClient('test-1', DEVICE_POLICIES, { will: delayed(delay) }));
+    device.sessionExpirySeconds = expiry;
+    broker.onDisconnected(device, { cause: 'connection-lost', publishWill: true });
+    return device;
+  }
+
+  it('waits out the delay, capped by the session expiry, then publishes the will', () => {
+    const app = connect(new FakeClient('app', ALLOW_ALL));
+    subscribe(app, 'devices/#');
+    goneDevice(300, 120);
+    clock.advance(119_000);
+    expect(app.received).toEqual([]);
+    clock.advance(1_000);
+    expect(app.received).toEqual(['devices/test-1/status offline']);
+  });
+
+  it('publishes at once when the session ends with the connection, and never after a reconnect', () => {
+    const app = connect(new FakeClient('app', ALLOW_ALL));
+    subscribe(app, 'devices/#');
+    goneDevice(300, 0);
+    expect(app.received).toEqual(['devices/test-1/status offline']);
+    app.sent.length = 0;
+    goneDevice(300, 600);
+    broker.openSession(new FakeClient('test-1'));
+    clock.advance(600_000);
+    expect(app.received).toEqual([]);
+  });
+});
+
+describe('MessageBroker subscription lifecycle events', () => {
+  it('publishes the granted and the removed filters, with AWS IoT payload, to allowed subscribers only', () => {
+    const watcher = connect(new FakeClient('app', ALLOW_ALL));
+    subscribe(watcher, '$aws/events/subscriptions/+/test-1');
+    watcher.sent.length = 0;
+    const device = connect(new FakeClient('test-1'));
+    subscribe(device, 'devices/test-1/in', 'devices/test-2/in');
+    broker.onUnsubscribe(device, {
+      cmd: 'unsubscribe',
+      messageId: 2,
+      unsubscriptions: ['devices/test-1/in', 'never/subscribed'],
+    });
+    const events = watcher.sent.filter((p): p is IPublishPacket => p.cmd === 'publish');
+    expect(events.map((p) => [p.topic, p.qos])).toEqual([
+      ['$aws/events/subscriptions/subscribed/test-1', 0],
+      ['$aws/events/subscriptions/unsubscribed/test-1', 0],
+    ]);
+    expect(events.map((p) => JSON.parse(p.payload.toString()) as unknown)).toEqual([
+      {
+        clientId: 'test-1',
+        timestamp: expect.any(Number) as unknown,
+        eventType: 'subscribed',
+        sessionIdentifier: 'connection-test-1',
+        principalIdentifier: 'device',
+        topics: ['devices/test-1/in'],
+      },
+      {
+        clientId: 'test-1',
+        timestamp: expect.any(Number) as unknown,
+        eventType: 'unsubscribed',
+        sessionIdentifier: 'connection-test-1',
+        principalIdentifier: 'device',
+        topics: ['devices/test-1/in'],
+      },
+    ]);
+  });
+
+  it('publishes no event for a client id with # or +, nor for a SUBSCRIBE granted nothing', () => {
+    const watcher = connect(new FakeClient('app', ALLOW_ALL));
+    subscribe(watcher, '$aws/events/subscriptions/#');
+    watcher.sent.length = 0;
+    subscribe(connect(new FakeClient('test-+', ALLOW_ALL)), 'devices/x');
+    subscribe(connect(new FakeClient('test-2')), 'devices/test-1/in');
+    expect(watcher.sent).toEqual([]);
   });
 });
 
