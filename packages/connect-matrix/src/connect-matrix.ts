@@ -14,8 +14,10 @@ import {
 } from '@iot-custom-auth/protocol';
 import type { ConnectLogEntry, GatewayLogEntry } from 'local-iot';
 import {
+  certificateNote,
   clientCertificateFailures,
   mtlsMatrixRows,
+  refusedCertificateDetail,
   type ClientCertificateExpectation,
   type MtlsRowInputs,
 } from './mtls-rows';
@@ -298,6 +300,8 @@ async function runRow(row: MatrixRow, options: RunMatrixOptions): Promise<Matrix
       );
     }
   }
+  // A certificate refused in the TLS handshake leaves no decision line: the detail is the gateway's refusal.
+  const refusal = decision === undefined ? refusedCertificateDetail(row, options.gatewayLog) : undefined;
   return {
     row,
     exitCode,
@@ -305,6 +309,7 @@ async function runRow(row: MatrixRow, options: RunMatrixOptions): Promise<Matrix
     failures,
     ...(report !== undefined && { report }),
     ...(decision !== undefined && { decision }),
+    ...(refusal !== undefined && { detail: refusal }),
   };
 }
 
@@ -456,7 +461,7 @@ function detailLine(result: MatrixResult): string {
           decision.lambdaInvoked
             ? `invoked${decision.lambdaDurationMs === undefined ? '' : ` ${Math.round(decision.lambdaDurationMs)} ms`}`
             : 'not invoked'
-        }`;
+        }${certificateNote(decision)}`;
   const roundtrip = roundtripCell(result.report);
   return roundtrip === '-' ? gateway : `${gateway}; round trip: ${roundtrip}`;
 }

@@ -262,10 +262,46 @@ async function runWithoutClientCertificate(row: MatrixRow, options: RunMatrixOpt
   if (refusalsWith(options.gatewayLog, expectedCause) <= refusedBefore) {
     failures.push(`the gateway logged no tls-refused entry with cause ${expectedCause}`);
   }
-  return { row, exitCode: outcome.refused ? 1 : 0, durationMs: Date.now() - started, failures };
+  return {
+    row,
+    exitCode: outcome.refused ? 1 : 0,
+    durationMs: Date.now() - started,
+    failures,
+    detail: outcome.refused
+      ? `gateway: TLS refused before MQTT (${expectedCause}), no certificate sent (${outcome.why}), Lambda not invoked`
+      : `gateway: a connection without a client certificate was not refused (${outcome.why})`,
+  };
 }
 
 /** How many connections the X.509 listener has refused with `cause` so far. */
 function refusalsWith(log: readonly GatewayLogEntry[], cause: string): number {
   return log.filter((entry) => entry.event === 'tls-refused' && entry.cause === cause).length;
 }
+
+/** `, CUSTOM_AUTH_X509 certificate 041be586d6a0… verified` for a decision of the X.509 listener, else nothing. */
+export function certificateNote(decision: ConnectLogEntry): string {
+  return decision.authentication === undefined
+    ? ''
+    : `, ${decision.authentication} certificate ${shortId(decision.clientCertificateId)} verified`;
+}
+
+/**
+ * `gateway: TLS refused before MQTT (client-certificate-not-registered), certificate c05d53b573d7…, Lambda not
+ * invoked` for a row whose certificate the X.509 listener refused, else `undefined`.
+ */
+export function refusedCertificateDetail(
+  row: MatrixRow,
+  gatewayLog: readonly GatewayLogEntry[],
+): string | undefined {
+  const certificate = row.expect.clientCertificate;
+  if (certificate?.gateway !== 'refused' || certificate.id === undefined) return undefined;
+  const refused = gatewayLog.find(
+    (entry): entry is TlsRefusedLogEntry =>
+      entry.event === 'tls-refused' && entry.clientCertificateId === certificate.id,
+  );
+  return refused === undefined
+    ? undefined
+    : `gateway: TLS refused before MQTT (${String(refused.cause)}), certificate ${shortId(certificate.id)}, Lambda not invoked`;
+}
+
+const shortId = (id: string | undefined): string => (id === undefined ? 'none' : `${id.slice(0, 12)}…`);
