@@ -139,6 +139,56 @@ describe('MessagePackets', () => {
     expect(closes).toEqual([{ cause: 'throttled', reason: `PUBLISH to 't' refused: ${quota}` }]);
   });
 
+  it('takes a 131,072-byte payload and disconnects for 131,073 (0x95, payload-too-large) before the handler', async () => {
+    const seen: number[] = [];
+    const handler: MessageHandler = {
+      ...refuseAllMessages,
+      onPublish: (_client, packet) => {
+        seen.push(packet.payload.length);
+        return { reasonCode: 0, reason: 'allowed' };
+      },
+    };
+    const { messages, closes } = setup({ handler });
+    await messages.publish(publish({ payload: Buffer.alloc(131_072) }));
+    expect(closes).toEqual([]);
+    await messages.publish(publish({ topic: 'big', payload: Buffer.alloc(131_073) }));
+    expect(seen).toEqual([131_072]);
+    expect(closes).toEqual([
+      {
+        cause: 'payload-too-large',
+        reasonCode: 0x95,
+        reason:
+          "PAYLOAD_LIMIT_EXCEEDED: the PUBLISH to 'big' has a 131073-byte payload; AWS IoT Core accepts at most 131072 bytes (128 KB) and disconnects the client: send less or split the message",
+      },
+    ]);
+  });
+
+  it('sends no SUBACK for an MQTT 3.1.1 SUBSCRIBE asking for QoS 2, and subscribes nothing of it', async () => {
+    let asked = 0;
+    const handler: MessageHandler = {
+      ...refuseAllMessages,
+      onSubscribe: (_client, subscribe) => {
+        asked += 1;
+        return subscribe.subscriptions.map(() => ({ reasonCode: 1, reason: 'granted' }));
+      },
+    };
+    const { messages, sent, closes, log } = setup({ handler, protocolVersion: 4 });
+    const subscriptions = [
+      { topic: 'a', qos: 2 as const },
+      { topic: 'b', qos: 1 as const },
+    ];
+    await messages.subscribe({ cmd: 'subscribe', messageId: 7, subscriptions });
+    expect([asked, sent, closes]).toEqual([0, [], []]);
+    expect(log.map((e) => ('topic' in e ? [e.event, e.topic, e.reasonCode] : [e.event]) as unknown)).toEqual([
+      ['subscribe', 'a', '0x9b'],
+      ['subscribe', 'b', '0x9b'],
+    ]);
+    // MQTT 5 gets its SUBACK (the broker grants QoS 1 for QoS 2).
+    const v5 = setup({ handler });
+    await v5.messages.subscribe({ cmd: 'subscribe', messageId: 8, subscriptions });
+    expect(v5.sent).toMatchObject([{ cmd: 'suback', messageId: 8 }]);
+  });
+
   it('answers UNSUBSCRIBE with 0x11 per filter and passes client PUBACKs to the handler', async () => {
     const acks: number[] = [];
     const { messages, sent } = setup({
