@@ -300,7 +300,13 @@ export function createHandler(deps: AuthorizerDependencies): AuthorizerHandler {
     }
     // The password is checked before the revocation list, so only a holder of the device's password learns
     // that it is revoked; both are denied (0x86) either way.
-    const match = matchDevicePassword(secret, deviceId, Buffer.from(password, 'base64'), now());
+    const passwordBytes = Buffer.from(password, 'base64');
+    let match = matchDevicePassword(secret, deviceId, passwordBytes, now());
+    if (!match.password && masterSecret.refreshAfterMismatch !== undefined) {
+      // The cached secret may predate a rotation: a password of the new key must not wait out the TTL.
+      const fresher = await masterSecret.refreshAfterMismatch();
+      if (fresher !== undefined) match = matchDevicePassword(fresher, deviceId, passwordBytes, now());
+    }
     if (!match.password) return deny('BAD_PASSWORD');
     if (match.revoked) {
       return deny(

@@ -9,7 +9,21 @@ export interface MasterSecretSource {
    * @throws CredentialsUnavailableError when it cannot be had (the authorizer then refuses, 0x87).
    */
   get(): Promise<MasterSecret>;
+  /**
+   * After a password did not match the secret `get()` gave: a newer secret, when the one in hand may be stale
+   * (a `device rotate` within the cache TTL puts a key in Secrets Manager that a warm instance has not read),
+   * or `undefined` when it is too recent to be worth another fetch. Never throws: a failed fetch is
+   * `undefined`, and the mismatch stands.
+   */
+  refreshAfterMismatch?(): Promise<MasterSecret | undefined>;
 }
+
+/**
+ * How old the cached secret must be before a password mismatch fetches it again. It bounds what a flood of
+ * wrong passwords costs (one `GetSecretValue` per warm instance per interval, however many arrive) and is how
+ * long after a `device rotate` a warm instance may still refuse a password of the new key.
+ */
+export const DEFAULT_MISMATCH_REFRESH_INTERVAL_SECONDS = 30;
 
 /**
  * How long one Secrets Manager fetch (SDK retries included) may take. AWS IoT gives the whole Lambda
@@ -28,6 +42,11 @@ export interface MasterSecretCacheOptions {
   readonly ttlSeconds: number;
   /** Abort a fetch after this long. @default DEFAULT_SECRET_FETCH_TIMEOUT_MS */
   readonly fetchTimeoutMs?: number;
+  /**
+   * Minimum age of the cached secret before a password mismatch fetches it again
+   * ({@link MasterSecretSource.refreshAfterMismatch}). @default DEFAULT_MISMATCH_REFRESH_INTERVAL_SECONDS
+   */
+  readonly mismatchRefreshIntervalSeconds?: number;
   /** Clock, in milliseconds. @default Date.now */
   readonly now?: () => number;
 }
@@ -41,6 +60,8 @@ export interface MasterSecretCacheOptions {
  * - Concurrent callers share one in-flight fetch, so a burst of cold connections makes one request.
  * - A fetch is aborted after `fetchTimeoutMs`, so a slow Secrets Manager gives a deny in time rather than an
  *   AWS IoT invoke timeout.
+ * - A password that does not match a cached secret at least `mismatchRefreshIntervalSeconds` old fetches it
+ *   once more (`refreshAfterMismatch`), so a rotation's new key works within that interval, not one TTL.
  * - Failures are not cached: the next call tries again. Expired credentials are not used as a fallback
  *   either, so a rotated password stops working within one TTL even while Secrets Manager is unreachable
  *   (fail closed), and a revocation takes effect within one TTL.
@@ -50,8 +71,10 @@ export class MasterSecretCache implements MasterSecretSource {
   private readonly secretId: string;
   private readonly ttlMs: number;
   private readonly fetchTimeoutMs: number;
+  private readonly mismatchRefreshIntervalMs: number;
   private readonly now: () => number;
-  private cached: { readonly secret: MasterSecret; readonly expiresAt: number } | undefined;
+  private cached:
+    { readonly secret: MasterSecret; readonly fetchedAt: number; readonly expiresAt: number } | undefined;
   private inFlight: Promise<MasterSecret> | undefined;
 
   constructor(options: MasterSecretCacheOptions) {
@@ -59,6 +82,8 @@ export class MasterSecretCache implements MasterSecretSource {
     this.secretId = options.secretId;
     this.ttlMs = options.ttlSeconds * 1000;
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? DEFAULT_SECRET_FETCH_TIMEOUT_MS;
+    this.mismatchRefreshIntervalMs =
+      (options.mismatchRefreshIntervalSeconds ?? DEFAULT_MISMATCH_REFRESH_INTERVAL_SECONDS) * 1000;
     this.now = options.now ?? Date.now;
   }
 
@@ -67,6 +92,23 @@ export class MasterSecretCache implements MasterSecretSource {
     if (this.cached !== undefined && this.now() < this.cached.expiresAt) {
       return Promise.resolve(this.cached.secret);
     }
+    return this.fetchShared();
+  }
+
+  /** @inheritdoc */
+  async refreshAfterMismatch(): Promise<MasterSecret | undefined> {
+    // Without a cache (TTL 0, or the secret just failed to load) the secret in hand is already fresh.
+    if (this.cached === undefined) return undefined;
+    if (this.now() - this.cached.fetchedAt < this.mismatchRefreshIntervalMs) return undefined;
+    try {
+      return await this.fetchShared();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** One fetch at a time, shared by every caller that arrives while it runs. */
+  private fetchShared(): Promise<MasterSecret> {
     if (this.inFlight === undefined) {
       this.inFlight = this.fetch().finally(() => {
         this.inFlight = undefined;
@@ -117,7 +159,10 @@ export class MasterSecretCache implements MasterSecretSource {
         `the master secret is unusable: ${parsed.problem}; put a value of the shape the authorizer-lambda README describes (PutSecretValue)`,
       );
     }
-    if (this.ttlMs > 0) this.cached = { secret: parsed.secret, expiresAt: this.now() + this.ttlMs };
+    if (this.ttlMs > 0) {
+      const fetchedAt = this.now();
+      this.cached = { secret: parsed.secret, fetchedAt, expiresAt: fetchedAt + this.ttlMs };
+    }
     return parsed.secret;
   }
 }
