@@ -108,7 +108,10 @@ expect_refusal CONNECT_NOT_ALLOWED --client_id "prod-e2e-$run_id" --custom_auth_
 expect_refusal CONNECT_NOT_ALLOWED --client_id "test-e2e-victim-$run_id" --custom_auth_username "test-e2e-attacker-$run_id"
 expect_diagnose
 expect_diagnose --signed --use_websockets true
-# ---- Issue 11 (mTLS): the X.509 connect and its refusal go here, one expect_connect / expect_refusal line each.
+# Issue 11 (mTLS, CUSTOM_AUTH_X509 on the X509Endpoint): the demo certificate (.keys/, from the synth) admitted
+# with its subject CN as client id; with another client id the X.509 authorizer refuses it (0x86).
+expect_connect mqtt --mtls
+expect_refusal NOT_AUTHENTICATED --mtls --client_id "test-e2e-not-the-cn-$run_id"
 # ---- End of the steps. ----
 
 echo "e2e-after-deploy: all $step steps passed against $outputs"

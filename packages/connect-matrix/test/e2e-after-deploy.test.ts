@@ -63,11 +63,13 @@ it('passes every after-deploy step against local-iot, started and stopped as ci.
     '--- 8. refusal CONNECT_NOT_ALLOWED: --client_id test-e2e-victim-local-N --custom_auth_username test-e2e-attacker-local-N',
     '--- 9. diagnose ',
     '--- 10. diagnose --signed --use_websockets true',
+    '--- 11. connect over mqtt --mtls',
+    '--- 12. refusal NOT_AUTHENTICATED: --mtls --client_id test-e2e-not-the-cn-local-N',
   ]);
   expect(result.stdout).toContain('TestInvokeAuthorizer: authenticated, 2 policy documents');
   expect(result.stdout).toMatch(/explained: .*\(BAD_PASSWORD\)/);
   expect(result.stdout).toContain(
-    `e2e-after-deploy: all 10 steps passed against ${join(state, 'outputs.json')}`,
+    `e2e-after-deploy: all 12 steps passed against ${join(state, 'outputs.json')}`,
   );
   // The smoke check's device password goes from device create to TestInvokeAuthorizer in the environment only.
   expect(`${result.stdout}${result.stderr}`).not.toContain('"password":');
