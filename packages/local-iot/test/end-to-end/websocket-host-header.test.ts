@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { buildCustomAuthUsername } from '@iot-custom-auth/protocol';
 import type { IClientOptions } from 'mqtt';
 import { demoStackNames, FUNCTIONS_DIR, writeDemoAssembly } from '../fixtures/assembly';
@@ -23,17 +23,22 @@ afterEach(() => {
   for (const client of opened.splice(0)) client.end();
 });
 
+/** TLS options mqtt.js passes on to node:tls (its type does not list them). */
+function endpointIdentityCheck(endpoint: string): Pick<ConnectionOptions, 'checkServerIdentity'> {
+  // The certificate must still be the endpoint's: only the SNI is missing.
+  return { checkServerIdentity: (_host, cert) => checkServerIdentity(endpoint, cert) };
+}
+
 /** `wss://127.0.0.1:<port>/mqtt` (so no SNI), the Host header given, the certificate checked for the endpoint. */
 function withoutSni(clientId: string, host: string): [string, IClientOptions] {
   const { connection } = served.local;
+  const endpointIdentity = endpointIdentityCheck(connection.endpoint);
   return [
     `wss://127.0.0.1:${connection.port}/mqtt`,
     {
       clientId,
       ca: readFileSync(connection.caFile),
-      // The certificate must still be the endpoint's: only the SNI is missing.
-      checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-        checkServerIdentity(connection.endpoint, cert),
+      ...endpointIdentity,
       wsOptions: { headers: { Host: host } },
       username: buildCustomAuthUsername({ user: 'open', authorizerName: AUTHORIZER }),
       password: Buffer.from('unused'),

@@ -179,7 +179,11 @@ describe('MessagePackets', () => {
     ];
     await messages.subscribe({ cmd: 'subscribe', messageId: 7, subscriptions });
     expect([asked, sent, closes]).toEqual([0, [], []]);
-    expect(log.map((e) => ('topic' in e ? [e.event, e.topic, e.reasonCode] : [e.event]) as unknown)).toEqual([
+    expect(
+      log.map(
+        (e) => ('topic' in e && 'reasonCode' in e ? [e.event, e.topic, e.reasonCode] : [e.event]) as unknown,
+      ),
+    ).toEqual([
       ['subscribe', 'a', '0x9b'],
       ['subscribe', 'b', '0x9b'],
     ]);
