@@ -170,7 +170,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'boolean',
     section: 'connection',
     description:
-      'Connect with the demo device certificate (.keys/demo-device-cert.pem and .keys/demo-device-key.pem, created by npx cdk synth) to the X509Endpoint output: --cert and --key with their defaults. Default: false.',
+      'Connect with the demo device certificate of the ClientIdPrefix output (.keys/<ClientIdPrefix>mtls-demo-cert.pem and .keys/<ClientIdPrefix>mtls-demo-key.pem, .keys/test-mtls-demo-cert.pem and .keys/test-mtls-demo-key.pem by default, created by npx cdk synth) to the X509Endpoint output: --cert and --key with their defaults. Default: false.',
   },
   {
     name: 'use_websockets',

@@ -7,7 +7,7 @@ import {
   formatReasonCode,
   DEFAULT_OUTPUTS_FILE,
   DEFAULTS,
-  DEMO_DEVICE_CERTIFICATE_FILES,
+  demoDeviceCertificateFiles,
   MQTT_ALPN_PROTOCOL,
   deviceTopic,
   TOKEN_SIGNING_KEY_FILES,
@@ -214,7 +214,7 @@ function resolveClientId(
   outputs: LoadedOutputs | undefined,
   randomId: () => string,
 ): ClientIdChoice {
-  const prefix = outputs?.values.clientIdPrefix ?? DEFAULTS.clientIdPrefix;
+  const prefix = clientIdPrefixOf(outputs);
   const clientId = config.clientId ?? `${prefix}${randomId()}`;
   const problem = clientIdProblem(clientId, prefix);
   return { clientId, prefix, ...(problem === undefined ? {} : { problem }) };
@@ -514,37 +514,15 @@ async function readCa(readFile: ReadTextFile, path: string, what: string): Promi
 
 /**
  * Custom authentication with an X.509 client certificate (`CUSTOM_AUTH_X509`, mTLS): the certificate and key
- * (`--cert`/`--key`, or the demo files for `--mtls`) are read and checked first, then the X.509 endpoint, the
+ * (`--cert`/`--key`, or the demo files for `--mtls`) and the outputs are read and checked first (see
+ * {@link readCertificateAndOutputs}), then the X.509 endpoint, the
  * client id (the certificate's subject CN unless `--client_id` says otherwise), the CA and the messages. No
  * password is needed: the X.509 authorizer decides from the certificate AWS IoT verified; a user name and
  * password given anyway are sent, as AWS IoT passes them to the authorizer in `protocolData.mqtt`
  * (https://docs.aws.amazon.com/iot/latest/developerguide/custom-auth-509cert.html).
  */
 async function prepareMtlsConnection(config: CliConfig, deps: PlanDeps): Promise<PreparedConnection> {
-  const demo = config.mtls === true;
-  const certificate = await readClientCertificate(
-    deps.readFile,
-    demo
-      ? {
-          certFile: join(
-            deps.paths.repoRoot,
-            DEMO_DEVICE_CERTIFICATE_FILES.directory,
-            DEMO_DEVICE_CERTIFICATE_FILES.certificate,
-          ),
-          keyFile: join(
-            deps.paths.repoRoot,
-            DEMO_DEVICE_CERTIFICATE_FILES.directory,
-            DEMO_DEVICE_CERTIFICATE_FILES.privateKey,
-          ),
-        }
-      : {
-          certFile: flagPath(deps.paths, config.certFile as string),
-          keyFile: flagPath(deps.paths, config.keyFile as string),
-        },
-    { kind: demo ? 'demo' : 'flags' },
-    deps.clock(),
-  );
-  const outputs = await readOutputs(config, deps);
+  const { certificate, outputs } = await readCertificateAndOutputs(config, deps);
   const { endpoint, port } = resolveX509Endpoint(config, outputs);
   const id = x509ClientId(config, outputs, certificate);
   const messages = messagesFor(config, id.clientId);
@@ -626,7 +604,7 @@ function x509ClientId(
   outputs: LoadedOutputs | undefined,
   certificate: ClientCertificate,
 ): ClientIdChoice {
-  const prefix = outputs?.values.clientIdPrefix ?? DEFAULTS.clientIdPrefix;
+  const prefix = clientIdPrefixOf(outputs);
   const clientId = config.clientId ?? certificate.subjectCn;
   if (clientId === undefined) {
     throw new UsageError(
@@ -638,6 +616,67 @@ function x509ClientId(
       ? `the client id is not the certificate's subject CN ${certificate.subjectCn}`
       : clientIdProblem(clientId, prefix);
   return { clientId, prefix, ...(problem === undefined ? {} : { problem }) };
+}
+
+/** The stack's client id prefix: the outputs' `ClientIdPrefix`, else the default the stack is synthesized with. */
+function clientIdPrefixOf(outputs: LoadedOutputs | undefined): string {
+  return outputs?.values.clientIdPrefix ?? DEFAULTS.clientIdPrefix;
+}
+
+/**
+ * The client certificate and the outputs. `--cert`/`--key` are checked before the outputs are read, so a bad key
+ * costs no CloudFormation call; `--mtls` reads the outputs first, as the demo files are named after their
+ * `ClientIdPrefix` (the default prefix without outputs).
+ */
+async function readCertificateAndOutputs(
+  config: CliConfig,
+  deps: PlanDeps,
+): Promise<{ certificate: ClientCertificate; outputs: LoadedOutputs | undefined }> {
+  if (config.mtls === true) {
+    const outputs = await readOutputs(config, deps);
+    const prefix = clientIdPrefixOf(outputs);
+    const certificate = await readClientCertificate(
+      deps.readFile,
+      demoCertificateFiles(deps.paths.repoRoot, prefix, outputs),
+      { kind: 'demo', clientIdPrefix: prefix },
+      deps.clock(),
+    );
+    return { certificate, outputs };
+  }
+  const certificate = await readClientCertificate(
+    deps.readFile,
+    {
+      certFile: flagPath(deps.paths, config.certFile as string),
+      keyFile: flagPath(deps.paths, config.keyFile as string),
+    },
+    { kind: 'flags' },
+    deps.clock(),
+  );
+  return { certificate, outputs: await readOutputs(config, deps) };
+}
+
+/**
+ * `--mtls`: the demo certificate and key of the stack's client id prefix, which the first synth with that prefix
+ * creates (`.keys/<prefix>mtls-demo-cert.pem` and `-key.pem`). The prefix comes from an outputs file; one that
+ * makes no valid client id could name a file outside `.keys/`, so it is refused before any path is made.
+ * @throws ConfigError naming the outputs file and the fix when the prefix makes no valid client id.
+ */
+function demoCertificateFiles(
+  repoRoot: string,
+  prefix: string,
+  outputs: LoadedOutputs | undefined,
+): { certFile: string; keyFile: string } {
+  const files = demoDeviceCertificateFiles(prefix);
+  const problem = clientIdProblem(files.subjectCn, prefix);
+  if (problem !== undefined) {
+    throw new ConfigError(
+      `the ClientIdPrefix output ${JSON.stringify(prefix)} in ${outputs?.source ?? 'the outputs'} makes no valid client id for the demo certificate (${JSON.stringify(files.subjectCn)}: ${problem}): fix the outputs, or give your own --cert and --key`,
+    );
+  }
+  return {
+    certFile: join(repoRoot, files.directory, files.certificate),
+    keyFile: join(repoRoot, files.directory, files.privateKey),
+  };
 }
 
 /**

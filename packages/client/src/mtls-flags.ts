@@ -1,4 +1,4 @@
-import { DEMO_DEVICE_CERTIFICATE_FILES } from '@iot-custom-auth/protocol';
+import { DEFAULTS, demoDeviceCertificateFiles } from '@iot-custom-auth/protocol';
 import type { CliConfig } from './args';
 import { UsageError } from './errors';
 
@@ -13,7 +13,15 @@ export function usesClientCertificate(config: Pick<CliConfig, 'certFile' | 'keyF
   return config.mtls === true || config.certFile !== undefined || config.keyFile !== undefined;
 }
 
-const DEMO_FILES = `${DEMO_DEVICE_CERTIFICATE_FILES.directory}/${DEMO_DEVICE_CERTIFICATE_FILES.certificate} and ${DEMO_DEVICE_CERTIFICATE_FILES.directory}/${DEMO_DEVICE_CERTIFICATE_FILES.privateKey}`;
+/**
+ * The demo files as a pattern: flags are checked before the outputs say the stack's client id prefix, so the
+ * files are named for the default prefix and the rule that names the others.
+ */
+const DEMO_FILES = (() => {
+  const files = demoDeviceCertificateFiles(DEFAULTS.clientIdPrefix);
+  const pattern = demoDeviceCertificateFiles('<ClientIdPrefix>');
+  return `${files.directory}/${pattern.certificate} and ${files.directory}/${pattern.privateKey}; ${files.directory}/${files.certificate} and ${files.directory}/${files.privateKey} by default`;
+})();
 
 /**
  * The usage rules of a client-certificate connection, checked before anything is read. The X.509 domain

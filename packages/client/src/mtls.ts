@@ -1,4 +1,5 @@
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { DEFAULTS } from '@iot-custom-auth/protocol';
 import { ConfigError } from './errors';
 import { readConfigFile, type ReadTextFile } from './read-config-file';
 
@@ -29,8 +30,18 @@ export interface ClientCertificate {
 /** Where the files came from, for the fix in each message. */
 export type ClientCertificateSource =
   | { readonly kind: 'flags' }
-  /** `--mtls`: the demo certificate, which the first `npx cdk synth` creates. */
-  | { readonly kind: 'demo' };
+  /**
+   * `--mtls`: the demo certificate of the stack's client id prefix, which the first `npx cdk synth` with that
+   * prefix creates.
+   */
+  | { readonly kind: 'demo'; readonly clientIdPrefix: string };
+
+/** The synth that creates the demo certificate of `clientIdPrefix` (the prefix only when it is not the default). */
+function demoSynthCommand(clientIdPrefix: string): string {
+  return clientIdPrefix === DEFAULTS.clientIdPrefix
+    ? 'npx cdk synth'
+    : `npx cdk synth -c clientIdPrefix=${clientIdPrefix}`;
+}
 
 /** Reads `--cert` and `--key` (or the demo files) and checks them against each other and the clock. */
 export async function readClientCertificate(
@@ -42,11 +53,12 @@ export async function readClientCertificate(
   const { certFile, keyFile } = files;
   const certWhat = source.kind === 'demo' ? `the demo device certificate ${certFile}` : `--cert ${certFile}`;
   const keyWhat = source.kind === 'demo' ? `the demo device key ${keyFile}` : `--key ${keyFile}`;
+  const synth = source.kind === 'demo' ? demoSynthCommand(source.clientIdPrefix) : undefined;
   const unreadable =
     (what: string) =>
     (error: NodeJS.ErrnoException): string =>
-      error.code === 'ENOENT' && source.kind === 'demo'
-        ? `${what} does not exist: run \`npx cdk synth\` at the repository root (the first synth creates the demo certificate in .keys/), or give your own --cert and --key`
+      error.code === 'ENOENT' && synth !== undefined
+        ? `${what} does not exist: run \`${synth}\` at the repository root (the first synth with that client id prefix creates ${certFile} and ${keyFile}), or give your own --cert and --key`
         : `cannot read ${what}: ${error.code ?? error.message}`;
   const certPem = await readConfigFile(readFile, certFile, unreadable(certWhat));
   const keyPem = await readConfigFile(readFile, keyFile, unreadable(keyWhat));
@@ -66,7 +78,7 @@ export async function readClientCertificate(
   }
   if (nowMs > Date.parse(certificate.validTo)) {
     throw new ConfigError(
-      `${certWhat} (certificate id ${certificateId}) expired on ${isoDate(certificate.validTo)}: AWS IoT refuses it in the TLS handshake; ${source.kind === 'demo' ? 'remove the two demo files from .keys/ and run `npx cdk synth` (then deploy) to create and register a new one' : 'issue a new certificate and register it with AWS IoT'}`,
+      `${certWhat} (certificate id ${certificateId}) expired on ${isoDate(certificate.validTo)}: AWS IoT refuses it in the TLS handshake; ${synth !== undefined ? `remove ${certFile} and ${keyFile} and run \`${synth}\` (then deploy) to create and register a new one` : 'issue a new certificate and register it with AWS IoT'}`,
     );
   }
   const subjectCn = commonNameOf(certificate);

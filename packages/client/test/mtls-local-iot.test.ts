@@ -2,7 +2,12 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DEMO_DEVICE_CERTIFICATE_FILES, type ClientReport } from '@iot-custom-auth/protocol';
+import {
+  DEFAULTS,
+  demoDeviceCertificateFiles,
+  STACK_OUTPUTS,
+  type ClientReport,
+} from '@iot-custom-auth/protocol';
 import { createDeviceCertificate } from '../../connect-matrix/src/device-certificate';
 import type {
   ConnectLogEntry,
@@ -32,16 +37,12 @@ let demoId: string;
 beforeAll(async () => {
   scratch = mkdtempSync(path.join(tmpdir(), 'client-mtls-e2e-'));
   served = await serveSynthesizedStack();
-  demoCertFile = path.join(
-    REPO_ROOT,
-    DEMO_DEVICE_CERTIFICATE_FILES.directory,
-    DEMO_DEVICE_CERTIFICATE_FILES.certificate,
+  // The demo pair of the served stack's prefix (the default one here): .keys/test-mtls-demo-cert.pem, -key.pem.
+  const demoFiles = demoDeviceCertificateFiles(
+    served.local.runtime.outputs[STACK_OUTPUTS.clientIdPrefix] ?? DEFAULTS.clientIdPrefix,
   );
-  demoKeyFile = path.join(
-    REPO_ROOT,
-    DEMO_DEVICE_CERTIFICATE_FILES.directory,
-    DEMO_DEVICE_CERTIFICATE_FILES.privateKey,
-  );
+  demoCertFile = path.join(REPO_ROOT, demoFiles.directory, demoFiles.certificate);
+  demoKeyFile = path.join(REPO_ROOT, demoFiles.directory, demoFiles.privateKey);
   demoId = createHash('sha256')
     .update(new X509Certificate(readFileSync(demoCertFile, 'utf8')).raw)
     .digest('hex');

@@ -5,7 +5,7 @@ import { parseArgs, usage, type CliConfig } from '../src/args';
 import { prepareConnection, type PlanDeps } from '../src/connect-plan';
 import { ConfigError, UsageError } from '../src/errors';
 import { runDiagnose } from '../src/diagnose/run-diagnose';
-import { readClientCertificate } from '../src/mtls';
+import { readClientCertificate, type ClientCertificateSource } from '../src/mtls';
 import { parseStormArgs } from '../src/storm/storm-args';
 import type { LoadedOutputs, OutputsRequest } from '../src/outputs';
 import type { SecretInput } from '../src/secret-input';
@@ -34,18 +34,20 @@ const NO_SECRETS: SecretInput = {
 const parse = (argv: readonly string[]): CliConfig => parseArgs(argv, NO_SECRETS);
 
 let demo: DeviceCertificate;
+let devDemo: DeviceCertificate;
 let other: DeviceCertificate;
 let expired: DeviceCertificate;
 let future: DeviceCertificate;
 let rsa: DeviceCertificate;
 
 beforeAll(async () => {
-  [demo, other, expired, future, rsa] = await Promise.all([
+  [demo, devDemo, other, expired, future, rsa] = await Promise.all([
     createDeviceCertificate({
       commonName: 'test-mtls-demo',
       notBefore: new Date(NOW - DAY_MS),
       notAfter: new Date(NOW + 365 * DAY_MS),
     }),
+    createDeviceCertificate({ commonName: 'dev-mtls-demo', notBefore: new Date(NOW - DAY_MS) }),
     createDeviceCertificate({ commonName: 'test-other', notBefore: new Date(NOW - DAY_MS) }),
     createDeviceCertificate({
       commonName: 'test-expired',
@@ -83,7 +85,7 @@ describe('flags', () => {
     ],
     [
       ['--mtls', '--cert', 'c.pem', '--key', 'k.pem'],
-      '--mtls connects with the demo certificate (.keys/demo-device-cert.pem and .keys/demo-device-key.pem): leave it out when you give your own --cert and --key',
+      '--mtls connects with the demo certificate (.keys/<ClientIdPrefix>mtls-demo-cert.pem and .keys/<ClientIdPrefix>mtls-demo-key.pem; .keys/test-mtls-demo-cert.pem and .keys/test-mtls-demo-key.pem by default): leave it out when you give your own --cert and --key',
     ],
     [
       ['--mtls', '--use_websockets'],
@@ -125,7 +127,7 @@ describe('flags', () => {
     );
     expect(connection).toMatch(/^ {2}--key <file> +Private key \(PEM\) of --cert/m);
     expect(connection).toMatch(
-      /^ {2}--mtls +Connect with the demo device certificate \(\.keys\/demo-device-cert\.pem/m,
+      /^ {2}--mtls +Connect with the demo device certificate of the ClientIdPrefix output\s+\(\.keys\/<ClientIdPrefix>mtls-demo-cert\.pem/m,
     );
     expect(text).toContain('npm run connect -w client -- --mtls ');
     expect(text).toContain('npm run connect -w client -- --cert device.pem --key device.key');
@@ -142,13 +144,11 @@ describe('flags', () => {
 });
 
 describe('readClientCertificate', () => {
-  const read = (files: Record<string, string>, source: 'flags' | 'demo' = 'flags', now = NOW) =>
-    readClientCertificate(
-      inMemoryFiles(files),
-      { certFile: '/c.pem', keyFile: '/k.pem' },
-      { kind: source },
-      now,
-    );
+  const read = (
+    files: Record<string, string>,
+    source: ClientCertificateSource = { kind: 'flags' },
+    now = NOW,
+  ) => readClientCertificate(inMemoryFiles(files), { certFile: '/c.pem', keyFile: '/k.pem' }, source, now);
 
   it('returns the certificate id (SHA-256 of the DER), the subject CN and the validity, EC and RSA', async () => {
     for (const pair of [demo, rsa]) {
@@ -217,10 +217,23 @@ describe('readClientCertificate', () => {
     expect(error.message).not.toContain('PRIVATE KEY');
   });
 
-  it('names `npx cdk synth` when the demo certificate does not exist', async () => {
-    const error = await rejectionOf(read({}, 'demo'));
+  it('names the synth of the prefix and both files when the demo certificate does not exist', async () => {
+    let error = await rejectionOf(read({}, { kind: 'demo', clientIdPrefix: 'test-' }));
     expect(error.message).toBe(
-      'the demo device certificate /c.pem does not exist: run `npx cdk synth` at the repository root (the first synth creates the demo certificate in .keys/), or give your own --cert and --key',
+      'the demo device certificate /c.pem does not exist: run `npx cdk synth` at the repository root (the first synth with that client id prefix creates /c.pem and /k.pem), or give your own --cert and --key',
+    );
+    error = await rejectionOf(read({ '/c.pem': demo.certPem }, { kind: 'demo', clientIdPrefix: 'dev-' }));
+    expect(error.message).toBe(
+      'the demo device key /k.pem does not exist: run `npx cdk synth -c clientIdPrefix=dev-` at the repository root (the first synth with that client id prefix creates /c.pem and /k.pem), or give your own --cert and --key',
+    );
+  });
+
+  it('names both demo files and the synth of the prefix when the demo certificate expired', async () => {
+    const error = await rejectionOf(
+      read({ '/c.pem': expired.certPem, '/k.pem': expired.keyPem }, { kind: 'demo', clientIdPrefix: 'dev-' }),
+    );
+    expect(error.message).toMatch(
+      /^the demo device certificate \/c\.pem \(certificate id [0-9a-f]{64}\) expired on 2026-05-31T00:00:00\.000Z: AWS IoT refuses it in the TLS handshake; remove \/c\.pem and \/k\.pem and run `npx cdk synth -c clientIdPrefix=dev-` \(then deploy\) to create and register a new one$/,
     );
   });
 
@@ -302,8 +315,10 @@ describe('the connection plan', () => {
           signedToken: () => Promise.reject(new Error('a certificate connection signs no token')),
         },
         readFile: inMemoryFiles({
-          '/repo/.keys/demo-device-cert.pem': demo.certPem,
-          '/repo/.keys/demo-device-key.pem': demo.keyPem,
+          '/repo/.keys/test-mtls-demo-cert.pem': demo.certPem,
+          '/repo/.keys/test-mtls-demo-key.pem': demo.keyPem,
+          '/repo/.keys/dev-mtls-demo-cert.pem': devDemo.certPem,
+          '/repo/.keys/dev-mtls-demo-key.pem': devDemo.keyPem,
           '/work/own-cert.pem': other.certPem,
           '/work/own-key.pem': other.keyPem,
           '/repo/.local-iot/ca.pem': demo.certPem,
@@ -332,7 +347,7 @@ describe('the connection plan', () => {
       alpn: 'mqtt',
       authentication: 'CUSTOM_AUTH_X509',
       authorizerName: 'Stack-X509',
-      clientCertificate: { file: '/repo/.keys/demo-device-cert.pem', subjectCn: 'test-mtls-demo' },
+      clientCertificate: { file: '/repo/.keys/test-mtls-demo-cert.pem', subjectCn: 'test-mtls-demo' },
     });
     expect(prepared.warnings).toEqual([]);
     expect(prepared.context).toMatchObject({
@@ -428,11 +443,90 @@ describe('the connection plan', () => {
     expect(error.message).toMatch(message);
   });
 
-  it('checks the certificate before it reads the outputs (no network, no AWS call for a bad key)', async () => {
-    const { deps, reads } = planDeps(OUTPUTS, { '/repo/.keys/demo-device-key.pem': other.keyPem });
-    const error = await rejectionOf(prepareConnection(parse(['--mtls']), deps));
-    expect(error.message).toMatch(/is not the private key of the demo device certificate/);
+  it('--cert/--key: checks the certificate before it reads the outputs (no network, no AWS call for a bad key)', async () => {
+    const { deps, reads } = planDeps(OUTPUTS, { '/work/own-key.pem': demo.keyPem });
+    const error = await rejectionOf(
+      prepareConnection(parse(['--cert', 'own-cert.pem', '--key', 'own-key.pem']), deps),
+    );
+    expect(error.message).toBe(
+      '--key /work/own-key.pem is not the private key of --cert /work/own-cert.pem: give the key the certificate was issued for',
+    );
     expect(reads).toEqual([]);
+  });
+
+  it("--mtls: the demo pair of the outputs' ClientIdPrefix, the default prefix's without outputs", async () => {
+    const devOutputs: LoadedOutputs = { ...OUTPUTS, values: { ...OUTPUTS.values, clientIdPrefix: 'dev-' } };
+    const dev = await prepareConnection(parse(['--mtls']), planDeps(devOutputs).deps);
+    expect(dev.request).toMatchObject({
+      clientId: 'dev-mtls-demo',
+      clientCertificate: { certPem: devDemo.certPem, keyPem: devDemo.keyPem },
+    });
+    expect(dev.plan.clientCertificate).toMatchObject({
+      file: '/repo/.keys/dev-mtls-demo-cert.pem',
+      subjectCn: 'dev-mtls-demo',
+    });
+    expect(dev.warnings).toEqual([]);
+
+    const withoutPrefix: LoadedOutputs = {
+      ...OUTPUTS,
+      values: { ...OUTPUTS.values, clientIdPrefix: undefined },
+    };
+    const fallback = await prepareConnection(parse(['--mtls']), planDeps(withoutPrefix).deps);
+    expect(fallback.plan.clientCertificate?.file).toBe('/repo/.keys/test-mtls-demo-cert.pem');
+    const local = await prepareConnection(
+      parse(['--mtls', '--endpoint', 'localhost']),
+      planDeps(undefined).deps,
+    );
+    expect(local.request.clientId).toBe('test-mtls-demo');
+  });
+
+  it("--mtls: names the exact files of the outputs' prefix when they are missing or do not match", async () => {
+    const fleet: LoadedOutputs = { ...OUTPUTS, values: { ...OUTPUTS.values, clientIdPrefix: 'fleet-' } };
+    let error = await rejectionOf(prepareConnection(parse(['--mtls']), planDeps(fleet).deps));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe(
+      'the demo device certificate /repo/.keys/fleet-mtls-demo-cert.pem does not exist: run `npx cdk synth -c clientIdPrefix=fleet-` at the repository root (the first synth with that client id prefix creates /repo/.keys/fleet-mtls-demo-cert.pem and /repo/.keys/fleet-mtls-demo-key.pem), or give your own --cert and --key',
+    );
+    const { deps } = planDeps(OUTPUTS, { '/repo/.keys/test-mtls-demo-key.pem': other.keyPem });
+    error = await rejectionOf(prepareConnection(parse(['--mtls']), deps));
+    expect(error.message).toBe(
+      'the demo device key /repo/.keys/test-mtls-demo-key.pem is not the private key of the demo device certificate /repo/.keys/test-mtls-demo-cert.pem: give the key the certificate was issued for',
+    );
+  });
+
+  it('--mtls: refuses a ClientIdPrefix output that would name a file outside .keys/, before reading any', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.constantFrom('../', '/etc/', 'a/b', '..\\x'),
+          fc.string().filter((prefix) => /[^A-Za-z0-9_.:-]/.test(prefix)),
+        ),
+        async (prefix) => {
+          const outputs: LoadedOutputs = {
+            ...OUTPUTS,
+            values: { ...OUTPUTS.values, clientIdPrefix: prefix },
+          };
+          const read: string[] = [];
+          const { deps } = planDeps(outputs);
+          const readFile = deps.readFile;
+          const error = await rejectionOf(
+            prepareConnection(parse(['--mtls']), {
+              ...deps,
+              readFile: (file) => {
+                read.push(file);
+                return readFile(file);
+              },
+            }),
+          );
+          expect(error).toBeInstanceOf(ConfigError);
+          expect(error.message).toMatch(
+            /^the ClientIdPrefix output .* in \/repo\/cdk-outputs\.json makes no valid client id for the demo certificate \(.*\): fix the outputs, or give your own --cert and --key$/s,
+          );
+          expect(read).toEqual([]);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });
 

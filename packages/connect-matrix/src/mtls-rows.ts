@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { connect } from 'node:tls';
 import {
-  DEMO_DEVICE_CERTIFICATE_FILES,
+  demoDeviceCertificateFiles,
   LOCAL_IOT_FILES,
   MQTT_ALPN_PROTOCOL,
   MQTT_REASON_CODES as RC,
@@ -46,36 +46,40 @@ const certificateId = (pem: string): string =>
   createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
 
 /**
- * Reads the demo certificate the synth created in `<repoRoot>/.keys/` and writes a certificate of this run's
- * own (EC P-256, self-signed, subject CN under the same prefix) into `scratchDir` (key mode 0600).
+ * Reads the demo certificate the synth created in `<repoRoot>/.keys/` for the stack's `clientIdPrefix` (the
+ * files are named after its CN, `<prefix>mtls-demo`) and writes a certificate of this run's own (EC P-256,
+ * self-signed, subject CN under the same prefix) into `scratchDir` (key mode 0600).
  */
-export async function prepareMtlsRows(repoRoot: string, scratchDir: string): Promise<MtlsRowInputs> {
-  const demoFile = path.join(
-    repoRoot,
-    DEMO_DEVICE_CERTIFICATE_FILES.directory,
-    DEMO_DEVICE_CERTIFICATE_FILES.certificate,
-  );
+export async function prepareMtlsRows(
+  repoRoot: string,
+  scratchDir: string,
+  clientIdPrefix: string,
+): Promise<MtlsRowInputs> {
+  const files = demoDeviceCertificateFiles(clientIdPrefix);
+  const demoFile = path.join(repoRoot, files.directory, files.certificate);
   let demoPem: string;
   try {
     demoPem = readFileSync(demoFile, 'utf8');
   } catch (error) {
     throw new ConnectMatrixError(
-      `cannot read the demo device certificate ${demoFile} (${(error as NodeJS.ErrnoException).code ?? String(error)}): \`npx cdk synth\` creates it`,
+      `cannot read the demo device certificate ${demoFile} (${(error as NodeJS.ErrnoException).code ?? String(error)}): the synth with clientIdPrefix ${clientIdPrefix} creates it`,
     );
   }
   const subject = new X509Certificate(demoPem).subject.split('\n').find((line) => line.startsWith('CN='));
-  if (subject === undefined)
-    throw new ConnectMatrixError(`the demo certificate ${demoFile} has no subject CN`);
-  const demoCommonName = subject.slice('CN='.length);
-  const prefix = demoCommonName.replace(/mtls-demo$/, '');
-  const commonName = `${prefix}mtls-unregistered-${randomUUID().slice(0, 8)}`;
+  // The synth refuses a demo file whose CN is not its name's, so this only trips on a file changed since.
+  if (subject !== `CN=${files.subjectCn}`) {
+    throw new ConnectMatrixError(
+      `the demo certificate ${demoFile} has subject ${subject ?? '(no CN)'}, not CN=${files.subjectCn}: delete it and its key, then run the synth again`,
+    );
+  }
+  const commonName = `${clientIdPrefix}mtls-unregistered-${randomUUID().slice(0, 8)}`;
   const own = await createDeviceCertificate({ commonName });
   const certFile = path.join(scratchDir, 'unregistered-device-cert.pem');
   const keyFile = path.join(scratchDir, 'unregistered-device-key.pem');
   writeFileSync(certFile, own.certPem);
   writeFileSync(keyFile, own.keyPem, { mode: 0o600 });
   return {
-    demo: { commonName: demoCommonName, id: certificateId(demoPem) },
+    demo: { commonName: files.subjectCn, id: certificateId(demoPem) },
     unregistered: { certFile, keyFile, commonName, id: certificateId(own.certPem) },
   };
 }

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LOCAL_IOT_FILES, STACK_OUTPUTS, findWorkspaceRoot } from '@iot-custom-auth/protocol';
+import { DEFAULTS, LOCAL_IOT_FILES, STACK_OUTPUTS, findWorkspaceRoot } from '@iot-custom-auth/protocol';
 import {
   LocalIotError,
   createPrivateWriteStream,
@@ -118,7 +118,11 @@ async function serveAndRun(
     const rows = connectMatrixRows(
       tokenKeyName,
       tamperedToken(repoRoot),
-      await prepareMtlsRows(repoRoot, stateDir),
+      await prepareMtlsRows(
+        repoRoot,
+        stateDir,
+        stackOutputs[STACK_OUTPUTS.clientIdPrefix] ?? DEFAULTS.clientIdPrefix,
+      ),
     );
     const clientCli = require.resolve('client/dist/cli.js');
     const results = await runConnectMatrix(rows, {

@@ -31,7 +31,11 @@ it('meets every expectation of the connect matrix with the real client', async (
   const rows = connectMatrixRows(
     served.local.runtime.outputs[STACK_OUTPUTS.tokenKeyName] as string,
     tamperedToken(REPO_ROOT),
-    await prepareMtlsRows(REPO_ROOT, scratch),
+    await prepareMtlsRows(
+      REPO_ROOT,
+      scratch,
+      served.local.runtime.outputs[STACK_OUTPUTS.clientIdPrefix] as string,
+    ),
   );
   const before = served.local.runtime.invocationCount();
   const results = await runConnectMatrix(rows, {

@@ -284,9 +284,9 @@ const COMMANDS: Readonly<Record<string, Outcome>> = {
   'X509_PORT="$(jq -r .x509.port .local-iot/connection.json)"': {
     run: (result) => expect(result).toMatchObject({ code: 0, stdout: '', stderr: '' }),
   },
-  'mosquitto_pub -h localhost -p "$X509_PORT" -V mqttv5 --tls-alpn mqtt --cafile .local-iot/ca.pem --cert .keys/demo-device-cert.pem --key .keys/demo-device-key.pem -i test-mtls-demo -t devices/test-mtls-demo/hello -m hi -q 1':
+  'mosquitto_pub -h localhost -p "$X509_PORT" -V mqttv5 --tls-alpn mqtt --cafile .local-iot/ca.pem --cert .keys/test-mtls-demo-cert.pem --key .keys/test-mtls-demo-key.pem -i test-mtls-demo -t devices/test-mtls-demo/hello -m hi -q 1':
     { run: succeeds, after: 'X509_PORT="$(jq -r .x509.port .local-iot/connection.json)"' },
-  'openssl s_client -connect "127.0.0.1:$X509_PORT" -servername localhost -alpn mqtt -CAfile .local-iot/ca.pem -cert .keys/demo-device-cert.pem -key .keys/demo-device-key.pem -brief </dev/null':
+  'openssl s_client -connect "127.0.0.1:$X509_PORT" -servername localhost -alpn mqtt -CAfile .local-iot/ca.pem -cert .keys/test-mtls-demo-cert.pem -key .keys/test-mtls-demo-key.pem -brief </dev/null':
     {
       run: (result) => {
         expect(result.code).toBe(0);

@@ -2,12 +2,9 @@ import { createHash, createPrivateKey, KeyObject, webcrypto, X509Certificate } f
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { clientIdProblem, DEMO_DEVICE_CERTIFICATE_FILES } from '@iot-custom-auth/protocol';
+import { clientIdProblem, demoDeviceCertificateFiles } from '@iot-custom-auth/protocol';
 import { InfraError } from './errors';
 import { writeFileIfAbsent } from './key-files';
-
-/** The demo device's client id is the client id prefix followed by this (`test-mtls-demo` by default). */
-export const DEMO_DEVICE_CLIENT_ID_SUFFIX = 'mtls-demo';
 
 /** How long a new demo certificate is valid. */
 export const DEMO_DEVICE_CERTIFICATE_VALIDITY_DAYS = 365;
@@ -26,28 +23,36 @@ const BACKDATE_MS = 3_600_000;
 /** ECDSA P-256 with SHA-256: a key type AWS IoT accepts for client certificates, and fast to generate. */
 const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
-/** The subject CN (= client id) of the demo certificate for `clientIdPrefix`. */
+/** The subject CN (= client id) of the demo certificate for `clientIdPrefix`: `<prefix>mtls-demo`. */
 export function demoDeviceClientId(clientIdPrefix: string): string {
-  return `${clientIdPrefix}${DEMO_DEVICE_CLIENT_ID_SUFFIX}`;
+  return demoDeviceCertificateFiles(clientIdPrefix).subjectCn;
 }
 
-/** Where the demo device certificate and its key live under a repository root. */
+/** Where one client id prefix's demo device certificate and its key live under a repository root. */
 export interface DemoDeviceCertificatePaths {
   /** `<repoRoot>/.keys` (mode 0700) */
   readonly directory: string;
-  /** `<repoRoot>/.keys/demo-device-cert.pem`: the certificate the stack registers (not secret). */
+  /** `<repoRoot>/.keys/<prefix>mtls-demo-cert.pem`: the certificate the stack registers (not secret). */
   readonly certificateFile: string;
-  /** `<repoRoot>/.keys/demo-device-key.pem`: its private key (PKCS#8, mode 0600); never leaves the machine. */
+  /** `<repoRoot>/.keys/<prefix>mtls-demo-key.pem`: its private key (PKCS#8, mode 0600); never leaves the machine. */
   readonly privateKeyFile: string;
 }
 
-/** The paths under `repoRoot`, named by the protocol so the client finds the same files (`--mtls`). */
-export function demoDeviceCertificatePaths(repoRoot: string): DemoDeviceCertificatePaths {
-  const directory = path.join(repoRoot, DEMO_DEVICE_CERTIFICATE_FILES.directory);
+/**
+ * The paths under `repoRoot` for `clientIdPrefix`, named by the protocol so the client finds the same files
+ * (`--mtls`). The names carry the certificate's CN, so each prefix has its own pair and a synth with another
+ * prefix (`-c clientIdPrefix=dev-`) neither reuses nor replaces the default prefix's.
+ */
+export function demoDeviceCertificatePaths(
+  repoRoot: string,
+  clientIdPrefix: string,
+): DemoDeviceCertificatePaths {
+  const files = demoDeviceCertificateFiles(clientIdPrefix);
+  const directory = path.join(repoRoot, files.directory);
   return {
     directory,
-    certificateFile: path.join(directory, DEMO_DEVICE_CERTIFICATE_FILES.certificate),
-    privateKeyFile: path.join(directory, DEMO_DEVICE_CERTIFICATE_FILES.privateKey),
+    certificateFile: path.join(directory, files.certificate),
+    privateKeyFile: path.join(directory, files.privateKey),
   };
 }
 
@@ -81,30 +86,32 @@ export interface EnsureDemoDeviceCertificateOptions {
 }
 
 /**
- * Makes sure `<repoRoot>/.keys/` holds the demo device certificate and its private key, creating both when
- * neither exists: a self-signed certificate (AWS IoT registers it with `CertificateMode: SNI_ONLY`, which needs
+ * Makes sure `<repoRoot>/.keys/` holds the demo device certificate of `options.clientIdPrefix` and its private
+ * key (`<prefix>mtls-demo-cert.pem`, `<prefix>mtls-demo-key.pem`), creating both when neither exists: a self-signed certificate (AWS IoT registers it with `CertificateMode: SNI_ONLY`, which needs
  * no registered CA), EC P-256, subject CN `<clientIdPrefix>mtls-demo`, valid for one year; the key PKCS#8 PEM,
  * mode 0600, in a 0700 directory. The key is written first and the certificate last, each atomically and never
  * over an existing file, so a reader that finds the certificate also finds its key.
  *
  * An existing pair is kept as long as it works, and otherwise stops the synth instead of being replaced
  * silently (the deployed stack registers that certificate, and devices may hold copies of the key).
- * @throws InfraError when only one of the two files exists, a file is not a certificate / private key, the key
- *   is not the certificate's, its CN is not the current prefix's demo client id, or it is expired or not yet
- *   valid. The message names the file and the fix.
+ * @throws InfraError when the prefix makes no valid client id, only one of the two files exists, a file is not a
+ *   certificate / private key, the key is not the certificate's, its CN is not the one its name carries (a file
+ *   renamed or copied by hand), or it is expired or not yet valid. The message names the file and the fix.
  */
 export async function ensureDemoDeviceCertificate(
   repoRoot: string,
   options: EnsureDemoDeviceCertificateOptions,
 ): Promise<DemoDeviceCertificate> {
-  const paths = demoDeviceCertificatePaths(repoRoot);
   const commonName = demoDeviceClientId(options.clientIdPrefix);
+  // Checked before any path is made: the CN is also the file name, which only the client id alphabet keeps
+  // inside .keys/ (no "/").
   const problem = clientIdProblem(commonName, options.clientIdPrefix);
   if (problem !== undefined) {
     throw new InfraError(
       `the demo device certificate's client id ${JSON.stringify(commonName)} is not valid (${problem}): choose a clientIdPrefix made of A-Z a-z 0-9 _ . : -`,
     );
   }
+  const paths = demoDeviceCertificatePaths(repoRoot, options.clientIdPrefix);
   const now = (options.now ?? (() => new Date()))();
   fs.mkdirSync(paths.directory, { recursive: true, mode: 0o700 });
   const createdFiles: string[] = [];
@@ -168,9 +175,11 @@ function readExistingPair(
     );
   }
   const info = describeCertificate(certificate, certificateText);
+  // The file name carries the CN, so only a file renamed or copied over by hand gets here; the stack would
+  // register a certificate the X.509 authorizer admits under another client id than the one --mtls uses.
   if (info.commonName !== expected.commonName) {
     throw new InfraError(
-      `${paths.certificateFile} is for client id ${JSON.stringify(info.commonName)} (its subject CN), but with the current clientIdPrefix the demo device is ${JSON.stringify(expected.commonName)}: ${fix}`,
+      `${paths.certificateFile} holds the certificate of client id ${JSON.stringify(info.commonName)} (its subject CN), not of ${JSON.stringify(expected.commonName)} as its name says (was it renamed or copied by hand?): ${fix}`,
     );
   }
   if (info.notAfter.getTime() <= expected.now.getTime()) {

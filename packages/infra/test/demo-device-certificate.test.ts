@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, sign, verify, X509Certificate } from 'nod
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DEMO_DEVICE_CERTIFICATE_FILES } from '@iot-custom-auth/protocol';
+import { demoDeviceCertificateFiles, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
 import {
   demoDeviceCertificatePaths,
   demoDeviceClientId,
@@ -11,7 +11,7 @@ import {
   InfraError,
   loadX509StackProps,
 } from '../src';
-import { caCertificatePem, rsaPublicKeyPem } from './helpers';
+import { caCertificatePem, rsaPublicKeyPem, synthCustomAuthorizerStack } from './helpers';
 
 // Every test works in its own temporary repository root: nothing here touches the real .keys/.
 let root: string;
@@ -38,13 +38,18 @@ async function infraError(action: () => Promise<unknown>): Promise<InfraError> {
 }
 
 describe('demoDeviceCertificatePaths', () => {
-  it('names the files as the protocol does, so the client finds them', () => {
-    expect(demoDeviceCertificatePaths('/repo')).toEqual({
-      directory: path.join('/repo', DEMO_DEVICE_CERTIFICATE_FILES.directory),
-      certificateFile: path.join('/repo', '.keys', 'demo-device-cert.pem'),
-      privateKeyFile: path.join('/repo', '.keys', 'demo-device-key.pem'),
+  it('names the files after the CN, as the protocol does, so the client finds them', () => {
+    expect(demoDeviceCertificatePaths('/repo', 'test-')).toEqual({
+      directory: path.join('/repo', demoDeviceCertificateFiles('test-').directory),
+      certificateFile: path.join('/repo', '.keys', 'test-mtls-demo-cert.pem'),
+      privateKeyFile: path.join('/repo', '.keys', 'test-mtls-demo-key.pem'),
+    });
+    expect(demoDeviceCertificatePaths('/repo', 'dev-')).toMatchObject({
+      certificateFile: path.join('/repo', '.keys', 'dev-mtls-demo-cert.pem'),
+      privateKeyFile: path.join('/repo', '.keys', 'dev-mtls-demo-key.pem'),
     });
     expect(demoDeviceClientId('test-')).toBe('test-mtls-demo');
+    expect(demoDeviceClientId('dev-')).toBe(demoDeviceCertificateFiles('dev-').subjectCn);
   });
 });
 
@@ -52,7 +57,7 @@ describe('ensureDemoDeviceCertificate', () => {
   it('creates a self-signed EC P-256 client certificate for <prefix>mtls-demo, valid a year, key mode 0600', async () => {
     const now = new Date('2026-06-01T12:00:00Z');
     const demo = await ensureDemoDeviceCertificate(root, { clientIdPrefix: 'test-', now: () => now });
-    const paths = demoDeviceCertificatePaths(root);
+    const paths = demoDeviceCertificatePaths(root, 'test-');
     expect(demo.createdFiles).toEqual([paths.privateKeyFile, paths.certificateFile]);
     expect(demo.commonName).toBe('test-mtls-demo');
 
@@ -82,7 +87,10 @@ describe('ensureDemoDeviceCertificate', () => {
       expect(mode(paths.certificateFile)).toBe(0o644);
       expect(mode(paths.directory)).toBe(0o700);
     }
-    expect(fs.readdirSync(paths.directory).sort()).toEqual(['demo-device-cert.pem', 'demo-device-key.pem']);
+    expect(fs.readdirSync(paths.directory).sort()).toEqual([
+      'test-mtls-demo-cert.pem',
+      'test-mtls-demo-key.pem',
+    ]);
   });
 
   it('keeps an existing valid pair as it is', async () => {
@@ -100,22 +108,25 @@ describe('ensureDemoDeviceCertificate', () => {
     );
     expect(new Set(results.map((result) => result.certificatePem)).size).toBe(1);
     expect(results.flatMap((result) => result.createdFiles)).toHaveLength(2);
-    const { certificateFile, privateKeyFile } = demoDeviceCertificatePaths(root);
+    const { certificateFile, privateKeyFile } = demoDeviceCertificatePaths(root, 'test-');
     const certificate = new X509Certificate(fs.readFileSync(certificateFile, 'utf8'));
     expect(certificate.checkPrivateKey(createPrivateKey(fs.readFileSync(privateKeyFile, 'utf8')))).toBe(true);
   });
 
   describe('refuses an existing pair that cannot work, naming the file and the fix', () => {
-    const fixFor = (): string => {
-      const { certificateFile, privateKeyFile } = demoDeviceCertificatePaths(root);
+    const fixFor = (prefix = 'test-'): string => {
+      const { certificateFile, privateKeyFile } = demoDeviceCertificatePaths(root, prefix);
       return `delete ${certificateFile} and ${privateKeyFile} to create a new demo certificate on the next synth (then deploy, which registers it)`;
     };
 
-    it('when the client id prefix changed since it was made', async () => {
-      await ensureDemoDeviceCertificate(root, { clientIdPrefix: 'test-' });
+    it('when its CN is not the one its name carries (a pair renamed or copied by hand)', async () => {
+      const made = await ensureDemoDeviceCertificate(root, { clientIdPrefix: 'test-' });
+      const dev = demoDeviceCertificatePaths(root, 'dev-');
+      fs.renameSync(made.certificateFile, dev.certificateFile);
+      fs.renameSync(made.privateKeyFile, dev.privateKeyFile);
       const error = await infraError(() => ensureDemoDeviceCertificate(root, { clientIdPrefix: 'dev-' }));
       expect(error.message).toBe(
-        `${demoDeviceCertificatePaths(root).certificateFile} is for client id "test-mtls-demo" (its subject CN), but with the current clientIdPrefix the demo device is "dev-mtls-demo": ${fixFor()}`,
+        `${dev.certificateFile} holds the certificate of client id "test-mtls-demo" (its subject CN), not of "dev-mtls-demo" as its name says (was it renamed or copied by hand?): ${fixFor('dev-')}`,
       );
     });
 
@@ -142,7 +153,7 @@ describe('ensureDemoDeviceCertificate', () => {
     });
 
     it('when the key is not the certificate’s', async () => {
-      const { privateKeyFile, certificateFile } = demoDeviceCertificatePaths(root);
+      const { privateKeyFile, certificateFile } = demoDeviceCertificatePaths(root, 'test-');
       await ensureDemoDeviceCertificate(root, { clientIdPrefix: 'test-' });
       const other = await generateSelfSignedDeviceCertificate({ commonName: 'test-mtls-demo' });
       fs.writeFileSync(privateKeyFile, other.privateKeyPem);
@@ -153,7 +164,7 @@ describe('ensureDemoDeviceCertificate', () => {
     });
 
     it('when a file does not hold what its name says', async () => {
-      const { privateKeyFile, certificateFile } = demoDeviceCertificatePaths(root);
+      const { privateKeyFile, certificateFile } = demoDeviceCertificatePaths(root, 'test-');
       await ensureDemoDeviceCertificate(root, { clientIdPrefix: 'test-' });
       const key = fs.readFileSync(privateKeyFile, 'utf8');
       fs.writeFileSync(certificateFile, 'not a certificate');
@@ -171,7 +182,7 @@ describe('ensureDemoDeviceCertificate', () => {
     });
 
     it('when only one of the two files exists', async () => {
-      const { privateKeyFile, certificateFile } = demoDeviceCertificatePaths(root);
+      const { privateKeyFile, certificateFile } = demoDeviceCertificatePaths(root, 'test-');
       await ensureDemoDeviceCertificate(root, { clientIdPrefix: 'test-' });
       fs.rmSync(certificateFile);
       let error = await infraError(() => ensureDemoDeviceCertificate(root, { clientIdPrefix: 'test-' }));
@@ -196,7 +207,7 @@ describe('ensureDemoDeviceCertificate', () => {
     expect(error.message).toBe(
       'the demo device certificate\'s client id "a/bmtls-demo" is not valid (client id contains "/"; only A-Z a-z 0-9 _ . : - are allowed): choose a clientIdPrefix made of A-Z a-z 0-9 _ . : -',
     );
-    expect(fs.existsSync(demoDeviceCertificatePaths(root).directory)).toBe(false);
+    expect(fs.existsSync(demoDeviceCertificatePaths(root, 'test-').directory)).toBe(false);
   });
 });
 
@@ -209,7 +220,7 @@ describe('loadX509StackProps', () => {
 
   it('registers the demo certificate by default, creating it in .keys/', async () => {
     const loaded = await loadX509StackProps({}, source());
-    const { certificateFile } = demoDeviceCertificatePaths(root);
+    const { certificateFile } = demoDeviceCertificatePaths(root, 'test-');
     expect(loaded.props).toEqual({
       deviceCertificatePem: fs.readFileSync(certificateFile, 'utf8'),
       deviceCertificateIsDemo: true,
@@ -217,6 +228,34 @@ describe('loadX509StackProps', () => {
       trustedCertificateFingerprints: undefined,
     });
     expect(loaded.createdFiles).toHaveLength(2);
+  });
+
+  it('gives each client id prefix its own pair: a synth with -c clientIdPrefix=dev- keeps the default one', async () => {
+    const first = await loadX509StackProps({}, source());
+    const dev = await loadX509StackProps({}, { ...source(), clientIdPrefix: 'dev-' });
+    const again = await loadX509StackProps({}, source());
+    const defaultPaths = demoDeviceCertificatePaths(root, 'test-');
+    const devPaths = demoDeviceCertificatePaths(root, 'dev-');
+    expect(dev.createdFiles).toEqual([devPaths.privateKeyFile, devPaths.certificateFile]);
+    expect(again).toEqual({ props: first.props, createdFiles: [] });
+    expect(fs.readdirSync(defaultPaths.directory).sort()).toEqual([
+      'dev-mtls-demo-cert.pem',
+      'dev-mtls-demo-key.pem',
+      'test-mtls-demo-cert.pem',
+      'test-mtls-demo-key.pem',
+    ]);
+    const subjectOf = (file: string): string => new X509Certificate(fs.readFileSync(file, 'utf8')).subject;
+    expect(subjectOf(defaultPaths.certificateFile)).toBe('CN=test-mtls-demo');
+    expect(subjectOf(devPaths.certificateFile)).toBe('CN=dev-mtls-demo');
+
+    // The dev- stack registers the dev- certificate, outputs its id, and names the prefix --mtls finds it by.
+    const { template } = synthCustomAuthorizerStack({ clientIdPrefix: 'dev-', x509: dev.props });
+    template.hasResourceProperties('AWS::IoT::Certificate', {
+      CertificatePem: fs.readFileSync(devPaths.certificateFile, 'utf8'),
+    });
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs).toHaveProperty(STACK_OUTPUTS.demoCertificateId);
+    expect(outputs[STACK_OUTPUTS.clientIdPrefix]?.Value).toBe('dev-');
   });
 
   it("registers the user's own certificate or CA instead, without touching .keys/", async () => {

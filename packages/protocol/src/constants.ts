@@ -98,17 +98,41 @@ export const TOKEN_SIGNING_KEY_FILES = {
   publicKey: 'token-signing-public.pem',
 } as const;
 
+/** The demo device's client id is the client id prefix followed by this (`test-mtls-demo` by default). */
+export const DEMO_DEVICE_CLIENT_ID_SUFFIX = 'mtls-demo';
+
+/** Where one client id prefix's demo device certificate lives; see {@link demoDeviceCertificateFiles}. */
+export interface DemoDeviceCertificateFiles {
+  /** `.keys`, relative to the repository root. */
+  readonly directory: string;
+  /** `<clientIdPrefix>mtls-demo`: the certificate's subject CN, the MQTT client id the X.509 authorizer admits. */
+  readonly subjectCn: string;
+  /** `<subjectCn>-cert.pem`: the certificate the stack registers (not secret). */
+  readonly certificate: string;
+  /** `<subjectCn>-key.pem`: its private key (PKCS#8, mode 0600); never leaves the machine. */
+  readonly privateKey: string;
+}
+
 /**
- * The demo device certificate for custom authentication with X.509 client certificates, relative to the
- * repository root (git-ignored, like the token-signing keys). The first synth creates it (private key mode
- * 0600); the stack registers the certificate (`AWS::IoT::Certificate`, `SNI_ONLY`); the client connects with it
- * (`--mtls`, or `--cert`/`--key`). Its subject CN is the MQTT client id the X.509 authorizer admits it as.
+ * The demo device certificate of custom authentication with X.509 client certificates for the stack's client
+ * id prefix, relative to the repository root (git-ignored, like the token-signing keys). The first synth with
+ * that prefix creates it (private key mode 0600); the stack registers the certificate (`AWS::IoT::Certificate`,
+ * `SNI_ONLY`); the client connects with it (`--mtls`, or `--cert`/`--key`). Its subject CN is the MQTT client
+ * id the X.509 authorizer admits it as, and the file names carry that CN, so stacks synthesized with different
+ * prefixes (`-c clientIdPrefix=dev-`) each find their own pair side by side in `.keys/`.
+ *
+ * The names are only safe file names for a prefix that makes a valid client id (A-Z a-z 0-9 _ . : -, see
+ * `clientIdProblem`): callers check the prefix before they touch the files.
  */
-export const DEMO_DEVICE_CERTIFICATE_FILES = {
-  directory: '.keys',
-  certificate: 'demo-device-cert.pem',
-  privateKey: 'demo-device-key.pem',
-} as const;
+export function demoDeviceCertificateFiles(clientIdPrefix: string): DemoDeviceCertificateFiles {
+  const subjectCn = `${clientIdPrefix}${DEMO_DEVICE_CLIENT_ID_SUFFIX}`;
+  return {
+    directory: '.keys',
+    subjectCn,
+    certificate: `${subjectCn}-cert.pem`,
+    privateKey: `${subjectCn}-key.pem`,
+  };
+}
 
 /** "The topic in a publish or subscribe request can have no more than 7 forward slashes". */
 const MAX_TOPIC_SLASHES = 7;

@@ -32,8 +32,9 @@ export const STACK_OUTPUTS = {
   x509AuthorizerName: 'X509AuthorizerName',
   /**
    * The id of the demo device certificate the stack registers (`AWS::IoT::Certificate`, `SNI_ONLY`, `ACTIVE`);
-   * its PEM and private key are in `.keys/` ({@link DEMO_DEVICE_CERTIFICATE_FILES}). Absent when the user
-   * brings their own certificate or CA.
+   * its PEM and private key are `.keys/<ClientIdPrefix>mtls-demo-cert.pem` and `-key.pem`
+   * ({@link demoDeviceCertificateFiles} of the `ClientIdPrefix` output). Absent when the user brings their own
+   * certificate or CA.
    */
   demoCertificateId: 'DemoCertificateId',
 } as const;

@@ -1,19 +1,16 @@
-import { STACK_OUTPUTS } from '@iot-custom-auth/protocol';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { demoDeviceCertificateFiles, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
 import { useLocalIot } from '../support/local-iot-harness';
 import { testInvokeAuthorizer } from '../support/served-stack';
+import { REPO_ROOT } from '../support/synthesized-stack';
 
 // The stack, not local-iot, decides: re-synthesized with another client id prefix and other TTLs, the same
 // local-iot code serves different behaviour (no edit to local-iot).
 
 const served = useLocalIot({
-  // Without the X.509 domain: its demo certificate in .keys/ is made for the default prefix, and infra's synth
-  // refuses a certificate whose CN is not under the prefix.
-  context: {
-    clientIdPrefix: 'fleet-',
-    refreshAfterSeconds: '900',
-    disconnectAfterSeconds: '3600',
-    x509: 'false',
-  },
+  context: { clientIdPrefix: 'fleet-', refreshAfterSeconds: '900', disconnectAfterSeconds: '3600' },
 });
 
 it('follows the synthesized client id prefix: fleet-* connects, test-* is refused by the policy', async () => {
@@ -43,4 +40,14 @@ it('returns the synthesized TTLs through TestInvokeAuthorizer', async () => {
     refreshAfterInSeconds: 900,
     disconnectAfterInSeconds: 3600,
   });
+});
+
+it("registers the prefix's own demo certificate beside the default one (.keys/fleet-mtls-demo-cert.pem)", () => {
+  const files = demoDeviceCertificateFiles('fleet-');
+  const pem = readFileSync(path.join(REPO_ROOT, files.directory, files.certificate), 'utf8');
+  const certificate = new X509Certificate(pem);
+  expect(certificate.subject).toBe('CN=fleet-mtls-demo');
+  expect(served.output(STACK_OUTPUTS.demoCertificateId)).toBe(
+    createHash('sha256').update(certificate.raw).digest('hex'),
+  );
 });

@@ -5,7 +5,7 @@ import { connect as tlsConnect } from 'node:tls';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import type { IClientOptions } from 'mqtt';
-import { DEMO_DEVICE_CERTIFICATE_FILES, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
+import { DEFAULTS, demoDeviceCertificateFiles, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
 import { useLocalIot } from '../support/local-iot-harness';
 import { TestClient } from '../support/mqtt-test-client';
 import { REPO_ROOT } from '../support/synthesized-stack';
@@ -18,17 +18,19 @@ import { testCertificate, type TestCertificate } from '../support/x509-certifica
 
 const served = useLocalIot();
 
-const demo = {
-  cert: readFileSync(
-    path.join(REPO_ROOT, DEMO_DEVICE_CERTIFICATE_FILES.directory, DEMO_DEVICE_CERTIFICATE_FILES.certificate),
-    'utf8',
-  ),
-  key: readFileSync(
-    path.join(REPO_ROOT, DEMO_DEVICE_CERTIFICATE_FILES.directory, DEMO_DEVICE_CERTIFICATE_FILES.privateKey),
-    'utf8',
-  ),
+// The default prefix's demo files (`.keys/test-mtls-demo-cert.pem`, `-key.pem`), named after their CN.
+const DEMO_FILES = demoDeviceCertificateFiles(DEFAULTS.clientIdPrefix);
+const DEMO_CLIENT_ID = DEMO_FILES.subjectCn;
+const demoFiles = {
+  certFile: path.join(REPO_ROOT, DEMO_FILES.directory, DEMO_FILES.certificate),
+  keyFile: path.join(REPO_ROOT, DEMO_FILES.directory, DEMO_FILES.privateKey),
 };
-const DEMO_CLIENT_ID = 'test-mtls-demo';
+// Read once the served stack's synth has made sure the files exist (useLocalIot's beforeAll runs first).
+let demo: { cert: string; key: string };
+beforeAll(() => {
+  expect(served.outputs[STACK_OUTPUTS.clientIdPrefix]).toBe(DEFAULTS.clientIdPrefix);
+  demo = { cert: readFileSync(demoFiles.certFile, 'utf8'), key: readFileSync(demoFiles.keyFile, 'utf8') };
+});
 
 const clients: TestClient[] = [];
 afterEach(() => {
@@ -216,12 +218,6 @@ describe('the X.509 listener with mosquitto_pub', () => {
       );
     });
   }
-
-  const keysDirectory = path.join(REPO_ROOT, DEMO_DEVICE_CERTIFICATE_FILES.directory);
-  const demoFiles = {
-    certFile: path.join(keysDirectory, DEMO_DEVICE_CERTIFICATE_FILES.certificate),
-    keyFile: path.join(keysDirectory, DEMO_DEVICE_CERTIFICATE_FILES.privateKey),
-  };
 
   beforeAll(
     () =>
