@@ -73,25 +73,37 @@ export interface TamperedToken {
  * A token signed with the stack's real key (`.keys/` under `repoRoot`) whose signature then has one byte
  * changed: AWS IoT must refuse it without invoking the Lambda.
  */
-export function tamperedToken(repoRoot: string): TamperedToken {
+export function tamperedToken(repoRoot: string, clientIdPrefix: string): TamperedToken {
   const keyFile = path.join(repoRoot, TOKEN_SIGNING_KEY_FILES.directory, TOKEN_SIGNING_KEY_FILES.privateKey);
-  const token = createToken({ clientId: 'test-tampered', lifetimeSeconds: 300 });
+  // A client id under the stack's prefix, so the only thing wrong with it is the signature.
+  const token = createToken({ clientId: `${clientIdPrefix}tampered`, lifetimeSeconds: 300 });
   const signature = Buffer.from(signToken(token, readFileSync(keyFile, 'utf8')), 'base64');
   signature[0] = (signature[0] ?? 0) ^ 0xff;
   return { token, signature: signature.toString('base64') };
+}
+
+/** What {@link connectMatrixRows} builds the rows from. */
+export interface ConnectMatrixRowsOptions {
+  /** The signed authorizer's token key name (the `TokenKeyName` output). */
+  readonly tokenKeyName: string;
+  /** The tampered-signature row's token ({@link tamperedToken}). */
+  readonly tampered: TamperedToken;
+  /** The stack's client id prefix (the `ClientIdPrefix` output): every admitted row's client id starts with it. */
+  readonly clientIdPrefix: string;
+  /** The X.509 rows' certificates (`prepareMtlsRows`); without them the matrix has no mTLS rows. */
+  readonly mtls?: MtlsRowInputs;
 }
 
 /**
  * The matrix `npm start` runs and the end-to-end test asserts: both transports with both authorizers
  * allowed, then the refusals a developer most often meets.
  */
-export function connectMatrixRows(
-  tokenKeyName: string,
-  tampered: TamperedToken,
-  /** The X.509 rows' certificates (`prepareMtlsRows`); without them the matrix has no mTLS rows. */
-  mtls?: MtlsRowInputs,
-): MatrixRow[] {
-  const id = (label: string, prefix = 'test-'): string => `${prefix}${label}-${randomUUID().slice(0, 8)}`;
+export function connectMatrixRows(options: ConnectMatrixRowsOptions): MatrixRow[] {
+  const { tokenKeyName, tampered, clientIdPrefix, mtls } = options;
+  const id = (label: string, prefix = clientIdPrefix): string =>
+    `${prefix}${label}-${randomUUID().slice(0, 8)}`;
+  // Any prefix but the stack's: the connect policy allows client/<prefix>* only.
+  const outsidePrefix = clientIdPrefix === 'prod-' ? 'other-' : 'prod-';
   const allowed = (transport: Transport): MatrixExpectation => ({
     exitCode: 0,
     reasonCode: RC.success,
@@ -127,11 +139,11 @@ export function connectMatrixRows(
       lambdaInvoked: true,
       explainedCause: 'NOT_AUTHENTICATED',
     }),
-    // A device's own valid credentials (user name = its device id) with a client id outside test-*: the
+    // A device's own valid credentials (user name = its device id) with a client id outside <prefix>*: the
     // Lambda authenticates the device, its policy allows only client/<deviceId>, AWS IoT refuses 0x87.
     build(
-      'client id outside test-*',
-      id('outside', 'prod-'),
+      `client id outside ${clientIdPrefix}*`,
+      id('outside', outsidePrefix),
       ['--custom_auth_username', id('outside-device')],
       {
         exitCode: 1,

@@ -115,15 +115,13 @@ async function serveAndRun(
     if (tokenKeyName === undefined)
       throw new ConnectMatrixError(`the stack has no ${STACK_OUTPUTS.tokenKeyName} output`);
     // The X.509 rows' certificate of this run's own lives in its state directory, removed with it.
-    const rows = connectMatrixRows(
+    const clientIdPrefix = stackOutputs[STACK_OUTPUTS.clientIdPrefix] ?? DEFAULTS.clientIdPrefix;
+    const rows = connectMatrixRows({
       tokenKeyName,
-      tamperedToken(repoRoot),
-      await prepareMtlsRows(
-        repoRoot,
-        stateDir,
-        stackOutputs[STACK_OUTPUTS.clientIdPrefix] ?? DEFAULTS.clientIdPrefix,
-      ),
-    );
+      tampered: tamperedToken(repoRoot, clientIdPrefix),
+      clientIdPrefix,
+      mtls: await prepareMtlsRows(repoRoot, stateDir, clientIdPrefix),
+    });
     const clientCli = require.resolve('client/dist/cli.js');
     const results = await runConnectMatrix(rows, {
       clientCommand: [process.execPath, clientCli],

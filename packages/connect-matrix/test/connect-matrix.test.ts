@@ -28,15 +28,13 @@ afterAll(async () => {
 });
 
 it('meets every expectation of the connect matrix with the real client', async () => {
-  const rows = connectMatrixRows(
-    served.local.runtime.outputs[STACK_OUTPUTS.tokenKeyName] as string,
-    tamperedToken(REPO_ROOT),
-    await prepareMtlsRows(
-      REPO_ROOT,
-      scratch,
-      served.local.runtime.outputs[STACK_OUTPUTS.clientIdPrefix] as string,
-    ),
-  );
+  const clientIdPrefix = served.local.runtime.outputs[STACK_OUTPUTS.clientIdPrefix] as string;
+  const rows = connectMatrixRows({
+    tokenKeyName: served.local.runtime.outputs[STACK_OUTPUTS.tokenKeyName] as string,
+    tampered: tamperedToken(REPO_ROOT, clientIdPrefix),
+    clientIdPrefix,
+    mtls: await prepareMtlsRows(REPO_ROOT, scratch, clientIdPrefix),
+  });
   const before = served.local.runtime.invocationCount();
   const results = await runConnectMatrix(rows, {
     clientCommand: [process.execPath, require.resolve('client/dist/cli.js')],

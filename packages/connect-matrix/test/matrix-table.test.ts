@@ -46,7 +46,11 @@ function result(
   };
 }
 
-const ROWS = connectMatrixRows('deviceToken', { token: 'token', signature: 'signature' });
+const ROWS = connectMatrixRows({
+  tokenKeyName: 'deviceToken',
+  tampered: { token: 'token', signature: 'signature' },
+  clientIdPrefix: 'test-',
+});
 
 /** Every row of today's matrix, with the widest values each column takes. */
 function fullMatrix(): MatrixResult[] {
