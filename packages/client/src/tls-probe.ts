@@ -56,7 +56,8 @@ export const probeTls: TlsProbe = (request) =>
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket?.destroy();
+      if (result.outcome === 'ok' && socket !== undefined) closeGracefully(socket);
+      else socket?.destroy();
       resolve(result);
     };
     const timer = setTimeout(() => finish({ outcome: 'timeout' }), request.timeoutMs);
@@ -117,6 +118,25 @@ export const probeTls: TlsProbe = (request) =>
       }
     });
   });
+
+/** How long a probe that succeeded waits for the server to close its side before it resets the connection. */
+const GRACEFUL_CLOSE_MS = 2_000;
+
+/**
+ * Ends a handshake that succeeded without a reset. `destroy()` right after `secureConnect` closes the socket
+ * with the server's post-handshake messages (TLS 1.3 session tickets) unread, so the kernel answers with a
+ * reset, which can reach the server before it has read the client's Finished: the server then logs a failed
+ * handshake (local-iot an AWSIotLogsV2 entry) for a connection that was fine, and a refusal explanation could
+ * pick that entry instead of the real connection's. close_notify and FIN, reading until the server closes, do not.
+ */
+function closeGracefully(socket: TLSSocket): void {
+  const reset = setTimeout(() => socket.destroy(), GRACEFUL_CLOSE_MS);
+  reset.unref();
+  socket.once('close', () => clearTimeout(reset));
+  socket.on('error', () => socket.destroy());
+  socket.resume();
+  socket.end();
+}
 
 /** Node.js documents `authorizationError` as an Error but sets the OpenSSL code string. */
 function authorizationCode(error: unknown): string {

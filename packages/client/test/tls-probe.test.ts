@@ -49,6 +49,34 @@ describe('probeTls', () => {
     expect(await probeTls(request(port))).toEqual({ outcome: 'ok' });
   });
 
+  it('leaves the server no failed handshake when it succeeds (closed with close_notify, not a reset)', async () => {
+    const server = createTlsServer({ cert: certs.serverCert, key: certs.serverKey, ALPNProtocols: ['mqtt'] });
+    const handshakeErrors: string[] = [];
+    const probes = 20;
+    // Each probe's connection ends on the server either closed after its handshake or as a failed handshake.
+    let ended = 0;
+    let allEnded: () => void = () => undefined;
+    const closed = new Promise<void>((resolve) => (allEnded = resolve));
+    const countEnd = (): void => {
+      ended += 1;
+      if (ended === probes) allEnded();
+    };
+    server.on('tlsClientError', (error: NodeJS.ErrnoException) => {
+      handshakeErrors.push(String(error.code));
+      countEnd();
+    });
+    server.on('secureConnection', (socket) => {
+      // As a gateway does with a connection that ends before CONNECT: close its side too.
+      socket.once('close', countEnd);
+      socket.on('error', () => socket.destroy());
+      socket.on('end', () => socket.end());
+    });
+    const port = await listen(server);
+    for (let i = 0; i < probes; i++) expect(await probeTls(request(port))).toEqual({ outcome: 'ok' });
+    await closed;
+    expect(handshakeErrors).toEqual([]);
+  });
+
   it('needs no ALPN for WebSockets', async () => {
     const port = await tlsServer(certs.serverCert, certs.serverKey);
     const { alpn: _alpn, ...withoutAlpn } = request(port);
