@@ -437,9 +437,20 @@ export function readFlags(
   options: ReadFlagsOptions,
 ): ReadFlags {
   const byKey = new Map(table.map((flag) => [flagKey(flag.name), flag]));
+  // No command here has short options, and `parseArgs` expands `-abc` into one token per letter (`-` among them
+  // an option terminator, which shifts the indices of the tokens after it): such an argument is hidden behind a
+  // placeholder that reads as a plain argument, and put back wherever it lands (a value, or an argument).
+  const hidden = new Map<string, string>();
+  const parseable = argv.map((arg, i) => {
+    if (arg.length < 2 || arg[0] !== '-' || arg[1] === '-') return normaliseFlagName(arg);
+    const placeholder = `\u0000arg${i}`;
+    hidden.set(placeholder, arg);
+    return placeholder;
+  });
+  const restore = (value: string): string => hidden.get(value) ?? value;
   const { tokens } = parseNodeArgs({
     // Names normalised first, so that `parseArgs` knows `--client-id` is the string flag `client_id`.
-    args: argv.map(normaliseFlagName),
+    args: parseable,
     options: Object.fromEntries(table.map((flag) => [flagKey(flag.name), { type: flag.kind }])),
     // Not strict: the checks below word each problem with its fix, which `parseArgs`' own errors do not.
     strict: false,
@@ -488,15 +499,16 @@ export function readFlags(
       continue;
     }
     // `parseArgs` hands a string flag the next argument whatever it is; one starting with -- is a forgotten value.
-    const swallowed = token.inlineValue !== true && token.value?.startsWith('--') === true;
-    if (token.value === undefined || token.value.length === 0 || swallowed) {
+    const value = token.value === undefined ? undefined : restore(token.value);
+    const swallowed = token.inlineValue !== true && value?.startsWith('--') === true;
+    if (value === undefined || value.length === 0 || swallowed) {
       throw new UsageError(
         `--${flag.name} needs a value: --${flag.name} <${flag.valueName ?? 'value'}>` +
           (swallowed ? ` (for a value that starts with --, write --${flag.name}=<value>)` : ''),
       );
     }
     if (token.inlineValue !== true) handled = token.index + 1;
-    strings.set(key, token.value);
+    strings.set(key, value);
   }
   return { strings, booleans, positionals };
 }

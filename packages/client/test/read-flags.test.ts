@@ -81,10 +81,20 @@ describe('readFlags', () => {
     );
   });
 
+  it('reads a single-dash argument as one argument, never as a group of short options', () => {
+    // parseArgs would expand `-a-b` into -a, --, -b: a terminator in the middle of one argument.
+    const read = readFlags(['-a-b', '--report', '-x.json', '- - ', '--json'], TABLE, { unknown });
+    expect(read.positionals).toEqual(['-a-b', '- - ']);
+    expect([...read.strings]).toEqual([['report', '-x.json']]);
+    expect([...read.booleans]).toEqual([['json', true]]);
+    expect(thrown(() => readFlags(['-a-b'], TABLE, { unknown, positional }))).toBe('unexpected -a-b');
+  });
+
   it('never throws anything but a UsageError, and keeps every argument that is no flag', () => {
     const arg = fc.oneof(
       fc.string(),
       fc.constantFrom('--json', '--report', '--stack_name', '--', '-', 'true', 'a.json', '--json=maybe'),
+      fc.constantFrom('-h', '-ab', '-a-b', '- - ', '-', '-x=1'),
     );
     fc.assert(
       fc.property(fc.array(arg, { maxLength: 8 }), (argv) => {
