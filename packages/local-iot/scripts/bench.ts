@@ -7,6 +7,8 @@
 //    mosquitto (TLS, a password file). One load generator (`mqtt` from npm) in this process; rounds interleaved
 //    so the shared machine's noise falls on both. Server CPU per connect = user + system time of the server's
 //    process tree over the measured batches, read from /proc.
+// 3. Beside them, the Node.js TLS floor (bench/node-tls-floor.ts): node:tls and mqtt-packet doing only CONNECT,
+//    password and CONNACK, so the table separates local-iot's own cost from what Node.js's TLS costs.
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +37,7 @@ import {
   randomPassword,
   startLocalIotServer,
   startMosquitto,
+  startNodeTlsFloor,
   type BenchServer,
   type LocalIotServer,
 } from './bench/servers';
@@ -154,19 +157,29 @@ async function benchConnects(): Promise<void> {
       users: [MOSQUITTO_USER],
     });
     servers.push(mosquitto);
+    const floor = await startNodeTlsFloor({
+      runDir,
+      certFile: path.join(local.stateDir, 'server.pem'),
+      keyFile: path.join(local.stateDir, 'server-key.pem'),
+      user: MOSQUITTO_USER,
+    });
+    servers.push(floor);
     const ca = readFileSync(local.connection.caFile);
     const host = local.connection.endpoint;
 
     const targetFor = (server: BenchServer, row: Row, batch: string): ConnectTarget | undefined => {
       // Debian's mosquitto 2.0 is built without WebSockets: those rows compare with its direct TLS figures.
-      if (server === mosquitto && row.transport === 'websockets') return undefined;
+      // Neither serves WebSockets (Debian's mosquitto 2.0 is built without them; the floor is TLS only).
+      const passwordServer = server === mosquitto || server === floor;
+      if (passwordServer && row.transport === 'websockets') return undefined;
+      // The floor and mosquitto do the same work for both authorizer rows: measure them once, on the unsigned one.
+      if (passwordServer && row.authorizer === 'signed') return undefined;
       const clientId = (i: number): string => `${device.clientIdPrefix}bench-${batch}-${i}`;
-      const credentials: (i: number) => ConnectCredentials =
-        server === mosquitto
-          ? (i) => ({ clientId: clientId(i), ...MOSQUITTO_USER })
-          : row.authorizer === 'unsigned'
-            ? (i) => ({ clientId: clientId(i), ...device.unsignedLogin(clientId(i)) })
-            : device.signedCredentials(Array.from({ length: settings.connects }, (_, i) => clientId(i)));
+      const credentials: (i: number) => ConnectCredentials = passwordServer
+        ? (i) => ({ clientId: clientId(i), ...MOSQUITTO_USER })
+        : row.authorizer === 'unsigned'
+          ? (i) => ({ clientId: clientId(i), ...device.unsignedLogin(clientId(i)) })
+          : device.signedCredentials(Array.from({ length: settings.connects }, (_, i) => clientId(i)));
       return { transport: row.transport, host, port: server.port, ca, credentials };
     };
     const tallies = new Map<string, Tally>();
@@ -196,8 +209,8 @@ async function benchConnects(): Promise<void> {
     for (let round = 0; round <= settings.rounds; round++) {
       const measured = round > 0;
       for (const row of ROWS) {
-        // A B, then B A: neither server always runs first.
-        const order = round % 2 === 0 ? [local, mosquitto] : [mosquitto, local];
+        // A B C, then C B A: no server always runs first.
+        const order = round % 2 === 0 ? [local, mosquitto, floor] : [floor, mosquitto, local];
         for (const server of order) {
           const target = targetFor(server, row, `${round}-${row.transport}-${row.authorizer}`);
           if (target === undefined) continue;
@@ -223,7 +236,7 @@ async function benchConnects(): Promise<void> {
       }
       process.stdout.write(measured ? `  round ${round} done\n` : '  warm-up done\n');
     }
-    printConnectTable(tallies, tally, local, mosquitto);
+    printConnectTable(tally, local, mosquitto, floor);
     const refusal = firstRefusal(path.join(runDir, 'local-iot.log'));
     if (refusal !== undefined) console.log(`local-iot's first refusal: ${refusal}`);
   } finally {
@@ -244,10 +257,10 @@ async function rampUpEnvironments(target: ConnectTarget): Promise<void> {
 }
 
 function printConnectTable(
-  tallies: ReadonlyMap<string, Tally>,
   tally: (server: BenchServer, row: Row) => Tally,
   local: LocalIotServer,
   mosquitto: BenchServer,
+  floor: BenchServer,
 ): void {
   console.log('');
   console.log(
@@ -257,13 +270,14 @@ function printConnectTable(
   const notes = new Set<string>();
   for (const row of ROWS) {
     const a = tally(local, row);
-    const mosquittoRow = row.transport === 'websockets' ? { ...row, transport: 'direct' as const } : row;
-    const b = tally(mosquitto, mosquittoRow);
+    // mosquitto and the floor were measured on the direct unsigned row only (see targetFor).
+    const passwordRow: Row = { transport: 'direct', authorizer: 'unsigned' };
+    const b = tally(mosquitto, passwordRow);
     const star = row.transport === 'websockets' ? '*' : '';
     if (star)
       notes.add("* mosquitto: its direct TLS figures (Debian's mosquitto 2.0 is built without WebSockets)");
     if (row.authorizer === 'signed')
-      notes.add('mosquitto has no token authorizer: its signed rows use the password file too');
+      notes.add('mosquitto has no token authorizer: its signed rows are its password-file figures');
     const perConnect = (t: Tally, ms: number): number => ms / Math.max(t.accepted + countOf(t.failures), 1);
     const cpu = (t: Tally): number => perConnect(t, t.cpuMs);
     const rate = (t: Tally): number => (t.accepted + countOf(t.failures)) / t.seconds;
@@ -275,9 +289,14 @@ function printConnectTable(
         `local-iot started Lambda environments during measured batches (cold starts counted): ${row.transport} ${row.authorizer} ${a.newEnvironments}`,
       );
   }
-  void tallies;
   console.log('');
   for (const note of notes) console.log(note);
+  const floorTally = tally(floor, { transport: 'direct', authorizer: 'unsigned' });
+  const mosquittoTally = tally(mosquitto, { transport: 'direct', authorizer: 'unsigned' });
+  const cpuOf = (t: Tally): number => t.cpuMs / Math.max(t.accepted + countOf(t.failures), 1);
+  console.log(
+    `Node.js TLS floor (node:tls + mqtt-packet: CONNECT, password, CONNACK, nothing else; direct TLS): ${fixed(cpuOf(floorTally), 3)} ms server CPU per connect = ${fixed(cpuOf(floorTally) / cpuOf(mosquittoTally), 2)}× mosquitto, ${fixed(percentile(floorTally.latenciesMs, 0.99))} ms p99, refused or failed ${failureText(floorTally.failures)}. local-iot above it is local-iot's own cost; the floor above mosquitto is Node.js's TLS and streams.`,
+  );
   console.log(
     'Server CPU = user + system time of the server process and everything it started (local-iot: the gateway and its Lambda environment processes), over the measured batches, from /proc; the load generator runs in this process and is not counted.',
   );

@@ -117,6 +117,47 @@ export async function startMosquitto(options: {
   return { name: 'mosquitto', pid: child.pid as number, port, stop: () => stopProcess(child, 'SIGTERM') };
 }
 
+/**
+ * Starts `node-tls-floor.ts` (the least a Node.js MQTT server does per connect: TLS, CONNECT, password, CONNACK)
+ * with `certFile`/`keyFile` and one user, given on its stdin so no password is on a command line.
+ */
+export async function startNodeTlsFloor(options: {
+  readonly runDir: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly user: PasswordEntry;
+}): Promise<BenchServer> {
+  const logFile = path.join(options.runDir, 'node-tls-floor.log');
+  const fd = openSync(logFile, 'a', 0o600);
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, 'node-tls-floor.ts'), options.certFile, options.keyFile],
+      { stdio: ['pipe', fd, fd] },
+    );
+  } finally {
+    closeSync(fd);
+  }
+  child.stdin?.end(`${options.user.username}\n${options.user.password}\n`);
+  let port: number | undefined;
+  await waitUntil(
+    () => {
+      port = Number(/^listening (\d+)$/m.exec(readFileSync(logFile, 'utf8'))?.[1]) || undefined;
+      return port !== undefined;
+    },
+    child,
+    logFile,
+    'the Node.js TLS floor server did not start listening',
+  );
+  return {
+    name: 'Node.js TLS floor',
+    pid: child.pid as number,
+    port: port as number,
+    stop: () => stopProcess(child, 'SIGTERM'),
+  };
+}
+
 /** A random password for the benchmark's mosquitto user (never printed). */
 export function randomPassword(): string {
   return randomBytes(18).toString('base64url');
