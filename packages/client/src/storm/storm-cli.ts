@@ -21,6 +21,7 @@ export function stormDeps(interrupt: AbortSignal): StormDeps {
     readFile: (path) => readFile(path, 'utf8'),
     writeFile: (path, text) => writeFile(path, text, 'utf8'),
     connector: base.connector,
+    tlsProbe: base.tlsProbe,
     // Epoch milliseconds with sub-millisecond resolution, for connect latencies on loopback.
     clock: () => performance.timeOrigin + performance.now(),
     randomId: randomUUID,

@@ -7,12 +7,14 @@ import {
   type StormReport,
 } from '@iot-custom-auth/protocol';
 import type { Connector } from '../connection';
+import { tlsPrecheckFailure } from '../diagnosis';
 import { prepareConnection, type PlanDeps, type PreparedConnection } from '../connect-plan';
 import { AwsCredentialSource } from '../credentials';
 import { ClientError, ConfigError, RuntimeError, UsageError } from '../errors';
 import type { OutputsReader } from '../outputs';
 import type { InvocationPaths } from '../paths';
 import type { ReadTextFile } from '../read-config-file';
+import type { TlsProbe } from '../tls-probe';
 import {
   parseStormArgs,
   STORM_DEFAULTS,
@@ -58,6 +60,11 @@ export interface StormDeps {
   readonly readFile: ReadTextFile;
   readonly writeFile: (path: string, text: string) => Promise<void>;
   readonly connector: Connector;
+  /**
+   * One Node.js handshake before the storm, as `connect` makes: a TLS or certificate mistake stops the storm at
+   * once, instead of failing every connection after s2n's blinding delay.
+   */
+  readonly tlsProbe: TlsProbe;
   /** Milliseconds since the epoch (fractions allowed). */
   readonly clock: () => number;
   readonly randomId: () => string;
@@ -145,6 +152,7 @@ async function storm(config: StormRunConfig, deps: StormDeps): Promise<StormExit
       `Warning: ${idProblem}: the stack's authorizer will refuse the storm's client ids (CONNACK 0x87)\n`,
     );
   }
+  await checkTls(first, deps.tlsProbe);
   deps.stderr(
     `Storm ${runId} shard ${config.shard.index}/${config.shard.count}: ${planned.length} connections to ${endpoint}:${port}, deadline ${deadlineSeconds} s\n`,
   );
@@ -219,6 +227,28 @@ async function storm(config: StormRunConfig, deps: StormDeps): Promise<StormExit
 }
 
 /** The request of one storm connection: the connect plan for its client id, with wrong credentials if it is a bad one. */
+/** How long the TLS check before a storm may take (on loopback it answers at once). */
+const TLS_CHECK_TIMEOUT_MS = 5_000;
+
+/** @throws RuntimeError naming the TLS problem, before any storm connection is made. */
+async function checkTls(first: PreparedConnection, probe: TlsProbe): Promise<void> {
+  const { request, plan } = first;
+  const failure = tlsPrecheckFailure(
+    await probe({
+      host: request.endpoint,
+      port: request.port,
+      ...(plan.alpn === undefined ? {} : { alpn: [plan.alpn] }),
+      ...(request.caPem === undefined ? {} : { caPem: request.caPem }),
+      ...(request.clientCertificate === undefined ? {} : { clientCertificate: request.clientCertificate }),
+      timeoutMs: TLS_CHECK_TIMEOUT_MS,
+    }),
+  );
+  if (failure === undefined) return;
+  throw new RuntimeError(
+    `the TLS handshake with ${request.endpoint}:${request.port} failed before the storm started (${failure.failure.name}: ${failure.failure.message}), so no storm connection was made: check --ca_file and --endpoint (npm run connect -w client with the same flags says more)`,
+  );
+}
+
 async function prepareStormConnection(
   config: StormRunConfig,
   planDeps: PlanDeps,

@@ -10,6 +10,7 @@ import type { LoadedOutputs, OutputsReader } from '../../src/outputs';
 import { stormMain, type StormDeps, type StormExitCode } from '../../src/storm/storm-main';
 import { inMemoryFiles } from '../fixtures/in-memory-files';
 import { FakeConnector } from './support/fake-connector';
+import type { TlsProbe, TlsProbeRequest } from '../../src/tls-probe';
 
 // stormMain() with fakes for every side effect: the connector, the outputs, the secret, files, streams.
 
@@ -52,6 +53,7 @@ function harness(
     files?: Record<string, string>;
     tty?: boolean;
     connector?: FakeConnector;
+    tlsProbe?: TlsProbe;
   } = {},
 ): Harness {
   let out = '';
@@ -88,6 +90,7 @@ function harness(
       return Promise.resolve();
     },
     connector,
+    tlsProbe: options.tlsProbe ?? (() => Promise.resolve({ outcome: 'ok' })),
     clock: Date.now,
     randomId: () => `0b8f7c1e-2a3d-4e5f-8a9b-${String(id++).padStart(12, '0')}`,
     paths: { invocationDir: '/work', repoRoot: '/repo' },
@@ -172,6 +175,23 @@ describe('stormMain', () => {
       { kind: 'tls', count: 1 },
     ]);
     expect(report.summary.unexpected).toBe(2);
+  });
+
+  it('stops before any connection when the TLS check fails, naming the problem (exit 1)', async () => {
+    const probes: TlsProbeRequest[] = [];
+    const h = harness({
+      tlsProbe: (request) => {
+        probes.push(request);
+        return Promise.resolve({ outcome: 'untrusted', code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+      },
+    });
+    expect(await stormMain(['--connections', '5', '--rate', '50'], h.deps)).toBe(1);
+    expect(h.connector.requests).toHaveLength(0);
+    expect(probes).toHaveLength(1);
+    expect(probes[0]).toMatchObject({ port: 443, alpn: ['mqtt'] });
+    expect(h.stderr()).toContain(
+      'failed before the storm started (SELF_SIGNED_CERT_IN_CHAIN: the server certificate is not trusted), so no storm connection was made: check --ca_file and --endpoint',
+    );
   });
 
   it('refuses a plan over AWS IoT Core connect quota, unless --allow-over-quota', async () => {
