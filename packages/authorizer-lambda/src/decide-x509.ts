@@ -8,8 +8,13 @@
  * page requires) and logs the decision. Parsing is `node:crypto`'s `X509Certificate`: no runtime dependency,
  * so the bundle and the cold start stay as they are.
  */
-import { createHash, X509Certificate } from 'node:crypto';
-import { AUTHORIZER_ENV, clientIdProblem, isStandardBase64 } from '@iot-custom-auth/protocol';
+import { X509Certificate } from 'node:crypto';
+import {
+  AUTHORIZER_ENV,
+  awsIotCertificateId,
+  clientIdProblem,
+  isStandardBase64,
+} from '@iot-custom-auth/protocol';
 import type { DecisionReason } from './decision-reason';
 import { own } from './own-property';
 
@@ -118,7 +123,7 @@ export function decideX509(input: X509DecisionInput, facts: X509Facts): X509Deci
   if (!parsed.ok) return deny('X509_CERTIFICATE_MALFORMED', parsed.detail);
   const { certificate } = parsed;
 
-  const fingerprint = certificateFingerprint(certificate);
+  const fingerprint = awsIotCertificateId(certificate);
   if (fingerprint !== principalId.toLowerCase()) {
     return deny(
       'X509_PRINCIPAL_ID_MISMATCH',
@@ -162,11 +167,6 @@ export function decideX509(input: X509DecisionInput, facts: X509Facts): X509Deci
     );
   }
   return { ok: true, certificateId: principalId, deviceId: cn };
-}
-
-/** The lower-case hex SHA-256 of a certificate's DER: its AWS IoT certificate id. */
-export function certificateFingerprint(certificate: X509Certificate): string {
-  return createHash('sha256').update(certificate.raw).digest('hex');
 }
 
 type Parsed<T> = { readonly ok: true } & T;

@@ -30,6 +30,7 @@ import type { LoadedOutputs, OutputsReader } from './outputs';
 import type { InvocationPaths } from './paths';
 import { readConfigFile, type ReadTextFile } from './read-config-file';
 import type { ConnectionPlan } from './report';
+import type { TlsProbeRequest } from './tls-probe';
 
 /**
  * Turning flags into a connection: every command that connects as a device (`connect`, and the tools built
@@ -58,6 +59,25 @@ export interface PlanDeps {
 }
 
 /** The connection settings worked out from the flags, the outputs and the credentials, before anything is sent. */
+/**
+ * The Node.js handshake that checks TLS before the SDK connects (`connect`, and once before a `storm`): the
+ * SDK's host, port, ALPN, CA and client certificate, so it fails exactly where the SDK would.
+ */
+export function tlsProbeRequest(
+  prepared: Pick<PreparedConnection, 'request' | 'plan'>,
+  timeoutMs: number,
+): TlsProbeRequest {
+  const { request, plan } = prepared;
+  return {
+    host: request.endpoint,
+    port: request.port,
+    ...(plan.alpn === undefined ? {} : { alpn: [plan.alpn] }),
+    ...(request.caPem === undefined ? {} : { caPem: request.caPem }),
+    ...(request.clientCertificate === undefined ? {} : { clientCertificate: request.clientCertificate }),
+    timeoutMs,
+  };
+}
+
 export interface PreparedConnection {
   readonly request: ConnectRequest;
   readonly plan: ConnectionPlan;

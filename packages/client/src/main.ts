@@ -1,7 +1,7 @@
 import { type ClientReport } from '@iot-custom-auth/protocol';
 import { DEFAULT_EXPLAIN_WAIT_SECONDS, parseArgs, usage, type CliConfig } from './args';
 import type { Connector } from './connection';
-import { prepareConnection, type PlanDeps } from './connect-plan';
+import { prepareConnection, tlsProbeRequest, type PlanDeps } from './connect-plan';
 import {
   clientRejectedServer,
   diagnose,
@@ -102,14 +102,7 @@ async function connectOnce(config: CliConfig, deps: MainDeps): Promise<void> {
   const started = deps.clock();
   // One Node.js handshake with the SDK's host, SNI, ALPN, CA and client certificate before the SDK connects: a
   // TLS or certificate error is then reported at once, never after s2n's blinding delay as a timeout.
-  const precheck = await deps.tlsProbe({
-    host: request.endpoint,
-    port: request.port,
-    ...(plan.alpn === undefined ? {} : { alpn: [plan.alpn] }),
-    ...(request.caPem === undefined ? {} : { caPem: request.caPem }),
-    ...(request.clientCertificate === undefined ? {} : { clientCertificate: request.clientCertificate }),
-    timeoutMs: probeMs,
-  });
+  const precheck = await deps.tlsProbe(tlsProbeRequest(prepared, probeMs));
   const result =
     tlsPrecheckFailure(precheck) ??
     (await deps.connector.connect({ ...request, timeoutMs: timeoutMs - probeMs }));

@@ -1,5 +1,5 @@
-import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { DEFAULTS } from '@iot-custom-auth/protocol';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { awsIotCertificateId, DEFAULTS } from '@iot-custom-auth/protocol';
 import { ConfigError } from './errors';
 import { readConfigFile, type ReadTextFile } from './read-config-file';
 
@@ -70,7 +70,7 @@ export async function readClientCertificate(
       `${keyWhat} is not the private key of ${certWhat}: give the key the certificate was issued for`,
     );
   }
-  const certificateId = certificateIdOf(certificate);
+  const certificateId = awsIotCertificateId(certificate);
   if (nowMs < Date.parse(certificate.validFrom)) {
     throw new ConfigError(
       `${certWhat} (certificate id ${certificateId}) is not valid before ${isoDate(certificate.validFrom)}: AWS IoT refuses it in the TLS handshake; check this machine's clock or use a certificate valid now`,
@@ -91,11 +91,6 @@ export async function readClientCertificate(
     ...(subjectCn === undefined ? {} : { subjectCn }),
     validTo: isoDate(certificate.validTo),
   };
-}
-
-/** The AWS IoT certificate id of a certificate: lower-case hex SHA-256 of its DER. */
-export function certificateIdOf(certificate: X509Certificate): string {
-  return createHash('sha256').update(certificate.raw).digest('hex');
 }
 
 /** The subject's CN (the first, if several); `undefined` when the subject has none. */

@@ -1,8 +1,9 @@
-import { createHash, randomUUID, X509Certificate } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { connect } from 'node:tls';
 import {
+  awsIotCertificateId,
   demoDeviceCertificateFiles,
   LOCAL_IOT_FILES,
   MQTT_ALPN_PROTOCOL,
@@ -42,8 +43,7 @@ export interface MtlsRowInputs {
   };
 }
 
-const certificateId = (pem: string): string =>
-  createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
+const certificateId = (pem: string): string => awsIotCertificateId(new X509Certificate(pem));
 
 /**
  * Reads the demo certificate the synth created in `<repoRoot>/.keys/` for the stack's `clientIdPrefix` (the

@@ -1,8 +1,8 @@
-import { createHash, createPrivateKey, KeyObject, webcrypto, X509Certificate } from 'node:crypto';
+import { createPrivateKey, KeyObject, webcrypto, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { clientIdProblem, demoDeviceCertificateFiles } from '@iot-custom-auth/protocol';
+import { awsIotCertificateId, clientIdProblem, demoDeviceCertificateFiles } from '@iot-custom-auth/protocol';
 import { InfraError } from './errors';
 import { writeFileIfAbsent } from './key-files';
 
@@ -200,15 +200,10 @@ export function describeCertificate(certificate: X509Certificate, pem: string): 
   return {
     certificatePem: pem,
     commonName: subjectCommonName(certificate) ?? '',
-    certificateId: certificateIdOf(certificate),
+    certificateId: awsIotCertificateId(certificate),
     notBefore: new Date(certificate.validFrom),
     notAfter: new Date(certificate.validTo),
   };
-}
-
-/** The AWS IoT certificate id of `certificate`: the lower-case hex SHA-256 of its DER encoding. */
-export function certificateIdOf(certificate: X509Certificate): string {
-  return createHash('sha256').update(certificate.raw).digest('hex');
 }
 
 /** The subject's CN, or `undefined` when it has none. */

@@ -1,5 +1,6 @@
 export * from './arn';
 export * from './authorizer-response';
+export * from './certificate-id';
 export * from './client-id';
 export * from './client-report';
 export * from './connect-refusals';

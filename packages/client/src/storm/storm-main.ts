@@ -8,7 +8,7 @@ import {
 } from '@iot-custom-auth/protocol';
 import type { Connector } from '../connection';
 import { tlsPrecheckFailure } from '../diagnosis';
-import { prepareConnection, type PlanDeps, type PreparedConnection } from '../connect-plan';
+import { prepareConnection, tlsProbeRequest, type PlanDeps, type PreparedConnection } from '../connect-plan';
 import { AwsCredentialSource } from '../credentials';
 import { ClientError, ConfigError, RuntimeError, UsageError } from '../errors';
 import type { OutputsReader } from '../outputs';
@@ -232,17 +232,8 @@ const TLS_CHECK_TIMEOUT_MS = 5_000;
 
 /** @throws RuntimeError naming the TLS problem, before any storm connection is made. */
 async function checkTls(first: PreparedConnection, probe: TlsProbe): Promise<void> {
-  const { request, plan } = first;
-  const failure = tlsPrecheckFailure(
-    await probe({
-      host: request.endpoint,
-      port: request.port,
-      ...(plan.alpn === undefined ? {} : { alpn: [plan.alpn] }),
-      ...(request.caPem === undefined ? {} : { caPem: request.caPem }),
-      ...(request.clientCertificate === undefined ? {} : { clientCertificate: request.clientCertificate }),
-      timeoutMs: TLS_CHECK_TIMEOUT_MS,
-    }),
-  );
+  const { request } = first;
+  const failure = tlsPrecheckFailure(await probe(tlsProbeRequest(first, TLS_CHECK_TIMEOUT_MS)));
   if (failure === undefined) return;
   throw new RuntimeError(
     `the TLS handshake with ${request.endpoint}:${request.port} failed before the storm started (${failure.failure.name}: ${failure.failure.message}), so no storm connection was made: check --ca_file and --endpoint (npm run connect -w client with the same flags says more)`,

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import { awsIotCertificateId } from '@iot-custom-auth/protocol';
 import { DeploymentError } from '../errors';
 import { stableUuid } from './stable-uuid';
-import { CUSTOM_AUTH_X509, certificateId, parseCertificatePem } from './iot-certificates';
+import { CUSTOM_AUTH_X509, parseCertificatePem } from './iot-certificates';
 
 /** The account id every local resource lives in (AWS's documentation placeholder account). */
 export const LOCAL_ACCOUNT_ID = '000000000000';
@@ -520,7 +521,7 @@ export class IntrinsicResolver {
     const pem = this.resources[logicalId]?.Properties?.[pemProperty];
     if (pem === undefined)
       return createHash('sha256').update(`${this.options.stackName}/${logicalId}`).digest('hex');
-    return certificateId(parseCertificatePem(this.resolveString(pem, at), at));
+    return awsIotCertificateId(parseCertificatePem(this.resolveString(pem, at), at));
   }
 
   /**

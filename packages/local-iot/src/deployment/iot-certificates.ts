@@ -1,4 +1,5 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
+import { awsIotCertificateId } from '@iot-custom-auth/protocol';
 import { DeploymentError } from '../errors';
 import type { CfnResource, IntrinsicResolver } from './intrinsics';
 
@@ -78,11 +79,6 @@ export interface LocalX509Side {
 /** The authentication type local-iot serves on the X.509 listener. */
 export const CUSTOM_AUTH_X509 = 'CUSTOM_AUTH_X509';
 
-/** The AWS IoT certificate id of a PEM certificate: lower-case hex SHA-256 of its DER encoding. */
-export function certificateId(certificate: X509Certificate): string {
-  return createHash('sha256').update(certificate.raw).digest('hex');
-}
-
 /** Parses the PEM at `path` of a template; a DeploymentError naming the property otherwise. */
 export function parseCertificatePem(pem: string, path: string): X509Certificate {
   try {
@@ -130,7 +126,7 @@ export function readX509Side(
       const parsed = parseCertificatePem(pem, `${at}.CertificatePem`);
       certificates.push({
         logicalId,
-        id: certificateId(parsed),
+        id: awsIotCertificateId(parsed),
         pem,
         status: optionalString(logicalId, 'Status') ?? 'INACTIVE',
         mode: optionalString(logicalId, 'CertificateMode') ?? 'DEFAULT',
@@ -140,7 +136,7 @@ export function readX509Side(
       if (pem === undefined) throw new DeploymentError(`${at}.CACertificatePem is required`);
       caCertificates.push({
         logicalId,
-        id: certificateId(parseCertificatePem(pem, `${at}.CACertificatePem`)),
+        id: awsIotCertificateId(parseCertificatePem(pem, `${at}.CACertificatePem`)),
         pem,
         status: optionalString(logicalId, 'Status') ?? 'INACTIVE',
         autoRegistration: optionalString(logicalId, 'AutoRegistrationStatus') === 'ENABLE',

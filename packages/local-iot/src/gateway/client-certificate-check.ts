@@ -1,9 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import {
-  certificateId,
-  type LocalCaCertificate,
-  type LocalCertificate,
-} from '../deployment/iot-certificates';
+import { awsIotCertificateId } from '@iot-custom-auth/protocol';
+import type { LocalCaCertificate, LocalCertificate } from '../deployment/iot-certificates';
 
 /** The certificates and CAs a stack registers, as the X.509 listener checks client certificates against. */
 export interface CertificateRegistry {
@@ -64,7 +61,7 @@ export function checkClientCertificate(
         'the client sent no certificate; this CUSTOM_AUTH_X509 endpoint requires a client certificate registered in the stack (AWS::IoT::Certificate, ACTIVE)',
     };
   }
-  const id = certificateId(presented);
+  const id = awsIotCertificateId(presented);
   const registered = registry.certificates.find((certificate) => certificate.id === id);
   if (registered === undefined) {
     const issuer = registry.caCertificates.find((ca) => issuedBy(presented, ca));
