@@ -303,6 +303,14 @@ const COMMANDS: Readonly<Record<string, Outcome>> = {
   'npm run bench -- --connects 150 --rounds 2 --concurrency 10 --skip-lambda': {
     excluded: 'the benchmark: minutes of load on a machine the other suites share',
   },
+  'git worktree add ../iot-baseline HEAD~1 && (cd ../iot-baseline && npm ci && npm run build)': {
+    excluded:
+      'checks out and installs a second copy of the repository beside it: minutes of npm ci, outside the repository',
+  },
+  'npm run bench -- --baseline ../iot-baseline/packages/local-iot/dist --rows direct-unsigned --skip-lambda':
+    {
+      excluded: 'the benchmark: minutes of load on a machine the other suites share',
+    },
 };
 
 /** A README's shell commands: ```sh (or bash, shell) blocks, continuations joined, comments removed. */

@@ -1,6 +1,7 @@
 // `npm run bench`: what a connect costs local-iot next to mosquitto 2.0, measured in one run. Not a test: it
 // prints figures and never fails on timing (it exits 1 only when it cannot run, e.g. mosquitto is missing).
-//   npm run bench [-- --connects N --rounds R --concurrency C --warm N --cold N --cdk-out DIR --profile DIR]
+//   npm run bench [-- --connects N --rounds R --concurrency C --warm N --cold N --cdk-out DIR --profile DIR
+//                    --rows ROWS --skip-lambda --baseline DIR]
 // 1. The Lambda runner alone in both isolations: cold and warm invocation, CPU per warm invocation.
 // 2. Connect storms against two server processes on loopback with the same ECDSA P-256 certificate: local-iot
 //    (dist/cli.js: gateway, custom-auth pipeline, the real Lambda bundle in its environment processes) and
@@ -9,8 +10,9 @@
 //    process tree over the measured batches, read from /proc.
 // 3. Beside them, the Node.js TLS floor (bench/node-tls-floor.ts): node:tls and mqtt-packet doing only CONNECT,
 //    password and CONNACK, so the table separates local-iot's own cost from what Node.js's TLS costs.
-import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+// 4. With --baseline DIR, another local-iot build (its dist directory, e.g. an earlier revision's) in the same
+//    rounds: what a change to local-iot saves or costs, measured side by side rather than across runs.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -54,6 +56,7 @@ const args = parseArgs({
     profile: { type: 'string' },
     'skip-lambda': { type: 'boolean', default: false },
     rows: { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 const settings = {
@@ -63,7 +66,20 @@ const settings = {
   warm: positive('warm'),
   cold: positive('cold'),
   cdkOut: path.resolve(args.values['cdk-out']),
+  baseline: args.values.baseline === undefined ? undefined : baselineDist(args.values.baseline),
 };
+
+/** `--baseline DIR`: a local-iot dist directory (with cli.js), checked before anything starts. */
+function baselineDist(dir: string): string {
+  const resolved = path.resolve(dir);
+  if (!existsSync(path.join(resolved, 'cli.js'))) {
+    throw new Error(
+      `--baseline takes a local-iot dist directory (the one holding cli.js), but ${path.join(resolved, 'cli.js')} does not exist: ` +
+        'build the revision to compare with first (see "Comparing two builds" in packages/local-iot/README.md)',
+    );
+  }
+  return resolved;
+}
 
 function positive(name: 'connects' | 'rounds' | 'concurrency' | 'warm' | 'cold'): number {
   const text = args.values[name];
@@ -149,7 +165,25 @@ async function benchConnects(): Promise<void> {
       }),
     });
     servers.push(local);
-    const device = await deviceSetup(local);
+    const baseline =
+      settings.baseline === undefined
+        ? undefined
+        : await startLocalIotServer({
+            runDir,
+            cdkOut: settings.cdkOut,
+            lambdaConcurrency: settings.concurrency,
+            dist: settings.baseline,
+            name: 'baseline',
+          });
+    if (baseline !== undefined) servers.push(baseline);
+    const locals = baseline === undefined ? [local] : [local, baseline];
+    // Each local-iot has its own state: its own CA and device secret. mosquitto and the floor serve the first
+    // one's certificate, so they are reached as it is.
+    const serving = new Map<BenchServer, { readonly device: DeviceSetup; readonly ca: Buffer }>();
+    for (const server of locals)
+      serving.set(server, { device: await deviceSetup(server), ca: readFileSync(server.connection.caFile) });
+    const localServing = serving.get(local);
+    if (localServing === undefined) throw new Error('local-iot has no device setup');
     const mosquitto = await startMosquitto({
       runDir,
       certFile: path.join(local.stateDir, 'server.pem'),
@@ -164,7 +198,6 @@ async function benchConnects(): Promise<void> {
       user: MOSQUITTO_USER,
     });
     servers.push(floor);
-    const ca = readFileSync(local.connection.caFile);
     const host = local.connection.endpoint;
 
     const targetFor = (server: BenchServer, row: Row, batch: string): ConnectTarget | undefined => {
@@ -174,6 +207,7 @@ async function benchConnects(): Promise<void> {
       if (passwordServer && row.transport === 'websockets') return undefined;
       // The floor and mosquitto do the same work for both authorizer rows: measure them once, on the unsigned one.
       if (passwordServer && row.authorizer === 'signed') return undefined;
+      const { device, ca } = serving.get(server) ?? localServing;
       const clientId = (i: number): string => `${device.clientIdPrefix}bench-${batch}-${i}`;
       const credentials: (i: number) => ConnectCredentials = passwordServer
         ? (i) => ({ clientId: clientId(i), ...MOSQUITTO_USER })
@@ -205,16 +239,19 @@ async function benchConnects(): Promise<void> {
     console.log(
       `Connect storms: ${settings.rounds} measured rounds of ${settings.connects} MQTT 5 connects per row and server, concurrency ${settings.concurrency}, after one warm-up round; local-iot with ${settings.concurrency} Lambda environments at most`,
     );
-    await rampUpEnvironments(targetFor(local, ALL_ROWS[0] as Row, 'ramp') as ConnectTarget);
+    for (const server of locals)
+      await rampUpEnvironments(targetFor(server, ALL_ROWS[0] as Row, 'ramp') as ConnectTarget);
     for (let round = 0; round <= settings.rounds; round++) {
       const measured = round > 0;
       for (const row of ROWS) {
         // A B C, then C B A: no server always runs first.
-        const order = round % 2 === 0 ? [local, mosquitto, floor] : [floor, mosquitto, local];
+        const order =
+          round % 2 === 0 ? [...locals, mosquitto, floor] : [floor, mosquitto, ...[...locals].reverse()];
         for (const server of order) {
           const target = targetFor(server, row, `${round}-${row.transport}-${row.authorizer}`);
           if (target === undefined) continue;
-          const environmentsBefore = server === local ? descendantPids(local.pid) : [];
+          const isLocal = server === local || server === baseline;
+          const environmentsBefore = isLocal ? descendantPids(server.pid) : [];
           const cpuBefore = await settledTreeCpu(server.pid);
           const result = await runConnectBatch(target, settings.connects, settings.concurrency);
           const cpuAfter = await settledTreeCpu(server.pid);
@@ -227,8 +264,8 @@ async function benchConnects(): Promise<void> {
           t.latenciesMs.push(...result.latenciesMs);
           for (const [what, count] of result.failures)
             t.failures.set(what, (t.failures.get(what) ?? 0) + count);
-          if (server === local) {
-            t.newEnvironments += descendantPids(local.pid).filter(
+          if (isLocal) {
+            t.newEnvironments += descendantPids(server.pid).filter(
               (pid) => !environmentsBefore.includes(pid),
             ).length;
           }
@@ -237,6 +274,7 @@ async function benchConnects(): Promise<void> {
       process.stdout.write(measured ? `  round ${round} done\n` : '  warm-up done\n');
     }
     printConnectTable(tally, local, mosquitto, floor);
+    if (baseline !== undefined) printBaselineTable(tally, local, baseline);
     const refusal = firstRefusal(path.join(runDir, 'local-iot.log'));
     if (refusal !== undefined) console.log(`local-iot's first refusal: ${refusal}`);
   } finally {
@@ -300,6 +338,38 @@ function printConnectTable(
   console.log(
     'Server CPU = user + system time of the server process and everything it started (local-iot: the gateway and its Lambda environment processes), over the measured batches, from /proc; the load generator runs in this process and is not counted.',
   );
+}
+
+/** This build next to `--baseline`'s, row by row: the ratio is this build's CPU per connect over the baseline's. */
+function printBaselineTable(
+  tally: (server: BenchServer, row: Row) => Tally,
+  local: LocalIotServer,
+  baseline: LocalIotServer,
+): void {
+  console.log('');
+  console.log(`This build next to --baseline ${settings.baseline ?? ''} (same rounds, same cdk.out):`);
+  console.log('');
+  console.log(
+    '| transport | authorizer | server CPU per connect ms: this build / baseline = ratio | gateway ms: this build / baseline | Lambda environments ms: this build / baseline | p99 ms: this build / baseline | refused or failed: this build / baseline |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const row of ROWS) {
+    const a = tally(local, row);
+    const b = tally(baseline, row);
+    const connects = (t: Tally): number => Math.max(t.accepted + countOf(t.failures), 1);
+    const cpu = (t: Tally): number => t.cpuMs / connects(t);
+    const gateway = (t: Tally): number => t.rootCpuMs / connects(t);
+    console.log(
+      `| ${row.transport} | ${row.authorizer} | ${fixed(cpu(a), 3)} / ${fixed(cpu(b), 3)} = ${fixed(cpu(a) / cpu(b), 2)}× | ${fixed(gateway(a), 3)} / ${fixed(gateway(b), 3)} | ${fixed(cpu(a) - gateway(a), 3)} / ${fixed(cpu(b) - gateway(b), 3)} | ${fixed(percentile(a.latenciesMs, 0.99))} / ${fixed(percentile(b.latenciesMs, 0.99))} | ${failureText(a.failures)} / ${failureText(b.failures)} |`,
+    );
+  }
+  for (const row of ROWS) {
+    const started = tally(baseline, row).newEnvironments;
+    if (started > 0)
+      console.log(
+        `the baseline started Lambda environments during measured batches (cold starts counted): ${row.transport} ${row.authorizer} ${started}`,
+      );
+  }
 }
 
 /** mosquitto's one user (its password file holds just this; the password is random per run). */

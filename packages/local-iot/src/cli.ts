@@ -6,6 +6,7 @@ import { USAGE, UsageError, parseLocalIotArgs, type LocalIotCliConfig } from './
 import { LocalIotError } from './errors';
 import { scaledClock } from './gateway/gateway-clock';
 import { startLocalIot, type LocalIot } from './local-iot';
+import { flushStandardStreams } from './logs/turn-batched-writer';
 import { describeChanges } from './watch/deployment-changes';
 import { X509_PORT_FLAG } from './gateway/x509-listener';
 import { STACK_SOURCE_DIRECTORIES, StackWatcher } from './watch/stack-watcher';
@@ -14,7 +15,16 @@ import * as path from 'node:path';
 
 const PROTOCOL_SOURCES = path.join('packages', 'protocol', 'src');
 
-const say = (line: string): void => void process.stderr.write(`local-iot: ${line}\n`);
+/**
+ * Writes to standard error now, after the log lines queued this turn (the gateway and the functions batch
+ * theirs per event-loop turn), so what the CLI says never overtakes them.
+ */
+function writeStderr(text: string): void {
+  flushStandardStreams();
+  process.stderr.write(text);
+}
+
+const say = (line: string): void => writeStderr(`local-iot: ${line}\n`);
 
 async function main(): Promise<number> {
   const config = parseLocalIotArgs(process.argv.slice(2));
@@ -114,7 +124,7 @@ function printBanner(local: LocalIot, config: LocalIotCliConfig): void {
   const { connection } = local;
   const { deployment } = local.runtime;
   // Banner on stderr: stdout carries the structured log, one JSON line per event.
-  process.stderr.write(
+  writeStderr(
     [
       `local-iot is serving stack ${deployment.stackName}`,
       `  gateway        ${local.gateway.addresses.join(', ')}  (endpoint ${connection.endpoint}:${connection.port}: ALPN mqtt, or WebSockets on /mqtt)`,
@@ -145,15 +155,13 @@ main().then(
   },
   (error: unknown) => {
     if (error instanceof UsageError) {
-      process.stderr.write(
-        `local-iot: ${error.message}\nRun local-iot --help (npm run local -- --help) for usage.\n`,
-      );
+      writeStderr(`local-iot: ${error.message}\nRun local-iot --help (npm run local -- --help) for usage.\n`);
       process.exitCode = 2;
     } else if (error instanceof LocalIotError) {
-      process.stderr.write(`local-iot: ${error.message}\n`);
+      writeStderr(`local-iot: ${error.message}\n`);
       process.exitCode = 2;
     } else {
-      process.stderr.write(
+      writeStderr(
         `local-iot: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
       );
       process.exitCode = 1;

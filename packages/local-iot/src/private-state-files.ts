@@ -70,14 +70,14 @@ export function keepFilePrivate(file: string): void {
 }
 
 /**
- * Opens `file` for writing from its start (truncated) as a stream, mode 0600 even when it already existed
- * with a looser mode (the mode of `open` applies only to a file it creates). For logs such as
- * `gateway.log`, which are written line by line while local-iot runs. A symbolic link at `file` is refused
- * rather than followed.
+ * Opens `file` for writing from its start (truncated), mode 0600 even when it already existed with a looser
+ * mode (the mode of `open` applies only to a file it creates), and returns its descriptor. For logs such as
+ * `lambda.log`, which are written while local-iot runs. A symbolic link at `file` is refused rather than
+ * followed. The caller closes the descriptor.
  *
  * @throws LocalIotError naming the file when it cannot be opened.
  */
-export function createPrivateWriteStream(file: string): WriteStream {
+export function openPrivateLogFile(file: string): number {
   let fd: number;
   try {
     fd = openSync(
@@ -94,7 +94,17 @@ export function createPrivateWriteStream(file: string): WriteStream {
     closeSync(fd);
     throw stateFileError(`could not set mode 0${PRIVATE_FILE_MODE.toString(8)} on`, file, error);
   }
-  return createWriteStream(file, { fd });
+  return fd;
+}
+
+/**
+ * {@link openPrivateLogFile} as a stream, for a log written asynchronously line by line (`npm start`'s
+ * `gateway.log`). The stream closes the descriptor when it ends.
+ *
+ * @throws LocalIotError naming the file when it cannot be opened.
+ */
+export function createPrivateWriteStream(file: string): WriteStream {
+  return createWriteStream(file, { fd: openPrivateLogFile(file) });
 }
 
 /**

@@ -1,9 +1,19 @@
-import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import {
   createPrivateWriteStream,
   ensurePrivateDirectory,
   keepFilePrivate,
+  openPrivateLogFile,
   writePrivateFile,
 } from '../src/private-state-files';
 import { removeDir, tempDir } from './fixtures/assembly';
@@ -65,8 +75,19 @@ describe('with a permissive umask', () => {
     expect(modeOf(file)).toBe(0o600);
   });
 
-  it('opens a log stream 0600 and truncated, also over a looser existing log', async () => {
+  it('opens a log file 0600 and truncated, also over a looser existing log', () => {
     const file = join(root, 'gateway.log');
+    writeFileSync(file, 'the previous run, much longer than this one\n', { mode: 0o666 });
+    const fd = openPrivateLogFile(file);
+    expect(modeOf(file)).toBe(0o600);
+    writeSync(fd, 'line\n');
+    closeSync(fd);
+    expect(readFileSync(file, 'utf8')).toBe('line\n');
+    expect(modeOf(file)).toBe(0o600);
+  });
+
+  it('opens a log stream the same way', async () => {
+    const file = join(root, 'lambda.log');
     writeFileSync(file, 'the previous run, much longer than this one\n', { mode: 0o666 });
     const stream = createPrivateWriteStream(file);
     expect(modeOf(file)).toBe(0o600);
@@ -75,7 +96,6 @@ describe('with a permissive umask', () => {
       stream.end('line\n', resolve);
     });
     expect(readFileSync(file, 'utf8')).toBe('line\n');
-    expect(modeOf(file)).toBe(0o600);
   });
 });
 
@@ -99,7 +119,7 @@ describe('errors', () => {
     const link = join(root, 'lambda.log');
     symlinkSync(target, link);
     await expectLocalIotError(
-      attempt(() => createPrivateWriteStream(link)),
+      attempt(() => openPrivateLogFile(link)),
       `could not open '${link}' (ELOOP); check the directory's permissions or pass another state directory`,
     );
     expect(readFileSync(target, 'utf8')).toBe('untouched');

@@ -31,11 +31,19 @@ export async function startLocalIotServer(options: {
   readonly lambdaConcurrency: number;
   /** Extra Node.js flags for the gateway process, e.g. `--cpu-prof`. */
   readonly nodeFlags?: readonly string[];
+  /**
+   * The build to run: a local-iot `dist` directory (its `cli.js`), e.g. an earlier revision's for a side-by-side
+   * comparison. @default this package's dist
+   */
+  readonly dist?: string;
+  /** Its name in the tables, and of its state directory and log file in `runDir`. @default local-iot */
+  readonly name?: string;
 }): Promise<LocalIotServer> {
-  const cli = path.join(__dirname, '..', '..', 'dist', 'cli.js');
+  const cli = path.join(options.dist ?? path.join(__dirname, '..', '..', 'dist'), 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: build first (npx tsc -b tsconfig.build.json)`);
-  const stateDir = path.join(options.runDir, 'local-iot');
-  const logFile = path.join(options.runDir, 'local-iot.log');
+  const name = options.name ?? 'local-iot';
+  const stateDir = path.join(options.runDir, name);
+  const logFile = path.join(options.runDir, `${name}.log`);
   const child = spawnLogged(
     process.execPath,
     [
@@ -62,7 +70,7 @@ export async function startLocalIotServer(options: {
   const connection = parseLocalConnectionInfo(readFileSync(connectionFile, 'utf8'));
   if (typeof connection === 'string') throw new Error(`${connectionFile}: ${connection}`);
   return {
-    name: 'local-iot',
+    name,
     pid: child.pid as number,
     port: connection.port,
     connection,

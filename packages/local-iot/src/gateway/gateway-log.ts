@@ -1,5 +1,6 @@
 import type { ConnectDecision, Transport } from '../auth/connect-types';
 import type { ClientCertificateRefusalCause } from './client-certificate-check';
+import { stdoutLine } from '../logs/turn-batched-writer';
 
 /**
  * The gateway's structured log: one JSON object per line. A developer reads here why a device was refused,
@@ -277,10 +278,8 @@ export interface GatewayErrorLogEntry extends LogEntryBase {
   readonly reason: string;
 }
 
-/** Writes each entry as one JSON line to standard output (the default sink). */
-export const stdoutLogSink: GatewayLogSink = (entry) => {
-  process.stdout.write(`${JSON.stringify(entry)}\n`);
-};
+/** Writes each entry as one JSON line to standard output (the default sink), batched per event-loop turn. */
+export const stdoutLogSink: GatewayLogSink = (entry) => stdoutLine(JSON.stringify(entry));
 
 /** Entry without `time`, for the distributive `Omit` below. */
 export type GatewayLogEntryInput = GatewayLogEntry extends infer E

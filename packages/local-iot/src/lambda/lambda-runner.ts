@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LocalIotError } from '../errors';
+import { stderrLine } from '../logs/turn-batched-writer';
 import type { LocalFunction } from '../deployment/local-deployment';
 import type { LocalAwsCredentials } from '@iot-custom-auth/protocol';
 import {
@@ -254,7 +255,7 @@ export class LambdaRunner {
     }
     this.entry = resolveEnvironmentEntry(isolation);
     this.modulePaths = options.runtimeModulePaths ?? defaultModulePaths();
-    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.log = options.log ?? stderrLine;
   }
 
   /** Where the environments run. */

@@ -1,6 +1,7 @@
-import type { WriteStream } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
-import { createPrivateWriteStream, ensurePrivateDirectory } from '../private-state-files';
+import { ensurePrivateDirectory, openPrivateLogFile } from '../private-state-files';
+import { TurnBatchedWriter } from './turn-batched-writer';
 
 /** One log event as CloudWatch Logs stores it. */
 export interface StoredLogEvent {
@@ -51,7 +52,11 @@ const DEFAULT_MAX_EVENTS_PER_GROUP = 50_000;
  */
 export class LocalLogStore {
   private readonly groups = new Map<string, MutableGroup>();
-  private readonly files = new Map<string, WriteStream>();
+  /**
+   * Each group's file, written once per event-loop turn (see TurnBatchedWriter) with one synchronous write:
+   * a regular file takes it into the page cache at once, without a trip through libuv's thread pool.
+   */
+  private readonly files = new Map<string, { readonly fd: number; readonly lines: TurnBatchedWriter }>();
   private readonly maxEvents: number;
   private readonly now: () => number;
   private sequence = 0;
@@ -96,7 +101,7 @@ export class LocalLogStore {
       const dropped = group.events.splice(0, group.events.length - this.maxEvents);
       for (const event of dropped) group.storedBytes -= Buffer.byteLength(event.message);
     }
-    this.fileFor(groupName)?.write(`${new Date(timestamp).toISOString()} ${streamName} ${message}\n`);
+    this.fileFor(groupName)?.writeLine(`${new Date(timestamp).toISOString()} ${streamName} ${message}`);
   }
 
   /** The group called `name`, or undefined. */
@@ -115,24 +120,29 @@ export class LocalLogStore {
     return directory === undefined ? undefined : path.join(directory, logFileName(name));
   }
 
-  /** Flushes and closes the files. Safe to call twice. */
+  /** Writes what is queued and closes the files. Safe to call twice. */
   async close(): Promise<void> {
-    const streams = [...this.files.values()];
+    const files = [...this.files.values()];
     this.files.clear();
-    await Promise.all(streams.map((stream) => new Promise<void>((resolve) => stream.end(resolve))));
+    for (const { fd, lines } of files) {
+      lines.flush();
+      closeSync(fd);
+    }
+    return Promise.resolve();
   }
 
-  private fileFor(groupName: string): WriteStream | undefined {
+  private fileFor(groupName: string): TurnBatchedWriter | undefined {
     const file = this.filePath(groupName);
     if (file === undefined) return undefined;
-    let stream = this.files.get(groupName);
-    if (stream === undefined) {
-      stream = createPrivateWriteStream(file);
-      // A full disk must not take the gateway down; the memory copy and the API still serve the record.
-      stream.on('error', () => undefined);
-      this.files.set(groupName, stream);
+    let opened = this.files.get(groupName);
+    if (opened === undefined) {
+      const fd = openPrivateLogFile(file);
+      // A failed write (a full disk) drops that turn's lines from the file only: the memory copy and the API
+      // still serve them, and the gateway goes on.
+      opened = { fd, lines: new TurnBatchedWriter((chunk) => writeWhole(fd, chunk)) };
+      this.files.set(groupName, opened);
     }
-    return stream;
+    return opened.lines;
   }
 }
 
@@ -148,4 +158,10 @@ interface MutableGroup {
 export function logFileName(groupName: string): string {
   const flat = groupName.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '-');
   return `${flat || 'group'}.log`;
+}
+
+/** Writes all of `chunk` to `fd` (a write to a regular file may take fewer bytes than asked). */
+function writeWhole(fd: number, chunk: string): void {
+  const bytes = Buffer.from(chunk);
+  for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset);
 }
