@@ -181,17 +181,31 @@ export async function prepareConnection(config: CliConfig, deps: PlanDeps): Prom
     timeoutMs: config.timeoutSeconds * 1000,
     verbosity: config.verbosity,
   };
-  const warnings =
-    outputs !== undefined && id.problem !== undefined
-      ? [
-          `${id.problem}: the authorizer of stack ${outputs.stackName} will refuse client id ${id.clientId} (CONNACK ${formatReasonCode(expectedClientIdRefusal(id.clientId))})`,
-        ]
-      : [];
+  return preparedConnection(config, outputs, { request, plan, context, messages }, (stackName) =>
+    id.problem === undefined
+      ? undefined
+      : `${id.problem}: the authorizer of stack ${stackName} will refuse client id ${id.clientId} (CONNACK ${formatReasonCode(expectedClientIdRefusal(id.clientId))})`,
+  );
+}
+
+/**
+ * What both connection kinds hand back once planned: the request and plan, with the Secrets Manager target and
+ * log groups a refusal's explanation reads, and a warning when the stack's authorizer will refuse the client id
+ * (`refusalWarning` gets the stack's name; it says nothing without outputs).
+ */
+function preparedConnection(
+  config: CliConfig,
+  outputs: LoadedOutputs | undefined,
+  planned: Pick<PreparedConnection, 'request' | 'plan' | 'context'> & {
+    readonly messages: PreparedConnection['messages'] | undefined;
+  },
+  refusalWarning: (stackName: string) => string | undefined,
+): PreparedConnection {
+  const { messages, ...rest } = planned;
+  const warning = outputs === undefined ? undefined : refusalWarning(outputs.stackName);
   return {
-    request,
-    plan,
-    context,
-    warnings,
+    ...rest,
+    warnings: warning === undefined ? [] : [warning],
     aws: secretsTarget(config, outputs),
     logGroups: refusalLogGroups(outputs),
     ...(outputs === undefined ? {} : { outputs }),
@@ -597,22 +611,11 @@ async function prepareMtlsConnection(config: CliConfig, deps: PlanDeps): Promise
     timeoutMs: config.timeoutSeconds * 1000,
     verbosity: config.verbosity,
   };
-  const warnings =
-    outputs !== undefined && id.problem !== undefined
-      ? [
-          `${id.problem}: the X.509 authorizer of stack ${outputs.stackName} will refuse client id ${id.clientId} (CONNACK ${formatReasonCode(CONNECT_REFUSALS.NOT_AUTHENTICATED.connack)})`,
-        ]
-      : [];
-  return {
-    request,
-    plan,
-    context,
-    warnings,
-    aws: secretsTarget(config, outputs),
-    logGroups: refusalLogGroups(outputs),
-    ...(outputs === undefined ? {} : { outputs }),
-    ...(messages === undefined ? {} : { messages }),
-  };
+  return preparedConnection(config, outputs, { request, plan, context, messages }, (stackName) =>
+    id.problem === undefined
+      ? undefined
+      : `${id.problem}: the X.509 authorizer of stack ${stackName} will refuse client id ${id.clientId} (CONNACK ${formatReasonCode(CONNECT_REFUSALS.NOT_AUTHENTICATED.connack)})`,
+  );
 }
 
 /**
