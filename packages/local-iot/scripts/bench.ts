@@ -213,7 +213,12 @@ async function benchConnects(): Promise<void> {
         ? (i) => ({ clientId: clientId(i), ...MOSQUITTO_USER })
         : row.authorizer === 'unsigned'
           ? (i) => ({ clientId: clientId(i), ...device.unsignedLogin(clientId(i)) })
-          : device.signedCredentials(Array.from({ length: settings.connects }, (_, i) => clientId(i)));
+          : device.signedCredentials(
+              // A ramp-up batch connects up to --concurrency devices, a measured one --connects.
+              Array.from({ length: Math.max(settings.connects, settings.concurrency) }, (_, i) =>
+                clientId(i),
+              ),
+            );
       return { transport: row.transport, host, port: server.port, ca, credentials };
     };
     const tallies = new Map<string, Tally>();
@@ -239,8 +244,13 @@ async function benchConnects(): Promise<void> {
     console.log(
       `Connect storms: ${settings.rounds} measured rounds of ${settings.connects} MQTT 5 connects per row and server, concurrency ${settings.concurrency}, after one warm-up round; local-iot with ${settings.concurrency} Lambda environments at most`,
     );
+    // Each measured row ramps up on its own transport and authorizer: a row with slower connects keeps more
+    // invocations in flight, so it needs more warm environments than a ramp on another row leaves.
     for (const server of locals)
-      await rampUpEnvironments(targetFor(server, ALL_ROWS[0] as Row, 'ramp') as ConnectTarget);
+      for (const row of ROWS)
+        await rampUpEnvironments(
+          targetFor(server, row, `ramp-${row.transport}-${row.authorizer}`) as ConnectTarget,
+        );
     for (let round = 0; round <= settings.rounds; round++) {
       const measured = round > 0;
       for (const row of ROWS) {
