@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createDeviceCertificate } from '../../connect-matrix/src/device-certificate';
+import { createDeviceCertificate } from './support/device-certificates';
 import { runCli } from './fixtures/run-cli';
 
 // The real CLI (a process of its own) with a bad client certificate or bad certificate flags: one line on

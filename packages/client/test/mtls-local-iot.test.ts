@@ -8,7 +8,7 @@ import {
   STACK_OUTPUTS,
   type ClientReport,
 } from '@iot-custom-auth/protocol';
-import { createDeviceCertificate } from '../../connect-matrix/src/device-certificate';
+import { createDeviceCertificate } from './support/device-certificates';
 import type {
   ConnectLogEntry,
   TlsConnectionLogEntry,

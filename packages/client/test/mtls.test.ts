@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
-import { createDeviceCertificate, type DeviceCertificate } from '../../connect-matrix/src/device-certificate';
+import { createDeviceCertificate, type DeviceCertificate } from './support/device-certificates';
 import { parseArgs, usage, type CliConfig } from '../src/args';
 import { prepareConnection, type PlanDeps } from '../src/connect-plan';
 import { ConfigError, UsageError } from '../src/errors';

@@ -11,9 +11,9 @@ import {
   parseLocalConnectionInfo,
   type ClientReport,
 } from '@iot-custom-auth/protocol';
+import { generateSelfSignedDeviceCertificate } from 'infra';
 import type { ConnectLogEntry, GatewayLogEntry, TlsConnectionLogEntry, TlsRefusedLogEntry } from 'local-iot';
 import type { MatrixResult, MatrixRow, RunMatrixOptions } from './connect-matrix';
-import { createDeviceCertificate } from './device-certificate';
 import { ConnectMatrixError } from './errors';
 
 /**
@@ -73,14 +73,14 @@ export async function prepareMtlsRows(
     );
   }
   const commonName = `${clientIdPrefix}mtls-unregistered-${randomUUID().slice(0, 8)}`;
-  const own = await createDeviceCertificate({ commonName });
+  const own = await generateSelfSignedDeviceCertificate({ commonName });
   const certFile = path.join(scratchDir, 'unregistered-device-cert.pem');
   const keyFile = path.join(scratchDir, 'unregistered-device-key.pem');
-  writeFileSync(certFile, own.certPem);
-  writeFileSync(keyFile, own.keyPem, { mode: 0o600 });
+  writeFileSync(certFile, own.certificatePem);
+  writeFileSync(keyFile, own.privateKeyPem, { mode: 0o600 });
   return {
     demo: { commonName: files.subjectCn, id: certificateId(demoPem) },
-    unregistered: { certFile, keyFile, commonName, id: certificateId(own.certPem) },
+    unregistered: { certFile, keyFile, commonName, id: certificateId(own.certificatePem) },
   };
 }
 

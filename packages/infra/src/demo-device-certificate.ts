@@ -23,6 +23,14 @@ const BACKDATE_MS = 3_600_000;
 /** ECDSA P-256 with SHA-256: a key type AWS IoT accepts for client certificates, and fast to generate. */
 const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
+/** RSA 2048 with PKCS#1 v1.5 and SHA-256: the other key type AWS IoT accepts, for devices that bring one. */
+const RSA_KEY_ALGORITHM = {
+  name: 'RSASSA-PKCS1-v1_5',
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: 'SHA-256',
+} as const;
+
 /** The subject CN (= client id) of the demo certificate for `clientIdPrefix`: `<prefix>mtls-demo`. */
 export function demoDeviceClientId(clientIdPrefix: string): string {
   return demoDeviceCertificateFiles(clientIdPrefix).subjectCn;
@@ -245,12 +253,20 @@ export interface GenerateDeviceCertificateOptions {
   readonly now?: Date;
   /** @default DEMO_DEVICE_CERTIFICATE_VALIDITY_DAYS (365) */
   readonly validityDays?: number;
+  /** Start of validity. @default an hour before `now` (a device clock a little behind still accepts it) */
+  readonly notBefore?: Date;
+  /** End of validity. @default `validityDays` after `now` */
+  readonly notAfter?: Date;
+  /** @default 'EC' (P-256) */
+  readonly keyType?: 'EC' | 'RSA';
 }
 
 /**
- * A new self-signed TLS client certificate (EC P-256, ECDSA-SHA256) with subject `CN=<commonName>`, the
- * extensions a strict TLS server checks on a client certificate (basicConstraints CA:false, keyUsage
- * digitalSignature, extendedKeyUsage clientAuth, subject key identifier), and a random 16-byte serial number.
+ * A new self-signed TLS client certificate (EC P-256 with ECDSA-SHA256, or RSA 2048) with subject
+ * `CN=<commonName>`, the extensions a strict TLS server checks on a client certificate (basicConstraints
+ * CA:false, keyUsage digitalSignature, extendedKeyUsage clientAuth, subject key identifier), and a random 16-byte
+ * serial number: a certificate a device brings, which AWS IoT admits once it is registered (`SNI_ONLY`). The
+ * demo certificate, and the connect matrix's and tests' certificates of other subjects, validity or keys.
  */
 export async function generateSelfSignedDeviceCertificate(
   options: GenerateDeviceCertificateOptions,
@@ -258,7 +274,8 @@ export async function generateSelfSignedDeviceCertificate(
   const now = options.now ?? new Date();
   const validityDays = options.validityDays ?? DEMO_DEVICE_CERTIFICATE_VALIDITY_DAYS;
   const crypto = webcrypto;
-  const keys = await crypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
+  const algorithm = options.keyType === 'RSA' ? RSA_KEY_ALGORITHM : KEY_ALGORITHM;
+  const keys = await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
   const serial = Buffer.from(crypto.getRandomValues(new Uint8Array(16)));
   // A positive INTEGER: clear the top bit so DER needs no leading zero and it never reads as negative.
   serial[0] = (serial[0] ?? 0) & 0x7f;
@@ -267,9 +284,9 @@ export async function generateSelfSignedDeviceCertificate(
       serialNumber: serial.toString('hex'),
       name: [{ CN: [options.commonName] }],
       keys,
-      notBefore: new Date(now.getTime() - BACKDATE_MS),
-      notAfter: new Date(now.getTime() + validityDays * DAY_MS),
-      signingAlgorithm: KEY_ALGORITHM,
+      notBefore: options.notBefore ?? new Date(now.getTime() - BACKDATE_MS),
+      notAfter: options.notAfter ?? new Date(now.getTime() + validityDays * DAY_MS),
+      signingAlgorithm: algorithm,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),

@@ -211,6 +211,37 @@ describe('ensureDemoDeviceCertificate', () => {
   });
 });
 
+describe('generateSelfSignedDeviceCertificate', () => {
+  it('makes the validity window and key type asked for, a client certificate of its own key', async () => {
+    const notBefore = new Date(Date.UTC(2030, 0, 1));
+    const notAfter = new Date(Date.UTC(2030, 0, 2));
+    const generated = await generateSelfSignedDeviceCertificate({
+      commonName: 'test-rsa-device',
+      keyType: 'RSA',
+      notBefore,
+      notAfter,
+    });
+    const certificate = new X509Certificate(generated.certificatePem);
+    expect(certificate.subject).toBe('CN=test-rsa-device');
+    expect(new Date(certificate.validFrom).getTime()).toBe(notBefore.getTime());
+    expect(new Date(certificate.validTo).getTime()).toBe(notAfter.getTime());
+    expect(certificate.publicKey.asymmetricKeyType).toBe('rsa');
+    expect(certificate.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect(certificate.checkPrivateKey(createPrivateKey(generated.privateKeyPem))).toBe(true);
+    expect(certificate.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+  });
+
+  it('is EC P-256, valid from an hour before now for a year, by default', async () => {
+    const now = new Date(Date.UTC(2031, 5, 1, 12));
+    const certificate = new X509Certificate(
+      (await generateSelfSignedDeviceCertificate({ commonName: 'test-ec-device', now })).certificatePem,
+    );
+    expect(certificate.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(new Date(certificate.validFrom).getTime()).toBe(now.getTime() - 3_600_000);
+    expect(new Date(certificate.validTo).getTime()).toBe(now.getTime() + 365 * DAY_MS);
+  });
+});
+
 describe('loadX509StackProps', () => {
   const source = (): { repoRoot: string; clientIdPrefix: string; cwd: string } => ({
     repoRoot: root,
