@@ -1,26 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { join } from 'node:path';
-import { buildCustomAuthUsername, topicArn } from '@iot-custom-auth/protocol';
-import { demoStackNames, FUNCTIONS_DIR, writeDemoAssembly } from '../fixtures/assembly';
-import { useLocalIot } from '../support/local-iot-harness';
+import { topicArn } from '@iot-custom-auth/protocol';
+import { useBehavioursStack } from '../support/behaviours-stack';
 
 // HTTPS publish through the custom authorizer, as a device does it with any HTTP client: Node's own https
 // module (not local-iot code) POSTs to /topics/<topic>?qos=1 on the gateway's TLS port with the authorizer
 // name in a header, and `mqtt` from npm subscribes to see what arrives. The fixture authorizer returns the
 // documents sent in the x-fixture-policies header; EnableCachingForHttp is on for this authorizer.
 
-const STACK = 'HttpsEndToEnd';
-const { unsignedAuthorizer: AUTHORIZER, authorizerFunction: FUNCTION } = demoStackNames(STACK);
-const ARN = { region: 'us-east-1', account: '000000000000' };
-
-const served = useLocalIot({
-  assembly: (dir) =>
-    writeDemoAssembly(dir, STACK, {
-      bundle: join(FUNCTIONS_DIR, 'behaviours'),
-      unsignedCachingForHttp: true,
-    }),
+const { served, names, withPolicies } = useBehavioursStack('HttpsEndToEnd', {
+  demo: { unsignedCachingForHttp: true },
 });
+const { unsignedAuthorizer: AUTHORIZER, authorizerFunction: FUNCTION } = names;
+const ARN = { region: 'us-east-1', account: '000000000000' };
 
 const OPEN = [
   {
@@ -87,10 +79,7 @@ const authorized = (policies: readonly object[]) => ({
 });
 
 async function subscriber(clientId: string, filter: string) {
-  const client = await served.connect(clientId, {
-    username: buildCustomAuthUsername({ user: 'policies-from-request', authorizerName: AUTHORIZER }),
-    password: Buffer.from(JSON.stringify(OPEN)),
-  });
+  const client = await served.connect(clientId, withPolicies(OPEN));
   expect(await client.subscribe({ [filter]: { qos: 1 } })).toEqual([1]);
   return client;
 }

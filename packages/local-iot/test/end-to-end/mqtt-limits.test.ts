@@ -1,10 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { buildCustomAuthUsername } from '@iot-custom-auth/protocol';
 import { connect, type IConnackPacket, type Packet } from 'mqtt';
 import { generate } from 'mqtt-packet';
-import { demoStackNames, FUNCTIONS_DIR, writeDemoAssembly } from '../fixtures/assembly';
-import { useLocalIot } from '../support/local-iot-harness';
+import { ALLOW_PUBSUB_STATEMENT, useBehavioursStack } from '../support/behaviours-stack';
 import type { TestClient } from '../support/mqtt-test-client';
 import { withTimeout } from '../support/wait';
 
@@ -13,27 +10,11 @@ import { withTimeout } from '../support/wait';
 // through and one more disconnects the client (lifecycle CLIENT_ERROR); the CONNACK's Receive Maximum 100
 // is enforced on what the client sends; an MQTT 3.1.1 SUBSCRIBE at QoS 2 gets no SUBACK.
 
-const STACK = 'LimitsEndToEnd';
-const { unsignedAuthorizer: AUTHORIZER } = demoStackNames(STACK);
 const PAYLOAD_LIMIT = 131_072;
 
-const served = useLocalIot({
-  assembly: (dir) => writeDemoAssembly(dir, STACK, { bundle: join(FUNCTIONS_DIR, 'behaviours') }),
-});
+const { served, allowing } = useBehavioursStack('LimitsEndToEnd');
 
-const OPEN = {
-  username: buildCustomAuthUsername({ user: 'policies-from-request', authorizerName: AUTHORIZER }),
-  password: Buffer.from(
-    JSON.stringify([
-      {
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Action: ['iot:Publish', 'iot:Subscribe', 'iot:Receive'], Resource: '*' },
-        ],
-      },
-    ]),
-  ),
-};
+const OPEN = allowing([ALLOW_PUBSUB_STATEMENT]);
 
 /** Resolves once the client's connection has closed. */
 function closed(client: TestClient): Promise<void> {

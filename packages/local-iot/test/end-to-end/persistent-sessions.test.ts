@@ -1,35 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { buildCustomAuthUsername } from '@iot-custom-auth/protocol';
 import { connect, type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
-import { demoStackNames, FUNCTIONS_DIR, writeDemoAssembly } from '../fixtures/assembly';
-import { useLocalIot } from '../support/local-iot-harness';
+import { ALLOW_PUBSUB_STATEMENT, useBehavioursStack } from '../support/behaviours-stack';
 
 // Persistent sessions across a reconnect, with `mqtt` from npm: a subscriber with Clean Session 0 (MQTT
 // 3.1.1) or a Session Expiry Interval (MQTT 5) goes away, a QoS 1 message is published to its topic while it
 // is offline, and the reconnect with Clean Start 0 gets CONNACK Session Present 1 and the message, without
 // subscribing again.
 
-const STACK = 'SessionsEndToEnd';
-const { unsignedAuthorizer: AUTHORIZER } = demoStackNames(STACK);
+const { served, allowing } = useBehavioursStack('SessionsEndToEnd');
 
-const served = useLocalIot({
-  assembly: (dir) => writeDemoAssembly(dir, STACK, { bundle: join(FUNCTIONS_DIR, 'behaviours') }),
-});
-
-const OPEN = {
-  username: buildCustomAuthUsername({ user: 'policies-from-request', authorizerName: AUTHORIZER }),
-  password: Buffer.from(
-    JSON.stringify([
-      {
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Action: ['iot:Publish', 'iot:Subscribe', 'iot:Receive'], Resource: '*' },
-        ],
-      },
-    ]),
-  ),
-};
+const OPEN = allowing([ALLOW_PUBSUB_STATEMENT]);
 
 const opened: MqttClient[] = [];
 afterEach(() => {

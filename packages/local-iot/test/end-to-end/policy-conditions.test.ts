@@ -1,27 +1,13 @@
-import { join } from 'node:path';
-import { buildCustomAuthUsername, topicArn } from '@iot-custom-auth/protocol';
-import { demoStackNames, FUNCTIONS_DIR, writeDemoAssembly } from '../fixtures/assembly';
-import { useLocalIot } from '../support/local-iot-harness';
+import { topicArn } from '@iot-custom-auth/protocol';
+import { useBehavioursStack } from '../support/behaviours-stack';
 
 // Policy Condition blocks on a real connection: the fixture authorizer returns the documents the test sends
 // as the MQTT password, local-iot evaluates them with the source IP the gateway's socket saw (127.0.0.1,
 // the test's loopback), and `mqtt` from npm sees the CONNACK and PUBACK codes.
 
-const STACK = 'ConditionsEndToEnd';
-const { unsignedAuthorizer: AUTHORIZER } = demoStackNames(STACK);
 const ARN = { region: 'us-east-1', account: '000000000000' };
 
-const served = useLocalIot({
-  assembly: (dir) => writeDemoAssembly(dir, STACK, { bundle: join(FUNCTIONS_DIR, 'behaviours') }),
-});
-
-/** MQTT options of a device whose authorizer returns `documents` besides the connect policy. */
-function withPolicies(documents: readonly object[]) {
-  return {
-    username: buildCustomAuthUsername({ user: 'policies-from-request', authorizerName: AUTHORIZER }),
-    password: Buffer.from(JSON.stringify(documents)),
-  };
-}
+const { served, withPolicies } = useBehavioursStack('ConditionsEndToEnd');
 
 function publishFrom(range: string): object {
   return {

@@ -1,36 +1,18 @@
-import { join } from 'node:path';
-import { buildCustomAuthUsername } from '@iot-custom-auth/protocol';
-import { demoStackNames, FUNCTIONS_DIR, writeDemoAssembly } from '../fixtures/assembly';
-import { useLocalIot } from '../support/local-iot-harness';
+import { useBehavioursStack } from '../support/behaviours-stack';
 
 // AWS IoT's reserved topics ($aws/...) keep no retained messages: a RETAIN publish there is refused even
 // under a policy that allows everything, while the same publish without RETAIN goes through. The client is
 // `mqtt` from npm over TLS with ALPN mqtt.
 
-const STACK = 'ReservedEndToEnd';
-const { unsignedAuthorizer: AUTHORIZER } = demoStackNames(STACK);
+const { served, allowing } = useBehavioursStack('ReservedEndToEnd');
 
-const served = useLocalIot({
-  assembly: (dir) => writeDemoAssembly(dir, STACK, { bundle: join(FUNCTIONS_DIR, 'behaviours') }),
-});
-
-const OPEN = {
-  username: buildCustomAuthUsername({ user: 'policies-from-request', authorizerName: AUTHORIZER }),
-  password: Buffer.from(
-    JSON.stringify([
-      {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Action: ['iot:Publish', 'iot:RetainPublish', 'iot:Subscribe', 'iot:Receive'],
-            Resource: '*',
-          },
-        ],
-      },
-    ]),
-  ),
-};
+const OPEN = allowing([
+  {
+    Effect: 'Allow',
+    Action: ['iot:Publish', 'iot:RetainPublish', 'iot:Subscribe', 'iot:Receive'],
+    Resource: '*',
+  },
+]);
 
 describe('reserved topics, end to end', () => {
   it('refuses RETAIN on $aws/... with PUBACK 0x83 and keeps nothing, and routes it without RETAIN', async () => {

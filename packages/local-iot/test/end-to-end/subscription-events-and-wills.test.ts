@@ -1,7 +1,4 @@
-import { join } from 'node:path';
-import { buildCustomAuthUsername } from '@iot-custom-auth/protocol';
-import { demoStackNames, FUNCTIONS_DIR, writeDemoAssembly } from '../fixtures/assembly';
-import { useLocalIot } from '../support/local-iot-harness';
+import { ALLOW_PUBSUB_STATEMENT, useBehavioursStack } from '../support/behaviours-stack';
 import type { TestClient } from '../support/mqtt-test-client';
 import { SteppedClock } from '../support/stepped-clock';
 import { withTimeout } from '../support/wait';
@@ -11,28 +8,15 @@ import { withTimeout } from '../support/wait';
 // payload, delivered under each subscriber's policy; a will waits out its delay (the stepped clock makes it
 // pass), is cancelled by a reconnect within it, and goes at once when the session ends with the connection.
 
-const STACK = 'EventsEndToEnd';
-const { unsignedAuthorizer: AUTHORIZER } = demoStackNames(STACK);
 const clock = new SteppedClock();
 
-const served = useLocalIot({
-  assembly: (dir) => writeDemoAssembly(dir, STACK, { bundle: join(FUNCTIONS_DIR, 'behaviours') }),
+const { served, allowing } = useBehavioursStack('EventsEndToEnd', {
   serve: { clock },
   // The stepped clock jumps minutes ahead; a long keep alive keeps the clients' silence within it.
   clientDefaults: { keepalive: 1200 },
 });
 
-/** Credentials for the fixture authorizer that returns the policy statements it is given as the password. */
-function allowing(statements: readonly object[]) {
-  return {
-    username: buildCustomAuthUsername({ user: 'policies-from-request', authorizerName: AUTHORIZER }),
-    password: Buffer.from(JSON.stringify([{ Version: '2012-10-17', Statement: statements }])),
-  };
-}
-
-const OPEN = allowing([
-  { Effect: 'Allow', Action: ['iot:Publish', 'iot:Subscribe', 'iot:Receive'], Resource: '*' },
-]);
+const OPEN = allowing([ALLOW_PUBSUB_STATEMENT]);
 
 /** Ends the client's connection without DISCONNECT (its will is due) and waits for the gateway to see it. */
 async function dropConnection(client: TestClient, clientId: string): Promise<void> {
