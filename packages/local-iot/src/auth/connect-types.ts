@@ -1,5 +1,4 @@
-import type { Transport } from '@iot-custom-auth/protocol';
-import type { CompiledPolicies } from '@iot-custom-auth/protocol';
+import type { CompiledPolicies, ConnectRefusalCause, Transport } from '@iot-custom-auth/protocol';
 
 /**
  * The boundary between the gateway (TLS, ALPN, WebSockets, MQTT framing) and the custom-auth pipeline
@@ -75,6 +74,11 @@ export interface ConnectDecision {
   readonly lambdaInvoked: boolean;
   /** Present when allowed. */
   readonly session?: AuthorizedSession;
+  /**
+   * Present when refused: the row of protocol's `CONNECT_REFUSALS` this refusal is, set where it was decided
+   * (the AWS IoT log's `reason`, the client's explanation), so nothing has to read it back out of `reason`.
+   */
+  readonly cause?: ConnectRefusalCause;
 }
 
 /**

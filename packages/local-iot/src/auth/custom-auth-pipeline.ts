@@ -16,7 +16,7 @@ import {
 import type { AuthorizedSession, ConnectAttempt, ConnectAuthorizer, ConnectDecision } from './connect-types';
 import type { InvocationResult, LambdaRunner } from '../lambda/lambda-runner';
 import { findAuthorizer, type LocalAuthorizer, type LocalDeployment } from '../deployment/local-deployment';
-import { compilePolicies, type CompiledPolicies } from '@iot-custom-auth/protocol';
+import { compilePolicies, type CompiledPolicies, type ConnectRefusalCause } from '@iot-custom-auth/protocol';
 import { policyContext } from './policy-context';
 import { chooseX509Authorizer, tlsProtocolData, x509PrincipalProblem } from './x509-authorization';
 
@@ -131,6 +131,8 @@ interface AuthorizationInput {
 
 /** How far a refused attempt got: what the connect log line needs, whichever step refused it. */
 interface Refusal {
+  /** Which of protocol's `CONNECT_REFUSALS` this is. */
+  readonly cause: ConnectRefusalCause;
   readonly reason: string;
   readonly authorizerName?: string;
   readonly signature: SignatureState;
@@ -191,6 +193,7 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
   async authorize(attempt: ConnectAttempt): Promise<ConnectDecision> {
     if (attempt.clientId !== undefined && Buffer.byteLength(attempt.clientId, 'utf8') > MAX_CLIENT_ID_BYTES) {
       return refusal(MQTT_REASON_CODES.clientIdentifierNotValid, {
+        cause: 'CLIENT_ID_TOO_LONG',
         reason: `client id is longer than AWS IoT's ${MAX_CLIENT_ID_BYTES} bytes`,
         signature: 'not-required',
       });
@@ -201,7 +204,11 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
     if (attempt.clientCertificate !== undefined) {
       const choice = chooseX509Authorizer(this.options.deployment, authorizerName);
       if (!choice.ok)
-        return refusal(MQTT_REASON_CODES.notAuthorized, { ...choice, signature: 'not-required' });
+        return refusal(MQTT_REASON_CODES.notAuthorized, {
+          cause: 'AUTHORIZER_NOT_FOUND',
+          reason: choice.reason,
+          signature: 'not-required',
+        });
       authorizerName = choice.authorizerName;
     }
     const outcome = await this.run({
@@ -223,13 +230,18 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
     };
     if (!response.isAuthenticated) {
       return refusal(MQTT_REASON_CODES.badUserNameOrPassword, {
+        cause: 'NOT_AUTHENTICATED',
         reason: `authorizer '${authorizer.name}' returned isAuthenticated: false`,
         ...invoked,
       });
     }
     const principalProblem = x509PrincipalProblem(attempt, response.principalId);
     if (principalProblem !== undefined)
-      return refusal(MQTT_REASON_CODES.notAuthorized, { reason: principalProblem, ...invoked });
+      return refusal(MQTT_REASON_CODES.notAuthorized, {
+        cause: 'CONNECT_NOT_ALLOWED',
+        reason: principalProblem,
+        ...invoked,
+      });
     // A client that sent no id is assigned one; the gateway assigns the connection id, so the policy is
     // evaluated for the id the client will actually have.
     const clientId = attempt.clientId ?? attempt.connectionId;
@@ -244,7 +256,11 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
       context: policyContext(attempt),
     });
     if (!decision.allowed)
-      return refusal(MQTT_REASON_CODES.notAuthorized, { reason: decision.reason, ...invoked });
+      return refusal(MQTT_REASON_CODES.notAuthorized, {
+        cause: 'CONNECT_NOT_ALLOWED',
+        reason: decision.reason,
+        ...invoked,
+      });
     const session: AuthorizedSession = {
       authorizerName: authorizer.name,
       principalId: response.principalId,
@@ -374,6 +390,7 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
     const name = input.authorizerName ?? deployment.defaultAuthorizerName;
     if (name === undefined) {
       return stop('authorizer', {
+        cause: 'NO_AUTHORIZER',
         reason: `the connection names no authorizer (${AUTHORIZER_NAME_PARAM}) and the endpoint has no default authorizer`,
         signature: 'not-required',
       });
@@ -382,6 +399,7 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
     if (authorizer === undefined) {
       const known = deployment.authorizers.map((a) => a.name).join(', ') || 'none';
       return stop('authorizer', {
+        cause: 'AUTHORIZER_NOT_FOUND',
         reason: `authorizer '${name}' does not exist (stack ${deployment.stackName} has: ${known})`,
         authorizerName: name,
         signature: 'not-required',
@@ -389,6 +407,7 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
     }
     if (authorizer.status !== 'ACTIVE') {
       return stop('status', {
+        cause: 'AUTHORIZER_INACTIVE',
         reason: `authorizer '${name}' is INACTIVE`,
         authorizerName: name,
         signature: 'not-required',
@@ -398,6 +417,7 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
     const signatureCheck = checkSignature(authorizer, token, tokenSignature);
     if (!signatureCheck.ok) {
       return stop('signature', {
+        cause: signatureCheck.state === 'missing' ? 'SIGNATURE_MISSING' : 'SIGNATURE_INVALID',
         reason: signatureCheck.reason,
         authorizerName: authorizer.name,
         signature: signatureCheck.state,
@@ -406,6 +426,7 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
     const signature = signatureCheck.state;
     if (!authorizer.invokePermission.granted) {
       return stop('permission', {
+        cause: 'PERMISSION_MISSING',
         reason: authorizer.invokePermission.reason,
         authorizerName: authorizer.name,
         signature,
@@ -426,16 +447,27 @@ export class CustomAuthPipeline implements ConnectAuthorizer {
       const reason = this.invocationFailure(authorizer, result);
       // A throttled invocation never reached the function: the log says the Lambda was not invoked.
       if (result.kind === 'throttle')
-        return stop('invoke', { reason, authorizerName: authorizer.name, signature });
-      return stop('invoke', { reason, ...ran });
+        return stop('invoke', {
+          cause: 'LAMBDA_THROTTLED',
+          reason,
+          authorizerName: authorizer.name,
+          signature,
+        });
+      const cause = result.kind === 'timeout' ? 'LAMBDA_TIMEOUT' : 'LAMBDA_ERROR';
+      return stop('invoke', { cause, reason, ...ran });
     }
     const problems = authorizerResponseProblems(result.value);
-    if (problems.length > 0) return stop('response', { reason: invalidResponse(problems), ...ran });
+    if (problems.length > 0)
+      return stop('response', { cause: 'INVALID_RESPONSE', reason: invalidResponse(problems), ...ran });
     const response = result.value as ValidResponse;
     // A refused device's response may leave its documents out; there is nothing to compile then.
     const policies = compilePolicies(Array.isArray(response.policyDocuments) ? response.policyDocuments : []);
     if (policies.problems.length > 0)
-      return stop('response', { reason: invalidResponse(policies.problems), ...ran });
+      return stop('response', {
+        cause: 'INVALID_RESPONSE',
+        reason: invalidResponse(policies.problems),
+        ...ran,
+      });
     return { ok: true, authorizer, signature, lambdaDurationMs: result.durationMs, response, policies };
   }
 
@@ -601,6 +633,7 @@ function refusal(reasonCode: number, refused: Refusal): ConnectDecision {
   return {
     allowed: false,
     reasonCode,
+    cause: refused.cause,
     reason: refused.reason,
     ...(refused.authorizerName !== undefined && { authorizerName: refused.authorizerName }),
     signature: refused.signature,

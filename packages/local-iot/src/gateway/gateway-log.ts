@@ -1,3 +1,4 @@
+import type { ConnectRefusalCause } from '@iot-custom-auth/protocol';
 import type { ConnectDecision, Transport } from '../auth/connect-types';
 import type { ClientCertificateRefusalCause } from './client-certificate-check';
 import { stdoutLine } from '../logs/turn-batched-writer';
@@ -120,6 +121,11 @@ export interface ConnectLogEntry extends LogEntryBase {
   /** `0x87`: the MQTT 5 CONNACK reason code (MQTT 3.1.1 clients are sent none on refusal: they see a close). */
   readonly reasonCode: string;
   readonly reasonCodeNumber: number;
+  /**
+   * A refusal's row of protocol's `CONNECT_REFUSALS` (`SIGNATURE_INVALID`, `LAMBDA_TIMEOUT`...), set by the
+   * custom-auth pipeline: what to filter on, where `reason` is the sentence to read.
+   */
+  readonly cause?: ConnectRefusalCause;
   readonly reason: string;
   /** Set when the client had gone before the decision arrived: nothing was sent. */
   readonly clientGone?: true;

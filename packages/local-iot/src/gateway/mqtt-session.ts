@@ -333,6 +333,7 @@ export class MqttSession {
       decision: decision.allowed ? ('allow' as const) : ('deny' as const),
       reasonCode: formatReasonCode(decision.reasonCode, 'lower'),
       reasonCodeNumber: decision.reasonCode,
+      ...(decision.cause === undefined ? {} : { cause: decision.cause }),
       reason: decision.reason,
     };
 

@@ -26,6 +26,8 @@ export interface ConnectOutcome {
   readonly signature?: 'verified' | 'failed' | 'not-required' | 'missing';
   readonly lambdaInvoked: boolean;
   readonly session?: { readonly principalId: string };
+  /** The refusal's row of `CONNECT_REFUSALS`, when whoever refused it said (the custom-auth pipeline does). */
+  readonly cause?: ConnectRefusalCause;
 }
 
 /** A TLS connection refused before any MQTT (the gateway's `tls-refused` log entry). */
@@ -135,12 +137,12 @@ export class IotConnectLog {
 }
 
 /**
- * The row of `CONNECT_REFUSALS` a refused decision is: by its CONNACK code, signature state and whether the
- * Lambda ran, then by the step its reason names (the custom-auth pipeline's wording; its tests run every
- * cause through the pipeline and check this answer, so a changed wording fails them).
+ * The row of `CONNECT_REFUSALS` a refused decision is: the cause the custom-auth pipeline gave it where it
+ * decided, else (a refusal the gateway made before any authorizer) the one its CONNACK code names.
  */
 export function connectRefusalCause(outcome: ConnectOutcome): ConnectRefusalCause {
-  const { reasonCode, reason, signature, lambdaInvoked } = outcome;
+  if (outcome.cause !== undefined) return outcome.cause;
+  const { reasonCode, signature, lambdaInvoked } = outcome;
   if (reasonCode === CONNECT_REFUSALS.CLIENT_ID_TOO_LONG.connack) return 'CLIENT_ID_TOO_LONG';
   if (reasonCode === CONNECT_REFUSALS.UNSUPPORTED_PROTOCOL_VERSION.connack)
     return 'UNSUPPORTED_PROTOCOL_VERSION';
@@ -148,16 +150,6 @@ export function connectRefusalCause(outcome: ConnectOutcome): ConnectRefusalCaus
   if (reasonCode === CONNECT_REFUSALS.NOT_AUTHENTICATED.connack) return 'NOT_AUTHENTICATED';
   if (signature === 'missing') return 'SIGNATURE_MISSING';
   if (signature === 'failed') return 'SIGNATURE_INVALID';
-  if (!lambdaInvoked) {
-    if (reason.includes('names no authorizer')) return 'NO_AUTHORIZER';
-    if (/^authorizer '.*' does not exist/.test(reason)) return 'AUTHORIZER_NOT_FOUND';
-    if (/^authorizer '.*' is INACTIVE/.test(reason)) return 'AUTHORIZER_INACTIVE';
-    if (reason.startsWith('no AWS::Lambda::Permission')) return 'PERMISSION_MISSING';
-    if (reason.includes(' was throttled')) return 'LAMBDA_THROTTLED';
-  }
-  if (reason.includes(' did not answer in time')) return 'LAMBDA_TIMEOUT';
-  if (reason.startsWith('invalid authorizer response')) return 'INVALID_RESPONSE';
-  if (/^authorizer Lambda \S+ (crashed|failed)/.test(reason)) return 'LAMBDA_ERROR';
   return lambdaInvoked ? 'CONNECT_NOT_ALLOWED' : 'AUTHORIZER_NOT_FOUND';
 }
 

@@ -133,28 +133,36 @@ describe('CustomAuthPipeline.authorize', () => {
   });
 
   it.each([
-    ['throw', `authorizer Lambda ${FUNCTION} failed: Error: fixture failure`],
+    ['throw', 'LAMBDA_ERROR', `authorizer Lambda ${FUNCTION} failed: Error: fixture failure`],
     [
       'hang',
+      'LAMBDA_TIMEOUT',
       `authorizer Lambda ${FUNCTION} did not answer in time: Task timed out after 2.00 seconds (AWS IoT allows 2000 ms)`,
     ],
-    ['bad-principal', "invalid authorizer response: principalId 'a-b' does not match ^[a-zA-Z0-9]{1,128}$"],
+    [
+      'bad-principal',
+      'INVALID_RESPONSE',
+      "invalid authorizer response: principalId 'a-b' does not match ^[a-zA-Z0-9]{1,128}$",
+    ],
     [
       'eleven-documents',
+      'INVALID_RESPONSE',
       'invalid authorizer response: policyDocuments has 11 documents; at most 10 are allowed',
     ],
     [
       'ttl-too-low',
+      'INVALID_RESPONSE',
       'invalid authorizer response: refreshAfterInSeconds must be an integer between 300 and 86400, but 10 was returned',
     ],
     [
       'not-json-policy',
+      'INVALID_RESPONSE',
       expect.stringMatching(/^invalid authorizer response: policy document 1 is not valid JSON \(/) as string,
     ],
-    ['explicit-deny', 'explicitly denied by statement NoOne of policy document 2'],
+    ['explicit-deny', 'CONNECT_NOT_ALLOWED', 'explicitly denied by statement NoOne of policy document 2'],
   ])(
     'refuses with 0x87 when the Lambda does %s, while other connects keep succeeding',
-    async (behaviour, reason) => {
+    async (behaviour, cause, reason) => {
       const runtime = await start();
       const [fault, ok] = await Promise.all([
         runtime.authorizer.authorize(unsigned(behaviour)),
@@ -163,6 +171,7 @@ describe('CustomAuthPipeline.authorize', () => {
       expect(fault).toEqual({
         allowed: false,
         reasonCode: 0x87,
+        cause,
         reason,
         authorizerName: UNSIGNED,
         signature: 'not-required',
@@ -257,6 +266,7 @@ describe('CustomAuthPipeline.authorize', () => {
     expect(await runtime.authorizer.authorize(unknown)).toEqual({
       allowed: false,
       reasonCode: 0x87,
+      cause: 'AUTHORIZER_NOT_FOUND',
       reason: `authorizer 'nope' does not exist (stack ${STACK} has: ${UNSIGNED}, ${SIGNED})`,
       authorizerName: 'nope',
       signature: 'not-required',
@@ -336,6 +346,7 @@ describe('CustomAuthPipeline.authorize', () => {
       expect(await runtime.authorizer.authorize(signed(token, make()))).toEqual({
         allowed: false,
         reasonCode: 0x87,
+        cause: 'SIGNATURE_INVALID',
         reason,
         authorizerName: SIGNED,
         signature: state,

@@ -179,6 +179,7 @@ describe('the real authorizer Lambda under local-iot', () => {
     expect(decision).toEqual({
       allowed: false,
       reasonCode: 0x87,
+      cause: 'SIGNATURE_INVALID',
       reason: `authorizer '${SIGNED}': the token signature does not verify with TokenSigningPublicKeys (TokenSigningKey)`,
       authorizerName: SIGNED,
       signature: 'failed',

@@ -154,6 +154,10 @@ describe('a refused connect is explained by records readable right after its CON
         details: expect.stringMatching(c.details) as unknown,
       },
     ]);
+    // The gateway's own log line names the same cause, for filtering (jq 'select(.cause == "...")').
+    expect(served.log.matching('connect', { clientId: c.clientId })).toEqual([
+      expect.objectContaining({ decision: 'deny', cause: c.cause }),
+    ]);
     expect(served.runtime.invocationCount() > invocationsBefore).toBe(row.lambdaInvoked);
     if (c.functionLine !== undefined) {
       expect(await filter(FUNCTION_LOG_GROUP, `"${c.functionLine}"`)).not.toEqual([]);

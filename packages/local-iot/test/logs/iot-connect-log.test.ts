@@ -120,11 +120,29 @@ describe('connectRefusalCause: the pipeline decides each cause with the CONNACK 
     const runtime = await start(stack, edit);
     const decision = await runtime.authorizer.authorize(make());
     expect(decision.allowed).toBe(false);
-    expect([connectRefusalCause(decision), decision.reasonCode]).toEqual([
+    // Set where the pipeline refused, not read back from the wording of its reason.
+    expect([decision.cause, connectRefusalCause(decision), decision.reasonCode]).toEqual([
+      cause,
       cause,
       CONNECT_REFUSALS[cause].connack,
     ]);
     expect(decision.lambdaInvoked).toBe(CONNECT_REFUSALS[cause].lambdaInvoked);
+  });
+});
+
+describe('connectRefusalCause of a refusal made before any authorizer (no cause given)', () => {
+  it.each([
+    ['UNSUPPORTED_PROTOCOL_VERSION', { reasonCode: 0x84, lambdaInvoked: false }],
+    ['CLIENT_ID_TOO_LONG', { reasonCode: 0x85, lambdaInvoked: false }],
+    ['SERVER_ERROR', { reasonCode: 0x80, signature: 'missing', lambdaInvoked: false }],
+    ['NOT_AUTHENTICATED', { reasonCode: 0x86, lambdaInvoked: true }],
+    ['SIGNATURE_MISSING', { reasonCode: 0x87, signature: 'missing', lambdaInvoked: false }],
+    ['SIGNATURE_INVALID', { reasonCode: 0x87, signature: 'failed', lambdaInvoked: false }],
+    ['CONNECT_NOT_ALLOWED', { reasonCode: 0x87, signature: 'verified', lambdaInvoked: true }],
+    ['AUTHORIZER_NOT_FOUND', { reasonCode: 0x87, signature: 'not-required', lambdaInvoked: false }],
+  ] as const)('%s by its CONNACK code and how far it got', (cause, outcome) => {
+    expect(connectRefusalCause({ allowed: false, reason: 'whatever the wording', ...outcome })).toBe(cause);
+    expect(CONNECT_REFUSALS[cause].connack).toBe(outcome.reasonCode);
   });
 });
 
