@@ -179,11 +179,12 @@ async function benchConnects(): Promise<void> {
     const locals = baseline === undefined ? [local] : [local, baseline];
     // Each local-iot has its own state: its own CA and device secret. mosquitto and the floor serve the first
     // one's certificate, so they are reached as it is.
-    const serving = new Map<BenchServer, { readonly device: DeviceSetup; readonly ca: Buffer }>();
-    for (const server of locals)
-      serving.set(server, { device: await deviceSetup(server), ca: readFileSync(server.connection.caFile) });
-    const localServing = serving.get(local);
-    if (localServing === undefined) throw new Error('local-iot has no device setup');
+    const servingOf = async (server: LocalIotServer) => ({
+      device: await deviceSetup(server),
+      ca: readFileSync(server.connection.caFile),
+    });
+    const localServing = await servingOf(local);
+    const baselineServing = baseline === undefined ? undefined : await servingOf(baseline);
     const mosquitto = await startMosquitto({
       runDir,
       certFile: path.join(local.stateDir, 'server.pem'),
@@ -207,7 +208,7 @@ async function benchConnects(): Promise<void> {
       if (passwordServer && row.transport === 'websockets') return undefined;
       // The floor and mosquitto do the same work for both authorizer rows: measure them once, on the unsigned one.
       if (passwordServer && row.authorizer === 'signed') return undefined;
-      const { device, ca } = serving.get(server) ?? localServing;
+      const { device, ca } = (server === baseline ? baselineServing : undefined) ?? localServing;
       const clientId = (i: number): string => `${device.clientIdPrefix}bench-${batch}-${i}`;
       const credentials: (i: number) => ConnectCredentials = passwordServer
         ? (i) => ({ clientId: clientId(i), ...MOSQUITTO_USER })
@@ -260,7 +261,7 @@ async function benchConnects(): Promise<void> {
         for (const server of order) {
           const target = targetFor(server, row, `${round}-${row.transport}-${row.authorizer}`);
           if (target === undefined) continue;
-          const isLocal = server === local || server === baseline;
+          const isLocal = (locals as readonly BenchServer[]).includes(server);
           const environmentsBefore = isLocal ? descendantPids(server.pid) : [];
           const cpuBefore = await settledTreeCpu(server.pid);
           const result = await runConnectBatch(target, settings.connects, settings.concurrency);
@@ -326,11 +327,10 @@ function printConnectTable(
       notes.add("* mosquitto: its direct TLS figures (Debian's mosquitto 2.0 is built without WebSockets)");
     if (row.authorizer === 'signed')
       notes.add('mosquitto has no token authorizer: its signed rows are its password-file figures');
-    const perConnect = (t: Tally, ms: number): number => ms / Math.max(t.accepted + countOf(t.failures), 1);
-    const cpu = (t: Tally): number => perConnect(t, t.cpuMs);
+    const cpu = cpuPerConnect;
     const rate = (t: Tally): number => (t.accepted + countOf(t.failures)) / t.seconds;
     console.log(
-      `| ${row.transport} | ${row.authorizer} | ${fixed(cpu(a), 3)} / ${fixed(cpu(b), 3)}${star} = ${fixed(cpu(a) / cpu(b), 2)}× | ${fixed(perConnect(a, a.rootCpuMs), 3)} + ${fixed(perConnect(a, a.cpuMs - a.rootCpuMs), 3)} | ${fixed(rate(a), 0)} / ${fixed(rate(b), 0)}${star} | ${fixed(percentile(a.latenciesMs, 0.5))} / ${fixed(percentile(b.latenciesMs, 0.5))}${star} | ${fixed(percentile(a.latenciesMs, 0.99))} / ${fixed(percentile(b.latenciesMs, 0.99))}${star} | ${failureText(a.failures)} / ${failureText(b.failures)}${star} |`,
+      `| ${row.transport} | ${row.authorizer} | ${fixed(cpu(a), 3)} / ${fixed(cpu(b), 3)}${star} = ${fixed(cpu(a) / cpu(b), 2)}× | ${fixed(gatewayCpuPerConnect(a), 3)} + ${fixed(cpu(a) - gatewayCpuPerConnect(a), 3)} | ${fixed(rate(a), 0)} / ${fixed(rate(b), 0)}${star} | ${fixed(percentile(a.latenciesMs, 0.5))} / ${fixed(percentile(b.latenciesMs, 0.5))}${star} | ${fixed(percentile(a.latenciesMs, 0.99))} / ${fixed(percentile(b.latenciesMs, 0.99))}${star} | ${failureText(a.failures)} / ${failureText(b.failures)}${star} |`,
     );
     if (a.newEnvironments > 0)
       notes.add(
@@ -341,13 +341,23 @@ function printConnectTable(
   for (const note of notes) console.log(note);
   const floorTally = tally(floor, { transport: 'direct', authorizer: 'unsigned' });
   const mosquittoTally = tally(mosquitto, { transport: 'direct', authorizer: 'unsigned' });
-  const cpuOf = (t: Tally): number => t.cpuMs / Math.max(t.accepted + countOf(t.failures), 1);
+  const cpuOf = cpuPerConnect;
   console.log(
     `Node.js TLS floor (node:tls + mqtt-packet: CONNECT, password, CONNACK, nothing else; direct TLS): ${fixed(cpuOf(floorTally), 3)} ms server CPU per connect = ${fixed(cpuOf(floorTally) / cpuOf(mosquittoTally), 2)}× mosquitto, ${fixed(percentile(floorTally.latenciesMs, 0.99))} ms p99, refused or failed ${failureText(floorTally.failures)}. local-iot above it is local-iot's own cost; the floor above mosquitto is Node.js's TLS and streams.`,
   );
   console.log(
     'Server CPU = user + system time of the server process and everything it started (local-iot: the gateway and its Lambda environment processes), over the measured batches, from /proc; the load generator runs in this process and is not counted.',
   );
+}
+
+/** Server CPU per connect attempted (accepted, refused or failed), ms: the server and all it started. */
+function cpuPerConnect(t: Tally): number {
+  return t.cpuMs / Math.max(t.accepted + countOf(t.failures), 1);
+}
+
+/** Of `cpuPerConnect`, the server's main process alone (local-iot's gateway, without its environments). */
+function gatewayCpuPerConnect(t: Tally): number {
+  return t.rootCpuMs / Math.max(t.accepted + countOf(t.failures), 1);
 }
 
 /** This build next to `--baseline`'s, row by row: the ratio is this build's CPU per connect over the baseline's. */
@@ -366,9 +376,8 @@ function printBaselineTable(
   for (const row of ROWS) {
     const a = tally(local, row);
     const b = tally(baseline, row);
-    const connects = (t: Tally): number => Math.max(t.accepted + countOf(t.failures), 1);
-    const cpu = (t: Tally): number => t.cpuMs / connects(t);
-    const gateway = (t: Tally): number => t.rootCpuMs / connects(t);
+    const cpu = cpuPerConnect;
+    const gateway = gatewayCpuPerConnect;
     console.log(
       `| ${row.transport} | ${row.authorizer} | ${fixed(cpu(a), 3)} / ${fixed(cpu(b), 3)} = ${fixed(cpu(a) / cpu(b), 2)}× | ${fixed(gateway(a), 3)} / ${fixed(gateway(b), 3)} | ${fixed(cpu(a) - gateway(a), 3)} / ${fixed(cpu(b) - gateway(b), 3)} | ${fixed(percentile(a.latenciesMs, 0.99))} / ${fixed(percentile(b.latenciesMs, 0.99))} | ${failureText(a.failures)} / ${failureText(b.failures)} |`,
     );

@@ -121,13 +121,12 @@ export class LocalLogStore {
   }
 
   /** Writes what is queued and closes the files. Safe to call twice. */
-  async close(): Promise<void> {
-    const files = [...this.files.values()];
-    this.files.clear();
-    for (const { fd, lines } of files) {
-      lines.flush();
+  close(): Promise<void> {
+    for (const { fd, lines } of this.files.values()) {
+      lines.close();
       closeSync(fd);
     }
+    this.files.clear();
     return Promise.resolve();
   }
 

@@ -30,6 +30,16 @@ describe('TurnBatchedWriter', () => {
     expect(chunks).toEqual(['a\n']);
   });
 
+  it('delivers nothing written after close', async () => {
+    const chunks: string[] = [];
+    const writer = new TurnBatchedWriter((chunk) => chunks.push(chunk));
+    writer.writeLine('before');
+    writer.close();
+    writer.writeLine('after');
+    await nextTurn();
+    expect(chunks).toEqual(['before\n']);
+  });
+
   it('a failing destination loses that write only, and the writer goes on', async () => {
     const chunks: string[] = [];
     let fail = true;
@@ -75,6 +85,19 @@ describe('standard streams', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('before the crash\n');
     expect(result.stderr).toContain('Error: boom');
+  });
+
+  it("flushes every writer at exit, a log file's too, but not one already closed", async () => {
+    const result = await run(`
+      const { TurnBatchedWriter } = require(${JSON.stringify(source)});
+      const file = new TurnBatchedWriter((chunk) => process.stdout.write('file: ' + chunk));
+      const closed = new TurnBatchedWriter((chunk) => process.stdout.write('closed: ' + chunk));
+      closed.writeLine('delivered at close');
+      closed.close();
+      closed.writeLine('after close');
+      file.writeLine('last line');
+      process.exit(0);`);
+    expect(result).toEqual({ code: 0, stdout: 'closed: delivered at close\nfile: last line\n', stderr: '' });
   });
 
   it('a process that ends on its own writes its last lines before it goes', async () => {
