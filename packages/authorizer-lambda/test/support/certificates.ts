@@ -43,8 +43,7 @@ export async function createDeviceCertificate(
   keys: Keys,
   options: DeviceCertificateOptions = {},
 ): Promise<DeviceCertificate> {
-  const subject = options.subject ?? [{ CN: [options.commonName ?? 'test-mtls-demo'] }];
-  const name = new x509.Name(subject);
+  const name = literalName(options.subject ?? [{ CN: [options.commonName ?? 'test-mtls-demo'] }]);
   const certificate = await x509.X509CertificateGenerator.create(
     {
       subject: name,
@@ -64,6 +63,27 @@ export async function createDeviceCertificate(
     derBase64: der.toString('base64'),
     certificateId: createHash('sha256').update(der).digest('hex'),
   };
+}
+
+/**
+ * The subject with every value taken literally. Given plain strings, @peculiar/x509 reads them as RFC 4514 text:
+ * a leading '#' as hex DER, double quotes as a quoted string, a backslash as an escape. A test CN such as '#',
+ * '""' or 'a\\b' would then be made into another CN, or fail to be made at all. Typed values are encoded as given
+ * (PrintableString where the value allows it, as most CAs do, UTF8String otherwise).
+ */
+function literalName(subject: x509.JsonName): x509.Name {
+  return new x509.Name(
+    subject.map((rdn) =>
+      Object.fromEntries(
+        Object.entries(rdn).map(([type, values]) => [
+          type,
+          values.map((value) =>
+            x509.Name.isPrintableString(value) ? { printableString: value } : { utf8String: value },
+          ),
+        ]),
+      ),
+    ),
+  );
 }
 
 /** A CA certificate, to issue device certificates from. */
