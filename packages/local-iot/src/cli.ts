@@ -7,7 +7,7 @@ import { LocalIotError } from './errors';
 import { scaledClock } from './gateway/gateway-clock';
 import { startLocalIot, type LocalIot } from './local-iot';
 import { flushStandardStreams } from './logs/turn-batched-writer';
-import { describeChanges } from './watch/deployment-changes';
+import { describeSwap } from './watch/deployment-changes';
 import { X509_PORT_FLAG } from './gateway/x509-listener';
 import { STACK_SOURCE_DIRECTORIES, StackWatcher } from './watch/stack-watcher';
 import { cdkSynthCommand, runSynth, type SynthCommand } from './watch/synth-command';
@@ -87,10 +87,7 @@ function watchSources(local: LocalIot, synth: SynthCommand): StackWatcher {
   });
   watcher.on('synthesizing', (files) => say(`${files.join(', ')} changed: synthesizing`));
   watcher.on('swapped', (swap) => {
-    say(
-      `deployment swapped (${describeChanges(swap.changes)}); connected clients keep their session until their policy refresh`,
-    );
-    for (const notice of swap.notices) say(`not served: ${notice}`);
+    for (const line of describeSwap(swap, local.connectionFile)) say(line);
   });
   watcher.on('failed', ({ stage, message }) =>
     say(

@@ -1,6 +1,11 @@
 import { lookup } from 'node:dns/promises';
 import * as path from 'node:path';
-import { AWS_IOT_LOG_GROUP, LOCAL_IOT_FILES, type LocalConnectionInfo } from '@iot-custom-auth/protocol';
+import {
+  AWS_IOT_LOG_GROUP,
+  LOCAL_IOT_FILES,
+  type LocalConnectionInfo,
+  type LocalX509EndpointInfo,
+} from '@iot-custom-auth/protocol';
 import { GATEWAY_DEFAULTS, startGateway, type Gateway } from './gateway/gateway';
 import type { GatewayClock } from './gateway/gateway-clock';
 import { stdoutLogSink, type GatewayLogSink } from './gateway/gateway-log';
@@ -23,6 +28,7 @@ import { ensurePrivateDirectory, writePrivateFile } from './private-state-files'
 import { LocalLogStore } from './logs/log-store';
 import { ConnectLogRecorder, IotConnectLog } from './logs/iot-connect-log';
 import type { ConnectAuthorizer } from './auth/connect-types';
+import { DeploymentError } from './errors';
 
 /** How to run local-iot. */
 export interface LocalIotOptions {
@@ -84,6 +90,11 @@ export interface DeploymentSwap {
   readonly changes: DeploymentChanges;
   /** What of the new deployment local-iot does not serve (see `LocalIot.notices`). */
   readonly notices: readonly string[];
+  /**
+   * The X.509 listener this redeploy started, for a `CUSTOM_AUTH_X509` domain configuration the previous
+   * deployment did not have (`connection` and `connection.json` have it too).
+   */
+  readonly x509Started?: LocalX509EndpointInfo;
 }
 
 /** A running local-iot: gateway, local AWS API, Lambda workers, and the files a client reads. */
@@ -95,6 +106,7 @@ export interface LocalIot {
   readonly outputsFile: string;
   /** `.local-iot/connection.json`: see `LocalConnectionInfo`. */
   readonly connectionFile: string;
+  /** What `connection.json` holds now (its `x509` appears when a redeploy adds the domain configuration). */
   readonly connection: LocalConnectionInfo;
   /**
    * Local CloudWatch Logs, served by the local AWS API (`FilterLogEvents`): each function's log group and
@@ -110,8 +122,9 @@ export interface LocalIot {
   readonly notices: readonly string[];
   /**
    * Loads `cdkOut` again and serves it in place of the current deployment, as a `cdk deploy` updates the
-   * stack under connected devices: same gateway port, CA, local AWS API URL and credentials (connection.json
-   * is unchanged), outputs.json rewritten; connected clients keep their session until its next policy
+   * stack under connected devices: same gateway port, CA, local AWS API URL and credentials, outputs.json
+   * rewritten (and connection.json when a `CUSTOM_AUTH_X509` domain configuration is added, whose listener
+   * starts then, or renamed); connected clients keep their session until its next policy
    * refresh, which the new deployment decides, as does every new connect. The replaced deployment finishes
    * the decisions it started, then its functions stop.
    * @throws DeploymentError when the new assembly cannot be served; the current deployment stays.
@@ -225,7 +238,8 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     throw error;
   }
 
-  const connection: LocalConnectionInfo = {
+  // What a local client needs; its `x509` follows the domain configuration a redeploy serves.
+  const connectionFor = (current: LocalDeployment): LocalConnectionInfo => ({
     endpoint: endpointHost,
     port: gateway.port,
     caFile: ca.caFile,
@@ -233,23 +247,25 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     region: deployment.region,
     credentials: first.awsApi.credentials,
     ...(gateway.x509 !== undefined &&
-      deployment.x509Domain !== undefined && {
+      current.x509Domain !== undefined && {
         x509: {
           endpoint: gateway.x509.endpointHost,
           port: gateway.x509.port,
-          domainConfigurationName: deployment.x509Domain.name,
+          domainConfigurationName: current.x509Domain.name,
         },
       }),
-  };
+  });
+  let connection = connectionFor(deployment);
   const outputsFile = path.join(stateDir, LOCAL_IOT_FILES.outputs);
   const connectionFile = path.join(stateDir, LOCAL_IOT_FILES.connection);
   const writeOutputs = (current: LocalDeployment) =>
     writePrivateFile(outputsFile, `${JSON.stringify(outputsFileContent(current), null, 2)}\n`);
+  // Carries the secret access key the local AWS API verifies signatures with: mode 0600 like the rest.
+  const writeConnection = () => writePrivateFile(connectionFile, `${JSON.stringify(connection, null, 2)}\n`);
   const closeAll = () => gateway.close().then(closeRuntimes);
   try {
     writeOutputs(deployment);
-    // Carries the secret access key the local AWS API verifies signatures with: mode 0600 like the rest.
-    writePrivateFile(connectionFile, `${JSON.stringify(connection, null, 2)}\n`);
+    writeConnection();
   } catch (error) {
     await closeAll();
     throw error;
@@ -259,20 +275,44 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
   let redeploying: Promise<unknown> = Promise.resolve();
   const redeploy = async (): Promise<DeploymentSwap> => {
     const next = await createLocalRuntime({ ...settings, awsCredentials: connection.credentials });
+    const notices = [...next.deployment.notices];
+    // A CUSTOM_AUTH_X509 domain configuration the redeploy adds gets its listener now, as `cdk deploy` makes
+    // the new domain's endpoint reachable. Bound before the swap, so that a port that cannot be bound leaves
+    // the current deployment served; no connection can finish its handshake before the swap just after.
+    const newX509Domain = gateway.x509 === undefined ? next.deployment.x509Domain : undefined;
+    if (newX509Domain !== undefined) {
+      try {
+        await gateway.serveX509({
+          endpointHost: newX509Domain.endpointHost,
+          port: options.x509Port ?? 0,
+          registry: () => runtimes.current.deployment,
+        });
+      } catch (error) {
+        await next.close();
+        throw new DeploymentError(
+          `cannot serve the new domain configuration '${newX509Domain.name}' (CUSTOM_AUTH_X509): ${(error as Error).message}; the current deployment stays`,
+        );
+      }
+      if (x509EndpointHost !== endpointHost) notices.push(...(await hostResolutionNotice(x509EndpointHost)));
+    }
     const nextServed = { deployment: next.deployment, code: fingerprintCode(next.deployment) };
     const changes = diffDeployments(served, nextServed);
     const previous = served.deployment;
     runtimes.swap(next);
     served = nextServed;
     writeOutputs(next.deployment);
-    const notices = [...next.deployment.notices];
-    // The listeners are bound once: a domain configuration added by a redeploy needs a restart to be served.
-    if (next.deployment.x509Domain !== undefined && gateway.x509 === undefined) {
-      notices.push(
-        `domain configuration '${next.deployment.x509Domain.name}' (CUSTOM_AUTH_X509) is new: restart local-iot to serve it`,
-      );
+    const nextConnection = connectionFor(next.deployment);
+    if (JSON.stringify(nextConnection) !== JSON.stringify(connection)) {
+      connection = nextConnection;
+      writeConnection();
     }
-    return { previous, current: next.deployment, changes, notices };
+    return {
+      previous,
+      current: next.deployment,
+      changes,
+      notices,
+      ...(newX509Domain !== undefined && connection.x509 !== undefined && { x509Started: connection.x509 }),
+    };
   };
   let closing: Promise<void> | undefined;
   return {
@@ -282,7 +322,9 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     gateway,
     outputsFile,
     connectionFile,
-    connection,
+    get connection() {
+      return connection;
+    },
     logs,
     logsDirectory: path.join(stateDir, LOCAL_IOT_LOGS_DIRECTORY),
     notices: [

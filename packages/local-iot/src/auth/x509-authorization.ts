@@ -26,7 +26,7 @@ export function chooseX509Authorizer(
   if (domain === undefined) {
     return {
       ok: false,
-      reason: `stack ${deployment.stackName} no longer has a CUSTOM_AUTH_X509 domain configuration (it was redeployed without it); restart local-iot`,
+      reason: `stack ${deployment.stackName} no longer has a CUSTOM_AUTH_X509 domain configuration (it was redeployed without it): connect to the stack's endpoint with the custom authorizer, or redeploy the stack with the domain configuration, which this port then serves again`,
     };
   }
   const authorizerName =

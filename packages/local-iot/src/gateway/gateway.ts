@@ -83,14 +83,24 @@ export interface GatewayOptions {
    * with the gateway's port: client ids (a connect on one takes over the other's), the broker, the shutdown.
    * @default none
    */
-  readonly x509?: {
-    /** The domain's local host name; the server certificate (`tls`) must name it. */
-    readonly endpointHost: string;
-    /** 0 picks a free one. @default 0 */
-    readonly port?: number;
-    /** The certificates registered now (read at each connection). */
-    readonly registry: () => CertificateRegistry;
-  };
+  readonly x509?: GatewayX509Options;
+}
+
+/** The X.509 listener of `GatewayOptions.x509` and `Gateway.serveX509`. */
+export interface GatewayX509Options {
+  /** The domain's local host name; the server certificate (`tls`) must name it. */
+  readonly endpointHost: string;
+  /** 0 picks a free one. @default 0 */
+  readonly port?: number;
+  /** The certificates registered now (read at each connection). */
+  readonly registry: () => CertificateRegistry;
+}
+
+/** Where the X.509 listener listens. */
+export interface GatewayX509Endpoint {
+  readonly port: number;
+  readonly addresses: readonly string[];
+  readonly endpointHost: string;
 }
 
 /** What the gateway holds in memory for its clients, as it accounts for it. */
@@ -114,12 +124,14 @@ export interface Gateway {
   readonly openConnections: number;
   /** The gateway's own accounting of the memory it holds for clients: for tests and load tools. */
   memoryUsage(): GatewayMemoryUsage;
-  /** The X.509 listener, when `x509` was given. */
-  readonly x509?: {
-    readonly port: number;
-    readonly addresses: readonly string[];
-    readonly endpointHost: string;
-  };
+  /** The X.509 listener, when `x509` was given or `serveX509` has started one. */
+  readonly x509?: GatewayX509Endpoint;
+  /**
+   * Starts the X.509 listener on a running gateway, as a redeploy that adds a `CUSTOM_AUTH_X509` domain
+   * configuration needs (same TLS certificate, sessions and shutdown as one given at start).
+   * @throws LocalIotError when one is already served, the gateway is closing, or the port cannot be bound
+   */
+  serveX509(options: GatewayX509Options): Promise<GatewayX509Endpoint>;
   /**
    * Stops accepting, sends DISCONNECT 0x8B (server shutting down) to connected MQTT 5 clients, closes every
    * connection and resolves once all sockets are gone. Safe to call more than once.
@@ -184,23 +196,49 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       router.route(socket);
     },
   });
-  let x509Listener: TlsListener | undefined;
-  if (options.x509) {
+  const ipv6Loopback = options.ipv6Loopback ?? settings.host === GATEWAY_DEFAULTS.host;
+  let x509: { readonly listener: TlsListener; readonly endpoint: GatewayX509Endpoint } | undefined;
+  let x509Starting = false;
+  let closing: Promise<void> | undefined;
+  const serveX509 = async (x509Options: GatewayX509Options): Promise<GatewayX509Endpoint> => {
+    if (closing !== undefined) throw new LocalIotError('the gateway is closing: it starts no X.509 listener');
+    if (x509 !== undefined || x509Starting) {
+      throw new LocalIotError(
+        `the gateway already serves an X.509 listener (${x509?.endpoint.endpointHost ?? 'starting'}): it serves one CUSTOM_AUTH_X509 domain configuration`,
+      );
+    }
+    x509Starting = true;
     try {
-      x509Listener = await listenX509({
+      const endpointHost = checkEndpointHost(x509Options.endpointHost);
+      const listener = await listenX509({
         host: settings.host,
-        port: options.x509.port ?? 0,
-        ipv6Loopback: options.ipv6Loopback ?? settings.host === GATEWAY_DEFAULTS.host,
+        port: x509Options.port ?? 0,
+        ipv6Loopback,
         tls: options.tls,
-        endpointHost: checkEndpointHost(options.x509.endpointHost),
+        endpointHost,
         handshakeTimeoutMs: GATEWAY_DEFAULTS.connectDeadlineMs,
         connectDeadlineMs: settings.connectDeadlineMs,
-        registry: options.x509.registry,
+        registry: x509Options.registry,
         log,
         onConnection: (connection) => connections.trackConnection(connection),
         onSecureSocket: (socket) => connections.trackSecureSocket(socket),
         startSession,
       });
+      // A close that began while the port was being bound must not leave it listening.
+      if (closing !== undefined) {
+        await listener.close();
+        throw new LocalIotError('the gateway closed while its X.509 listener started');
+      }
+      const endpoint = { port: listener.port, addresses: listener.addresses, endpointHost };
+      x509 = { listener, endpoint };
+      return endpoint;
+    } finally {
+      x509Starting = false;
+    }
+  };
+  if (options.x509) {
+    try {
+      await serveX509(options.x509);
     } catch (error) {
       await listener.close();
       throw error;
@@ -208,13 +246,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   const close = async (): Promise<void> => {
-    const stopped = Promise.all([listener.close(), x509Listener?.close()]);
+    const stopped = Promise.all([listener.close(), x509?.listener.close()]);
     router.endPendingHttp();
     await connections.close(closeGraceMs);
     router.close();
     await stopped;
   };
-  let closing: Promise<void> | undefined;
   return {
     port: listener.port,
     addresses: listener.addresses,
@@ -225,14 +262,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     get openConnections() {
       return connections.openConnections;
     },
-    ...(x509Listener &&
-      options.x509 && {
-        x509: {
-          port: x509Listener.port,
-          addresses: x509Listener.addresses,
-          endpointHost: options.x509.endpointHost.toLowerCase(),
-        },
-      }),
+    get x509() {
+      return x509?.endpoint;
+    },
+    serveX509,
     memoryUsage: () => {
       const handlerUsage = handler.memoryUsage?.();
       return { outbound: outbound.usage(), ...(handlerUsage ? { handler: handlerUsage } : {}) };

@@ -7,6 +7,7 @@ import type {
   LocalFunction,
   LocalPolicy,
 } from '../deployment/local-deployment';
+import type { DeploymentSwap } from '../local-iot';
 
 /** What a deployment's functions run: a digest of each function's code directory, by function name. */
 export type CodeFingerprints = ReadonlyMap<string, string>;
@@ -80,6 +81,26 @@ export function describeChanges(changes: DeploymentChanges): string {
     .filter((kind) => changes[kind].length > 0)
     .map((kind) => `${kind}: ${changes[kind].join(', ')}`);
   return parts.length === 0 ? 'nothing changed' : parts.join('; ');
+}
+
+/**
+ * What the CLI says after a swap, one line each: the changes, the X.509 listener the swap started (with where
+ * a client finds it) and each notice of what is not served.
+ */
+export function describeSwap(
+  swap: Pick<DeploymentSwap, 'changes' | 'notices' | 'x509Started'>,
+  connectionFile: string,
+): string[] {
+  const lines = [
+    `deployment swapped (${describeChanges(swap.changes)}); connected clients keep their session until their policy refresh`,
+  ];
+  if (swap.x509Started !== undefined) {
+    const { endpoint, port, domainConfigurationName } = swap.x509Started;
+    lines.push(
+      `now serving domain configuration ${domainConfigurationName} (CUSTOM_AUTH_X509) on ${endpoint}:${port}, client certificate required; ${connectionFile} has it`,
+    );
+  }
+  return [...lines, ...swap.notices.map((notice) => `not served: ${notice}`)];
 }
 
 function diffByName<T extends { readonly name: string }>(

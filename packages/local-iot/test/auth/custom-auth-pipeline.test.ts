@@ -719,7 +719,9 @@ describe('CUSTOM_AUTH_X509 attempts (the X.509 listener)', () => {
       allowed: false,
       reasonCode: 0x87,
       lambdaInvoked: false,
-      reason: expect.stringContaining('no longer has a CUSTOM_AUTH_X509 domain configuration') as unknown,
+      reason: expect.stringMatching(
+        /^stack \S+ no longer has a CUSTOM_AUTH_X509 domain configuration \(it was redeployed without it\): connect to the stack's endpoint with the custom authorizer, or redeploy the stack with the domain configuration, which this port then serves again$/,
+      ) as unknown,
     });
     expect(runtime.invocationCount()).toBe(0);
   });

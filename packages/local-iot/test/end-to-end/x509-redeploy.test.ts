@@ -1,10 +1,13 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import type { IClientOptions } from 'mqtt';
 import { AWS_IOT_LOG_GROUP, STACK_OUTPUTS } from '@iot-custom-auth/protocol';
-import { FUNCTIONS_DIR, rsaKeyPair, writeAssembly } from '../fixtures/assembly';
+import { DeploymentError } from '../../src/errors';
+import type { LocalIot } from '../../src/local-iot';
+import { demoTemplate, FUNCTIONS_DIR, rsaKeyPair, writeAssembly } from '../fixtures/assembly';
 import { x509Template } from '../fixtures/x509-assembly';
 import { useLocalIot } from '../support/local-iot-harness';
 import { TestClient } from '../support/mqtt-test-client';
@@ -52,14 +55,14 @@ afterEach(() => {
   for (const client of clients.splice(0)) client.end();
 });
 
-function x509Options(alpn: readonly string[] | undefined): IClientOptions {
-  const { x509 } = served.local.connection;
+function x509Options(alpn: readonly string[] | undefined, local: LocalIot = served.local): IClientOptions {
+  const { x509 } = local.connection;
   return {
     host: '127.0.0.1',
     port: x509?.port ?? 0,
     protocol: 'mqtts',
     servername: x509?.endpoint ?? '',
-    ca: readFileSync(served.local.connection.caFile),
+    ca: readFileSync(local.connection.caFile),
     cert: device.certPem,
     key: device.keyPem,
     ...(alpn && { ALPNProtocols: [...alpn] }),
@@ -68,10 +71,13 @@ function x509Options(alpn: readonly string[] | undefined): IClientOptions {
   };
 }
 
-async function connackCode(alpn: readonly string[] | undefined = ['mqtt']): Promise<number> {
+async function connackCode(
+  alpn: readonly string[] | undefined = ['mqtt'],
+  local: LocalIot = served.local,
+): Promise<number> {
   const { client, reasonCode } = await TestClient.open(
-    `mqtts://127.0.0.1:${served.local.connection.x509?.port ?? 0}`,
-    x509Options(alpn),
+    `mqtts://127.0.0.1:${local.connection.x509?.port ?? 0}`,
+    x509Options(alpn, local),
   );
   clients.push(client);
   return reasonCode;
@@ -213,6 +219,115 @@ describe('an X.509 endpoint host of its own', () => {
       ]);
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('a CUSTOM_AUTH_X509 domain configuration a redeploy adds', () => {
+  /** Serves the stack without its X.509 side; `addX509` and `removeX509` rewrite its cdk.out. */
+  async function serveWithoutX509(x509Port?: number) {
+    let stackDir = '';
+    const writeTemplate = (withX509: boolean): void => {
+      writeAssembly(
+        stackDir,
+        STACK,
+        withX509
+          ? x509Template({ stackName: STACK, publicKeyPem: publicKey, certificatePem: device.certPem })
+          : demoTemplate({ asset: 'fn', publicKeyPem: publicKey }),
+        { fn: join(FUNCTIONS_DIR, 'behaviours') },
+      );
+    };
+    const stack = await serveStack(
+      (scratch) => {
+        stackDir = join(scratch, 'cdk.out');
+        writeTemplate(false);
+        return stackDir;
+      },
+      { isolation: 'thread', ...(x509Port !== undefined && { x509Port }) },
+    );
+    return { ...stack, addX509: () => writeTemplate(true), removeX509: () => writeTemplate(false) };
+  }
+
+  it('is served from that redeploy on: its listener starts and connection.json names it', async () => {
+    const stack = await serveWithoutX509();
+    try {
+      expect(stack.local.gateway.x509).toBeUndefined();
+      expect(stack.local.connection.x509).toBeUndefined();
+      stack.addX509();
+      const swap = await stack.local.redeploy();
+      const { x509 } = stack.local.connection;
+      expect(x509).toEqual({
+        endpoint: 'localhost',
+        port: stack.local.gateway.x509?.port,
+        domainConfigurationName: stack.local.runtime.outputs[STACK_OUTPUTS.x509DomainConfigurationName],
+      });
+      expect(swap.x509Started).toEqual(x509);
+      expect(swap.notices).toEqual([]);
+      expect(JSON.parse(readFileSync(stack.local.connectionFile, 'utf8'))).toMatchObject({ x509 });
+      expect(statSync(stack.local.connectionFile).mode & 0o777).toBe(0o600);
+      expect(stack.log.matching('listening', { authentication: 'CUSTOM_AUTH_X509' })).toEqual([
+        expect.objectContaining({ port: x509?.port }),
+      ]);
+      expect(await connackCode(['mqtt'], stack.local)).toBe(0);
+      expect(stack.log.matching('connect', { clientId: 'test-mtls-demo' }).at(-1)).toMatchObject({
+        authentication: 'CUSTOM_AUTH_X509',
+        clientCertificateId: device.id,
+        decision: 'allow',
+      });
+      // A redeploy that changes nothing of it keeps the listener and reports nothing started.
+      const again = await stack.local.redeploy();
+      expect(again.x509Started).toBeUndefined();
+      expect(stack.local.connection.x509).toEqual(x509);
+      // Redeployed without it (and without the certificate), the port refuses the device at TLS, saying why;
+      // redeployed with it, the same port serves it again.
+      stack.removeX509();
+      await stack.local.redeploy();
+      expect(stack.local.connection.x509).toBeUndefined();
+      await expect(
+        TestClient.open(`mqtts://127.0.0.1:${x509?.port ?? 0}`, {
+          ...x509Options(['mqtt'], stack.local),
+          port: x509?.port ?? 0,
+          servername: x509?.endpoint ?? '',
+        }),
+      ).rejects.toThrow('connection closed before CONNACK');
+      expect(
+        await stack.log.waitFor('tls-refused', { cause: 'client-certificate-not-registered' }),
+      ).toMatchObject({ clientCertificateId: device.id });
+      stack.addX509();
+      expect((await stack.local.redeploy()).x509Started).toBeUndefined();
+      expect(stack.local.gateway.x509?.port).toBe(x509?.port);
+      expect(await connackCode(['mqtt'], stack.local)).toBe(0);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('leaves the current deployment served when its port cannot be bound, and a later redeploy serves it', async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const taken = (squatter.address() as AddressInfo).port;
+    const stack = await serveWithoutX509(taken);
+    try {
+      stack.addX509();
+      const failed = stack.local.redeploy();
+      await expect(failed).rejects.toThrow(DeploymentError);
+      await expect(failed).rejects.toThrow(
+        new RegExp(
+          `^cannot serve the new domain configuration '${STACK}-X509Domain-\\w+' \\(CUSTOM_AUTH_X509\\): cannot listen on 127\\.0\\.0\\.1:${taken} \\(EADDRINUSE\\): stop the process using it or choose another port \\(--x509-port\\); the current deployment stays$`,
+        ),
+      );
+      expect(stack.local.runtime.deployment.x509Domain).toBeUndefined();
+      expect(stack.local.gateway.x509).toBeUndefined();
+      expect(JSON.parse(readFileSync(stack.local.connectionFile, 'utf8'))).not.toHaveProperty('x509');
+      await new Promise<void>((resolve, reject) =>
+        squatter.close((error) => (error ? reject(error) : resolve())),
+      );
+      const swap = await stack.local.redeploy();
+      expect(swap.x509Started?.port).toBe(taken);
+      expect(await connackCode(['mqtt'], stack.local)).toBe(0);
+    } finally {
+      squatter.close();
+      await stack.close();
     }
   });
 });

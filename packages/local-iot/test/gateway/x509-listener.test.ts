@@ -91,3 +91,33 @@ describe('the X.509 listener', () => {
     expect(refused).toBe('ECONNREFUSED');
   });
 });
+
+describe('serveX509 on a running gateway', () => {
+  it('starts the listener later, with the same sessions and shutdown, and only once', async () => {
+    const later = await startTestGateway();
+    try {
+      expect(later.gateway.x509).toBeUndefined();
+      const endpoint = await later.gateway.serveX509({ endpointHost: 'LOCALHOST', registry: () => registry });
+      expect(later.gateway.x509).toEqual(endpoint);
+      expect(endpoint).toMatchObject({ endpointHost: 'localhost' });
+      const client = await RawClient.connect(endpoint.port, later.ca.ca, {
+        certificate: { cert: device.certPem, key: device.keyPem },
+      });
+      clients.push(client);
+      expect(await client.handshake()).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+      expect(later.gateway.connectedClients).toBe(1);
+      await expect(
+        later.gateway.serveX509({ endpointHost: 'localhost', registry: () => registry }),
+      ).rejects.toThrow(
+        'the gateway already serves an X.509 listener (localhost): it serves one CUSTOM_AUTH_X509 domain configuration',
+      );
+      await later.gateway.close();
+      expect(later.gateway.openConnections).toBe(0);
+      await expect(
+        later.gateway.serveX509({ endpointHost: 'localhost', registry: () => registry }),
+      ).rejects.toThrow('the gateway is closing: it starts no X.509 listener');
+    } finally {
+      await later.gateway.close();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import type { LocalDeployment } from '../../src/deployment/local-deployment';
-import { describeChanges, diffDeployments } from '../../src/watch/deployment-changes';
+import { describeChanges, describeSwap, diffDeployments } from '../../src/watch/deployment-changes';
 
 // Only the fields the diff reads; the rest of a LocalDeployment plays no part in it.
 function deployment(parts: {
@@ -81,4 +81,30 @@ it('says nothing changed for the same deployment, and names what went away', () 
   expect(describeChanges(diffDeployments(same, same))).toBe('nothing changed');
   const without = { deployment: deployment({ functions: [fn] }), code: new Map([['Fn', 'x']]) };
   expect(describeChanges(diffDeployments(same, without))).toBe('policies: Connect (removed)');
+});
+
+describe('describeSwap', () => {
+  const changes = diffDeployments(
+    { deployment: deployment({}), code: new Map() },
+    { deployment: deployment({ outputs: { Endpoint: 'localhost' } }), code: new Map() },
+  );
+
+  it('says what changed and each notice', () => {
+    expect(describeSwap({ changes, notices: ['a CSR certificate'] }, '/s/connection.json')).toEqual([
+      'deployment swapped (outputs: Endpoint); connected clients keep their session until their policy refresh',
+      'not served: a CSR certificate',
+    ]);
+  });
+
+  it('says where the X.509 listener a swap started listens, and which file has it', () => {
+    const x509Started = {
+      endpoint: 'localhost',
+      port: 40123,
+      domainConfigurationName: 'Stack-X509Domain-1a2b',
+    };
+    expect(describeSwap({ changes, notices: [], x509Started }, '/s/connection.json')).toEqual([
+      expect.stringMatching(/^deployment swapped /),
+      'now serving domain configuration Stack-X509Domain-1a2b (CUSTOM_AUTH_X509) on localhost:40123, client certificate required; /s/connection.json has it',
+    ]);
+  });
 });
