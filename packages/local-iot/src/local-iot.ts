@@ -291,9 +291,9 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
         await next.close();
         throw new DeploymentError(
           `cannot serve the new domain configuration '${newX509Domain.name}' (CUSTOM_AUTH_X509): ${(error as Error).message}; the current deployment stays`,
+          { cause: error },
         );
       }
-      if (x509EndpointHost !== endpointHost) notices.push(...(await hostResolutionNotice(x509EndpointHost)));
     }
     const nextServed = { deployment: next.deployment, code: fingerprintCode(next.deployment) };
     const changes = diffDeployments(served, nextServed);
@@ -301,6 +301,9 @@ export async function startLocalIot(options: LocalIotOptions): Promise<LocalIot>
     runtimes.swap(next);
     served = nextServed;
     writeOutputs(next.deployment);
+    if (newX509Domain !== undefined && x509EndpointHost !== endpointHost) {
+      notices.push(...(await hostResolutionNotice(x509EndpointHost)));
+    }
     const nextConnection = connectionFor(next.deployment);
     if (JSON.stringify(nextConnection) !== JSON.stringify(connection)) {
       connection = nextConnection;

@@ -11,7 +11,7 @@ import { demoTemplate, FUNCTIONS_DIR, rsaKeyPair, writeAssembly } from '../fixtu
 import { x509Template } from '../fixtures/x509-assembly';
 import { useLocalIot } from '../support/local-iot-harness';
 import { TestClient } from '../support/mqtt-test-client';
-import { serveStack } from '../support/served-stack';
+import { serveStack, type ServeOptions } from '../support/served-stack';
 import { signedIotCall } from '../support/sigv4-signing';
 import { withTimeout } from '../support/wait';
 import { testCertificate, type TestCertificate } from '../support/x509-certificates';
@@ -225,7 +225,7 @@ describe('an X.509 endpoint host of its own', () => {
 
 describe('a CUSTOM_AUTH_X509 domain configuration a redeploy adds', () => {
   /** Serves the stack without its X.509 side; `addX509` and `removeX509` rewrite its cdk.out. */
-  async function serveWithoutX509(x509Port?: number) {
+  async function serveWithoutX509(options: ServeOptions = {}) {
     let stackDir = '';
     const writeTemplate = (withX509: boolean): void => {
       writeAssembly(
@@ -243,7 +243,7 @@ describe('a CUSTOM_AUTH_X509 domain configuration a redeploy adds', () => {
         writeTemplate(false);
         return stackDir;
       },
-      { isolation: 'thread', ...(x509Port !== undefined && { x509Port }) },
+      { isolation: 'thread', ...options },
     );
     return { ...stack, addX509: () => writeTemplate(true), removeX509: () => writeTemplate(false) };
   }
@@ -306,7 +306,7 @@ describe('a CUSTOM_AUTH_X509 domain configuration a redeploy adds', () => {
     const squatter = createServer();
     await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
     const taken = (squatter.address() as AddressInfo).port;
-    const stack = await serveWithoutX509(taken);
+    const stack = await serveWithoutX509({ x509Port: taken });
     try {
       stack.addX509();
       const failed = stack.local.redeploy();
@@ -327,6 +327,20 @@ describe('a CUSTOM_AUTH_X509 domain configuration a redeploy adds', () => {
       expect(await connackCode(['mqtt'], stack.local)).toBe(0);
     } finally {
       squatter.close();
+      await stack.close();
+    }
+  });
+
+  it('on a host of its own, says when that name does not resolve here', async () => {
+    const stack = await serveWithoutX509({ x509EndpointHost: 'mtls.invalid' });
+    try {
+      stack.addX509();
+      const swap = await stack.local.redeploy();
+      expect(swap.x509Started).toMatchObject({ endpoint: 'mtls.invalid' });
+      expect(swap.notices).toEqual([
+        expect.stringMatching(/^the X\.509 endpoint host 'mtls\.invalid' does not resolve \(\w+\)/),
+      ]);
+    } finally {
       await stack.close();
     }
   });
